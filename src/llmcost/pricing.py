@@ -1,0 +1,431 @@
+"""The dated price table: load the TOML files, resolve model names, price requests in SQL.
+
+Prices are USD per 1M tokens, read as Decimal and kept DECIMAL in DuckDB, so a request's cost is
+exact. A request is priced with the version in force at its timestamp; a model with no version
+then is unpriced (NULL cost, never 0).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from llmcost.config import bundled_pricing_dir
+from llmcost.errors import PricingError
+
+RATE_KEYS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
+CACHE_KEYS = ("cache_read", "cache_write", "cache_write_1h")
+LONG_KEYS = ("long_input", "long_output", "long_cache_read", "long_cache_write")
+PRICE_KEYS = {"effective_from", *RATE_KEYS, "batch_discount", "long_context_threshold", *LONG_KEYS, "note", "source"}
+MODEL_KEYS = {"id", "aliases", "tier", "prices", "provider", "note", "source", "name"}
+TIERS = ("small", "mid", "frontier")
+Q = Decimal("0.000000001")  # rates are kept to 1e-9 USD per 1M tokens
+
+
+@dataclass(frozen=True)
+class PriceVersion:
+    effective_from: date
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal
+    cache_write: Decimal
+    cache_write_1h: Decimal
+    batch_discount: Decimal = Decimal(0)
+    long_context_threshold: int | None = None
+    long_input: Decimal | None = None
+    long_output: Decimal | None = None
+    long_cache_read: Decimal | None = None
+    long_cache_write: Decimal | None = None
+    long_cache_write_1h: Decimal | None = None
+    fallbacks: tuple[str, ...] = ()  # cache rates missing in the file, priced at `input`
+    source: str = ""
+
+    def cost(
+        self, *, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0, cache_write_tokens: int = 0,
+        cache_write_1h_tokens: int = 0, batch: bool = False, cache_hit: bool = False,
+    ) -> Decimal:  # fmt: skip
+        """SPEC §4 in Python: the reference the SQL is tested against."""
+        if cache_hit:
+            return Decimal(0)
+        long = self.long_context_threshold is not None and input_tokens > self.long_context_threshold
+        r_in = self.long_input if long and self.long_input is not None else self.input
+        r_out = self.long_output if long and self.long_output is not None else self.output
+        r_cr = self.long_cache_read if long and self.long_cache_read is not None else self.cache_read
+        r_cw = self.long_cache_write if long and self.long_cache_write is not None else self.cache_write
+        r_cw1 = self.long_cache_write_1h if long and self.long_cache_write_1h is not None else self.cache_write_1h
+        uncached = input_tokens - cache_read_tokens - cache_write_tokens - cache_write_1h_tokens
+        total = (
+            uncached * r_in + cache_read_tokens * r_cr + cache_write_tokens * r_cw
+            + cache_write_1h_tokens * r_cw1 + output_tokens * r_out
+        ) / Decimal(1_000_000)  # fmt: skip
+        if batch:
+            total *= 1 - self.batch_discount
+        return total
+
+
+@dataclass
+class Model:
+    id: str
+    provider: str
+    tier: str | None
+    aliases: list[str]
+    versions: list[PriceVersion]
+    files: list[str] = field(default_factory=list)
+
+    def version_at(self, when: datetime | date) -> PriceVersion | None:
+        day = when.date() if isinstance(when, datetime) else when
+        current = None
+        for version in self.versions:
+            if version.effective_from <= day:
+                current = version
+        return current
+
+
+@dataclass
+class PriceTable:
+    models: dict[str, Model]
+    files: list[str]
+    sha256: str
+    index: dict[str, str] = field(default_factory=dict)  # lower-case id or alias -> model id
+
+    def resolve(self, name: str | None) -> Model | None:
+        if not name:
+            return None
+        for candidate in name_candidates(name):
+            model_id = self.index.get(candidate)
+            if model_id is not None:
+                return self.models[model_id]
+        return None
+
+    def warnings(self) -> list[str]:
+        out = []
+        for model in self.models.values():
+            for v in model.versions:
+                for key in v.fallbacks:
+                    out.append(
+                        f"{model.id} (from {v.effective_from}): no {key} rate; priced at the input rate ({v.input})"
+                    )
+        return out
+
+
+# ---------------------------------------------------------------- name resolution
+
+_BEDROCK = re.compile(
+    r"^(?:(?:us|eu|apac|global|jp|au|ca|us-gov)\.)?(?:anthropic|meta|mistral|amazon|cohere|ai21|deepseek|openai|qwen|writer)\."
+    r"(?P<name>.+?)(?:-v\d+(?::\d+)?)?(?::\d+)?$"
+)
+_DATE_SUFFIX = re.compile(r"-(?:\d{8}|\d{4}-\d{2}-\d{2})$")
+
+
+def name_candidates(name: str) -> list[str]:
+    """The names to look up for a logged model string, most specific first."""
+    out: list[str] = []
+
+    def add(n: str) -> None:
+        if n and n not in out:
+            out.append(n)
+
+    n = name.strip().lower()
+    add(n)
+    if "/" in n:  # gateway prefixes: openai/gpt-4o, openrouter/anthropic/claude-..., bedrock/...
+        n = n.rsplit("/", 1)[1]
+        add(n)
+    if ":" in n and not _BEDROCK.match(n):  # openrouter variants such as :free, :beta
+        add(n.split(":", 1)[0])
+    if "@" in n:  # vertex: claude-3-haiku@20240307
+        add(n.replace("@", "-"))
+        add(n.split("@", 1)[0])
+    m = _BEDROCK.match(n)
+    if m:
+        add(n.split(".", 1)[1] if n.split(".", 1)[0] in {"us", "eu", "apac", "global", "jp", "au", "ca"} else n)
+        add(m.group("name"))
+        n = m.group("name")
+    add(_DATE_SUFFIX.sub("", n))
+    return out
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _line_of(text: str, pattern: str, start: int = 0) -> int:
+    """1-based line of the first line matching `pattern` at or after line `start` (0 when absent)."""
+    rx = re.compile(pattern)
+    for i, line in enumerate(text.splitlines()[start:], start=start + 1):
+        if rx.search(line):
+            return i
+    return 0
+
+
+def _fail(path: Path, text: str, message: str, *, model: str | None = None, key: str | None = None) -> PricingError:
+    line = 0
+    if model is not None:
+        line = _line_of(text, rf'^\s*id\s*=\s*"{re.escape(model)}"')
+        if key is not None:
+            line = _line_of(text, rf"^\s*{re.escape(key)}\s*=", max(line - 1, 0)) or line
+    where = f"{path} line {line}" if line else str(path)
+    return PricingError(f"cannot read prices: {where}: {message}", hint="see pricing/README.md for the format")
+
+
+def _rate(value: Any, path: Path, text: str, model: str, key: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise _fail(path, text, f"{model}: '{key}' must be a number, got {value!r}", model=model, key=key)
+    rate = Decimal(value)
+    if rate < 0:
+        raise _fail(path, text, f"{model}: '{key}' must not be negative", model=model, key=key)
+    return rate
+
+
+def _version(raw: dict[str, Any], path: Path, text: str, model: str, label: str) -> PriceVersion:
+    unknown = set(raw) - PRICE_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise _fail(path, text, f"{model}: unknown key '{key}' in a price", model=model, key=key)
+    eff = raw.get("effective_from")
+    if isinstance(eff, datetime):
+        eff = eff.date()
+    if not isinstance(eff, date):
+        raise _fail(
+            path, text, f"{model}: 'effective_from' must be a date such as 2025-10-15", model=model, key="effective_from"
+        )
+    for key in ("input", "output"):
+        if key not in raw:
+            raise _fail(path, text, f"{model}: a price needs '{key}'", model=model)
+    rates = {k: _rate(raw[k], path, text, model, k) for k in RATE_KEYS if k in raw}
+    fallbacks = tuple(k for k in CACHE_KEYS if k not in rates)
+    for key in fallbacks:
+        rates[key] = rates["input"]
+    discount = _rate(raw.get("batch_discount", 0), path, text, model, "batch_discount")
+    if discount > 1:
+        raise _fail(path, text, f"{model}: 'batch_discount' is a fraction from 0 to 1", model=model, key="batch_discount")
+    threshold = raw.get("long_context_threshold")
+    longs: dict[str, Decimal | None] = {k: None for k in (*LONG_KEYS, "long_cache_write_1h")}
+    if threshold is not None:
+        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold <= 0:
+            raise _fail(path, text, f"{model}: 'long_context_threshold' must be a whole number of tokens",
+                        model=model, key="long_context_threshold")  # fmt: skip
+        for key in ("long_input", "long_output"):
+            if key not in raw:
+                raise _fail(path, text, f"{model}: a long-context tier needs '{key}'", model=model)
+            longs[key] = _rate(raw[key], path, text, model, key)
+        scale = longs["long_input"] / rates["input"] if rates["input"] else Decimal(1)  # type: ignore[operator]
+        for key, base in (("long_cache_read", "cache_read"), ("long_cache_write", "cache_write")):
+            longs[key] = (
+                _rate(raw[key], path, text, model, key) if key in raw else (rates[base] * scale).quantize(Q)
+            )
+        longs["long_cache_write_1h"] = (rates["cache_write_1h"] * scale).quantize(Q)
+    elif any(k in raw for k in LONG_KEYS):
+        raise _fail(path, text, f"{model}: long_* rates need 'long_context_threshold'", model=model)
+    return PriceVersion(
+        effective_from=eff, batch_discount=discount, long_context_threshold=threshold, fallbacks=fallbacks,
+        source=label, **rates, **longs,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def _read_file(path: Path, label: str, *, overlay: bool) -> tuple[list[Model], bytes]:
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise PricingError(f"cannot read prices: {path}: {exc.strerror}", hint="check the --pricing path") from None
+    text = blob.decode("utf-8", errors="replace")
+    try:
+        doc = tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise PricingError(
+            f"cannot read prices: {path}: {exc}", hint="fix the TOML syntax; see pricing/README.md"
+        ) from None
+    provider = doc.get("provider")
+    if provider is None and not overlay:
+        raise _fail(path, text, "missing 'provider = \"...\"' at the top")
+    raw_models = doc.get("models", [])
+    if not isinstance(raw_models, list):
+        raise _fail(path, text, "'models' must be an array of tables ([[models]])")
+    models = []
+    for raw in raw_models:
+        model_id = raw.get("id")
+        if not isinstance(model_id, str) or not model_id:
+            raise _fail(path, text, "a [[models]] entry has no 'id'")
+        unknown = set(raw) - MODEL_KEYS
+        if unknown:
+            key = sorted(unknown)[0]
+            raise _fail(path, text, f"{model_id}: unknown key '{key}'", model=model_id, key=key)
+        tier = raw.get("tier")
+        if tier is not None and tier not in TIERS:
+            raise _fail(path, text, f"{model_id}: tier must be one of {', '.join(TIERS)}", model=model_id, key="tier")
+        prices = raw.get("prices", [])
+        if not prices and not overlay:
+            raise _fail(path, text, f"{model_id}: no [[models.prices]]", model=model_id)
+        versions = [_version(p, path, text, model_id, label) for p in prices]
+        aliases = raw.get("aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise _fail(path, text, f"{model_id}: aliases must be a list of strings", model=model_id, key="aliases")
+        models.append(
+            Model(
+                id=model_id, provider=str(raw.get("provider", provider or "custom")), tier=tier,
+                aliases=list(aliases), versions=versions, files=[label],
+            )  # fmt: skip
+        )
+    return models, blob
+
+
+def _toml_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*.toml") if p.is_file())
+    if path.is_file():
+        return [path]
+    raise PricingError(f"cannot read prices: {path} does not exist", hint="check the --pricing path")
+
+
+def load(overlays: list[Path] | None = None, *, bundled: Path | None = None) -> PriceTable:
+    """The bundled table with the overlays applied in order (later files win)."""
+    base = bundled or bundled_pricing_dir()
+    digest = hashlib.sha256()
+    files: list[str] = []
+    table = PriceTable(models={}, files=files, sha256="")
+    sources: list[tuple[Path, str, bool]] = [(p, f"pricing/{p.relative_to(base)}", False) for p in _toml_files(base)]
+    for overlay in overlays or []:
+        sources += [(p, str(p), True) for p in _toml_files(overlay)]
+    for path, label, is_overlay in sources:
+        models, blob = _read_file(path, label, overlay=is_overlay)
+        digest.update(label.encode() + b"\0" + hashlib.sha256(blob).digest())
+        files.append(label)
+        for model in models:
+            _merge(table, model, path, is_overlay)
+    for model in table.models.values():
+        model.versions.sort(key=lambda v: v.effective_from)
+    table.sha256 = digest.hexdigest()
+    return table
+
+
+def _merge(table: PriceTable, model: Model, path: Path, overlay: bool) -> None:
+    existing_id = table.index.get(model.id.lower())
+    if existing_id is None:
+        for alias in model.aliases:
+            owner = table.index.get(alias.lower())
+            if owner is not None and not overlay:
+                raise PricingError(
+                    f"cannot read prices: {path}: alias '{alias}' of {model.id} is already used by {owner}",
+                    hint="aliases must be unique across price files",
+                )
+        if model.tier is None and not overlay:
+            raise PricingError(f"cannot read prices: {path}: {model.id} has no tier")
+        table.models[model.id] = model
+        for name in [model.id, *model.aliases]:
+            table.index[name.lower()] = model.id
+        return
+    if not overlay:
+        raise PricingError(
+            f"cannot read prices: {path}: model {model.id} is defined twice", hint="merge the two entries"
+        )
+    # An overlay on a known model: a version with the same effective_from replaces the bundled one.
+    target = table.models[existing_id]
+    by_date = {v.effective_from: v for v in target.versions}
+    for v in model.versions:
+        by_date[v.effective_from] = v
+    target.versions = list(by_date.values())
+    target.tier = model.tier or target.tier
+    target.files.append(model.files[0])
+    for alias in model.aliases:
+        if alias not in target.aliases:
+            target.aliases.append(alias)
+        table.index[alias.lower()] = target.id
+
+
+# ---------------------------------------------------------------- SQL
+
+PRICE_COLUMNS = """
+    model VARCHAR, model_id VARCHAR, price_provider VARCHAR, tier VARCHAR,
+    valid_from TIMESTAMP, valid_to TIMESTAMP,
+    r_input DECIMAL(18,9), r_output DECIMAL(18,9), r_cache_read DECIMAL(18,9),
+    r_cache_write DECIMAL(18,9), r_cache_write_1h DECIMAL(18,9), batch_factor DECIMAL(10,9),
+    long_threshold BIGINT, l_input DECIMAL(18,9), l_output DECIMAL(18,9), l_cache_read DECIMAL(18,9),
+    l_cache_write DECIMAL(18,9), l_cache_write_1h DECIMAL(18,9)
+"""
+FAR_FUTURE = datetime(9999, 1, 1)
+
+
+def price_rows(table: PriceTable, names: list[str], *, as_model: Model | None = None) -> list[tuple[Any, ...]]:
+    """One row per (logged model name, price version), each valid over [valid_from, valid_to).
+
+    With `as_model`, every name is priced as that model, its first version reaching back to the
+    beginning of time (what-if routing to a model that did not exist yet uses its earliest price).
+    """
+    rows = []
+    for name in names:
+        model = as_model or table.resolve(name)
+        if model is None:
+            continue
+        versions = model.versions
+        for i, v in enumerate(versions):
+            start = datetime.combine(v.effective_from, datetime.min.time())
+            if as_model is not None and i == 0:
+                start = datetime(1, 1, 1)
+            end = datetime.combine(versions[i + 1].effective_from, datetime.min.time()) if i + 1 < len(versions) else FAR_FUTURE
+            rows.append(
+                (
+                    name, model.id, model.provider, model.tier, start, end,
+                    v.input, v.output, v.cache_read, v.cache_write, v.cache_write_1h, 1 - v.batch_discount,
+                    v.long_context_threshold, v.long_input, v.long_output, v.long_cache_read, v.long_cache_write,
+                    v.long_cache_write_1h,
+                )  # fmt: skip
+            )
+    return rows
+
+
+def register(con: Any, table: PriceTable, name: str = "lc_prices", *, as_model: Model | None = None) -> None:
+    """A temp table of price rows for every model name in the requests table."""
+    names = [r[0] for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({PRICE_COLUMNS})")
+    rows = price_rows(table, names, as_model=as_model)
+    if rows:
+        con.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * 18)})", rows)
+
+
+def _rate_sql(rate: str, p: str, r: str) -> str:
+    return f"CASE WHEN {p}.long_threshold IS NOT NULL AND {r}.input_tokens > {p}.long_threshold THEN {p}.l_{rate} ELSE {p}.r_{rate} END"
+
+
+def cost_sql(r: str = "r", p: str = "p") -> str:
+    """SPEC §4 as a SQL expression: the list cost of request `r` at price row `p` (NULL when unpriced),
+    before a semantic-cache hit zeroes it. DECIMAL throughout: exact to the token."""
+    return f"""(CASE WHEN {p}.model_id IS NULL THEN NULL ELSE
+        CAST(( ({r}.input_tokens - {r}.cache_read_tokens - {r}.cache_write_tokens - {r}.cache_write_1h_tokens) * {_rate_sql('input', p, r)}
+             + {r}.cache_read_tokens * {_rate_sql('cache_read', p, r)}
+             + {r}.cache_write_tokens * {_rate_sql('cache_write', p, r)}
+             + {r}.cache_write_1h_tokens * {_rate_sql('cache_write_1h', p, r)}
+             + {r}.output_tokens * {_rate_sql('output', p, r)} ) AS DECIMAL(38,9))
+        * CASE WHEN {r}.batch THEN {p}.batch_factor ELSE 1 END
+        * CAST(0.000001 AS DECIMAL(7,6))
+    END)"""
+
+
+def priced_view_sql(source: str = "requests", prices: str = "lc_prices") -> str:
+    """Every request with its price row: `list_cost_usd` (what the tokens cost at list price) and
+    `cost_usd` (0 for a semantic-cache hit; NULL when unpriced)."""
+    return f"""
+        SELECT r.*, p.model_id AS price_model, p.price_provider, p.tier,
+               {cost_sql()} AS list_cost_usd,
+               CASE WHEN p.model_id IS NULL THEN NULL WHEN r.cache_hit THEN CAST(0 AS DECIMAL(38,24))
+                    ELSE {cost_sql()} END AS cost_usd
+        FROM {source} r
+        LEFT JOIN {prices} p ON p.model = r.model AND r.ts >= p.valid_from AND r.ts < p.valid_to
+    """
+
+
+def install(con: Any, table: PriceTable, view: str = "priced") -> None:
+    """Register the price rows and a `priced` view over requests."""
+    register(con, table)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {priced_view_sql()}")
+
+
+def day_after(d: date) -> date:
+    return d + timedelta(days=1)
+
+
+def with_version(model: Model, version: PriceVersion) -> Model:
+    return replace(model, versions=[version])

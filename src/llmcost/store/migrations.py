@@ -1,0 +1,106 @@
+"""Numbered schema migrations, run on every open, each with its record in one transaction.
+
+Append a new `mNNN_name` function to MIGRATIONS; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Migration = Callable[[Any], None]
+
+
+def m001_initial(con: Any) -> None:
+    con.execute(
+        """
+        CREATE SEQUENCE file_ids START 1;
+        CREATE TABLE files (
+            file_id      BIGINT PRIMARY KEY,
+            path         VARCHAR NOT NULL,
+            sha256       VARCHAR NOT NULL,
+            size         BIGINT,
+            mtime_ns     BIGINT,
+            format       VARCHAR NOT NULL,
+            kind         VARCHAR NOT NULL,   -- the dedupe scope of its records
+            ingested_at  TIMESTAMP NOT NULL,
+            lines_read   BIGINT NOT NULL,
+            loaded       BIGINT NOT NULL,
+            rejected     BIGINT NOT NULL,
+            duplicates   BIGINT NOT NULL
+        );
+        CREATE TABLE requests (
+            source_kind           VARCHAR NOT NULL,
+            request_id            VARCHAR NOT NULL,
+            rid_hash              UBIGINT NOT NULL,     -- hash(source_kind, request_id): a cheap dedupe probe
+            file_id               BIGINT NOT NULL,
+            line_no               BIGINT NOT NULL,
+            ts                    TIMESTAMP NOT NULL,   -- UTC
+            provider              VARCHAR,
+            model                 VARCHAR NOT NULL,
+            user_id               VARCHAR,
+            customer_id           VARCHAR,
+            feature               VARCHAR,
+            task_id               VARCHAR,
+            step                  INTEGER,
+            plan                  VARCHAR,
+            status                VARCHAR NOT NULL,
+            input_tokens          BIGINT NOT NULL,      -- ALL input, cache reads and writes included
+            cache_read_tokens     BIGINT NOT NULL,
+            cache_write_tokens    BIGINT NOT NULL,      -- 5-minute TTL
+            cache_write_1h_tokens BIGINT NOT NULL,
+            output_tokens         BIGINT NOT NULL,      -- reasoning included
+            reasoning_tokens      BIGINT NOT NULL,
+            cache_hit             BOOLEAN NOT NULL,
+            batch                 BOOLEAN NOT NULL,
+            latency_ms            DOUBLE,
+            logged_cost_usd       DOUBLE,
+            estimated             BOOLEAN NOT NULL,     -- token counts came from the tokenizer
+            prompt_text           VARCHAR,
+            response_text         VARCHAR,
+            attrs                 JSON
+        );
+        CREATE TABLE rejects (
+            file_id  BIGINT NOT NULL,
+            line_no  BIGINT NOT NULL,
+            reason   VARCHAR NOT NULL,
+            raw      VARCHAR NOT NULL
+        );
+        CREATE TABLE revenue (
+            customer_id  VARCHAR NOT NULL,
+            month        DATE NOT NULL,       -- first day of the UTC calendar month
+            revenue_usd  DECIMAL(18, 6) NOT NULL,
+            plan         VARCHAR,
+            file_id      BIGINT NOT NULL,
+            line_no      BIGINT NOT NULL
+        );
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_initial]
+
+
+def migrate(con: Any) -> int:
+    """Apply what is missing; returns how many migrations ran."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(id INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    done = {row[0] for row in con.execute("SELECT id FROM schema_migrations").fetchall()}
+    ran = 0
+    for number, migration in enumerate(MIGRATIONS, start=1):
+        if number in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            migration(con)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)", [number, migration.__name__]
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        ran += 1
+    return ran

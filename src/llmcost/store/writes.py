@@ -1,0 +1,121 @@
+"""Writes ingest makes: files, staged request rows (deduplicated), rejects, revenue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+REQUEST_COLUMNS = [
+    "source_kind", "request_id", "rid_hash", "file_id", "line_no", "ts", "provider", "model",
+    "user_id", "customer_id", "feature", "task_id", "step", "plan", "status",
+    "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens",
+    "output_tokens", "reasoning_tokens", "cache_hit", "batch", "latency_ms", "logged_cost_usd",
+    "estimated", "prompt_text", "response_text", "attrs",
+]  # fmt: skip
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    loaded: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+
+    def add(self, other: Counts) -> None:
+        self.read += other.read
+        self.loaded += other.loaded
+        self.rejected += other.rejected
+        self.duplicates += other.duplicates
+
+
+def next_file_id(con: Any) -> int:
+    return int(con.execute("SELECT nextval('file_ids')").fetchone()[0])
+
+
+def find_file(con: Any, *, path: str, size: int, mtime_ns: int) -> int | None:
+    """A file already ingested whole from this path with this size and mtime (the quick check)."""
+    row = con.execute(
+        "SELECT file_id FROM files WHERE path = ? AND size = ? AND mtime_ns = ? LIMIT 1", [path, size, mtime_ns]
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def find_hash(con: Any, sha256: str, kind: str) -> int | None:
+    row = con.execute("SELECT file_id FROM files WHERE sha256 = ? AND kind = ? LIMIT 1", [sha256, kind]).fetchone()
+    return int(row[0]) if row else None
+
+
+def record_file(
+    con: Any, *, file_id: int, path: str, sha256: str, size: int | None, mtime_ns: int | None,
+    fmt: str, kind: str, counts: Counts,
+) -> None:  # fmt: skip
+    con.execute(
+        "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?)",
+        [file_id, path, sha256, size, mtime_ns, fmt, kind,
+         counts.read, counts.loaded, counts.rejected, counts.duplicates],
+    )  # fmt: skip
+
+
+def commit_staged_requests(con: Any, stage: str, *, file_id: int, kind: str) -> Counts:
+    """Move a staged chunk (`parse_sql` output) into requests and rejects; count what happened.
+
+    A request is a duplicate when its request_id is already loaded from the same kind of source
+    (this chunk, an earlier chunk of this file, or any earlier file).
+    """
+    read, rejected = con.execute(f"SELECT count(*), count(reason) FROM {stage}").fetchone()
+    if rejected:
+        con.execute(
+            f"INSERT INTO rejects SELECT ?, line_no, reason, line FROM {stage} WHERE reason IS NOT NULL", [file_id]
+        )
+    cols = ", ".join(REQUEST_COLUMNS)
+    select = ", ".join(
+        {"source_kind": "?", "file_id": "?"}.get(c, f"s.{c}") for c in REQUEST_COLUMNS
+    )
+    before = con.execute("SELECT count(*) FROM requests").fetchone()[0]
+    con.execute(
+        f"""
+        INSERT INTO requests ({cols})
+        SELECT {select}
+        FROM (SELECT *, hash(?, request_id) AS rid_hash FROM {stage} WHERE reason IS NULL) s
+        WHERE s.line_no IN (SELECT min(line_no) FROM {stage} WHERE reason IS NULL GROUP BY request_id)
+          AND s.request_id NOT IN (
+              SELECT r.request_id FROM requests r
+              WHERE r.source_kind = ?
+                AND r.rid_hash IN (SELECT hash(?, request_id) FROM {stage} WHERE reason IS NULL))
+        """,
+        [kind, file_id, kind, kind, kind],
+    )
+    loaded = con.execute("SELECT count(*) FROM requests").fetchone()[0] - before
+    return Counts(read=read, loaded=loaded, rejected=rejected, duplicates=read - rejected - loaded)
+
+
+def reject_lines(con: Any, file_id: int, rows: list[tuple[int, str, str]]) -> None:
+    """Rejects found before SQL sees the line (undecodable bytes): (line_no, reason, raw)."""
+    if rows:
+        con.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?)", [(file_id, n, r, raw) for n, r, raw in rows])
+
+
+def upsert_revenue(con: Any, file_id: int, rows: list[tuple[int, str, str, Any, str | None]]) -> tuple[int, int]:
+    """Revenue rows (line_no, customer_id, month, revenue_usd, plan): a customer-month already
+    loaded with the same amount and plan is a duplicate; with another amount, the newer file wins.
+    Returns (loaded, duplicates)."""
+    if not rows:
+        return 0, 0
+    # within one file, the last line for a customer-month wins; earlier ones count as duplicates
+    latest: dict[tuple[str, str], tuple[int, str, str, Any, str | None]] = {}
+    for row in rows:
+        latest[(row[1], row[2])] = row
+    duplicates = len(rows) - len(latest)
+    loaded = 0
+    for line_no, customer, month, amount, plan in latest.values():
+        existing = con.execute(
+            "SELECT revenue_usd, plan FROM revenue WHERE customer_id = ? AND month = ?", [customer, month]
+        ).fetchone()
+        if existing is not None and existing[0] == amount and existing[1] == plan:
+            duplicates += 1
+            continue
+        if existing is not None:
+            con.execute("DELETE FROM revenue WHERE customer_id = ? AND month = ?", [customer, month])
+        con.execute("INSERT INTO revenue VALUES (?, ?, ?, ?, ?, ?)", [customer, month, amount, plan, file_id, line_no])
+        loaded += 1
+    return loaded, duplicates

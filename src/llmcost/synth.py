@@ -320,6 +320,8 @@ class _Synth:
             cid = f"cus_{c + 1:04d}"
             x = rng.random()
             region = next(r for p, r in _REGIONS if x < p)
+            # Usage weight per seat: free trials are busy, a cheap pro seat ($25) uses less than
+            # an enterprise seat, so the paid plans can be healthy on their price ladders.
             if plan == _FREE:
                 seats = 1 + int(rng.random() * 4)
                 w = seats * 1.6 * math.exp(0.6 * _Z[rng.getrandbits(12)])

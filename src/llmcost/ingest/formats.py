@@ -85,6 +85,19 @@ def get(name: str) -> Format | None:
     return REGISTRY.get(name)
 
 
+_loaded = False
+
+
 def _load_builtin() -> None:
-    # Importing a format module registers it.
-    from llmcost.ingest import requests_log, revenue  # noqa: F401
+    """Import every format module once; importing one registers it."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    import importlib
+    import pkgutil
+
+    from llmcost.ingest import adapters, requests_log, revenue  # noqa: F401
+
+    for info in pkgutil.iter_modules(adapters.__path__):
+        importlib.import_module(f"{adapters.__name__}.{info.name}")

@@ -100,6 +100,7 @@ def ingest(
     fmt: Annotated[str, typer.Option("--format", "-f", help="summary as table | json")] = "table",
     show_rejects: Annotated[bool, typer.Option("--show-rejects", help="list the rejected lines stored so far and exit")] = False,
     list_formats: Annotated[bool, typer.Option("--list-formats", help="list the input formats and exit")] = False,
+    claude_code: Annotated[bool, typer.Option("--claude-code", help="also ingest Claude Code's session logs from their default places (CLAUDE_CONFIG_DIR, ~/.config/claude, ~/.claude)")] = False,
 ) -> None:  # fmt: skip
     """Load request logs, provider exports and revenue CSVs into the database."""
     from llmcost import ingest as ingest_mod
@@ -115,6 +116,11 @@ def ingest(
     if show_rejects:
         emit(_render_simple(rejects_table(ingest_mod.rejects(con, limit=None)), fmt))
         return
+    if claude_code:
+        from llmcost.ingest.adapters.claude_code import default_files
+
+        as_format = as_format or ("claude_code" if not paths else None)
+        paths = [*(paths or []), *default_files()]
     if not paths:
         raise LlmcostError("nothing to ingest", hint="give files, folders, globs or - (stdin)")
     with _progress(quiet) as advance:
@@ -172,18 +178,75 @@ def report(
     by: Annotated[str | None, typer.Option("--by", help="feature, customer, user, task, model, provider, tier, plan, status, request, day, week, month, attrs.NAME (comma-separated)")] = None,
     since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d")] = None,
     until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", help="FIELD=VALUE or FIELD!=VALUE on feature, customer, user, task, model, provider, tier, plan, status, request, batch, cache_hit, attrs.NAME (repeatable)")] = None,
+    allocate: Annotated[str, typer.Option("--allocate", help="split customer revenue to features by requests | cost | equal")] = "requests",
+    source: Annotated[str | None, typer.Option("--source", help="requests (request logs) | exports (provider usage exports; by model, provider, project, workspace, api_key, day, week, month) [default: exports when there are no request logs]")] = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:  # fmt: skip
     """The P&L: cost per request, task, user, customer and feature; coverage of the price table."""
     from llmcost import metrics
-    from llmcost.render import render, to_markdown
+    from llmcost.render import render
+    from llmcost.report.markdown import summary_markdown
 
     state = _state(ctx)
     window = metrics.Window(metrics.parse_when(since), metrics.parse_when(until))
-    result = metrics.report(state.connect(), state.prices(), by=metrics.parse_by(by), window=window)
+    con = state.connect()
+    if _exports_source(con, source, fmt):
+        return _report_exports(state, con, by, window, fmt, output)
+    result = metrics.report(
+        con, state.prices(), by=metrics.parse_by(by), window=window, where=metrics.parse_where(where),
+        allocate=allocate, targets=state.settings.section("targets"),
+    )  # fmt: skip
+    if fmt == "html":  # charts need their own series; other formats render the result as it is
+        from llmcost.report.context import with_series
+
+        emit(render(with_series(result, con, window, state.settings, state.prices()), fmt, output))
+    else:
+        emit(render(result, fmt, output))
+    step_summary(summary_markdown(result))
+
+
+def _exports_source(con: Any, source: str | None, fmt: str) -> bool:
+    from llmcost import exports
+
+    if source not in (None, "requests", "exports"):
+        raise LlmcostError(f"unknown --source {source!r}", hint="choose requests or exports")
+    if source is None and fmt == "html":  # the HTML report is about request logs
+        return False
+    return (source or exports.default_source(con)) == "exports"
+
+
+def _report_exports(state: State, con: Any, by: str | None, window: Any, fmt: str, output: Path | None) -> None:
+    from llmcost import exports
+    from llmcost.render import render, to_markdown
+
+    if fmt == "html":
+        raise LlmcostError("--format html is not available with --source exports", hint="use table, json, csv, markdown or parquet")
+    result = exports.report(con, state.prices(), by=exports.parse_by(by), window=window)
     emit(render(result, fmt, output))
     step_summary(to_markdown(result))
+
+
+@app.command()
+def reconcile(
+    ctx: typer.Context,
+    by: Annotated[str, typer.Option("--by", help="period: day | month")] = "month",
+    since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:  # fmt: skip
+    """Request logs vs provider usage exports vs billed cost, per period, provider and model."""
+    from llmcost import exports, metrics
+    from llmcost.render import render
+
+    state = _state(ctx)
+    if fmt == "html":
+        raise LlmcostError("--format html is not available for reconcile", hint="use table, json, csv, markdown or parquet")
+    window = metrics.Window(metrics.parse_when(since), metrics.parse_when(until))
+    result = exports.reconcile(state.connect(), state.prices(), by=by, window=window)
+    emit(render(result, fmt, output, title="llmcost reconcile"))
 
 
 # ---------------------------------------------------------------- prices
@@ -226,6 +289,133 @@ def prices_check(ctx: typer.Context, fmt: FormatOpt = "table") -> None:
     emit(render(result, fmt))
 
 
+# ---------------------------------------------------------------- what-if and estimate
+
+
+@app.command()
+def whatif(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="a scenario from [scenarios.NAME] in llmcost.toml (flags given add to it)")] = None,
+    feature: Annotated[list[str] | None, typer.Option("--feature", help="scope: this feature (repeatable)")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="scope: requests of this model (alias allowed)")] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", help="scope: FIELD=VALUE or FIELD!=VALUE on a canonical field (repeatable)")] = None,
+    route_to: Annotated[str | None, typer.Option("--route-to", help="price the scope at MODEL (alias allowed, e.g. haiku)")] = None,
+    share: Annotated[float | None, typer.Option("--share", help="route only this fraction of the scope (by a hash of request_id)")] = None,
+    cache_hit_rate: Annotated[float | None, typer.Option("--cache-hit-rate", help="a semantic cache answers this fraction of the scope")] = None,
+    cache_lookup_cost: Annotated[float | None, typer.Option("--cache-lookup-cost", help="USD per request for the cache lookup [0]")] = None,
+    prompt_cache: Annotated[int | None, typer.Option("--prompt-cache", help="a static prefix of TOKENS input tokens becomes prompt-cacheable")] = None,
+    cache_ttl: Annotated[str | None, typer.Option("--cache-ttl", help="prompt-cache TTL: 5m or 1h [5m]")] = None,
+    batch: Annotated[bool, typer.Option("--batch", help="send the scope through the batch API")] = False,
+    max_output_tokens: Annotated[int | None, typer.Option("--max-output-tokens", help="cut output tokens above N")] = None,
+    compress_input: Annotated[float | None, typer.Option("--compress-input", help="uncached input shrinks by this fraction")] = None,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", help="agent tasks stop after N steps")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every configured scenario side by side")] = False,
+    suggest: Annotated[bool, typer.Option("--suggest", help="rank the levers by what they would save on this data")] = False,
+    by: Annotated[str | None, typer.Option("--by", help="group rows by these dimensions (as in report)")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="start (inclusive)")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:  # fmt: skip
+    """Re-price history under a scenario: routing, caching, batching, caps. Quality is not measured."""
+    from llmcost import metrics
+    from llmcost import whatif as wi
+    from llmcost.render import render
+
+    state = _state(ctx)
+    window = metrics.Window(metrics.parse_when(since), metrics.parse_when(until))
+    con, prices, raw = state.connect(), state.prices(), state.settings.raw
+    if all_ or suggest:
+        result: Any = (
+            wi.compare_all(con, prices, raw, window=window)
+            if all_
+            else wi.suggest(con, prices, window=window)
+        )
+    else:
+        levers = dict(route_to=route_to, share=share, cache_hit_rate=cache_hit_rate, cache_lookup_cost=cache_lookup_cost,
+                      prompt_cache=prompt_cache, cache_ttl=cache_ttl, batch=batch, max_output_tokens=max_output_tokens,
+                      compress_input=compress_input, max_steps=max_steps)  # fmt: skip
+        feats, wheres = list(feature or []), list(where or [])
+        scenario = wi.from_options(
+            name, raw, features=feats, model=model, where=wheres, levers=levers
+        )
+        result = wi.run(con, prices, scenario, by=metrics.parse_by(by), window=window)
+    emit(render(result, fmt, output, title="llmcost what-if"))
+
+
+@app.command()
+def estimate(
+    ctx: typer.Context,
+    prompt: Annotated[str | None, typer.Argument(help="prompt file, or - / nothing for stdin")] = None,
+    system: Annotated[Path | None, typer.Option("--system", help="static prefix (system prompt) file: prompt-cached after the first call")] = None,
+    output_tokens: Annotated[int, typer.Option("--output-tokens", help="expected output tokens per call")] = 0,
+    calls: Annotated[int, typer.Option("--calls", "-n", help="number of calls")] = 1,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="price at this model (repeatable) [default: every model of the table]")] = None,
+    tier: Annotated[str | None, typer.Option("--tier", help="only models of this tier: small, mid, frontier")] = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:  # fmt: skip
+    """Pre-flight: count a prompt's tokens (tiktoken, offline) and price calls across models."""
+    from llmcost import whatif as wi
+    from llmcost.render import render
+
+    text = wi.read_text(prompt)
+    system_text = wi.read_text(str(system)) if system is not None else ""
+    result = wi.estimate(_state(ctx).prices(), text, system=system_text, output_tokens=output_tokens, calls=calls,
+                         models=list(model or []), tier=tier)  # fmt: skip
+    emit(render(result, fmt, output, title="llmcost estimate"))
+
+
+# ---------------------------------------------------------------- CI: check and diff
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:  # fmt: skip
+    """CI gate: evaluate the [check] rules of llmcost.toml; exit 1 when one is breached."""
+    from llmcost import checks, metrics
+    from llmcost.render import render
+    from llmcost.report.markdown import summary_markdown
+
+    state = _state(ctx)
+    window = metrics.Window(metrics.parse_when(since), metrics.parse_when(until))
+    result = checks.run(state.connect(), state.prices(), state.settings.section("check"), window)
+    emit(render(result, fmt, output, title="llmcost check"))
+    step_summary(summary_markdown(result, "llmcost check"))
+    if not result.ok:
+        raise typer.Exit(ExitCode.GATE)
+
+
+@app.command()
+def diff(
+    ctx: typer.Context,
+    current: Annotated[Path | None, typer.Argument(help="the newer saved report (JSON) [default: a report of the database now, grouped like the base]")] = None,
+    compare_to: Annotated[Path, typer.Option("--compare-to", help="the base report: a file written by `llmcost report --format json`")] = ...,  # type: ignore[assignment]
+    since: Annotated[str | None, typer.Option("--since", help="window of the current report when it is computed")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end (exclusive) of that window")] = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:  # fmt: skip
+    """Compare two saved JSON reports: totals and per-group deltas."""
+    from llmcost import diff as diff_mod
+    from llmcost import metrics
+    from llmcost.render import jsonable, render
+
+    state = _state(ctx)
+    target: Any = current
+    if current is None:
+        base = diff_mod.load_report(compare_to)
+        window = metrics.Window(metrics.parse_when(since), metrics.parse_when(until))
+        by = [str(b) for b in base.get("by") or []]
+        target = jsonable(metrics.report(state.connect(), state.prices(), by=by, window=window).to_json())
+    emit(render(diff_mod.diff(compare_to, target), fmt, output, title="llmcost diff"))
+
+
 # ---------------------------------------------------------------- sample data
 
 
@@ -251,7 +441,8 @@ def synth(
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # standalone_mode=False returns a typer.Exit's code (ingest --strict) instead of exiting
+        code = app(standalone_mode=False)
     except LlmcostError as exc:
         warn(f"llmcost: error: {exc}")
         sys.exit(exc.exit_code)
@@ -263,11 +454,15 @@ def main() -> None:
     except KeyboardInterrupt:
         warn("llmcost: interrupted; the file being loaded was rolled back, run the same command again to finish")
         sys.exit(130)
-    except __import__("click").exceptions.ClickException as exc:
+    except typer.TyperException as exc:  # click's errors (bad flag...): typer vendors click as typer._click
         warn(f"llmcost: error: {exc.format_message()} (see --help)")
         sys.exit(ExitCode.USAGE)
     except BrokenPipeError:
         sys.exit(0)
+    if code == 130:  # typer turns KeyboardInterrupt into Exit(130)
+        warn("llmcost: interrupted; the file being loaded was rolled back, run the same command again to finish")
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

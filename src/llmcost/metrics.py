@@ -1,7 +1,15 @@
-"""The P&L queries over priced requests. Named SQL beside the Python that fills it; no printing."""
+"""The P&L queries over priced requests. Named SQL beside the Python that fills it; no printing.
+
+One pass over the `priced` view: the requests of the window (and, for the summary, of the previous
+window of equal length) are materialised once into TEMP table `lc_rep` with only the columns the
+report needs and their cost; every metric then aggregates that table. User text reaches SQL only as
+bound parameters; field names come from whitelists. Formulas: docs/report.md.
+"""
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -12,9 +20,12 @@ from llmcost.errors import LlmcostError
 from llmcost.render import Column, Table, fmt_value
 
 SCHEMA = "llmcost.report/1"
+ALLOCATIONS = ("requests", "cost", "equal")
+QUANTILES = "[0.5, 0.9, 0.99]"
+TOP_SHARES = (1, 5, 10, 20)  # percent of users
 
-# --by name -> (SQL over the `priced` view, JSON key). The JSON key is the name given on the
-# command line; customer_id, user_id, task_id and request_id name the same dimensions.
+# --by name -> SQL over the `priced` view. The JSON key is the name given on the command line;
+# customer_id, user_id, task_id and request_id name the same dimensions.
 DIMENSIONS: dict[str, str] = {
     "feature": "feature",
     "customer": "customer_id",
@@ -30,8 +41,33 @@ DIMENSIONS: dict[str, str] = {
     "week": "strftime(date_trunc('week', ts), '%Y-%m-%d')",
     "month": "strftime(date_trunc('month', ts), '%Y-%m')",
 }
-SYNONYMS = {"customer_id": "customer", "user_id": "user", "task_id": "task", "request_id": "request"}
+SYNONYMS = {
+    "customer_id": "customer",
+    "user_id": "user",
+    "task_id": "task",
+    "request_id": "request",
+}
 ATTR_NAME = re.compile(r"^attrs\.([A-Za-z0-9_\-.]+)$")
+# --where fields: the string dimensions above (not the derived dates) and the two flags.
+WHERE_FIELDS = [k for k in DIMENSIONS if k not in ("day", "week", "month")] + ["batch", "cache_hit"]
+BOOL_FIELDS = {"batch", "cache_hit"}
+
+
+def now() -> datetime:
+    """Naive UTC now; LLMCOST_NOW (ISO time) pins it, for reproducible reports and golden files."""
+    pinned = os.environ.get("LLMCOST_NOW")
+    if pinned:
+        value = _parse_iso(pinned)
+        if value is None:
+            raise LlmcostError(
+                f"cannot read LLMCOST_NOW={pinned!r}",
+                hint="use an ISO time such as 2026-11-22T10:00:00Z",
+            )
+        return value
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+_clock = now
 
 
 def dimension_sql(name: str) -> str:
@@ -40,6 +76,7 @@ def dimension_sql(name: str) -> str:
         return DIMENSIONS[key]
     m = ATTR_NAME.match(name)
     if m:
+        # The name is restricted to [A-Za-z0-9_-.] by ATTR_NAME, so quoting it into the JSON path is safe.
         path = ".".join(f'"{part}"' for part in m.group(1).split("."))
         return f"json_extract_string(attrs, '$.{path}')"
     known = ", ".join([*DIMENSIONS, "attrs.NAME"])
@@ -52,34 +89,137 @@ def parse_by(text: str | None) -> list[str]:
     names = [part.strip() for part in text.split(",") if part.strip()]
     for name in names:
         dimension_sql(name)
+    if len(set(names)) != len(names):
+        raise LlmcostError(f"--by names a dimension twice: {text!r}")
     return names
+
+
+# ---------------------------------------------------------------- --where
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One `--where FIELD=VALUE` / `FIELD!=VALUE`; an empty VALUE means the field is missing."""
+
+    name: str
+    op: str  # "=" or "!="
+    value: str
+
+    @property
+    def column(self) -> str:
+        return (
+            dimension_sql(self.name)
+            if self.name.startswith("attrs.")
+            else DIMENSIONS.get(self.name, self.name)
+        )
+
+    def text(self) -> str:
+        return f"{self.name}{self.op}{self.value}"
+
+
+_WHERE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(!=|=)(.*)$", re.S)
+
+
+def parse_where(items: list[str] | None) -> list[Filter]:
+    filters = []
+    for item in items or []:
+        m = _WHERE.match(item)
+        if not m:
+            raise LlmcostError(
+                f"cannot read --where {item!r}",
+                hint="use FIELD=VALUE or FIELD!=VALUE, e.g. --where feature=support-chat",
+            )
+        name, op, value = SYNONYMS.get(m.group(1), m.group(1)), m.group(2), m.group(3).strip()
+        if name not in WHERE_FIELDS and not ATTR_NAME.match(name):
+            raise LlmcostError(
+                f"unknown --where field {m.group(1)!r}",
+                hint=f"choose from: {', '.join(WHERE_FIELDS)}, attrs.NAME",
+            )
+        if name in BOOL_FIELDS and value.lower() not in ("true", "false"):
+            raise LlmcostError(f"--where {name} takes true or false, got {value!r}")
+        filters.append(Filter(name, op, value))
+    return filters
+
+
+def where_sql(filters: list[Filter]) -> tuple[str, list[Any]]:
+    """Same field with `=` repeated: any of the values; everything else: all must hold.
+    `!=` keeps rows where the field is missing (IS DISTINCT FROM)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    equals: dict[str, list[Filter]] = {}
+    for f in filters:
+        if f.op == "=" and f.value != "":
+            equals.setdefault(f.name, []).append(f)
+            continue
+        if f.value == "":
+            clauses.append(f"({f.column} IS {'NOT ' if f.op == '!=' else ''}NULL)")
+        elif f.name in BOOL_FIELDS:
+            clauses.append(f"({f.column} IS DISTINCT FROM ?)")
+            params.append(f.value.lower() == "true")
+        else:
+            clauses.append(f"(CAST({f.column} AS VARCHAR) IS DISTINCT FROM ?)")
+            params.append(f.value)
+    for name, group in equals.items():
+        col = group[0].column
+        if name in BOOL_FIELDS:
+            clauses.append("(" + " OR ".join(f"{col} = ?" for _ in group) + ")")
+            params += [g.value.lower() == "true" for g in group]
+        else:
+            clauses.append(f"(CAST({col} AS VARCHAR) IN ({', '.join('?' for _ in group)}))")
+            params += [g.value for g in group]
+    return (" AND ".join(clauses) or "TRUE"), params
+
+
+# ---------------------------------------------------------------- windows
 
 
 _RELATIVE = re.compile(r"^(\d+)([hdwm])$")
 
 
-def parse_when(text: str | None, *, now: datetime | None = None) -> datetime | None:
-    """ISO dates/datetimes (UTC unless an offset is given) or relative windows such as 30d, 12h, 4w, 3m."""
-    if text is None or text == "":
-        return None
-    now = now or datetime.now(UTC).replace(tzinfo=None)
-    m = _RELATIVE.match(text.strip())
-    if m:
-        n, unit = int(m.group(1)), m.group(2)
-        delta = {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n), "m": timedelta(days=30 * n)}
-        return now - delta[unit]
+def _parse_iso(text: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         try:
             value = datetime.combine(date.fromisoformat(text.strip()), datetime.min.time())
         except ValueError:
-            raise LlmcostError(
-                f"cannot read the date {text!r}", hint="use 2026-08-01, 2026-08-01T12:00:00Z or a window such as 30d"
-            ) from None
+            return None
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value
+
+
+def parse_when(text: str | None, *, now: datetime | None = None) -> datetime | None:
+    """ISO dates/datetimes (UTC unless an offset is given) or relative windows such as 30d, 12h, 4w, 3m."""
+    if text is None or text.strip() == "":
+        return None
+    m = _RELATIVE.match(text.strip())
+    if m:
+        base = now or _clock()
+        n, unit = int(m.group(1)), m.group(2)
+        delta = {
+            "h": timedelta(hours=n),
+            "d": timedelta(days=n),
+            "w": timedelta(weeks=n),
+            "m": timedelta(days=30 * n),
+        }
+        return base - delta[unit]
+    value = _parse_iso(text)
+    if value is None:
+        raise LlmcostError(
+            f"cannot read the date {text!r}",
+            hint="use 2026-08-01, 2026-08-01T12:00:00Z or a window such as 30d",
+        )
+    return value
+
+
+def _month_start(d: datetime) -> datetime:
+    return datetime(d.year, d.month, 1)
+
+
+def _add_months(d: datetime, n: int) -> datetime:
+    y, m = divmod(d.year * 12 + d.month - 1 + n, 12)
+    return datetime(y, m + 1, 1)
 
 
 @dataclass
@@ -97,6 +237,32 @@ class Window:
             params.append(self.until)
         return (" AND ".join(clauses) or "TRUE"), params
 
+    def previous(self) -> Window:
+        """The window of equal length just before; whole calendar months when both ends are month starts."""
+        assert self.since is not None and self.until is not None
+        s, u = self.since, self.until
+        if s == _month_start(s) and u == _month_start(u):
+            months = (u.year - s.year) * 12 + u.month - s.month
+            return Window(_add_months(s, -months), s)
+        return Window(s - (u - s), s)
+
+
+def effective_window(con: Any, window: Window) -> Window:
+    """Open ends are closed at the data's month bounds (first request's month .. after the last's)."""
+    if window.since is not None and window.until is not None:
+        return window
+    lo, hi = con.execute("SELECT min(ts), max(ts) FROM requests").fetchone()
+    if lo is None:
+        return Window(window.since or window.until, window.until or window.since)
+    since = window.since or _month_start(lo)
+    until = window.until or _add_months(hi, 1)
+    if until <= since:
+        until = since
+    return Window(since, until)
+
+
+# ---------------------------------------------------------------- the result
+
 
 @dataclass
 class Coverage:
@@ -109,12 +275,37 @@ class Coverage:
         share = (self.priced / self.requests * 100) if self.requests else 100.0
         text = f"coverage: {self.priced:,} of {self.requests:,} requests priced ({share:.2f}%)"
         if self.unpriced:
-            text += f"; {self.unpriced:,} unpriced ({', '.join(self.unpriced_models)}) — see `llmcost prices check`"
+            text += f"; {self.unpriced:,} unpriced ({', '.join(self.unpriced_models)}), left out of every sum — see `llmcost prices check`"
         return text
+
+
+def _c(key: str, title: str = "", kind: str = "text") -> Column:
+    return Column(key, title or key, kind)
+
+
+# The terminal is 120 columns wide: cost and margin in one table, the per-request shape in a second.
+ROW_COLUMNS = [
+    _c("requests", "requests", "int"), _c("users", "users", "int"), _c("tasks", "tasks", "int"),
+    _c("cost_usd", "cost", "usd"), _c("share_pct", "share", "pct"), _c("cost_per_request_usd", "cost/req", "usd"),
+]  # fmt: skip
+REVENUE_COLUMNS = [
+    _c("revenue_usd", "revenue", "usd"),
+    _c("margin_usd", "margin", "usd"),
+    _c("margin_pct", "margin %", "pct"),
+]
+USAGE_COLUMNS = [
+    _c("p50_request_usd", "req p50", "usd"), _c("p90_request_usd", "req p90", "usd"),
+    _c("p99_request_usd", "req p99", "usd"), _c("output_input_ratio", "out/in tok", "ratio"),
+    _c("latency_p50_ms", "lat p50 ms", "num"), _c("latency_p90_ms", "lat p90 ms", "num"),
+    _c("cache_hit_pct", "sem. cache", "pct"), _c("unpriced", "unpriced", "int"),
+]  # fmt: skip
 
 
 @dataclass
 class ReportResult:
+    """Everything lives in `doc` (the SPEC §8 JSON); tables() and headline() are views of it, so every
+    renderer — terminal, Markdown, CSV, Parquet, HTML — reads the same numbers."""
+
     doc: dict[str, Any]
     by: list[str]
     rows: list[dict[str, Any]]
@@ -125,32 +316,514 @@ class ReportResult:
         return self.doc
 
     def headline(self) -> list[str]:
-        t = self.doc["totals"]
-        w = self.doc["window"]
+        d = self.doc
+        t, w = d["totals"], d["window"]
         lines = [
-            f"window: {w['since'] or 'start'} .. {w['until'] or 'end'}   "
+            f"window: {fmt_value(w['since'], 'text') if w['since'] else 'start'} .. "
+            f"{fmt_value(w['until'], 'text') if w['until'] else 'end'}"
+            + (f"   (previous: {fmt_value(d['previous_window']['since'], 'text')} .. "
+               f"{fmt_value(d['previous_window']['until'], 'text')})" if d.get("previous_window") else "")
+            + (f"   where {' and '.join(d['filters'])}" if d.get("filters") else ""),
             f"requests {t['requests']:,}   tasks {t['tasks']:,}   users {t['users']:,}   customers {t['customers']:,}",
             f"inference cost {fmt_value(t['cost_usd'], 'usd')}"
-            + (f"   revenue {fmt_value(t['revenue_usd'], 'usd')}" if t.get("revenue_usd") is not None else "")
-            + (f"   gross margin {fmt_value(t['margin_pct'], 'pct')}" if t.get("margin_pct") is not None else ""),
-            self.coverage.line(),
-            f"prices: {len(self.doc['pricing']['files'])} files, sha256 {self.doc['pricing']['sha256'][:12]}",
-        ]
+            + (f"   revenue {fmt_value(t['revenue_usd'], 'usd')}" if t.get("revenue_usd") is not None else "   revenue: none loaded")
+            + (f"   gross margin {fmt_value(t['margin_usd'], 'usd')} ({fmt_value(t['margin_pct'], 'pct')})" if t.get("margin_pct") is not None else ""),
+        ]  # fmt: skip
+        dist = d.get("distribution")
+        if dist:
+            cu, ct, ts = (
+                dist["cost_per_user_month_usd"],
+                dist["cost_per_task_usd"],
+                dist["top_share"],
+            )
+            lines.append(
+                "cost per user-month p50/p90/p99 "
+                + "/".join(fmt_value(cu[k], "usd") for k in ("p50", "p90", "p99"))
+            )
+            lines.append(
+                "cost per task p50/p90/p99 "
+                + "/".join(fmt_value(ct[k], "usd") for k in ("p50", "p90", "p99"))
+                + f"   top 1% users {fmt_value(_pct(ts['top_1pct']), 'pct')}, top 10% {fmt_value(_pct(ts['top_10pct']), 'pct')} of cost"
+            )
+        if t.get("revenue_usd") is not None:
+            lines.append(
+                f"revenue allocation to features and other groups: {d['allocation']['rule']} ({d['allocation']['text']})"
+            )
+            if d["allocation"].get("unallocated_usd"):
+                lines.append(
+                    f"revenue of customer-months without requests: {fmt_value(d['allocation']['unallocated_usd'], 'usd')}"
+                    " (in the totals and per customer; no feature or other group gets it)"
+                )
+        lines.append(self.coverage.line())
+        if not t["requests"]:
+            lines.append(
+                "no requests in this window: load logs with `llmcost ingest PATH`, or widen --since/--until"
+            )
+        drift = d["coverage"].get("logged_cost")
+        if drift and drift["requests"]:
+            lines.append(
+                f"logged vs computed cost ({drift['requests']:,} priced requests carry a logged cost): "
+                f"logged {fmt_value(drift['logged_usd'], 'usd')}, computed {fmt_value(drift['computed_usd'], 'usd')}, "
+                f"drift {fmt_value(drift['drift_usd'], 'usd')} ({fmt_value(drift['drift_pct'], 'pct')})"
+            )
+        lines.append(
+            f"prices: {len(d['pricing']['files'])} files, sha256 {d['pricing']['sha256'][:12]}"
+        )
         return lines
 
     def tables(self) -> list[Table]:
-        cols = [Column(name) for name in self.by] + [
-            Column("requests", "requests", "int"),
-            Column("cost_usd", "cost", "usd"),
-            Column("share_pct", "share", "pct"),
-            Column("cost_per_request_usd", "cost/request", "usd"),
+        d = self.doc
+        has_rev = d["totals"].get("revenue_usd") is not None
+        out: list[Table] = []
+        if self.by:
+            dims = [Column(name) for name in self.by]
+            note = f"revenue allocated by {d['allocation']['rule']}" if has_rev else ""
+            title = ", ".join(self.by)
+            cols = dims + ROW_COLUMNS + (REVENUE_COLUMNS if has_rev else [])
+            out.append(Table("cost by " + title, cols, self.rows, note=note))
+            out.append(Table("request cost and usage by " + title, dims + USAGE_COLUMNS, self.rows))
+        if "summary" in d:
+            out += _summary_tables(d, has_rev)
+        return [*out, *self.extra_tables]
+
+
+def _pct(x: Any) -> float | None:
+    return None if x is None else float(x) * 100
+
+
+def _summary_tables(d: dict[str, Any], has_rev: bool) -> list[Table]:
+    s = d["summary"]
+    metric_cols = [
+        _c("label", "metric"), _c("value", "this period", "unit"), _c("previous", "previous", "unit"),
+        _c("change", "change", "unit"), _c("goal", "target"), _c("status", "status"),
+    ]  # fmt: skip
+    tables = [
+        Table(
+            "unit economics",
+            metric_cols,
+            s["metrics"],
+            note="target: from the targets section of llmcost.toml; miss = outside it",
+        )
+    ]
+    tables.append(
+        Table(
+            "per month",
+            [
+                _c("month"),
+                _c("cost_usd", "cost", "usd"),
+                _c("active_users", "users", "int"),
+                _c("cost_per_active_user_usd", "cost/user", "usd"),
+                _c("p50_user_usd", "user p50", "usd"),
+                _c("p90_user_usd", "user p90", "usd"),
+                _c("p99_user_usd", "user p99", "usd"),
+                *(
+                    [
+                        _c("revenue_usd", "revenue", "usd"),
+                        _c("margin_usd", "margin", "usd"),
+                        _c("margin_pct", "margin %", "pct"),
+                    ]
+                    if has_rev
+                    else []
+                ),
+            ],
+            d["months"],
+        )
+    )
+    feat_cols = [_c("feature"), *ROW_COLUMNS, *(REVENUE_COLUMNS if has_rev else [])]
+    note = (
+        f"revenue allocated by {d['allocation']['rule']}: {d['allocation']['text']}"
+        if has_rev
+        else ""
+    )
+    tables.append(Table("by feature", feat_cols, d["features"], note=note))
+    tables.append(
+        Table("request cost and usage by feature", [_c("feature"), *USAGE_COLUMNS], d["features"])
+    )
+    tables.append(
+        Table(
+            "tasks by feature",
+            [
+                _c("feature"),
+                _c("tasks", "tasks", "int"),
+                _c("success_pct", "ok %", "pct"),
+                _c("cost_usd", "cost", "usd"),
+                _c("cost_per_task_usd", "cost/task", "usd"),
+                _c("cost_per_successful_task_usd", "cost/ok task", "usd"),
+                _c("p90_task_usd", "p90", "usd"),
+                _c("mean_steps", "steps", "num"),
+                _c("context_growth_ratio", "ctx growth", "ratio"),
+                _c("context_growth_tokens_per_step", "+tok/step", "num"),
+            ],
+            d["tasks"],
+            note="a task is successful when its last request has status ok",
+        )
+    )
+    tables.append(Table("models", [
+        _c("model"), _c("tier"), _c("requests", "requests", "int"), _c("requests_pct", "req %", "pct"),
+        _c("cost_usd", "cost", "usd"), _c("share_pct", "cost share", "pct"), _c("priced", "priced"),
+        _c("logged_usd", "logged cost", "usd"), _c("drift_pct", "drift", "pct"),
+    ], d["models"], note="drift: computed vs logged cost over the requests that carry a logged cost"))  # fmt: skip
+    conc = d["concentration"]
+    crow = [
+        {"label": f"top {k}% of users", "value": _pct(conc[f"top_{k}pct"]), "unit": "pct"}
+        for k in TOP_SHARES
+    ]
+    crow.append(
+        {"label": "Gini coefficient of cost per user", "value": conc["gini"], "unit": "ratio"}
+    )
+    tables.append(Table("cost concentration", [_c("label", "users"), _c("value", "share of cost", "unit")], crow,
+                        note=f"over {conc['users']:,} users with a priced request"))  # fmt: skip
+    p90 = d["p90_users"]
+    user_cols = [
+        _c("user"),
+        _c("customer"),
+        _c("requests", "requests", "int"),
+        _c("cost_usd", "cost", "usd"),
+    ]
+    if has_rev:
+        user_cols += [
+            _c("revenue_usd", "revenue (alloc.)", "usd"),
+            _c("margin_usd", "margin", "usd"),
+            _c("margin_pct", "margin %", "pct"),
         ]
-        title = "cost by " + ", ".join(self.by) if self.by else "cost"
-        return [Table(title, cols, self.rows), *self.extra_tables]
+    shown = p90["users"][:20]
+    tables.append(Table(
+        f"P90+ users (cost ≥ {fmt_value(p90['threshold_usd'], 'usd')}, the P90 of user totals)", user_cols, shown,
+        note=f"{len(shown)} of {len(p90['users'])} shown; JSON has all" if len(shown) < len(p90["users"]) else "",
+    ))  # fmt: skip
+    if has_rev:
+        cust_cols = [
+            _c("customer"), _c("plan"), _c("users", "users", "int"), _c("cost_usd", "cost", "usd"),
+            _c("revenue_usd", "revenue", "usd"), _c("margin_usd", "margin", "usd"), _c("margin_pct", "margin %", "pct"),
+            _c("cost_pct_of_revenue", "cost % rev", "pct"),
+        ]  # fmt: skip
+        under = [c for c in d["customers"] if c["under_water"]]
+        tables.append(Table(f"customers under water ({len(under)} of {len(d['customers'])})", cust_cols, under,
+                            note="inference cost above revenue; `--by customer` lists every customer"))  # fmt: skip
+    return tables
 
 
-def _f(value: Any) -> Any:
-    return value
+# ---------------------------------------------------------------- SQL
+
+# The rows of the report, with only the columns the metrics read. A request's cost is split in two
+# (pricing.cost_units_sql): `u`, exact integer units, for nearly every row, and `cost_x`, the DECIMAL
+# cost, only for the rest; SUM_COST / SUM_D / COST_D put them back together exactly. Computing a
+# 128-bit DECIMAL per request and casting it to DOUBLE for percentiles was most of a report's time. Without a --where filter lc_rep is a
+# VIEW: each metric scans the compressed requests table again, cheaper than writing ~20 columns of
+# every row to a temp table. A filter's values are bound parameters, which a view cannot hold: then
+# the rows are materialised once.
+MATERIALISE = """
+CREATE OR REPLACE TEMP {kind} lc_rep AS
+-- ord: step order, then time; only requests of a task need it
+SELECT CAST(date_trunc('month', ts) AS DATE) AS month, task_id,
+       CASE WHEN task_id IS NOT NULL THEN coalesce(step, 0)::BIGINT * 10000000000000 + epoch_ms(ts) END AS ord,
+       user_id, customer_id, feature, model, tier, plan, status, input_tokens, output_tokens,
+       cache_read_tokens, cache_hit, latency_ms, logged_cost_usd, priced, u, cost_x,
+       ts < {prev} AS prev, ({where}) AS sel {dims}
+FROM (SELECT r.*, p.tier, p.model_id IS NOT NULL AS priced, {units} AS u,
+             CASE WHEN {units} IS NULL THEN {cost} END AS cost_x
+      FROM requests r LEFT JOIN lc_prices_u p ON p.model = r.model AND r.ts >= p.valid_from AND r.ts < p.valid_to)
+WHERE ts >= {start} AND ts < {until} {prefilter}
+"""
+# sum(cost) as the exact DECIMAL, a row's cost as DOUBLE, and sum(cost) as DOUBLE (as CAST would give them).
+SUM_COST = pricing.sum_cost_sql("u", "cost_x")
+COST_D = pricing.cost_double_sql("u", "cost_x")
+SUM_D = pricing.sum_double_sql("u", "cost_x")
+
+
+# Prorated revenue per customer-month and period: a month counts by the share of it inside the window.
+REVENUE = """
+CREATE OR REPLACE TEMP TABLE lc_rev AS
+WITH w(prev, ws, wu) AS (VALUES (false, ?::TIMESTAMP, ?::TIMESTAMP), (true, ?::TIMESTAMP, ?::TIMESTAMP)),
+m AS (
+    SELECT customer_id, month, sum(revenue_usd) AS revenue, min(plan) AS plan FROM revenue GROUP BY ALL
+)
+SELECT w.prev, m.customer_id, m.month, m.plan,
+       CAST(m.revenue AS DOUBLE)
+       * (epoch(least(m.month + INTERVAL 1 MONTH, w.wu)) - epoch(greatest(CAST(m.month AS TIMESTAMP), w.ws)))
+       / (epoch(m.month + INTERVAL 1 MONTH) - epoch(CAST(m.month AS TIMESTAMP))) AS revenue
+FROM m JOIN w ON m.month < w.wu AND m.month + INTERVAL 1 MONTH > w.ws
+"""
+
+# Denominators of the allocation rules, per customer-month, over ALL requests of the window
+# (a --where filter selects which requests receive revenue, not how a customer's revenue is split).
+ALLOC = f"""
+CREATE OR REPLACE TEMP TABLE lc_alloc AS
+WITH cmf AS (
+    SELECT prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, count(*) AS n_cmf FROM lc_rep GROUP BY ALL
+), cm AS (
+    SELECT prev, customer_id, month, count(*) AS n_cm, {SUM_D} AS c_cm FROM lc_rep GROUP BY ALL
+), nf AS (
+    SELECT prev, customer_id, month, count(*) AS f_cm FROM cmf GROUP BY ALL
+)
+SELECT cmf.prev, cmf.customer_id, cmf.month, cmf.fkey, cmf.n_cmf, cm.n_cm, cm.c_cm, nf.f_cm, r.revenue
+FROM cmf JOIN cm USING (prev, customer_id, month) JOIN nf USING (prev, customer_id, month)
+JOIN lc_rev r ON r.prev = cmf.prev AND r.customer_id = cmf.customer_id AND r.month = cmf.month
+"""
+
+ALLOC_WEIGHT = {
+    "requests": "a.revenue * g.n / a.n_cm",
+    "cost": "CASE WHEN a.c_cm > 0 THEN a.revenue * coalesce(g.c, 0) / a.c_cm ELSE a.revenue * g.n / a.n_cm END",
+    "equal": "a.revenue / a.f_cm * g.n / a.n_cmf",
+}
+ALLOC_TEXT = {
+    "requests": "each customer-month's revenue split over its requests; a group gets its share of them",
+    "cost": "each customer-month's revenue split in proportion to its inference cost (by requests when it has no cost)",
+    "equal": "each customer-month's revenue split equally between the features it used, then over their requests",
+}
+
+
+def _group_sql(keys: list[str], allocate: str | None, *, where: str = "sel AND NOT prev") -> str:
+    """Per group of lc_rep: counts, cost, request-cost percentiles, tokens, latency; with allocated revenue."""
+    k = ", ".join(keys)
+    stats = f"""
+        SELECT {k}, count(*) AS requests, count(*) FILTER (WHERE priced) AS priced_n, {SUM_COST} AS cost,
+               quantile_cont({COST_D}, {QUANTILES}) AS q,
+               sum(output_tokens) AS out_t, sum(input_tokens) AS in_t,
+               quantile_cont(latency_ms, [0.5, 0.9]) AS lat_q,
+               count(DISTINCT user_id) AS users, {TASK_COUNT} AS tasks,
+               count(*) FILTER (WHERE cache_hit) AS hits
+        FROM lc_rep WHERE {where} GROUP BY {k}"""
+    if allocate is None:
+        return f"SELECT *, CAST(NULL AS DOUBLE) AS revenue FROM ({stats})"
+    join = " AND ".join(f"r.{c} IS NOT DISTINCT FROM s.{c}" for c in keys)
+    return f"""
+        WITH s AS ({stats}),
+        g AS (SELECT {k}, prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, count(*) AS n,
+                     {SUM_D} AS c
+              FROM lc_rep WHERE {where} GROUP BY ALL),
+        r AS (SELECT {", ".join("g." + c for c in keys)}, sum({ALLOC_WEIGHT[allocate]}) AS revenue
+              FROM g JOIN lc_alloc a ON a.prev = g.prev AND a.customer_id = g.customer_id AND a.month = g.month
+                                     AND a.fkey = g.fkey
+              GROUP BY ALL)
+        SELECT s.*, coalesce(r.revenue, 0) AS revenue FROM s LEFT JOIN r ON {join}"""
+
+
+def _num(x: Any) -> float | None:
+    """Floating sums and means, rounded to 1e-9: parallel aggregation adds in no fixed order, and the
+    last bits must not change from run to run (SPEC §8 allows rounding at 1e-9)."""
+    return None if x is None else round(float(x), 9)
+
+
+def _div(a: Any, b: Any, scale: float = 1.0) -> float | None:
+    if a is None or b is None or float(b) == 0:
+        return None
+    return float(a) / float(b) * scale
+
+
+def _margin(row: dict[str, Any], revenue: Any, cost: Any) -> None:
+    """revenue_usd, margin_usd, margin_pct and cost_pct_of_revenue; unpriced cost counts as 0 here."""
+    if revenue is None:
+        return
+    c = float(cost or 0)
+    revenue = _num(revenue)
+    row["revenue_usd"] = revenue
+    row["margin_usd"] = round(revenue - c, 9)
+    row["margin_pct"] = _div(revenue - c, revenue, 100)
+    row["cost_pct_of_revenue"] = _div(c, revenue, 100)
+
+
+def _group_rows(
+    con: Any, names: list[str], keys: list[str], allocate: str | None, total_cost: Any
+) -> list[dict[str, Any]]:
+    cur = con.execute(
+        _group_sql(keys, allocate) + f" ORDER BY cost DESC NULLS LAST, {', '.join(keys)} NULLS LAST"
+    )
+    cols = [c[0] for c in cur.description]
+    rows = []
+    for rec in cur.fetchall():
+        r = dict(zip(cols, rec, strict=True))
+        row: dict[str, Any] = {name: r[k] for name, k in zip(names, keys, strict=True)}
+        q = r["q"] or [None, None, None]
+        lat = r["lat_q"] or [None, None]
+        row.update(
+            requests=r["requests"], cost_usd=r["cost"],
+            cost_per_request_usd=_div(r["cost"], r["priced_n"]),
+            p50_request_usd=q[0], p90_request_usd=q[1], p99_request_usd=q[2],
+            share_pct=_div(r["cost"], total_cost, 100) if r["cost"] is not None else None,
+            output_input_ratio=_div(r["out_t"], r["in_t"]), latency_p50_ms=lat[0], latency_p90_ms=lat[1],
+            users=r["users"], tasks=r["tasks"], cache_hit_pct=_div(r["hits"], r["requests"], 100),
+            unpriced=r["requests"] - r["priced_n"],
+        )  # fmt: skip
+        _margin(row, r["revenue"] if allocate else None, r["cost"])
+        rows.append(row)
+    return rows
+
+
+# Tasks without task_id are one request each: counted, not hashed.
+TASK_COUNT = "(count(DISTINCT task_id) + count(*) FILTER (WHERE task_id IS NULL))"
+
+# Distinct tasks and users of the current period come from the task and user-month queries, which
+# group by them anyway: here they are counted for the previous period only (FILTER keeps the hash
+# sets of a --by report empty).
+PERIOD_TOTALS = f"""
+SELECT prev, count(*) AS requests,
+       count(DISTINCT task_id) FILTER (WHERE prev) + count(*) FILTER (WHERE task_id IS NULL) AS tasks,
+       count(DISTINCT user_id) FILTER (WHERE prev) AS users,
+       count(DISTINCT customer_id) AS customers, {SUM_COST} AS cost, count(*) FILTER (WHERE priced) AS priced,
+       list(DISTINCT model ORDER BY model) FILTER (WHERE NOT priced) AS unpriced_models,
+       count(*) FILTER (WHERE cache_hit) AS semantic_hits,
+       sum(cache_read_tokens) FILTER (WHERE NOT cache_hit) AS cache_read_t,
+       sum(input_tokens) FILTER (WHERE NOT cache_hit) AS provider_in_t,
+       count(*) FILTER (WHERE tier = 'small') AS small_n, count(*) FILTER (WHERE tier = 'mid') AS mid_n,
+       count(*) FILTER (WHERE priced AND logged_cost_usd IS NOT NULL) AS logged_n,
+       sum(logged_cost_usd) FILTER (WHERE priced) AS logged_usd,
+       {pricing.sum_cost_sql("u", "cost_x", "logged_cost_usd IS NOT NULL")} AS computed_usd
+FROM lc_rep WHERE sel GROUP BY prev
+"""
+
+TASKS = """
+WITH t AS (
+    SELECT task_id, arg_min(feature, ord) AS feature, count(*) AS steps, sum(u) AS u, sum(cost_x) AS cost_x,
+           bool_or(priced) AS priced, {sum_d} AS cost_d,
+           arg_max(status, ord) = 'ok' AS ok, arg_min(input_tokens, ord) AS first_in,
+           arg_max(input_tokens, ord) AS last_in
+    FROM lc_rep WHERE {where} AND task_id IS NOT NULL GROUP BY task_id
+    UNION ALL  -- a request without task_id is its own one-step task: no hash aggregate for those
+    SELECT NULL, feature, 1, u, cost_x, priced, {cost_d}, status = 'ok', input_tokens, input_tokens
+    FROM lc_rep WHERE {where} AND task_id IS NULL
+)
+SELECT {head}, count(*) AS tasks, count(*) FILTER (WHERE ok) AS successful,
+       {sum_cost} AS cost, count(*) FILTER (WHERE priced) AS priced_tasks, quantile_cont(cost_d, {q}) AS q,
+       avg(steps) AS mean_steps,
+       avg(last_in / nullif(first_in, 0)) FILTER (WHERE steps > 1) AS growth_ratio,
+       avg((last_in - first_in) / (steps - 1)) FILTER (WHERE steps > 1) AS growth_tokens
+FROM t {group} ORDER BY is_total DESC, cost DESC NULLS LAST, feature NULLS LAST
+"""
+
+USER_MONTHS = f"""
+CREATE OR REPLACE TEMP TABLE lc_um AS
+SELECT user_id, month, min(customer_id) AS customer_id, count(*) AS requests, {SUM_COST} AS cost
+FROM lc_rep WHERE sel AND NOT prev AND user_id IS NOT NULL GROUP BY user_id, month
+"""
+
+
+def _quant(values: Any) -> dict[str, float | None]:
+    q = values or [None, None, None]
+    return {"p50": q[0], "p90": q[1], "p99": q[2]}
+
+
+def concentration(costs: list[float]) -> dict[str, Any]:
+    """Share of cost of the top k% of users (k = ceil(p·n) users, at least 1) and the Gini coefficient."""
+    xs = sorted((c for c in costs if c is not None), reverse=True)
+    n, total = len(xs), sum(xs)
+    out: dict[str, Any] = {"users": n}
+    for p in TOP_SHARES:
+        k = max(1, math.ceil(p / 100 * n)) if n else 0
+        out[f"top_{p}pct"] = (sum(xs[:k]) / total) if total > 0 else None
+    asc = xs[::-1]
+    out["gini"] = (
+        (sum((2 * i - n - 1) * x for i, x in enumerate(asc, start=1)) / (n * total))
+        if total > 0
+        else None
+    )
+    return out
+
+
+# ---------------------------------------------------------------- summary metrics
+
+# name -> (label, unit, better). Targets in llmcost.toml: [targets] min_<name> / max_<name>.
+SUMMARY_METRICS: dict[str, tuple[str, str]] = {
+    "total_cost_usd": ("total inference cost", "usd"),
+    "requests": ("requests", "int"),
+    "active_users": ("active users", "int"),
+    "cost_per_active_user_usd": ("cost per active user", "usd"),
+    "cost_per_successful_task_usd": ("cost per successful task", "usd"),
+    "revenue_usd": ("revenue", "usd"),
+    "cost_pct_of_revenue": ("inference cost as % of revenue", "pct"),
+    "gross_margin_usd": ("gross margin", "usd"),
+    "gross_margin_pct": ("gross margin %", "pct"),
+    "semantic_cache_hit_rate_pct": ("semantic cache hit rate (requests)", "pct"),
+    "prompt_cache_hit_rate_pct": ("prompt cache hit rate (input tokens)", "pct"),
+    "small_model_share_pct": ("requests on small models", "pct"),
+    "mid_model_share_pct": ("requests on mid models", "pct"),
+    "top20_customers_cost_pct_of_revenue": ("top 20% customers: cost % of their revenue", "pct"),
+}
+
+
+def parse_targets(raw: dict[str, Any]) -> dict[str, tuple[str, float]]:
+    out: dict[str, tuple[str, float]] = {}
+    for key, value in raw.items():
+        kind, _, name = key.partition("_")
+        if kind not in ("min", "max") or name not in SUMMARY_METRICS:
+            raise LlmcostError(
+                f"llmcost.toml [targets]: unknown key {key!r}",
+                hint="keys are min_<metric> or max_<metric>; metrics: "
+                + ", ".join(SUMMARY_METRICS),
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise LlmcostError(f"llmcost.toml [targets]: {key} must be a number, got {value!r}")
+        out[name] = (kind, float(value))
+    return out
+
+
+def _period_metrics(
+    con: Any, tot: dict[str, Any], prev: bool, revenue: float | None, succ_cost: tuple[Any, int]
+) -> dict[str, Any]:
+    cost = float(tot["cost"] or 0) if tot else 0.0
+    n = tot["requests"] if tot else 0
+    m: dict[str, Any] = {
+        "total_cost_usd": tot["cost"] if tot else None,
+        "requests": n,
+        "active_users": tot["users"] if tot else 0,
+        "cost_per_active_user_usd": _div(tot["cost"], tot["users"]) if tot else None,
+        "cost_per_successful_task_usd": _div(succ_cost[0], succ_cost[1]),
+        "revenue_usd": revenue,
+        "cost_pct_of_revenue": _div(cost, revenue, 100),
+        "gross_margin_usd": None if revenue is None else revenue - cost,
+        "gross_margin_pct": _div(None if revenue is None else revenue - cost, revenue, 100),
+        "semantic_cache_hit_rate_pct": _div(tot["semantic_hits"], n, 100) if tot else None,
+        "prompt_cache_hit_rate_pct": _div(tot["cache_read_t"], tot["provider_in_t"], 100)
+        if tot
+        else None,
+        "small_model_share_pct": _div(tot["small_n"], n, 100) if tot else None,
+        "mid_model_share_pct": _div(tot["mid_n"], n, 100) if tot else None,
+        "top20_customers_cost_pct_of_revenue": None,
+    }
+    if revenue is not None and tot:
+        # Top 20% of customers by cost (at least one), their cost over their own prorated revenue.
+        r = con.execute(
+            f"""WITH c AS (SELECT customer_id, {SUM_D} AS cost FROM lc_rep
+                          WHERE sel AND prev = ? AND customer_id IS NOT NULL GROUP BY customer_id HAVING bool_or(priced)),
+                    k AS (SELECT * FROM c ORDER BY cost DESC, customer_id LIMIT (SELECT greatest(1, ceil(count(*) * 0.2)) FROM c))
+               SELECT sum(k.cost), sum(coalesce(rv.revenue, 0))
+               FROM k LEFT JOIN (SELECT customer_id, sum(revenue) AS revenue FROM lc_rev WHERE prev = ? GROUP BY ALL) rv
+                 USING (customer_id)""",
+            [prev, prev],
+        ).fetchone()
+        m["top20_customers_cost_pct_of_revenue"] = _div(r[0], _num(r[1]), 100)
+    return m
+
+
+def _summary(
+    cur: dict[str, Any], prev: dict[str, Any], targets: dict[str, tuple[str, float]]
+) -> dict[str, Any]:
+    rows = []
+    for name, (label, unit) in SUMMARY_METRICS.items():
+        v, p = cur.get(name), prev.get(name)
+        change = None if v is None or p is None else float(v) - float(p)
+        target = targets.get(name)
+        status = ""
+        if target is not None:
+            kind, bound = target
+            status = (
+                "n/a"
+                if v is None
+                else (
+                    "ok" if (float(v) >= bound if kind == "min" else float(v) <= bound) else "miss"
+                )
+            )
+        rows.append({
+            "name": name, "label": label, "unit": unit, "value": v, "previous": p, "change": change,
+            "change_pct": _div(change, p, 100) if change is not None and p else None,
+            "target": None if target is None else target[1], "target_kind": None if target is None else target[0],
+            "goal": "" if target is None else f"{'≥' if target[0] == 'min' else '≤'} {fmt_value(target[1], unit)}",
+            "status": status, "ok": None if status in ("", "n/a") else status == "ok",
+        })  # fmt: skip
+    return {"metrics": rows, "misses": [r["name"] for r in rows if r["status"] == "miss"]}
+
+
+# ---------------------------------------------------------------- report
 
 
 def report(
@@ -159,61 +832,397 @@ def report(
     *,
     by: list[str],
     window: Window,
+    where: list[Filter] | None = None,
+    allocate: str = "requests",
+    targets: dict[str, Any] | None = None,
     generated_at: datetime | None = None,
 ) -> ReportResult:
+    """The P&L. With `by`: one row per group (SPEC §8). Without: the unit-economics summary, this
+    window beside the previous one, with the per-month, per-feature, task, user and customer views."""
+    if allocate not in ALLOCATIONS:
+        raise LlmcostError(
+            f"unknown --allocate {allocate!r}", hint="choose requests, cost or equal"
+        )
+    filters = where or []
+    target_rules = parse_targets(targets or {})
     pricing.install(con, prices)
-    where, params = window.sql()
-    cov_row = con.execute(
-        f"SELECT count(*), count(price_model), list(DISTINCT model ORDER BY model) FILTER (WHERE price_model IS NULL) "
-        f"FROM priced WHERE {where}",
-        params,
-    ).fetchone()
-    coverage = Coverage(cov_row[0], cov_row[1], cov_row[0] - cov_row[1], cov_row[2] or [])
-    totals_row = con.execute(
-        f"""SELECT count(*), count(DISTINCT coalesce(task_id, request_id)), count(DISTINCT user_id),
-                   count(DISTINCT customer_id), sum(cost_usd)
-            FROM priced WHERE {where}""",
-        params,
-    ).fetchone()
+    win = effective_window(con, window)
+    summary_mode = not by
+    has_span = win.since is not None and win.until is not None and win.since < win.until
+    prev_win = win.previous() if summary_mode and has_span else None
+    has_revenue = _has_revenue(con, win, prev_win)
+    wsql, wparams = where_sql(filters)
+    dims = [dimension_sql(b) for b in by]
+    dim_cols = "".join(f", {d} AS d{i}" for i, d in enumerate(dims))
+    start = prev_win.since if prev_win else win.since
+    # Without revenue no allocation denominators are needed, so the filter can prune rows right away.
+    prefilter = "" if has_revenue or not filters else f"AND ({wsql})"
+    pricing.register_units(con)
+    bounds = [win.since, start or datetime(1, 1, 1), win.until or datetime(1, 1, 1)]
+    sql = MATERIALISE.format(
+        kind="TABLE" if filters else "VIEW", where=wsql, dims=dim_cols, prefilter=prefilter,
+        cost=pricing.cost_usd_sql(), units=pricing.cost_units_sql(),
+        **dict(zip(("prev", "start", "until"), ("?" if filters else _ts_literal(b) for b in bounds), strict=True)),
+    )  # fmt: skip
+    params = (
+        [bounds[0], *wparams, *bounds[1:], *(wparams if prefilter else [])] if filters else None
+    )
+    con.execute(sql, params)
+
+    if has_revenue:
+        pw = prev_win or Window(datetime(1, 1, 1), datetime(1, 1, 1))
+        con.execute(REVENUE, [win.since, win.until, pw.since, pw.until])
+        con.execute(ALLOC)
+    alloc = allocate if has_revenue else None
+
+    cur = con.execute(PERIOD_TOTALS)
+    names = [c[0] for c in cur.description]
+    per = {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+    cur_t = per.get(False) or {}
+    task_rows = _tasks(con, "sel AND NOT prev", by_feature=summary_mode)
+    distribution = _distribution(con, task_rows)
+    if cur_t:  # the (all) task row and lc_um hold this period's distinct tasks and users
+        cur_t["tasks"] = task_rows[0]["tasks"]
+        cur_t["users"] = con.execute("SELECT count(DISTINCT user_id) FROM lc_um").fetchone()[0]
+    coverage = Coverage(
+        cur_t.get("requests", 0), cur_t.get("priced", 0), cur_t.get("requests", 0) - cur_t.get("priced", 0),
+        list(cur_t.get("unpriced_models") or []),
+    )  # fmt: skip
+    total_cost = cur_t.get("cost")
+    revenue = _revenue_total(con, filters, alloc, prev=False) if has_revenue else None
     totals: dict[str, Any] = {
-        "requests": totals_row[0],
-        "tasks": totals_row[1],
-        "users": totals_row[2],
-        "customers": totals_row[3],
-        "cost_usd": totals_row[4],
-    }
+        "requests": coverage.requests, "tasks": cur_t.get("tasks", 0), "users": cur_t.get("users", 0),
+        "customers": cur_t.get("customers", 0), "cost_usd": total_cost,
+        "revenue_usd": revenue, "margin_usd": None, "margin_pct": None,
+    }  # fmt: skip
+    if revenue is not None:
+        _margin(totals, revenue, total_cost)
+        totals.pop("cost_pct_of_revenue", None)
+
     rows: list[dict[str, Any]] = []
     if by:
-        dims = [dimension_sql(b) for b in by]
-        select = ", ".join(f"{d} AS d{i}" for i, d in enumerate(dims))
-        group = ", ".join(f"d{i}" for i in range(len(dims)))
-        result = con.execute(
-            f"""SELECT {select}, count(*) AS requests, sum(cost_usd) AS cost, count(price_model) AS priced
-                FROM priced WHERE {where} GROUP BY {group} ORDER BY cost DESC NULLS LAST, {group}""",
-            params,
-        ).fetchall()
-        total_cost = totals["cost_usd"]
-        for rec in result:
-            row = {name: rec[i] for i, name in enumerate(by)}
-            n, cost, priced = rec[len(by)], rec[len(by) + 1], rec[len(by) + 2]
-            row["requests"] = n
-            row["cost_usd"] = cost
-            row["cost_per_request_usd"] = (cost / priced) if cost is not None and priced else None
-            row["share_pct"] = (cost / total_cost * 100) if cost is not None and total_cost else None
-            rows.append(row)
-    doc = {
+        rows = _group_rows(con, by, [f"d{i}" for i in range(len(by))], alloc, total_cost)
+        if by == ["customer"] or by == ["customer_id"]:
+            rows = _add_unattributed_customers(con, rows, by[0], filters, has_revenue)
+
+    drift_logged = _num(cur_t.get("logged_usd"))
+    doc: dict[str, Any] = {
         "schema": SCHEMA,
-        "generated_at": (generated_at or datetime.now(UTC).replace(tzinfo=None)),
+        "generated_at": generated_at or now(),
         "pricing": {"files": prices.files, "sha256": prices.sha256},
-        "window": {"since": window.since, "until": window.until},
+        "window": {"since": win.since, "until": win.until},
+        "filters": [f.text() for f in filters],
         "coverage": {
             "requests": coverage.requests,
             "priced": coverage.priced,
             "unpriced": coverage.unpriced,
             "unpriced_models": coverage.unpriced_models,
+            "logged_cost": {
+                "requests": cur_t.get("logged_n", 0),
+                "logged_usd": drift_logged,
+                "computed_usd": cur_t.get("computed_usd"),
+                "drift_usd": None
+                if drift_logged is None
+                else float(cur_t.get("computed_usd") or 0) - float(drift_logged),
+                "drift_pct": None
+                if drift_logged is None
+                else _div(
+                    float(cur_t.get("computed_usd") or 0) - float(drift_logged), drift_logged, 100
+                ),
+            },
         },
         "totals": totals,
         "by": by,
         "rows": rows,
+        "distribution": distribution,
+        "allocation": {
+            "rule": allocate,
+            "text": ALLOC_TEXT[allocate],
+            "unallocated_usd": _unallocated(con, has_revenue, filters),
+        },
     }
+    if summary_mode:
+        _fill_summary(con, doc, per, prev_win, alloc, filters, task_rows, target_rules, has_revenue)
     return ReportResult(doc=doc, by=by, rows=rows, coverage=coverage)
+
+
+def _ts_literal(value: datetime | None) -> str:
+    """A window bound written into the lc_rep view; it comes from a parsed datetime, never from user text."""
+    return "NULL::TIMESTAMP" if value is None else f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+
+
+def _unallocated(con: Any, has_revenue: bool, filters: list[Filter]) -> float | None:
+    """Revenue of customer-months in the window with no request: it reaches the totals but no group's row."""
+    if not has_revenue or filters:
+        return None
+    row = con.execute(
+        """SELECT sum(revenue) FROM lc_rev r WHERE NOT prev AND NOT EXISTS
+           (SELECT 1 FROM lc_alloc a WHERE NOT a.prev AND a.customer_id = r.customer_id AND a.month = r.month)"""
+    ).fetchone()
+    return _num(row[0] or 0)
+
+
+def _has_revenue(con: Any, win: Window, prev: Window | None) -> bool:
+    if win.since is None or win.until is None:
+        return False
+    lo = prev.since if prev else win.since
+    row = con.execute(
+        "SELECT count(*) FROM revenue WHERE month < ? AND month + INTERVAL 1 MONTH > ?",
+        [win.until, lo],
+    ).fetchone()
+    return bool(row[0])
+
+
+def _revenue_total(
+    con: Any, filters: list[Filter], alloc: str | None, *, prev: bool
+) -> float | None:
+    """All prorated revenue of the window; with a --where filter, only what is allocated to the selected requests."""
+    n, total = con.execute(
+        "SELECT count(*), coalesce(sum(revenue), 0) FROM lc_rev WHERE prev = ?", [prev]
+    ).fetchone()
+    if not n:
+        return None  # no revenue loaded for this period: margins are unknown, not 100 % or -100 %
+    if not filters:
+        return _num(total)
+    assert alloc is not None
+    where = f"sel AND prev = {'true' if prev else 'false'}"
+    row = con.execute(
+        f"SELECT sum(revenue) FROM ({_group_sql(['prev'], alloc, where=where)})"
+    ).fetchone()
+    return _num(row[0] or 0)
+
+
+def _add_unattributed_customers(
+    con: Any, rows: list[dict[str, Any]], name: str, filters: list[Filter], has_revenue: bool
+) -> list[dict[str, Any]]:
+    """--by customer without a filter: a customer's whole revenue, including months it made no request."""
+    if not has_revenue or filters:
+        return rows
+    full = dict(
+        con.execute(
+            "SELECT customer_id, sum(revenue) FROM lc_rev WHERE NOT prev GROUP BY ALL"
+        ).fetchall()
+    )
+    seen = set()
+    for row in rows:
+        seen.add(row[name])
+        _margin(row, full.get(row[name], 0.0), row["cost_usd"])
+    for cust in sorted(k for k in full if k not in seen):
+        extra: dict[str, Any] = {name: cust, "requests": 0, "cost_usd": None, "unpriced": 0}
+        _margin(extra, full[cust], None)
+        rows.append(extra)
+    return rows
+
+
+def _tasks(con: Any, where: str, *, by_feature: bool = True) -> list[dict[str, Any]]:
+    if by_feature:
+        head, group = (
+            "feature, grouping(feature) AS is_total",
+            "GROUP BY GROUPING SETS ((feature), ())",
+        )
+    else:
+        head, group = "NULL AS feature, 1 AS is_total", ""
+    sql = TASKS.format(
+        where=where,
+        q=QUANTILES,
+        head=head,
+        group=group,
+        sum_d=SUM_D,
+        cost_d=COST_D,
+        sum_cost=SUM_COST,
+    )
+    cur = con.execute(sql)
+    cols = [c[0] for c in cur.description]
+    out = []
+    for rec in cur.fetchall():
+        r = dict(zip(cols, rec, strict=True))
+        q = r["q"] or [None, None, None]
+        out.append({
+            "feature": "(all)" if r["is_total"] else r["feature"], "tasks": r["tasks"], "successful": r["successful"],
+            "success_pct": _div(r["successful"], r["tasks"], 100), "cost_usd": r["cost"],
+            "cost_per_task_usd": _div(r["cost"], r["priced_tasks"]),
+            "cost_per_successful_task_usd": _div(r["cost"], r["successful"]),
+            "p50_task_usd": q[0], "p90_task_usd": q[1], "p99_task_usd": q[2], "mean_steps": _num(r["mean_steps"]),
+            "context_growth_ratio": _num(r["growth_ratio"]), "context_growth_tokens_per_step": _num(r["growth_tokens"]),
+        })  # fmt: skip
+    return out
+
+
+def _distribution(con: Any, task_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    con.execute(USER_MONTHS)
+    um = con.execute(
+        f"SELECT quantile_cont(CAST(cost AS DOUBLE), {QUANTILES}) FROM lc_um"
+    ).fetchone()[0]
+    users = [float(r[0]) for r in con.execute(
+        "SELECT sum(cost) FROM lc_um GROUP BY user_id HAVING sum(cost) IS NOT NULL").fetchall()]  # fmt: skip
+    conc = concentration(users)
+    total = task_rows[0] if task_rows else {}
+    return {
+        "cost_per_user_month_usd": _quant(um),
+        "cost_per_task_usd": {
+            "p50": total.get("p50_task_usd"),
+            "p90": total.get("p90_task_usd"),
+            "p99": total.get("p99_task_usd"),
+        },
+        "top_share": {f"top_{p}pct": conc[f"top_{p}pct"] for p in TOP_SHARES},
+        "gini": conc["gini"],
+    }
+
+
+def _fill_summary(
+    con: Any, doc: dict[str, Any], per: dict[bool, dict[str, Any]], prev_win: Window | None, alloc: str | None,
+    filters: list[Filter], task_rows: list[dict[str, Any]], targets: dict[str, tuple[str, float]], has_revenue: bool,
+) -> None:  # fmt: skip
+    cur_t, prev_t = per.get(False) or {}, per.get(True) or {}
+    revenue = doc["totals"]["revenue_usd"]
+    prev_rev = _revenue_total(con, filters, alloc, prev=True) if has_revenue and prev_win else None
+    total = task_rows[0] if task_rows else {}
+    prev_tasks = _tasks(con, "sel AND prev", by_feature=False) if prev_t else []
+    prev_total = prev_tasks[0] if prev_tasks else {}
+    cur_m = _period_metrics(
+        con, cur_t, False, revenue, (total.get("cost_usd"), total.get("successful") or 0)
+    )
+    prev_m = (
+        _period_metrics(
+            con,
+            prev_t,
+            True,
+            prev_rev,
+            (prev_total.get("cost_usd"), prev_total.get("successful") or 0),
+        )
+        if prev_t
+        else {}
+    )
+    doc["previous_window"] = (
+        {"since": prev_win.since, "until": prev_win.until} if prev_win else None
+    )
+    doc["summary"] = _summary(cur_m, prev_m, targets)
+    doc["tasks"] = task_rows
+    doc["features"] = _group_rows(con, ["feature"], ["feature"], alloc, doc["totals"]["cost_usd"])
+    doc["months"] = _months(con, has_revenue, filters, alloc)
+    doc["models"] = _models(con, doc["totals"]["cost_usd"], doc["totals"]["requests"])
+    users = con.execute(
+        "SELECT sum(cost)::DOUBLE FROM lc_um GROUP BY user_id HAVING sum(cost) IS NOT NULL"
+    ).fetchall()
+    doc["concentration"] = concentration([r[0] for r in users])
+    doc["p90_users"] = _p90_users(con, alloc)
+    doc["customers"] = _customers(con, has_revenue, filters, alloc)
+
+
+def _months(
+    con: Any, has_revenue: bool, filters: list[Filter], alloc: str | None
+) -> list[dict[str, Any]]:
+    rev: dict[Any, float] = {}
+    if has_revenue:
+        if filters:
+            cur = con.execute(f"SELECT month, revenue FROM ({_group_sql(['month'], alloc)})")
+        else:
+            cur = con.execute("SELECT month, sum(revenue) FROM lc_rev WHERE NOT prev GROUP BY ALL")
+        rev = {m: round(float(v or 0), 9) for m, v in cur.fetchall()}
+    found = con.execute(
+        f"""WITH m AS (SELECT month, count(*) AS requests, {SUM_COST} AS cost FROM lc_rep WHERE sel AND NOT prev GROUP BY month),
+                 u AS (SELECT month, count(*) AS active, quantile_cont(CAST(cost AS DOUBLE), {QUANTILES}) AS q
+                       FROM lc_um GROUP BY month)
+            SELECT m.month, m.requests, m.cost, coalesce(u.active, 0), u.q FROM m LEFT JOIN u USING (month) ORDER BY m.month"""
+    ).fetchall()
+    out = []
+    for month, n, cost, active, q in found:
+        q = q or [None, None, None]
+        row: dict[str, Any] = {
+            "month": month.strftime("%Y-%m"), "requests": n, "cost_usd": cost, "active_users": active,
+            "cost_per_active_user_usd": _div(cost, active), "p50_user_usd": q[0], "p90_user_usd": q[1], "p99_user_usd": q[2],
+        }  # fmt: skip
+        if has_revenue:
+            _margin(row, rev.get(month, 0.0), cost)
+        out.append(row)
+    return out
+
+
+def _models(con: Any, total_cost: Any, total_n: int) -> list[dict[str, Any]]:
+    found = con.execute(
+        f"""SELECT model, min(tier), count(*), {SUM_COST} AS cost, bool_and(priced),
+                  sum(logged_cost_usd) FILTER (WHERE priced), {pricing.sum_cost_sql("u", "cost_x", "logged_cost_usd IS NOT NULL")}
+           FROM lc_rep WHERE sel AND NOT prev
+           GROUP BY model ORDER BY cost DESC NULLS LAST, count(*) DESC, model"""
+    ).fetchall()
+    # The logged cost is a DOUBLE summed in no fixed order: drift is taken from its 1e-9 rounding, as in the
+    # totals, so it does not change from run to run.
+    return [
+        {"model": m, "tier": tier, "requests": n, "requests_pct": _div(n, total_n, 100), "cost_usd": cost,
+         "share_pct": _div(cost, total_cost, 100) if cost is not None else None, "priced": "yes" if priced else "no",
+         "logged_usd": _num(logged), "computed_usd": computed,
+         "drift_pct": _drift_pct(computed, _num(logged))}
+        for m, tier, n, cost, priced, logged, computed in found
+    ]  # fmt: skip
+
+
+def _drift_pct(computed: Any, logged: float | None) -> float | None:
+    return None if logged is None else _div(float(computed or 0) - logged, logged, 100)
+
+
+def _p90_users(con: Any, alloc: str | None) -> dict[str, Any]:
+    row = con.execute(
+        "SELECT quantile_cont(c, 0.9) FROM (SELECT sum(cost)::DOUBLE AS c FROM lc_um GROUP BY user_id) WHERE c IS NOT NULL"
+    ).fetchone()
+    threshold = row[0]
+    if threshold is None:
+        return {"threshold_usd": None, "users": []}
+    rows = _group_rows(con, ["user"], ["user_id"], alloc, None)
+    owners = dict(
+        con.execute("SELECT user_id, min(customer_id) FROM lc_um GROUP BY user_id").fetchall()
+    )
+    out = []
+    for r in rows:
+        if r["user"] is None or r["cost_usd"] is None or float(r["cost_usd"]) < threshold - 1e-12:
+            continue
+        u = {
+            "user": r["user"],
+            "customer": owners.get(r["user"]),
+            "requests": r["requests"],
+            "cost_usd": r["cost_usd"],
+        }
+        if alloc:
+            _margin(u, r.get("revenue_usd", 0.0), r["cost_usd"])
+        out.append(u)
+    return {"threshold_usd": threshold, "users": out}
+
+
+def _customers(
+    con: Any, has_revenue: bool, filters: list[Filter], alloc: str | None
+) -> list[dict[str, Any]]:
+    """Per customer over the window: cost, users, revenue (0 when it has none), margin; under water when cost > revenue."""
+    rows = _group_rows(con, ["customer"], ["customer_id"], alloc, None)
+    rows = _add_unattributed_customers(con, rows, "customer", filters, has_revenue)
+    plans = dict(
+        con.execute(
+            "SELECT customer_id, min(plan) FROM lc_rep WHERE plan IS NOT NULL GROUP BY ALL"
+        ).fetchall()
+    )
+    if has_revenue:
+        plans.update(
+            dict(
+                con.execute(
+                    "SELECT customer_id, min(plan) FROM lc_rev WHERE plan IS NOT NULL GROUP BY ALL"
+                ).fetchall()
+            )
+        )
+    out = []
+    for r in rows:
+        if r["customer"] is None:
+            continue
+        c = {k: r.get(k) for k in ("customer", "requests", "users", "cost_usd")}
+        c["plan"] = plans.get(r["customer"])
+        c["users"] = c["users"] or 0
+        if has_revenue:
+            _margin(c, r.get("revenue_usd", 0.0), r["cost_usd"])
+        c["under_water"] = bool(
+            has_revenue and float(r["cost_usd"] or 0) > float(c.get("revenue_usd") or 0)
+        )
+        out.append(c)
+    out.sort(
+        key=lambda c: (
+            c.get("margin_usd") if c.get("margin_usd") is not None else 0,
+            str(c["customer"]),
+        )
+    )
+    return out

@@ -162,65 +162,70 @@ def _line_of(text: str, pattern: str, start: int = 0) -> int:
     return 0
 
 
-def _fail(path: Path, text: str, message: str, *, model: str | None = None, key: str | None = None) -> PricingError:
+def _fail(
+    path: Path, text: str, message: str, *, model: str | None = None, key: str | None = None, version: int = 0
+) -> PricingError:
     line = 0
     if model is not None:
         line = _line_of(text, rf'^\s*id\s*=\s*"{re.escape(model)}"')
+        for _ in range(version):  # the key is in the version-th [[models.prices]] after the id, not the first
+            line = _line_of(text, r"^\s*\[\[models\.prices\]\]", line) or line
         if key is not None:
             line = _line_of(text, rf"^\s*{re.escape(key)}\s*=", max(line - 1, 0)) or line
     where = f"{path} line {line}" if line else str(path)
     return PricingError(f"cannot read prices: {where}: {message}", hint="see pricing/README.md for the format")
 
 
-def _rate(value: Any, path: Path, text: str, model: str, key: str) -> Decimal:
+def _rate(value: Any, path: Path, text: str, model: str, key: str, version: int = 0) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise _fail(path, text, f"{model}: '{key}' must be a number, got {value!r}", model=model, key=key)
+        raise _fail(path, text, f"{model}: '{key}' must be a number, got {value!r}", model=model, key=key, version=version)
     rate = Decimal(value)
     if rate < 0:
-        raise _fail(path, text, f"{model}: '{key}' must not be negative", model=model, key=key)
+        raise _fail(path, text, f"{model}: '{key}' must not be negative", model=model, key=key, version=version)
     return rate
 
 
-def _version(raw: dict[str, Any], path: Path, text: str, model: str, label: str) -> PriceVersion:
+def _version(raw: dict[str, Any], path: Path, text: str, model: str, label: str, version: int = 0) -> PriceVersion:
+    """One [[models.prices]] entry; `version` (1-based) lets an error point at its own lines."""
     unknown = set(raw) - PRICE_KEYS
     if unknown:
         key = sorted(unknown)[0]
-        raise _fail(path, text, f"{model}: unknown key '{key}' in a price", model=model, key=key)
+        raise _fail(path, text, f"{model}: unknown key '{key}' in a price", model=model, version=version, key=key)
     eff = raw.get("effective_from")
     if isinstance(eff, datetime):
         eff = eff.date()
     if not isinstance(eff, date):
-        raise _fail(
-            path, text, f"{model}: 'effective_from' must be a date such as 2025-10-15", model=model, key="effective_from"
-        )
+        raise _fail(path, text, f"{model}: 'effective_from' must be a date such as 2025-10-15",
+                    model=model, version=version, key="effective_from")  # fmt: skip
     for key in ("input", "output"):
         if key not in raw:
-            raise _fail(path, text, f"{model}: a price needs '{key}'", model=model)
-    rates = {k: _rate(raw[k], path, text, model, k) for k in RATE_KEYS if k in raw}
+            raise _fail(path, text, f"{model}: a price needs '{key}'", model=model, version=version)
+    rates = {k: _rate(raw[k], path, text, model, k, version) for k in RATE_KEYS if k in raw}
     fallbacks = tuple(k for k in CACHE_KEYS if k not in rates)
     for key in fallbacks:
         rates[key] = rates["input"]
-    discount = _rate(raw.get("batch_discount", 0), path, text, model, "batch_discount")
+    discount = _rate(raw.get("batch_discount", 0), path, text, model, "batch_discount", version)
     if discount > 1:
-        raise _fail(path, text, f"{model}: 'batch_discount' is a fraction from 0 to 1", model=model, key="batch_discount")
+        raise _fail(path, text, f"{model}: 'batch_discount' is a fraction from 0 to 1",
+                    model=model, version=version, key="batch_discount")  # fmt: skip
     threshold = raw.get("long_context_threshold")
     longs: dict[str, Decimal | None] = {k: None for k in (*LONG_KEYS, "long_cache_write_1h")}
     if threshold is not None:
         if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold <= 0:
             raise _fail(path, text, f"{model}: 'long_context_threshold' must be a whole number of tokens",
-                        model=model, key="long_context_threshold")  # fmt: skip
+                        model=model, version=version, key="long_context_threshold")  # fmt: skip
         for key in ("long_input", "long_output"):
             if key not in raw:
-                raise _fail(path, text, f"{model}: a long-context tier needs '{key}'", model=model)
-            longs[key] = _rate(raw[key], path, text, model, key)
+                raise _fail(path, text, f"{model}: a long-context tier needs '{key}'", model=model, version=version)
+            longs[key] = _rate(raw[key], path, text, model, key, version)
         scale = longs["long_input"] / rates["input"] if rates["input"] else Decimal(1)  # type: ignore[operator]
         for key, base in (("long_cache_read", "cache_read"), ("long_cache_write", "cache_write")):
             longs[key] = (
-                _rate(raw[key], path, text, model, key) if key in raw else (rates[base] * scale).quantize(Q)
+                _rate(raw[key], path, text, model, key, version) if key in raw else (rates[base] * scale).quantize(Q)
             )
         longs["long_cache_write_1h"] = (rates["cache_write_1h"] * scale).quantize(Q)
     elif any(k in raw for k in LONG_KEYS):
-        raise _fail(path, text, f"{model}: long_* rates need 'long_context_threshold'", model=model)
+        raise _fail(path, text, f"{model}: long_* rates need 'long_context_threshold'", model=model, version=version)
     return PriceVersion(
         effective_from=eff, batch_discount=discount, long_context_threshold=threshold, fallbacks=fallbacks,
         source=label, **rates, **longs,  # type: ignore[arg-type]
@@ -260,7 +265,7 @@ def _read_file(path: Path, label: str, *, overlay: bool) -> tuple[list[Model], b
         prices = raw.get("prices", [])
         if not prices and not overlay:
             raise _fail(path, text, f"{model_id}: no [[models.prices]]", model=model_id)
-        versions = [_version(p, path, text, model_id, label) for p in prices]
+        versions = [_version(p, path, text, model_id, label, i) for i, p in enumerate(prices, start=1)]
         aliases = raw.get("aliases", [])
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
             raise _fail(path, text, f"{model_id}: aliases must be a list of strings", model=model_id, key="aliases")
@@ -268,7 +273,7 @@ def _read_file(path: Path, label: str, *, overlay: bool) -> tuple[list[Model], b
             Model(
                 id=model_id, provider=str(raw.get("provider", provider or "custom")), tier=tier,
                 aliases=list(aliases), versions=versions, files=[label],
-            )  # fmt: skip
+            )
         )
     return models, blob
 
@@ -372,7 +377,7 @@ def price_rows(table: PriceTable, names: list[str], *, as_model: Model | None = 
                     v.input, v.output, v.cache_read, v.cache_write, v.cache_write_1h, 1 - v.batch_discount,
                     v.long_context_threshold, v.long_input, v.long_output, v.long_cache_read, v.long_cache_write,
                     v.long_cache_write_1h,
-                )  # fmt: skip
+                )
             )
     return rows
 
@@ -404,17 +409,93 @@ def cost_sql(r: str = "r", p: str = "p") -> str:
     END)"""
 
 
+def cost_usd_sql(r: str = "r", p: str = "p") -> str:
+    """What the request cost: the list cost, 0 for a semantic-cache hit, NULL when unpriced."""
+    return f"""CASE WHEN {p}.model_id IS NULL THEN NULL WHEN {r}.cache_hit THEN CAST(0 AS DECIMAL(38,24))
+                    ELSE {cost_sql(r, p)} END"""
+
+
 def priced_view_sql(source: str = "requests", prices: str = "lc_prices") -> str:
     """Every request with its price row: `list_cost_usd` (what the tokens cost at list price) and
     `cost_usd` (0 for a semantic-cache hit; NULL when unpriced)."""
     return f"""
         SELECT r.*, p.model_id AS price_model, p.price_provider, p.tier,
                {cost_sql()} AS list_cost_usd,
-               CASE WHEN p.model_id IS NULL THEN NULL WHEN r.cache_hit THEN CAST(0 AS DECIMAL(38,24))
-                    ELSE {cost_sql()} END AS cost_usd
+               {cost_usd_sql()} AS cost_usd
         FROM {source} r
         LEFT JOIN {prices} p ON p.model = r.model AND r.ts >= p.valid_from AND r.ts < p.valid_to
     """
+
+
+# ---------------------------------------------------------------- exact costs, fast
+#
+# DECIMAL(38,24) costs are 128-bit integers: computing one per request, and casting it to DOUBLE for a
+# percentile (~0.5 us a value), was most of a report's time. The same exact numbers come from integer
+# "units" of 0.5e-15 USD: a cost is N x f / 1e15 USD with N = sum(tokens x rate x 1e9) an integer and
+# f the batch factor. While every term is >= 0, N < 2^52 (a cost under $4.5) and f is 0, 0.5 or 1,
+# float arithmetic on N is exact and the units N x 2f are an integer below 2^53 (a BIGINT, an exact
+# DOUBLE). Then
+#   sum(cost)           = sum(units) x 5e-16, exactly (a DECIMAL(38,24) again, see sum_cost_sql);
+#   CAST(cost AS DOUBLE) = units / 2e15, one IEEE division of exact operands: the correctly rounded
+#                          value, as DuckDB's cast gives it.
+# A priced request outside that range has NULL units and its exact DECIMAL cost in `cost_x`.
+UNIT_ROW_LIMIT = 2**52
+UNITS_PER_USD_D = "2e15"  # 2^16 x 5^15: exact as a DOUBLE
+USD_PER_UNIT = "CAST('0.0000000000000005' AS DECIMAL(16,16))"
+
+
+def register_units(con: Any, prices: str = "lc_prices", name: str = "lc_prices_u") -> None:
+    """`prices` plus each rate x 1e9 as an (exact, integral) DOUBLE, and 2 x the batch factor when integral."""
+    rates = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
+    cols = ", ".join(
+        f"CAST(r_{k}::DECIMAL(38,9) * 1000000000 AS DOUBLE) AS u_{k}, CAST(l_{k}::DECIMAL(38,9) * 1000000000 AS DOUBLE) AS ul_{k}"
+        for k in rates
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {name} AS SELECT *, {cols},
+                   CASE WHEN batch_factor * 2 = round(batch_factor * 2) THEN CAST(batch_factor * 2 AS DOUBLE) END AS u_batch
+            FROM {prices}"""
+    )
+
+
+def cost_units_sql(r: str = "r", p: str = "p") -> str:
+    """The request's cost_usd in units of 0.5e-15 USD (BIGINT), or NULL: unpriced, or not exact this way."""
+
+    def rate(k: str) -> str:
+        return f"CASE WHEN {p}.long_threshold IS NOT NULL AND {r}.input_tokens > {p}.long_threshold THEN {p}.ul_{k} ELSE {p}.u_{k} END"
+
+    uncached = f"({r}.input_tokens - {r}.cache_read_tokens - {r}.cache_write_tokens - {r}.cache_write_1h_tokens)"
+    n = f"""({uncached} * {rate("input")} + {r}.cache_read_tokens * {rate("cache_read")}
+             + {r}.cache_write_tokens * {rate("cache_write")} + {r}.cache_write_1h_tokens * {rate("cache_write_1h")}
+             + {r}.output_tokens * {rate("output")})"""
+    return f"""(CASE WHEN {p}.model_id IS NULL THEN NULL WHEN {r}.cache_hit THEN 0::BIGINT
+        WHEN {uncached} < 0 OR least({r}.cache_read_tokens, {r}.cache_write_tokens, {r}.cache_write_1h_tokens,
+                                     {r}.output_tokens) < 0 OR ({r}.batch AND {p}.u_batch IS NULL) THEN NULL
+        WHEN {n} < {UNIT_ROW_LIMIT} THEN CAST({n} * CASE WHEN {r}.batch THEN {p}.u_batch ELSE 2.0 END AS BIGINT) END)"""
+
+
+def sum_cost_sql(units: str, exact: str, where: str = "") -> str:
+    """sum(cost_usd) over rows split into `units` and `exact` (the rest): the same DECIMAL(38,24), NULL
+    when no row is priced. `where` filters the rows (an aggregate FILTER)."""
+    f = f" FILTER (WHERE {where})" if where else ""
+    return (
+        f"CASE WHEN count({units}){f} + count({exact}){f} > 0 THEN CAST("
+        f"coalesce(CAST(sum({units}){f} AS DECIMAL(38,0)) * {USD_PER_UNIT}, 0) + coalesce(sum({exact}){f}, 0)"
+        " AS DECIMAL(38,24)) END"
+    )
+
+
+def cost_double_sql(units: str, exact: str) -> str:
+    """One row's cost_usd as DOUBLE, equal to CAST(cost_usd AS DOUBLE)."""
+    return f"coalesce({units} / {UNITS_PER_USD_D}, CAST({exact} AS DOUBLE))"
+
+
+def sum_double_sql(units: str, exact: str) -> str:
+    """CAST(sum(cost_usd) AS DOUBLE) over the rows: integral DOUBLE units add exactly below 2^53."""
+    return (
+        f"CASE WHEN count({exact}) = 0 AND sum({units}::DOUBLE) < {2**53} "
+        f"THEN sum({units}::DOUBLE) / {UNITS_PER_USD_D} ELSE CAST({sum_cost_sql(units, exact)} AS DOUBLE) END"
+    )
 
 
 def install(con: Any, table: PriceTable, view: str = "priced") -> None:

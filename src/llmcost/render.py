@@ -93,6 +93,11 @@ def fmt_value(value: Any, kind: str) -> str:
     return str(value)
 
 
+def cell_kind(column: Column, row: dict[str, Any]) -> str:
+    """Kind "unit": a mixed table (metric per row) formats each cell by the row's own `unit`."""
+    return str(row.get("unit", "text")) if column.kind == "unit" else column.kind
+
+
 def _plain(value: Any) -> str:
     """CSV cells: full precision numbers, empty for missing."""
     if value is None:
@@ -121,7 +126,7 @@ def md_table(table: Table) -> str:
     head = "| " + " | ".join(_md_escape(c.title) for c in table.columns) + " |"
     align = "|" + "|".join("---:" if c.kind != "text" else "---" for c in table.columns) + "|"
     body = [
-        "| " + " | ".join(_md_escape(fmt_value(row.get(c.key), c.kind)) for c in table.columns) + " |"
+        "| " + " | ".join(_md_escape(fmt_value(row.get(c.key), cell_kind(c, row))) for c in table.columns) + " |"
         for row in table.rows
     ]
     return "\n".join([head, align, *body])
@@ -153,7 +158,7 @@ def to_terminal(result: Result, *, width: int | None = None) -> str:
         for c in table.columns:
             rt.add_column(c.title, justify="left" if c.kind == "text" else "right", overflow="fold")
         for row in table.rows:
-            rt.add_row(*(Text(fmt_value(row.get(c.key), c.kind)) for c in table.columns))
+            rt.add_row(*(Text(fmt_value(row.get(c.key), cell_kind(c, row))) for c in table.columns))
         console.print(rt)
     return buf.getvalue()
 

@@ -139,6 +139,8 @@ def _ingest_one(
                 result = FileResult(source.name, fmt.name, **asdict(counts), strict_failed=True)
                 result.loaded = 0
             else:
+                if source.path is not None:  # this run re-judged every line of the path: older rejects are stale
+                    writes.forget_rejects(con, key)
                 writes.record_file(
                     con, file_id=file_id, path=key, sha256=digest, size=size, mtime_ns=mtime_ns,
                     fmt=fmt.name, kind=fmt.kind, counts=counts,

@@ -8,6 +8,7 @@ goes to `rejects`; nothing is dropped.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 # Canonical field -> the JSON paths that may carry it, first match wins.
@@ -23,7 +24,11 @@ ALIASES: dict[str, list[str]] = {
     "step": ["step"],
     "plan": ["plan", "user_tier", "plan_tier"],
     "input_tokens": ["input_tokens", "prompt_tokens"],
-    "cache_read_tokens": ["cache_read_tokens", "cached_tokens", "prompt_tokens_details.cached_tokens"],
+    "cache_read_tokens": [
+        "cache_read_tokens",
+        "cached_tokens",
+        "prompt_tokens_details.cached_tokens",
+    ],
     "cache_write_tokens": ["cache_write_tokens"],
     "cache_write_1h_tokens": ["cache_write_1h_tokens"],
     "output_tokens": ["output_tokens", "completion_tokens"],
@@ -36,7 +41,10 @@ ALIASES: dict[str, list[str]] = {
 }
 # Objects read with their vendor's semantics; and text fields (kept only with --keep-text).
 NESTED = ["usage", "usageMetadata", "response.usage"]
-TEXT_FIELDS = {"prompt": ["prompt", "messages", "input_text"], "response": ["completion", "output_text"]}
+TEXT_FIELDS = {
+    "prompt": ["prompt", "messages", "input_text"],
+    "response": ["completion", "output_text"],
+}
 
 INT_FIELDS = [
     "step",
@@ -106,11 +114,18 @@ MACROS = r"""
 CREATE OR REPLACE TEMP MACRO lc_present(j) AS (j IS NOT NULL AND j <> 'null');
 CREATE OR REPLACE TEMP MACRO lc_str(j) AS (
     CASE WHEN j IS NULL OR j = 'null' THEN NULL
+         -- a JSON string without escapes is its own text between the quotes; no need to parse it
+         WHEN left(j, 1) = '"' AND NOT contains(j, '\') THEN substr(j, 2, length(j) - 2)
          WHEN left(j, 1) = '"' THEN json_extract_string(j, '$')
          ELSE j END);
 CREATE OR REPLACE TEMP MACRO lc_unq(j) AS (CASE WHEN left(j, 1) = '"' THEN substr(j, 2, length(j) - 2) ELSE j END);
-CREATE OR REPLACE TEMP MACRO lc_int(j) AS (TRY_CAST(lc_unq(j) AS BIGINT));
-CREATE OR REPLACE TEMP MACRO lc_bad_int(j) AS (lc_present(j) AND TRY_CAST(lc_unq(j) AS BIGINT) IS NULL);
+-- TRY_CAST('1.5' AS BIGINT) rounds to 2: a value with a '.' or an exponent must be integral (100.0, 1e3)
+CREATE OR REPLACE TEMP MACRO lc_int_s(s) AS (
+    CASE WHEN contains(s, '.') OR contains(s, 'e') OR contains(s, 'E')
+         THEN CASE WHEN TRY_CAST(s AS DOUBLE) = trunc(TRY_CAST(s AS DOUBLE)) THEN TRY_CAST(TRY_CAST(s AS DOUBLE) AS BIGINT) END
+         ELSE TRY_CAST(s AS BIGINT) END);
+CREATE OR REPLACE TEMP MACRO lc_int(j) AS (lc_int_s(lc_unq(j)));
+CREATE OR REPLACE TEMP MACRO lc_bad_int(j) AS (lc_present(j) AND lc_int_s(lc_unq(j)) IS NULL);
 CREATE OR REPLACE TEMP MACRO lc_num(j) AS (TRY_CAST(lc_unq(j) AS DOUBLE));
 CREATE OR REPLACE TEMP MACRO lc_bad_num(j) AS (lc_present(j) AND TRY_CAST(lc_unq(j) AS DOUBLE) IS NULL);
 CREATE OR REPLACE TEMP MACRO lc_bool(j) AS (
@@ -128,9 +143,12 @@ CREATE OR REPLACE TEMP MACRO lc_epoch_frac(d) AS (
          ELSE make_timestamp(CAST(round(d) AS BIGINT)) END);
 CREATE OR REPLACE TEMP MACRO lc_ts(s) AS (
     CASE WHEN s IS NULL THEN NULL
-         WHEN TRY_CAST(s AS BIGINT) IS NOT NULL THEN lc_epoch(CAST(s AS BIGINT))
-         WHEN TRY_CAST(s AS DOUBLE) IS NOT NULL THEN lc_epoch_frac(CAST(s AS DOUBLE))
-         ELSE timezone('UTC', TRY_CAST(s AS TIMESTAMPTZ)) END);
+         -- plain UTC (or zone-less, read as UTC) RFC 3339: the TIMESTAMP cast is much cheaper than the ICU one
+         WHEN regexp_full_match(s, '\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d{1,9})?Z?') THEN TRY_CAST(s AS TIMESTAMP)
+         WHEN NOT contains(s, '.') AND TRY_CAST(s AS BIGINT) IS NOT NULL THEN lc_epoch(TRY_CAST(s AS BIGINT))
+         WHEN TRY_CAST(s AS DOUBLE) IS NOT NULL THEN lc_epoch_frac(TRY_CAST(s AS DOUBLE))
+         -- RFC 3339 allows a lower-case t and z, which DuckDB's cast does not read
+         ELSE timezone('UTC', coalesce(TRY_CAST(s AS TIMESTAMPTZ), TRY_CAST(upper(s) AS TIMESTAMPTZ))) END);
 CREATE OR REPLACE TEMP MACRO lc_provider(m) AS (
     CASE WHEN m IS NULL THEN NULL
          WHEN regexp_matches(lower(m), '^((us|eu|apac|global|jp|au)\.)?(anthropic|meta|mistral|amazon|cohere|ai21|deepseek|qwen|openai)\.') THEN 'bedrock'
@@ -147,46 +165,189 @@ def install_macros(con: Any) -> None:
     con.execute(MACROS)
 
 
-def _v(key: str) -> str:
-    return f"v[{INDEX[key]}]"
+def top_key(path: str) -> str:
+    """The top-level key a path starts at: `prompt_tokens_details.cached_tokens` -> `prompt_tokens_details`."""
+    return path if path.startswith("gen_ai.") else path.split(".")[0]
 
 
-def _first(field: str) -> str:
-    """The first present alias of a field, as raw JSON text."""
-    refs = [f"CASE WHEN lc_present({_v(p)}) THEN {_v(p)} END" for p in ALIASES[field]]
-    return refs[0] if len(refs) == 1 else f"coalesce({', '.join(refs)})"
+# Every top-level key the parse SQL may read; `parse_sql(present=...)` takes a subset of these.
+TOP_KEYS = frozenset(top_key(p) for p in PATHS)
 
 
-def parse_sql(source_table: str, keep_text: bool) -> str:
+@lru_cache(maxsize=256)
+def parse_sql(source_table: str, keep_text: bool, present: frozenset[str] | None = None) -> str:
     """SELECT over `source_table(line_no, line, raw, pre_reason)`: one typed row per record, with `reason`.
 
     `line` is the canonical JSON to parse; `raw` (when not NULL) is what the source file said and
     is what a reject keeps; `pre_reason` is a rejection an adapter decided before SQL saw the line.
-    """
-    path_list = "[" + ", ".join(f"'{_path(p)}'" for p in PATHS) + "]"
-    usage_list = "[" + ", ".join(f"'{_path(p)}'" for p in USAGE_PATHS) + "]"
-    drop_patch = "{" + ", ".join(f'"{k}": null' for k in MAPPED_TOP) + "}"
 
-    fields = {f: _first(f) for f in ALIASES}
-    nested = f"coalesce({', '.join(f'CASE WHEN left({_v(n)}, 1) = {chr(39)}{{{chr(39)} THEN {_v(n)} END' for n in NESTED)})"
+    `present` is the set of top-level keys (of TOP_KEYS) that occur in any line of the source;
+    None means any may. The SQL is specialised to it: a key no line carries costs nothing, and
+    the result is the same as with None. Cached per key set.
+    """
+    paths = [p for p in PATHS if present is None or top_key(p) in present]
+    index = {key: i + 1 for i, key in enumerate(paths)}  # DuckDB lists are 1-based
+
+    def v(key: str) -> str | None:
+        return f"v[{index[key]}]" if key in index else None
+
+    def first(field: str) -> str | None:
+        """The first present alias of a field, as raw JSON text."""
+        refs = [
+            f"CASE WHEN lc_present({v(p)}) THEN {v(p)} END" for p in ALIASES[field] if p in index
+        ]
+        if not refs:
+            return None
+        return refs[0] if len(refs) == 1 else f"coalesce({', '.join(refs)})"
+
+    fields = {f: e for f in ALIASES if (e := first(f)) is not None}
+
+    def j(field: str) -> str:
+        # a field no line carries is a constant NULL, which DuckDB folds away
+        return f"j_{field}" if field in fields else "NULL::VARCHAR"
+
+    path_list = "[" + ", ".join(f"'{_path(p)}'" for p in paths) + "]"
+    usage_list = "[" + ", ".join(f"'{_path(p)}'" for p in USAGE_PATHS) + "]"
+    drop_keys = [k for k in MAPPED_TOP if present is None or k in present]
+    drop_patch = "{" + ", ".join(f'"{k}": null' for k in drop_keys) + "}"
+
+    nested_refs = [
+        f"CASE WHEN left({v(n)}, 1) = '{{' THEN {v(n)} END" for n in NESTED if n in index
+    ]
+    has_usage = bool(nested_refs)
+    has_flat = "input_tokens" in fields or "output_tokens" in fields
+    if not nested_refs:
+        nested = "NULL::VARCHAR"
+    elif len(nested_refs) == 1:
+        nested = nested_refs[0]
+    else:
+        nested = f"coalesce({', '.join(nested_refs)})"
 
     bad_checks: list[str] = []
     for f in INT_FIELDS:
-        bad_checks.append(f"WHEN lc_bad_int(j_{f}) THEN '{f} must be an integer, got ' || left(j_{f}, 40)")
+        if f in fields:
+            bad_checks.append(
+                f"WHEN lc_bad_int(j_{f}) THEN '{f} must be an integer, got ' || left(j_{f}, 40)"
+            )
     for f in BOOL_FIELDS:
-        bad_checks.append(f"WHEN lc_bad_bool(j_{f}) THEN '{f} must be true or false, got ' || left(j_{f}, 40)")
+        if f in fields:
+            bad_checks.append(
+                f"WHEN lc_bad_bool(j_{f}) THEN '{f} must be true or false, got ' || left(j_{f}, 40)"
+            )
     for f in NUM_FIELDS:
-        bad_checks.append(f"WHEN lc_bad_num(j_{f}) THEN '{f} must be a number, got ' || left(j_{f}, 40)")
-    u_bad = " OR ".join(f"lc_bad_int(u[{i}])" for i in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19, 20))
+        if f in fields:
+            bad_checks.append(
+                f"WHEN lc_bad_num(j_{f}) THEN '{f} must be a number, got ' || left(j_{f}, 40)"
+            )
+    u_bad = " OR ".join(
+        f"lc_bad_int(u[{i}])"
+        for i in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19, 20)
+    )
 
-    text_cols = ""
     if keep_text:
-        text_cols = (
-            f", lc_str(coalesce({', '.join(_v(p) for p in TEXT_FIELDS['prompt'])})) AS prompt_text"
-            f", lc_str(coalesce({', '.join(_v(p) for p in TEXT_FIELDS['response'])})) AS response_text"
-        )
+
+        def text(kind: str) -> str:
+            refs = [r for p in TEXT_FIELDS[kind] if (r := v(p)) is not None]
+            if not refs:
+                return "NULL::VARCHAR"
+            return f"lc_str({refs[0] if len(refs) == 1 else 'coalesce(' + ', '.join(refs) + ')'})"
+
+        text_cols = f", {text('prompt')} AS prompt_text, {text('response')} AS response_text"
     else:
         text_cols = ", NULL::VARCHAR AS prompt_text, NULL::VARCHAR AS response_text"
+
+    def by_shape(cases: dict[str, str]) -> str:
+        """A CASE over the token shapes this key set allows (the others cannot occur)."""
+        allowed = {"flat"} if has_flat else set()
+        if has_usage:
+            allowed |= {"anthropic", "gemini", "openai"}
+        whens = [f"WHEN '{shape}' THEN {expr}" for shape, expr in cases.items() if shape in allowed]
+        return f"CASE shape {' '.join(whens)} END" if whens else "NULL::BIGINT"
+
+    if has_flat and has_usage:
+        shape_expr = f"""CASE WHEN lc_present({j("input_tokens")}) OR lc_present({j("output_tokens")}) THEN 'flat'
+             WHEN u IS NULL THEN 'none'
+             WHEN lc_present(u[5]) OR lc_present(u[6]) OR lc_present(u[15]) THEN 'anthropic'
+             WHEN lc_present(u[16]) OR lc_present(u[18]) THEN 'gemini'
+             ELSE 'openai' END"""
+    elif has_usage:
+        shape_expr = """CASE WHEN u IS NULL THEN 'none'
+             WHEN lc_present(u[5]) OR lc_present(u[6]) OR lc_present(u[15]) THEN 'anthropic'
+             WHEN lc_present(u[16]) OR lc_present(u[18]) THEN 'gemini'
+             ELSE 'openai' END"""
+    elif has_flat:
+        shape_expr = f"CASE WHEN lc_present({j('input_tokens')}) OR lc_present({j('output_tokens')}) THEN 'flat' ELSE 'none' END"
+    else:
+        shape_expr = "'none'"
+    u_col = (
+        f"CASE WHEN j_usage IS NOT NULL THEN CAST(json_extract(j_usage, {usage_list}) AS VARCHAR[]) END"
+        if has_usage
+        else "NULL::VARCHAR[]"
+    )
+    bad_usage = (
+        f"shape IN ('anthropic', 'gemini', 'openai') AND ({u_bad})" if has_usage else "false"
+    )
+    extract = f"CAST(json_extract(line, {path_list}) AS VARCHAR[])" if paths else "NULL::VARCHAR[]"
+    typed_j = (
+        ", ".join(f"j_{f}" for f in INT_FIELDS + BOOL_FIELDS + NUM_FIELDS if f in fields)
+        or "NULL AS no_j"
+    )
+    anthropic_input = (
+        "coalesce(lc_int(u[1]), 0) + coalesce(lc_int(u[5]), 0)"
+        " + coalesce(lc_int(u[6]), lc_int(u[7]) + lc_int(u[8]), 0)"
+    )
+    anthropic_write = (
+        "CASE WHEN lc_present(u[7]) OR lc_present(u[8]) THEN coalesce(lc_int(u[7]), 0)"
+        " ELSE lc_int(u[6]) END"
+    )
+    tokens = {
+        "input_tokens": by_shape(
+            {
+                "flat": f"lc_int({j('input_tokens')})",
+                "anthropic": anthropic_input,
+                "gemini": "coalesce(lc_int(u[16]), 0) + coalesce(lc_int(u[20]), 0)",
+                "openai": "coalesce(lc_int(u[2]), lc_int(u[1]))",
+            }
+        ),
+        "cache_read_tokens": by_shape(
+            {
+                "flat": f"lc_int({j('cache_read_tokens')})",
+                "anthropic": "lc_int(u[5])",
+                "gemini": "lc_int(u[17])",
+                "openai": "coalesce(lc_int(u[9]), lc_int(u[10]))",
+            }
+        ),
+        "cache_write_tokens": by_shape(
+            {
+                "flat": f"lc_int({j('cache_write_tokens')})",
+                "anthropic": anthropic_write,
+                "openai": "coalesce(lc_int(u[11]), lc_int(u[12]))",
+            }
+        ),
+        "cache_write_1h_tokens": by_shape(
+            {
+                "flat": f"lc_int({j('cache_write_1h_tokens')})",
+                "anthropic": "lc_int(u[8])",
+            }
+        ),
+        "output_tokens": by_shape(
+            {
+                "flat": f"lc_int({j('output_tokens')})",
+                "anthropic": "lc_int(u[3])",
+                "gemini": "coalesce(lc_int(u[18]), 0) + coalesce(lc_int(u[19]), 0)",
+                "openai": "coalesce(lc_int(u[4]), lc_int(u[3]))",
+            }
+        ),
+        "reasoning_tokens": by_shape(
+            {
+                "flat": f"lc_int({j('reasoning_tokens')})",
+                "gemini": "lc_int(u[19])",
+                "openai": "coalesce(lc_int(u[13]), lc_int(u[14]))",
+                "anthropic": "lc_int(u[14])",
+            }
+        ),
+    }
+    f_cols = "".join(f"{expr} AS j_{name}, " for name, expr in fields.items())
 
     return f"""
 WITH src AS (
@@ -199,82 +360,51 @@ WITH src AS (
     FROM src
 ), ex AS MATERIALIZED (
     SELECT line_no, line, raw, pre_reason, valid, jtype,
-           CASE WHEN jtype = 'OBJECT' THEN CAST(json_extract(line, {path_list}) AS VARCHAR[]) END AS v
+           CASE WHEN jtype = 'OBJECT' THEN {extract} END AS v
     FROM parsed
 ), f AS MATERIALIZED (
     SELECT line_no, line, raw, pre_reason, valid, jtype,
-           {", ".join(f"{expr} AS j_{name}" for name, expr in fields.items())},
-           {nested} AS j_usage
+           {f_cols}{nested} AS j_usage
            {text_cols}
     FROM ex
 ), u AS MATERIALIZED (
-    SELECT *, CASE WHEN j_usage IS NOT NULL THEN CAST(json_extract(j_usage, {usage_list}) AS VARCHAR[]) END AS u
+    SELECT *, {u_col} AS u
     FROM f
 ), tok AS (
     SELECT *,
         -- which semantics apply to the token counts: flat canonical, Anthropic, Gemini or OpenAI usage
-        CASE WHEN lc_present(j_input_tokens) OR lc_present(j_output_tokens) THEN 'flat'
-             WHEN u IS NULL THEN 'none'
-             WHEN lc_present(u[5]) OR lc_present(u[6]) OR lc_present(u[15]) THEN 'anthropic'
-             WHEN lc_present(u[16]) OR lc_present(u[18]) THEN 'gemini'
-             ELSE 'openai' END AS shape
+        {shape_expr} AS shape
     FROM u
 ), typed AS MATERIALIZED (
     SELECT line_no, line, raw, pre_reason, valid, jtype, shape, j_usage, u,
-        {", ".join(f"j_{f}" for f in INT_FIELDS + BOOL_FIELDS + NUM_FIELDS)},
-        lc_str(j_request_id) AS request_id_s,
-        lc_str(j_timestamp) AS ts_s,
-        lc_ts(lc_str(j_timestamp)) AS ts,
-        lc_str(j_provider) AS provider_s,
-        lc_str(j_model) AS model,
-        lc_str(j_user_id) AS user_id,
-        lc_str(j_customer_id) AS customer_s,
-        lc_str(j_feature) AS feature,
-        lc_str(j_task_id) AS task_id,
-        lc_int(j_step) AS step,
-        lc_str(j_plan) AS plan,
-        lower(coalesce(lc_str(j_status), 'ok')) AS status,
-        CASE shape
-            WHEN 'flat' THEN lc_int(j_input_tokens)
-            WHEN 'anthropic' THEN coalesce(lc_int(u[1]), 0) + coalesce(lc_int(u[5]), 0) + coalesce(lc_int(u[6]), lc_int(u[7]) + lc_int(u[8]), 0)
-            WHEN 'gemini' THEN coalesce(lc_int(u[16]), 0) + coalesce(lc_int(u[20]), 0)
-            WHEN 'openai' THEN coalesce(lc_int(u[2]), lc_int(u[1]))
-        END AS input_tokens,
-        CASE shape
-            WHEN 'flat' THEN lc_int(j_cache_read_tokens)
-            WHEN 'anthropic' THEN lc_int(u[5])
-            WHEN 'gemini' THEN lc_int(u[17])
-            WHEN 'openai' THEN coalesce(lc_int(u[9]), lc_int(u[10]))
-        END AS cache_read_tokens,
-        CASE shape
-            WHEN 'flat' THEN lc_int(j_cache_write_tokens)
-            WHEN 'anthropic' THEN CASE WHEN lc_present(u[7]) OR lc_present(u[8]) THEN coalesce(lc_int(u[7]), 0)
-                                       ELSE lc_int(u[6]) END
-            WHEN 'openai' THEN coalesce(lc_int(u[11]), lc_int(u[12]))
-        END AS cache_write_tokens,
-        CASE shape
-            WHEN 'flat' THEN lc_int(j_cache_write_1h_tokens)
-            WHEN 'anthropic' THEN lc_int(u[8])
-        END AS cache_write_1h_tokens,
-        CASE shape
-            WHEN 'flat' THEN lc_int(j_output_tokens)
-            WHEN 'anthropic' THEN lc_int(u[3])
-            WHEN 'gemini' THEN coalesce(lc_int(u[18]), 0) + coalesce(lc_int(u[19]), 0)
-            WHEN 'openai' THEN coalesce(lc_int(u[4]), lc_int(u[3]))
-        END AS output_tokens,
-        CASE shape
-            WHEN 'flat' THEN lc_int(j_reasoning_tokens)
-            WHEN 'gemini' THEN lc_int(u[19])
-            WHEN 'openai' THEN coalesce(lc_int(u[13]), lc_int(u[14]))
-            WHEN 'anthropic' THEN lc_int(u[14])
-        END AS reasoning_tokens,
-        shape IN ('anthropic', 'gemini', 'openai') AND ({u_bad}) AS bad_usage,
-        coalesce(lc_bool(j_cache_hit), false) AS cache_hit,
-        coalesce(lc_bool(j_batch), false) AS batch,
-        lc_num(j_latency_ms) AS latency_ms,
-        lc_num(j_cost_usd) AS logged_cost_usd,
+        {typed_j},
+        lc_str({j("request_id")}) AS request_id_s,
+        lc_str({j("timestamp")}) AS ts_s,
+        lc_str({j("provider")}) AS provider_s,
+        lc_str({j("model")}) AS model,
+        lc_str({j("user_id")}) AS user_id,
+        lc_str({j("customer_id")}) AS customer_s,
+        lc_str({j("feature")}) AS feature,
+        lc_str({j("task_id")}) AS task_id,
+        lc_int({j("step")}) AS step,
+        lc_str({j("plan")}) AS plan,
+        lower(coalesce(lc_str({j("status")}), 'ok')) AS status,
+        {tokens["input_tokens"]} AS input_tokens,
+        {tokens["cache_read_tokens"]} AS cache_read_tokens,
+        {tokens["cache_write_tokens"]} AS cache_write_tokens,
+        {tokens["cache_write_1h_tokens"]} AS cache_write_1h_tokens,
+        {tokens["output_tokens"]} AS output_tokens,
+        {tokens["reasoning_tokens"]} AS reasoning_tokens,
+        {bad_usage} AS bad_usage,
+        coalesce(lc_bool({j("cache_hit")}), false) AS cache_hit,
+        coalesce(lc_bool({j("batch")}), false) AS batch,
+        lc_num({j("latency_ms")}) AS latency_ms,
+        lc_num({j("cost_usd")}) AS logged_cost_usd,
         prompt_text, response_text
     FROM tok
+), timed AS MATERIALIZED (
+    -- ts_s once, then the conversion: lc_ts names its argument several times
+    SELECT *, lc_ts(ts_s) AS ts FROM typed
 ), judged AS (
     SELECT *,
         CASE
@@ -296,7 +426,7 @@ WITH src AS (
             WHEN step < 0 THEN 'step must not be negative'
             WHEN latency_ms < 0 THEN 'latency_ms must not be negative'
         END AS reason
-    FROM typed
+    FROM timed
 )
 SELECT
     line_no, CASE WHEN reason IS NOT NULL THEN regexp_replace(coalesce(raw, line), '\\r$', '') END AS line, reason,

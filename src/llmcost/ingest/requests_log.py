@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from llmcost.ingest import canonical
@@ -12,6 +14,7 @@ from llmcost.store import writes
 STAGE = "lc_stage"
 CHUNK_VIEW = "lc_chunk"
 BATCH_ROWS = 4096
+MEMORY_LIMIT = "512MB"  # DuckDB buffer pool during a load; chunks and Arrow buffers come on top
 
 
 def chunk_table(data: bytes, first_line_no: int) -> tuple[Any, int]:
@@ -23,22 +26,25 @@ def chunk_table(data: bytes, first_line_no: int) -> tuple[Any, int]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return _chunk_table_slow(data, first_line_no)
-    lines = pc.split_pattern(pa.array([text], pa.large_string()), pattern="\n").flatten()
-    if text.endswith("\n"):
+    # split as bytes, then one UTF-8 check in the cast: no Python str of the chunk
+    lines = pc.split_pattern(pa.array([data], pa.large_binary()), pattern=b"\n").flatten()
+    if data.endswith(b"\n"):
         lines = lines.slice(0, len(lines) - 1)
+    try:
+        lines = lines.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        return _chunk_table_slow(data, first_line_no)
     n = len(lines)
-    table = _batched(pa.table(
-        {
-            "line_no": pa.array(range(first_line_no, first_line_no + n), pa.int64()),
-            "line": lines,
-            "raw": pa.nulls(n, pa.large_string()),
-            "pre_reason": pa.nulls(n, pa.string()),
-        }
-    ))
+    table = _batched(
+        pa.table(
+            {
+                "line_no": pa.array(range(first_line_no, first_line_no + n), pa.int64()),
+                "line": lines,
+                "raw": pa.nulls(n, pa.large_string()),
+                "pre_reason": pa.nulls(n, pa.string()),
+            }
+        )
+    )
     return table, n
 
 
@@ -55,7 +61,10 @@ def _chunk_table_slow(data: bytes, first_line_no: int) -> tuple[Any, int]:
     parts = data.split(b"\n")
     if data.endswith(b"\n"):
         parts.pop()
-    nums, lines, raws, reasons = [], [], [], []
+    nums: list[int] = []
+    lines: list[str | None] = []
+    raws: list[str | None] = []
+    reasons: list[str | None] = []
     for i, part in enumerate(parts):
         nums.append(first_line_no + i)
         try:
@@ -66,14 +75,16 @@ def _chunk_table_slow(data: bytes, first_line_no: int) -> tuple[Any, int]:
             lines.append(None)
             raws.append(part.decode("utf-8", errors="backslashreplace"))
             reasons.append(f"not valid UTF-8 (byte {exc.start})")
-    table = _batched(pa.table(
-        {
-            "line_no": pa.array(nums, pa.int64()),
-            "line": pa.array(lines, pa.large_string()),
-            "raw": pa.array(raws, pa.large_string()),
-            "pre_reason": pa.array(reasons, pa.string()),
-        }
-    ))
+    table = _batched(
+        pa.table(
+            {
+                "line_no": pa.array(nums, pa.int64()),
+                "line": pa.array(lines, pa.large_string()),
+                "raw": pa.array(raws, pa.large_string()),
+                "pre_reason": pa.array(reasons, pa.string()),
+            }
+        )
+    )
     return table, len(parts)
 
 
@@ -81,31 +92,87 @@ def load_table(job: Job, table: Any, kind: str) -> writes.Counts:
     """Parse one Arrow chunk with the canonical SQL and commit it (the shared path for every request source)."""
     con = job.con
     canonical.install_macros(con)
-    con.register(CHUNK_VIEW, table)
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {canonical.parse_sql(CHUNK_VIEW, job.keep_text)}")
-    finally:
-        con.unregister(CHUNK_VIEW)
+    # DuckDB finds the Arrow table through this local name (a replacement scan). Not con.register():
+    # a view dropped inside the file's transaction lives on until COMMIT, and with it every chunk.
+    lc_chunk = table  # noqa: F841
+    present = present_keys(con, table)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {canonical.parse_sql(CHUNK_VIEW, job.keep_text, present)}"
+    )
+    from llmcost.tokens import fill_missing_counts  # lines with text but no token counts (SPEC §2)
+
+    fill_missing_counts(con, STAGE, job.keep_text)
     counts = writes.commit_staged_requests(con, STAGE, file_id=job.file_id, kind=kind)
     con.execute(f"DROP TABLE {STAGE}")
     return counts
 
 
+def present_keys(con: Any, table: Any) -> frozenset[str]:
+    """The alias keys that occur at the top level of any line of TABLE: the parse SQL is specialised to them.
+
+    One cheap pass (json_keys) saves extracting and judging the ~60 aliases a log does not use.
+    """
+    lc_chunk = table  # noqa: F841  (read by the query below)
+    row = con.execute(
+        f"SELECT list(DISTINCT k) FROM (SELECT unnest(json_keys(line)) AS k FROM {CHUNK_VIEW}"
+        " WHERE json_valid(line) AND json_type(line) = 'OBJECT')"
+    ).fetchone()
+    return frozenset(row[0] or ()) & canonical.TOP_KEYS
+
+
 def load(job: Job) -> writes.Counts:
     total = writes.Counts()
     next_line = 1
-    for chunk in job.reader:
-        table, n = chunk_table(chunk, next_line)
-        next_line += n
-        total.add(load_table(job, table, FORMAT.kind))
-        job.on_bytes(len(chunk))
+    with memory_cap(job.con):
+        for chunk in job.reader:
+            table, n = chunk_table(chunk, next_line)
+            next_line += n
+            total.add(load_table(job, table, FORMAT.kind))
+            job.on_bytes(len(chunk))
     return total
 
 
+@contextmanager
+def memory_cap(con: Any, limit: str = MEMORY_LIMIT) -> Iterator[None]:
+    """Cap DuckDB's buffer pool while a file loads (it spills to disk beyond), then restore the setting.
+
+    Without it DuckDB may keep most of a big file's uncommitted rows in memory (its default limit
+    is 80% of RAM); with it, peak memory stays flat however long the file is.
+    """
+    before = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    con.execute(f"SET memory_limit = '{limit}'")
+    try:
+        yield
+    except BaseException:
+        # a failed load leaves the transaction aborted until the caller rolls back
+        _restore(con, before)
+        raise
+    con.execute(f"SET memory_limit = '{before}'")
+
+
+def _restore(con: Any, limit: str) -> None:
+    import duckdb
+
+    # the connection may be in an aborted transaction; the error being raised is the one to report
+    with suppress(duckdb.Error):
+        con.execute(f"SET memory_limit = '{limit}'")
+
+
 def sniff(head: bytes, source: Source) -> bool:
+    # a few bad lines at the top (an array, a stray string) must not hide a log: most must be objects
     records = first_records(head)
-    return bool(records) and all(isinstance(r, dict) for r in records) and any(
-        any(k in r for k in ("model", "model_id", "gen_ai.request.model", "gen_ai.response.model")) for r in records
+    objects = sum(isinstance(r, dict) for r in records)
+    return (
+        bool(records)
+        and 2 * objects > len(records)
+        and any(
+            isinstance(r, dict)
+            and any(
+                k in r
+                for k in ("model", "model_id", "gen_ai.request.model", "gen_ai.response.model")
+            )
+            for r in records
+        )
     )
 
 

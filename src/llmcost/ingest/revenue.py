@@ -7,6 +7,7 @@ import io
 import re
 from decimal import Decimal, InvalidOperation
 
+from llmcost.errors import InputError
 from llmcost.ingest.formats import Format, Job, first_line, register
 from llmcost.ingest.sources import Source
 from llmcost.store import writes
@@ -57,7 +58,11 @@ def load(job: Job) -> writes.Counts:
     if not rows:
         return counts
     cols = _columns(rows[0])
-    assert cols is not None  # sniffed, or forced with --as revenue and checked by the caller
+    if cols is None:  # forced with --as revenue onto a file without the columns
+        raise InputError(
+            f"{job.source.name}: a revenue CSV needs a header with customer_id, month and revenue_usd",
+            hint="aliases: workspace_id, period, mrr, amount; see the README's revenue section",
+        )
     good: list[tuple[int, str, str, Decimal, str | None]] = []
     rejects: list[tuple[int, str, str]] = []
     for line_no, row in enumerate(rows[1:], start=2):

@@ -20,7 +20,7 @@ def connect(path: Path | str, *, memory_limit: str | None = None) -> Any:
         if db_path.is_dir():
             raise InputError(f"--db {db_path} is a directory", hint="give a file path such as .llmcost/llmcost.duckdb")
         db_path.parent.mkdir(parents=True, exist_ok=True)
-    config: dict[str, str] = {}
+    config: dict[str, str | bool | int | float | list[str]] = {}
     if memory_limit:
         config["memory_limit"] = memory_limit
     try:

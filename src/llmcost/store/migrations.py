@@ -78,7 +78,70 @@ def m001_initial(con: Any) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_initial]
+def m002_usage_and_billed(con: Any) -> None:
+    """Aggregate usage exports (priced like requests) and billed-cost exports (kept as billed).
+
+    `record_id` is a hash of the bucket and grouping fields: the dedupe key within a source kind;
+    `content` a hash of the values, so a re-fetched bucket with new numbers replaces the old one.
+    """
+    con.execute(
+        """
+        CREATE TABLE usage (
+            source_kind           VARCHAR NOT NULL,
+            record_id             VARCHAR NOT NULL,
+            content               VARCHAR NOT NULL,
+            file_id               BIGINT NOT NULL,
+            line_no               BIGINT NOT NULL,     -- CSV row, or the record's ordinal in a JSON page
+            bucket_start          TIMESTAMP NOT NULL,  -- UTC, inclusive
+            bucket_end            TIMESTAMP,           -- UTC, exclusive
+            provider              VARCHAR NOT NULL,
+            model                 VARCHAR,             -- NULL when the export was not grouped by model
+            project               VARCHAR,
+            workspace             VARCHAR,
+            api_key               VARCHAR,             -- id from the API, name from a console CSV
+            user_id               VARCHAR,
+            service_tier          VARCHAR,
+            context_window        VARCHAR,
+            long_context          BOOLEAN NOT NULL,    -- priced at the model's long-context rates
+            batch                 BOOLEAN NOT NULL,
+            requests              BIGINT,              -- NULL when the export has no request count
+            input_tokens          BIGINT NOT NULL,     -- ALL input, cache reads and writes included
+            cache_read_tokens     BIGINT NOT NULL,
+            cache_write_tokens    BIGINT NOT NULL,     -- 5-minute TTL
+            cache_write_1h_tokens BIGINT NOT NULL,
+            output_tokens         BIGINT NOT NULL,
+            web_search_requests   BIGINT,
+            attrs                 JSON
+        );
+        CREATE TABLE billed (
+            source_kind     VARCHAR NOT NULL,
+            record_id       VARCHAR NOT NULL,
+            content         VARCHAR NOT NULL,
+            file_id         BIGINT NOT NULL,
+            line_no         BIGINT NOT NULL,
+            period_start    TIMESTAMP NOT NULL,
+            period_end      TIMESTAMP,
+            provider        VARCHAR NOT NULL,
+            model           VARCHAR,                   -- normalised from line_item / description when known
+            token_kind      VARCHAR,                   -- input | cache_read | cache_write | cache_write_1h | output | ...
+            cost_type       VARCHAR,                   -- tokens, web_search, ...
+            service_tier    VARCHAR,
+            context_window  VARCHAR,
+            amount_usd      DECIMAL(38, 18) NOT NULL,  -- dollars (Anthropic's cents divided by 100)
+            currency        VARCHAR NOT NULL,
+            project         VARCHAR,
+            workspace       VARCHAR,
+            api_key         VARCHAR,
+            line_item       VARCHAR,                   -- the raw line_item / description / display name
+            quantity        DOUBLE,
+            quantity_unit   VARCHAR,
+            attrs           JSON
+        );
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_usage_and_billed]
 
 
 def migrate(con: Any) -> int:

@@ -56,6 +56,11 @@ def record_file(
     )  # fmt: skip
 
 
+def forget_rejects(con: Any, path: str) -> None:
+    """Drop the rejects of earlier ingests of PATH (a re-read of a grown file lists its bad lines again)."""
+    con.execute("DELETE FROM rejects WHERE file_id IN (SELECT file_id FROM files WHERE path = ?)", [path])
+
+
 def commit_staged_requests(con: Any, stage: str, *, file_id: int, kind: str) -> Counts:
     """Move a staged chunk (`parse_sql` output) into requests and rejects; count what happened.
 

@@ -1,0 +1,257 @@
+"""Reproducible timings of llmcost against the same work done by plain DuckDB.
+
+    python benchmarks/run.py                 # 1M lines: ingest vs read_json, re-ingest, --help, report
+    python benchmarks/run.py --lines 200000  # a quicker run
+    python benchmarks/run.py --big 10000000  # also the peak-memory run on 10M lines (takes minutes)
+
+Data is generated once under benchmarks/data/ (git-ignored) with the project's own generator; each
+measurement runs in a fresh subprocess (wall time, and peak RSS from wait4). Results are printed
+as a table and written to benchmarks/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+RESULTS = HERE / "results"
+
+# Targets from the issue: ingest within 1.5x of plain read_json; < 1 GB peak RSS on 10M lines;
+# re-ingest of a loaded file < 0.5 s; `llmcost --help` < 0.25 s.
+TARGET_RATIO = 1.5
+TARGET_RSS_MB = 1024
+TARGET_REINGEST_S = 0.5
+TARGET_HELP_S = 0.25
+
+# The columns the generator writes, typed as a careful user would type them for read_json.
+PLAIN_COLUMNS = {
+    "request_id": "VARCHAR", "ts": "JSON", "timestamp": "VARCHAR", "provider": "VARCHAR", "model": "VARCHAR",
+    "feature": "VARCHAR", "customer_id": "VARCHAR", "workspace_id": "VARCHAR", "user_id": "VARCHAR",
+    "plan": "VARCHAR", "task_id": "VARCHAR", "conversation_id": "VARCHAR", "step": "INTEGER",
+    "input_tokens": "BIGINT", "output_tokens": "BIGINT", "prompt_tokens": "BIGINT", "completion_tokens": "BIGINT",
+    "cached_tokens": "BIGINT", "cache_read_tokens": "BIGINT", "cache_write_tokens": "BIGINT",
+    "cache_write_1h_tokens": "BIGINT", "reasoning_tokens": "BIGINT", "usage": "JSON", "cache_hit": "BOOLEAN",
+    "batch": "BOOLEAN", "status": "VARCHAR", "latency_ms": "DOUBLE", "cost_usd": "DOUBLE", "region": "VARCHAR",
+    "app_version": "VARCHAR",
+}  # fmt: skip
+
+
+def llmcost_cmd() -> list[str]:
+    exe = Path(sys.executable).with_name("llmcost")
+    return (
+        [str(exe)]
+        if exe.exists()
+        else [sys.executable, "-c", "from llmcost.cli import main; main()"]
+    )
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run CMD to completion: wall seconds, peak RSS of that process in MB, exit code, output."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
+        out = proc.stdout.read() if proc.stdout else b""
+        # wait4 (not wait) gives this child's own rusage: its peak RSS
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-2000:]
+            raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{tail}")
+    return {
+        "seconds": seconds,
+        "rss_mb": usage.ru_maxrss / 1024,
+        "stdout": out.decode(errors="replace"),
+    }
+
+
+def data_file(lines: int) -> Path:
+    """A single JSONL file of LINES generated request-log lines (made once, then reused)."""
+    path = DATA / f"requests_{lines}.jsonl"
+    if path.exists():
+        return path
+    DATA.mkdir(parents=True, exist_ok=True)
+    print(f"generating {lines:,} lines -> {path.relative_to(HERE.parent)}", file=sys.stderr)
+    from llmcost.synth import generate
+
+    with tempfile.TemporaryDirectory(dir=DATA) as tmp:
+        summary = generate(Path(tmp), requests=lines, seed=42)
+        part = path.with_suffix(".part")
+        with part.open("wb") as out:
+            for f in sorted(summary.files):
+                if f.suffix == ".jsonl":
+                    with f.open("rb") as src:
+                        shutil.copyfileobj(src, out, 16 * 1024 * 1024)
+        part.rename(path)
+    return path
+
+
+def count_lines(path: Path) -> int:
+    n = 0
+    with path.open("rb") as fh:
+        while block := fh.read(64 * 1024 * 1024):
+            n += block.count(b"\n")
+    return n
+
+
+PLAIN_SCRIPT = """
+import sys, time, duckdb
+path, db, cols = sys.argv[1], sys.argv[2], sys.argv[3]
+con = duckdb.connect(db)
+con.execute("SET enable_progress_bar = false")
+t = time.perf_counter()
+con.execute(f"CREATE TABLE plain AS SELECT * FROM read_json('{path}', format='newline_delimited', columns={cols})")
+print(time.perf_counter() - t, con.execute("SELECT count(*) FROM plain").fetchone()[0])
+"""
+
+
+def plain_read_json(path: Path, workdir: Path) -> dict[str, Any]:
+    cols = "{" + ", ".join(f"'{k}': '{v}'" for k, v in PLAIN_COLUMNS.items()) + "}"
+    db = workdir / "plain.duckdb"
+    res = run([sys.executable, "-c", PLAIN_SCRIPT, str(path), str(db), cols])
+    seconds, rows = res["stdout"].split()[-2:]
+    db.unlink(missing_ok=True)
+    return {
+        "seconds": res["seconds"],
+        "query_seconds": float(seconds),
+        "rows": int(rows),
+        "rss_mb": res["rss_mb"],
+    }
+
+
+def ingest(path: Path, db: Path) -> dict[str, Any]:
+    res = run([*llmcost_cmd(), "--db", str(db), "ingest", str(path), "--quiet", "--format", "json"])
+    totals = json.loads(res["stdout"])["totals"]
+    return {"seconds": res["seconds"], "rss_mb": res["rss_mb"], "totals": totals}
+
+
+def help_time(repeat: int) -> dict[str, Any]:
+    times = [run([*llmcost_cmd(), "--help"])["seconds"] for _ in range(repeat)]
+    return {"median_seconds": statistics.median(times), "runs": times}
+
+
+REPORT_SCRIPT = """
+import sys, time
+from llmcost import pricing
+from llmcost.store import connect
+con = connect(sys.argv[1])
+con.execute("SET enable_progress_bar = false")
+pricing.register(con, pricing.load())
+sql = '''
+    SELECT r.feature, count(*) AS requests, sum(CASE WHEN r.cache_hit THEN 0 ELSE ''' + pricing.cost_sql() + ''' END) AS cost
+    FROM requests r
+    LEFT JOIN lc_prices p ON p.model = r.model AND r.ts >= p.valid_from AND r.ts < p.valid_to
+    GROUP BY ALL ORDER BY cost DESC
+'''
+con.execute(sql).fetchall()  # warm
+t = time.perf_counter()
+con.execute(sql).fetchall()
+print(time.perf_counter() - t)
+"""
+
+
+def report_times(db: Path) -> dict[str, Any]:
+    """`report --by feature` (second run: warm OS cache) vs the hand-written priced GROUP BY."""
+    cmd = [*llmcost_cmd(), "--db", str(db), "report", "--by", "feature", "--format", "json"]
+    run(cmd)
+    warm = run(cmd)["seconds"]
+    plain = float(run([sys.executable, "-c", REPORT_SCRIPT, str(db)])["stdout"].split()[-1])
+    return {"report_by_feature_seconds": warm, "plain_query_seconds": plain}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--lines", type=int, default=1_000_000, help="lines for the speed runs (default 1M)"
+    )
+    ap.add_argument(
+        "--big",
+        type=int,
+        default=0,
+        help="also measure peak RSS ingesting this many lines (e.g. 10M)",
+    )
+    ap.add_argument(
+        "--help-runs", type=int, default=7, help="runs of `llmcost --help` (median taken)"
+    )
+    ap.add_argument("--no-report", action="store_true", help="skip the report timings")
+    args = ap.parse_args()
+
+    results: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "system": platform.platform(),
+        },
+    }
+    path = data_file(args.lines)
+    results["lines"] = count_lines(path)
+    results["bytes"] = path.stat().st_size
+    with tempfile.TemporaryDirectory(prefix="llmcost-bench-") as tmp:
+        work = Path(tmp)
+        plain = plain_read_json(path, work)
+        db = work / "bench.duckdb"
+        first = ingest(path, db)
+        again = ingest(path, db)
+        results["plain_read_json"] = plain
+        results["ingest"] = first
+        results["ingest_ratio"] = first["seconds"] / plain["seconds"]
+        results["reingest"] = again
+        if not args.no_report:
+            results["report"] = report_times(db)
+        if args.big:
+            big = data_file(args.big)
+            db.unlink(missing_ok=True)
+            results["big"] = {"lines": count_lines(big), **ingest(big, work / "big.duckdb")}
+    results["help"] = help_time(args.help_runs)
+
+    rows = [
+        ("plain DuckDB read_json (CTAS)", f"{plain['seconds']:.2f} s", "", ""),
+        ("llmcost ingest", f"{first['seconds']:.2f} s", f"{first['rss_mb']:.0f} MB", ""),
+        ("ingest / read_json", f"{results['ingest_ratio']:.2f}x", "", _verdict(results["ingest_ratio"] <= TARGET_RATIO)),
+        ("re-ingest (already loaded)", f"{again['seconds']:.2f} s", "",
+         _verdict(again["seconds"] < TARGET_REINGEST_S)),
+        ("llmcost --help (median)", f"{results['help']['median_seconds']:.3f} s", "",
+         _verdict(results["help"]["median_seconds"] < TARGET_HELP_S)),
+    ]  # fmt: skip
+    if "report" in results:
+        rep = results["report"]
+        rows.append(
+            (
+                "report --by feature (warm, process)",
+                f"{rep['report_by_feature_seconds']:.2f} s",
+                "",
+                "",
+            )
+        )
+        rows.append(("hand-written priced GROUP BY", f"{rep['plain_query_seconds']:.2f} s", "", ""))
+    if "big" in results:
+        big_res = results["big"]
+        rows.append((f"ingest {big_res['lines']:,} lines", f"{big_res['seconds']:.1f} s", f"{big_res['rss_mb']:.0f} MB",
+                     _verdict(big_res["rss_mb"] < TARGET_RSS_MB)))  # fmt: skip
+    print(f"{results['lines']:,} lines, {results['bytes'] / 1e6:.0f} MB; totals {first['totals']}")
+    for name, value, rss, verdict in rows:
+        print(f"  {name:<38} {value:>10} {rss:>9}  {verdict}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+def _verdict(ok: bool) -> str:
+    return "meets target" if ok else "MISSES target"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""`llmcost check`: the CI gate. Evaluates the [check] rules of llmcost.toml over the priced data.
+
+A rule whose value cannot be computed (no revenue loaded, no requests, no earlier week) fails: a
+gate that passes when it cannot see is no gate. Remove the rule if it does not apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from llmcost.errors import ConfigError
+from llmcost.render import Column, Table, fmt_value
+
+SCHEMA = "llmcost.check/1"
+
+# rule -> (direction, unit, what it measures)
+RULES: dict[str, tuple[str, str, str]] = {
+    "min_margin_pct": ("min", "pct", "overall gross margin in the window"),
+    "min_feature_margin_pct": ("min", "pct", "lowest gross margin of a feature that has revenue"),
+    "max_p90_user_cost_usd": ("max", "usd", "P90 of cost per active user-month"),
+    "max_unpriced_share": ("max", "ratio", "unpriced requests / all requests"),
+    "max_cost_growth_pct": ("max", "pct", "cost of the last full week vs the week before"),
+}
+
+
+@dataclass
+class RuleResult:
+    name: str
+    value: float | None
+    threshold: float
+    ok: bool
+    note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        if self.value is None:
+            return "FAIL (cannot compute)"
+        return "pass" if self.ok else "FAIL"
+
+
+@dataclass
+class CheckResult:
+    rules: list[RuleResult]
+    window: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.rules)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "ok": self.ok,
+            "window": self.window,
+            "rules": [
+                {
+                    "name": r.name,
+                    "value": r.value,
+                    "threshold": r.threshold,
+                    "ok": r.ok,
+                    "note": r.note,
+                }
+                for r in self.rules
+            ],
+        }
+
+    def headline(self) -> list[str]:
+        failed = [r.name for r in self.rules if not r.ok]
+        if not failed:
+            return [f"check passed: {len(self.rules)} rule(s) within their thresholds"]
+        return [
+            f"check FAILED: {len(failed)} of {len(self.rules)} rule(s) breached: {', '.join(failed)}"
+        ]
+
+    def tables(self) -> list[Table]:
+        rows = []
+        for r in self.rules:
+            direction, unit, _ = RULES[r.name]
+            rows.append({
+                "rule": r.name,
+                "value": fmt_value(r.value, unit) if r.value is not None else "—",
+                "threshold": ("≥ " if direction == "min" else "≤ ") + fmt_value(r.threshold, unit),
+                "verdict": r.verdict,
+                "note": r.note,
+            })  # fmt: skip
+        cols = [
+            Column("rule"),
+            Column("value"),
+            Column("threshold"),
+            Column("verdict"),
+            Column("note"),
+        ]
+        return [Table("check", cols, rows)]
+
+
+def parse_rules(section: dict[str, Any]) -> dict[str, float]:
+    if not section:
+        raise ConfigError(
+            "no [check] rules in the config",
+            hint="add e.g. [check] max_unpriced_share = 0.01 to llmcost.toml",
+        )
+    rules: dict[str, float] = {}
+    for name, value in section.items():
+        if name not in RULES:
+            raise ConfigError(
+                f"unknown [check] rule {name!r}", hint=f"known rules: {', '.join(RULES)}"
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"[check] {name} must be a number, got {value!r}")
+        rules[name] = float(value)
+    return rules
+
+
+def run(con: Any, prices: Any, section: dict[str, Any], window: Any) -> CheckResult:
+    """Evaluate every configured rule, in the order RULES lists them."""
+    from llmcost import metrics
+    from llmcost.report import context
+
+    rules = parse_rules(section)
+    report = metrics.report(
+        con, prices, by=["feature"], window=window
+    )  # installs the `priced` view
+    doc = report.to_json()
+    where, params = window.sql("ts")
+    results = []
+    for name in RULES:
+        if name not in rules:
+            continue
+        value, note = _value(name, con, doc, where, params, window, context)
+        threshold = rules[name]
+        direction = RULES[name][0]
+        ok = value is not None and (
+            value >= threshold if direction == "min" else value <= threshold
+        )
+        results.append(RuleResult(name, value, threshold, ok, note))
+    w = doc.get("window") or {}
+    return CheckResult(results, {"since": _iso(w.get("since")), "until": _iso(w.get("until"))})
+
+
+def _iso(value: Any) -> Any:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime) else value
+
+
+def _value(
+    name: str,
+    con: Any,
+    doc: dict[str, Any],
+    where: str,
+    params: list[Any],
+    window: Any,
+    context: Any,
+) -> tuple[float | None, str]:
+    if name == "max_unpriced_share":
+        cov = doc.get("coverage") or {}
+        n = cov.get("requests") or 0
+        if not n:
+            return None, "no requests in the window"
+        models = ", ".join(cov.get("unpriced_models") or [])
+        return cov.get("unpriced", 0) / n, (f"unpriced: {models}" if models else "")
+    # Margins: the report's own numbers when it carries them, so the gate agrees with the report;
+    # otherwise the same allocation the HTML report uses (revenue split by requests).
+    if name == "min_margin_pct" and (doc.get("totals") or {}).get("margin_pct") is not None:
+        return float(doc["totals"]["margin_pct"]), ""
+    rows = [
+        r for r in doc.get("rows") or [] if r.get("margin_pct") is not None and r.get("revenue_usd")
+    ]
+    if name == "min_feature_margin_pct" and rows:
+        worst_row = min(rows, key=lambda r: r["margin_pct"])
+        return float(worst_row["margin_pct"]), f"feature {worst_row.get('feature')}"
+    if name in ("min_margin_pct", "min_feature_margin_pct"):
+        features = context.margins(con, where, params, "coalesce(feature, '(none)')", "feature")
+        with_revenue = [f for f in features if f["revenue_usd"]]
+        if not with_revenue:
+            return None, "no revenue loaded for the window"
+        if name == "min_feature_margin_pct":
+            worst = min(with_revenue, key=lambda f: f["margin_pct"])
+            return worst["margin_pct"], f"feature {worst['feature']}"
+        revenue = sum(f["revenue_usd"] for f in with_revenue)
+        cost = sum(f["cost_usd"] or 0.0 for f in features)
+        return (revenue - cost) / revenue * 100.0, ""
+    if name == "max_p90_user_cost_usd":
+        p90 = (doc.get("distribution") or {}).get("cost_per_user_month_usd", {}).get("p90")
+        if p90 is None:
+            row = con.execute(
+                f"""SELECT quantile_cont(c, 0.9) FROM (SELECT sum(cost_usd) AS c FROM priced
+                    WHERE {where} AND user_id IS NOT NULL GROUP BY user_id, date_trunc('month', ts)
+                    HAVING count(price_model) > 0)""",
+                params,
+            ).fetchone()
+            p90 = row[0] if row else None
+        return (
+            (float(p90), "") if p90 is not None else (None, "no priced user-months in the window")
+        )
+    if name == "max_cost_growth_pct":
+        return _growth(con, window)
+    raise AssertionError(name)
+
+
+def _growth(con: Any, window: Any) -> tuple[float | None, str]:
+    """Last full ISO week (Monday 00:00 UTC) ending at or before --until (or the end of the data)."""
+    end = window.until
+    if end is None:
+        last = con.execute("SELECT max(ts) FROM priced").fetchone()[0]
+        if last is None:
+            return None, "no requests"
+        end = datetime.combine(last.date() + timedelta(days=1), datetime.min.time())
+    monday = datetime.combine(end.date() - timedelta(days=end.weekday()), datetime.min.time())
+    w1 = monday - timedelta(days=7)
+    w0 = w1 - timedelta(days=7)
+    rows = con.execute(
+        """SELECT sum(cost_usd) FILTER (WHERE ts >= ? AND ts < ?), sum(cost_usd) FILTER (WHERE ts >= ? AND ts < ?),
+                  min(ts) FROM priced""",
+        [w0, w1, w1, monday],
+    ).fetchone()
+    before, last_week, first = rows
+    label = f"week of {w1:%Y-%m-%d} vs {w0:%Y-%m-%d}"
+    if first is None or not before:
+        return None, f"{label}: no cost in the earlier week"
+    if first >= w0 + timedelta(days=1):  # a week the data only starts in would overstate growth
+        return (
+            None,
+            f"{label}: the data starts on {first:%Y-%m-%d}, after the earlier week's Monday",
+        )
+    return (float(last_week or 0) - float(before)) / float(before) * 100.0, label

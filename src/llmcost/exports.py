@@ -1,0 +1,345 @@
+"""Provider exports after ingest: price the `usage` table, report on it, reconcile it with the
+request logs and the bill. Named SQL beside the Python that fills it; no printing.
+
+Usage rows are priced with the same price rows and cost expression as requests, at the bucket
+start. One difference: a bucket sums many requests, so its input total says nothing about the
+long-context tier; the tier comes from the export's `context_window` instead (`long_context`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from llmcost import pricing
+from llmcost.errors import LlmcostError
+from llmcost.render import Column, Table, fmt_value
+
+REPORT_SCHEMA = "llmcost.report/1"
+RECONCILE_SCHEMA = "llmcost.reconcile/1"
+USAGE_PRICES = "lc_usage_prices"
+PRICED_USAGE = "priced_usage"
+PERIODS = {"day": ("day", "%Y-%m-%d"), "month": ("month", "%Y-%m")}
+
+# --by for `report --source exports`: name -> SQL over priced_usage
+DIMENSIONS: dict[str, str] = {
+    "model": "model",
+    "provider": "provider",
+    "project": "project",
+    "workspace": "workspace",
+    "api_key": "api_key",
+    "user": "user_id",
+    "service_tier": "service_tier",
+    "batch": "batch",
+    "tier": "tier",
+    "source": "source_kind",
+    "day": "strftime(date_trunc('day', bucket_start), '%Y-%m-%d')",
+    "week": "strftime(date_trunc('week', bucket_start), '%Y-%m-%d')",
+    "month": "strftime(date_trunc('month', bucket_start), '%Y-%m')",
+}
+SYNONYMS = {"project_id": "project", "workspace_id": "workspace", "api_key_id": "api_key", "user_id": "user"}
+
+
+def install_usage(con: Any, table: pricing.PriceTable) -> None:
+    """Price rows for every model in the usage table and the `priced_usage` view over it."""
+    names = [r[0] for r in con.execute("SELECT DISTINCT model FROM usage WHERE model IS NOT NULL").fetchall()]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {USAGE_PRICES} ({pricing.PRICE_COLUMNS})")
+    rows = pricing.price_rows(table, names)
+    if rows:
+        con.executemany(f"INSERT INTO {USAGE_PRICES} VALUES ({', '.join('?' * 18)})", rows)
+    # long_threshold -1 makes cost_sql take the long rates for a long-context row, NULL the base ones
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP VIEW {PRICED_USAGE} AS
+        WITH j AS (
+            SELECT u.*, p.model_id, p.price_provider, p.tier,
+                   p.r_input, p.r_output, p.r_cache_read, p.r_cache_write, p.r_cache_write_1h, p.batch_factor,
+                   CASE WHEN u.long_context AND p.long_threshold IS NOT NULL THEN -1 END AS long_threshold,
+                   p.l_input, p.l_output, p.l_cache_read, p.l_cache_write, p.l_cache_write_1h
+            FROM usage u
+            LEFT JOIN {USAGE_PRICES} p
+              ON p.model = u.model AND u.bucket_start >= p.valid_from AND u.bucket_start < p.valid_to
+        )
+        SELECT j.* EXCLUDE (r_input, r_output, r_cache_read, r_cache_write, r_cache_write_1h, batch_factor,
+                            long_threshold, l_input, l_output, l_cache_read, l_cache_write, l_cache_write_1h),
+               j.model_id AS price_model, {pricing.cost_sql("j", "j")} AS cost_usd
+        FROM j
+        """
+    )
+
+
+def has_requests(con: Any) -> bool:
+    return con.execute("SELECT EXISTS (SELECT 1 FROM requests)").fetchone()[0] is True
+
+
+def default_source(con: Any) -> str:
+    """`report` reads the request logs, or the usage exports when the database holds no request logs."""
+    if has_requests(con):
+        return "requests"
+    return "exports" if con.execute("SELECT EXISTS (SELECT 1 FROM usage)").fetchone()[0] else "requests"
+
+
+def _window_sql(window: Any, column: str) -> tuple[str, list[Any]]:
+    if window is None:
+        return "TRUE", []
+    where, params = window.sql(column)
+    return where, list(params)
+
+
+def _meta(prices: pricing.PriceTable, window: Any, generated_at: datetime | None) -> dict[str, Any]:
+    return {
+        "generated_at": generated_at or datetime.now(UTC).replace(tzinfo=None),
+        "pricing": {"files": prices.files, "sha256": prices.sha256},
+        "window": {"since": getattr(window, "since", None), "until": getattr(window, "until", None)},
+    }
+
+
+# ---------------------------------------------------------------- report --source exports
+
+
+def parse_by(text: str | None) -> list[str]:
+    names = [part.strip() for part in (text or "").split(",") if part.strip()]
+    for name in names:
+        if SYNONYMS.get(name, name) not in DIMENSIONS:
+            raise LlmcostError(
+                f"unknown --by dimension {name!r} for --source exports",
+                hint=f"usage exports have no per-request fields; choose from: {', '.join(DIMENSIONS)}",
+            )
+    return names
+
+
+@dataclass
+class ExportsReport:
+    doc: dict[str, Any]
+    by: list[str]
+    rows: list[dict[str, Any]]
+    extra_tables: list[Table] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.doc
+
+    def headline(self) -> list[str]:
+        t, c, w = self.doc["totals"], self.doc["coverage"], self.doc["window"]
+        requests = "—" if t["requests"] is None else f"{t['requests']:,}"
+        cov = f"coverage: {c['priced']:,} of {c['usage_rows']:,} usage rows priced"
+        if c["unpriced"]:
+            models = ", ".join(m or "(no model)" for m in c["unpriced_models"])
+            cov += f"; {c['unpriced']:,} unpriced ({models}) — see `llmcost prices check`"
+        return [
+            f"source: provider usage exports   window: {w['since'] or 'start'} .. {w['until'] or 'end'}",
+            f"requests {requests}   input tokens {t['input_tokens']:,}   output tokens {t['output_tokens']:,}   "
+            f"cost {fmt_value(t['cost_usd'], 'usd')}",
+            cov,
+            f"prices: {len(self.doc['pricing']['files'])} files, sha256 {self.doc['pricing']['sha256'][:12]}",
+        ]
+
+    def tables(self) -> list[Table]:
+        cols = [Column(name) for name in self.by] + [
+            Column("requests", "requests", "int"),
+            Column("input_tokens", "input tok", "int"),
+            Column("cache_read_tokens", "cache read", "int"),
+            Column("output_tokens", "output tok", "int"),
+            Column("cost_usd", "cost", "usd"),
+            Column("share_pct", "share", "pct"),
+        ]
+        title = "usage exports by " + ", ".join(self.by) if self.by else "usage exports"
+        return [Table(title, cols, self.rows), *self.extra_tables]
+
+
+_SUMS = """sum(requests) AS requests, sum(input_tokens) AS input_tokens, sum(cache_read_tokens) AS cache_read_tokens,
+           sum(output_tokens) AS output_tokens, sum(cost_usd) AS cost_usd"""
+_SUM_KEYS = ("requests", "input_tokens", "cache_read_tokens", "output_tokens", "cost_usd")
+
+
+def report(
+    con: Any, prices: pricing.PriceTable, *, by: list[str], window: Any = None, generated_at: datetime | None = None
+) -> ExportsReport:
+    """The usage exports grouped by `by` (see DIMENSIONS), priced at their bucket start."""
+    install_usage(con, prices)
+    where, params = _window_sql(window, "bucket_start")
+    n, priced, unpriced_models = con.execute(
+        f"SELECT count(*), count(price_model), list(DISTINCT model ORDER BY model) FILTER (WHERE price_model IS NULL) "
+        f"FROM {PRICED_USAGE} WHERE {where}",
+        params,
+    ).fetchone()
+    tot = con.execute(f"SELECT {_SUMS} FROM {PRICED_USAGE} WHERE {where}", params).fetchone()
+    totals = {k: (v if v is not None or k in ("requests", "cost_usd") else 0) for k, v in zip(_SUM_KEYS, tot, strict=True)}
+    rows: list[dict[str, Any]] = []
+    if by:
+        dims = [DIMENSIONS[SYNONYMS.get(b, b)] for b in by]
+        select = ", ".join(f"{d} AS d{i}" for i, d in enumerate(dims))
+        group = ", ".join(f"d{i}" for i in range(len(dims)))
+        for rec in con.execute(
+            f"SELECT {select}, {_SUMS} FROM {PRICED_USAGE} WHERE {where} "
+            f"GROUP BY {group} ORDER BY cost_usd DESC NULLS LAST, {group}",
+            params,
+        ).fetchall():
+            row = {name: rec[i] for i, name in enumerate(by)}
+            row.update(zip(_SUM_KEYS, rec[len(by):], strict=True))
+            cost, total = row["cost_usd"], totals["cost_usd"]
+            row["share_pct"] = (cost / total * 100) if cost is not None and total else None
+            rows.append(row)
+    doc = {
+        "schema": REPORT_SCHEMA,
+        "source": "exports",
+        **_meta(prices, window, generated_at),
+        "coverage": {
+            "usage_rows": n, "priced": priced, "unpriced": n - priced, "unpriced_models": unpriced_models or [],
+        },
+        "totals": totals,
+        "by": by,
+        "rows": rows,
+    }
+    return ExportsReport(doc=doc, by=by, rows=rows)
+
+
+# ---------------------------------------------------------------- reconcile
+
+
+@dataclass
+class ReconcileResult:
+    doc: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.doc
+
+    def headline(self) -> list[str]:
+        t = self.doc["totals"]
+        lines = [
+            f"reconcile by {self.doc['by']}: request logs {fmt_value(t['logged_cost_usd'], 'usd')}   "
+            f"usage exports {fmt_value(t['usage_cost_usd'], 'usd')}   billed {fmt_value(t['billed_cost_usd'], 'usd')}",
+        ]
+        if t["billed_cost_usd"] is None:
+            lines.append("no billed-cost export in the database: ingest an OpenAI costs page or an Anthropic cost_report")
+        else:
+            share = self.doc["unexplained_share"]
+            lines.append(
+                f"gap (billed - request logs) {fmt_value(t['gap_usd'], 'usd')}: "
+                + (f"{share * 100:.1f}% of the bill is not explained by the request logs" if share is not None else "—")
+            )
+        if self.doc["unpriced_requests"]:
+            lines.append(f"{self.doc['unpriced_requests']:,} logged requests have no price: their cost counts as unexplained")
+        return lines
+
+    def tables(self) -> list[Table]:
+        cols = [
+            Column("period"), Column("provider"), Column("model"),
+            Column("requests", "requests", "int"),
+            Column("logged_cost_usd", "request logs", "usd"),
+            Column("usage_cost_usd", "usage exports", "usd"),
+            Column("billed_cost_usd", "billed", "usd"),
+            Column("gap_usd", "gap", "usd"),
+            Column("gap_pct", "gap % of bill", "pct"),
+        ]  # fmt: skip
+        note = "gap = billed - request logs: the spend the request logs do not explain; — = no export for that period"
+        return [Table(f"reconcile by {self.doc['by']}, provider, model", cols, self.doc["rows"], note=note)]
+
+
+RECONCILE_SQL = """
+WITH
+logged AS (
+    SELECT strftime(date_trunc('{unit}', r.ts), '{fmt}') AS period, coalesce(r.provider, r.price_provider) AS provider,
+           coalesce(k.key, r.model) AS model, count(*) AS requests, count(*) - count(r.price_model) AS unpriced,
+           sum(r.cost_usd) AS cost
+    FROM priced r LEFT JOIN lc_model_keys k ON k.name = r.model
+    WHERE {w_req} GROUP BY ALL),
+used AS (
+    SELECT strftime(date_trunc('{unit}', u.bucket_start), '{fmt}') AS period, u.provider,
+           coalesce(k.key, u.model) AS model, sum(u.requests) AS requests, sum(u.cost_usd) AS cost
+    FROM {priced_usage} u LEFT JOIN lc_model_keys k ON k.name = u.model
+    WHERE {w_use} GROUP BY ALL),
+bill AS (
+    SELECT strftime(date_trunc('{unit}', b.period_start), '{fmt}') AS period, b.provider,
+           coalesce(k.key, b.model) AS model, sum(b.amount_usd) AS cost
+    FROM billed b LEFT JOIN lc_model_keys k ON k.name = b.model
+    WHERE {w_bill} GROUP BY ALL),
+keys AS (
+    SELECT period, provider, model FROM logged UNION SELECT period, provider, model FROM used
+    UNION SELECT period, provider, model FROM bill),
+billed_cover AS (SELECT DISTINCT period, provider FROM bill),
+usage_cover AS (SELECT DISTINCT period, provider FROM used)
+SELECT k.period, k.provider, k.model, l.requests, l.unpriced, l.cost,
+       CASE WHEN uc.period IS NOT NULL THEN coalesce(u.cost, 0) END AS usage_cost,
+       CASE WHEN bc.period IS NOT NULL THEN coalesce(b.cost, 0) END AS billed_cost
+FROM keys k
+LEFT JOIN logged l ON l.period = k.period AND l.provider IS NOT DISTINCT FROM k.provider
+                  AND l.model IS NOT DISTINCT FROM k.model
+LEFT JOIN used u ON u.period = k.period AND u.provider IS NOT DISTINCT FROM k.provider
+                AND u.model IS NOT DISTINCT FROM k.model
+LEFT JOIN bill b ON b.period = k.period AND b.provider IS NOT DISTINCT FROM k.provider
+                AND b.model IS NOT DISTINCT FROM k.model
+LEFT JOIN billed_cover bc ON bc.period = k.period AND bc.provider IS NOT DISTINCT FROM k.provider
+LEFT JOIN usage_cover uc ON uc.period = k.period AND uc.provider IS NOT DISTINCT FROM k.provider
+ORDER BY k.period, k.provider NULLS LAST, k.model NULLS LAST
+"""
+
+
+def _model_keys(con: Any, prices: pricing.PriceTable) -> None:
+    """Logged, exported and billed model names mapped to one key: the price-table id when it resolves."""
+    names = [
+        r[0] for r in con.execute(
+            "SELECT model FROM requests UNION SELECT model FROM usage UNION SELECT model FROM billed"
+        ).fetchall() if r[0] is not None
+    ]  # fmt: skip
+    con.execute("CREATE OR REPLACE TEMP TABLE lc_model_keys (name VARCHAR, key VARCHAR)")
+    pairs = [(n, m.id) for n in names if (m := prices.resolve(n)) is not None]
+    if pairs:
+        con.executemany("INSERT INTO lc_model_keys VALUES (?, ?)", pairs)
+
+
+def reconcile(
+    con: Any, prices: pricing.PriceTable, *, by: str = "month", window: Any = None,
+    generated_at: datetime | None = None,
+) -> ReconcileResult:  # fmt: skip
+    """Per period, provider and model: request-log cost, usage-export cost, billed cost, and the gap.
+
+    A cost is NULL where no export of that kind covers the period and provider; where one does,
+    a model it does not mention counts 0. gap = billed - request logs (logs missing count 0).
+    """
+    if by not in PERIODS:
+        raise LlmcostError(f"unknown --by {by!r} for reconcile", hint="choose day or month")
+    unit, fmt = PERIODS[by]
+    pricing.install(con, prices)
+    install_usage(con, prices)
+    _model_keys(con, prices)
+    w_req, p_req = _window_sql(window, "r.ts")
+    w_use, p_use = _window_sql(window, "u.bucket_start")
+    w_bill, p_bill = _window_sql(window, "b.period_start")
+    sql = RECONCILE_SQL.format(unit=unit, fmt=fmt, w_req=w_req, w_use=w_use, w_bill=w_bill, priced_usage=PRICED_USAGE)
+    rows: list[dict[str, Any]] = []
+    unpriced_requests = 0
+    for period, provider, model, requests, unpriced, logged, usage, billed in con.execute(
+        sql, [*p_req, *p_use, *p_bill]
+    ).fetchall():
+        unpriced_requests += unpriced or 0
+        if not requests and not logged and not usage and not billed:
+            continue  # e.g. an empty day in a cost export: nothing to line up
+        gap = None if billed is None else billed - (logged or 0)
+        usage_gap = None if billed is None or usage is None else billed - usage
+        rows.append({
+            "period": period, "provider": provider, "model": model, "requests": requests or 0,
+            "unpriced_requests": unpriced or 0, "logged_cost_usd": logged, "usage_cost_usd": usage,
+            "billed_cost_usd": billed, "gap_usd": gap,
+            "gap_pct": (gap / billed * 100) if gap is not None and billed else None,
+            "usage_gap_usd": usage_gap,
+        })  # fmt: skip
+
+    def total(key: str) -> Any:
+        values = [r[key] for r in rows if r[key] is not None]
+        return sum(values[1:], values[0]) if values else None
+
+    totals = {k: total(k) for k in ("logged_cost_usd", "usage_cost_usd", "billed_cost_usd", "gap_usd", "usage_gap_usd")}
+    totals["requests"] = sum(r["requests"] for r in rows)
+    billed_total = totals["billed_cost_usd"]
+    share = (totals["gap_usd"] / billed_total) if billed_total and totals["gap_usd"] is not None else None
+    doc = {
+        "schema": RECONCILE_SCHEMA,
+        **_meta(prices, window, generated_at),
+        "by": by,
+        "rows": rows,
+        "totals": totals,
+        "unexplained_share": share,
+        "unpriced_requests": unpriced_requests,
+    }
+    return ReconcileResult(doc)

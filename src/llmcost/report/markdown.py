@@ -1,0 +1,46 @@
+"""A compact Markdown summary for $GITHUB_STEP_SUMMARY and pull-request comments.
+
+GitHub caps a step summary at 1 MiB and a comment at 65,536 characters: long tables are cut to
+their first rows with a note pointing at the full artifact, never cut mid-row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmcost.render import Table, to_markdown
+
+MAX_ROWS = 25
+MAX_CHARS = 60_000  # fits a pull-request comment, far under the step-summary limit
+
+
+def summary_markdown(result: Any, title: str = "llmcost report", max_rows: int = MAX_ROWS) -> str:
+    short = _Truncated(result, max_rows)
+    text = to_markdown(short, title)
+    while len(text) > MAX_CHARS and short.max_rows > 1:
+        short.max_rows //= 2
+        text = to_markdown(short, title)
+    return text
+
+
+class _Truncated:
+    def __init__(self, result: Any, max_rows: int) -> None:
+        self.result, self.max_rows = result, max_rows
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.result.to_json())
+
+    def headline(self) -> list[str]:
+        return list(self.result.headline())
+
+    def tables(self) -> list[Table]:
+        out = []
+        for t in self.result.tables():
+            if len(t.rows) > self.max_rows:
+                more = len(t.rows) - self.max_rows
+                note = (
+                    t.note + "; " if t.note else ""
+                ) + f"first {self.max_rows} of {len(t.rows)} rows; {more} more in the full report"
+                t = Table(t.title, t.columns, t.rows[: self.max_rows], note, t.extra)
+            out.append(t)
+        return out

@@ -1,0 +1,348 @@
+"""Claude Code session logs: streaming-copy dedupe, sidechain replays, project/session mapping,
+Anthropic token semantics, default discovery (`ingest --claude-code`).
+
+The fixture tree is sample_logs/providers/claude_code/projects (the synthetic case set of
+reference/ccusage.md, moved to 2026-10). Prices are the bundled ones, USD per 1M tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmcost import pricing
+from llmcost.errors import InputError
+from llmcost.ingest import ingest_paths
+from llmcost.ingest.adapters import claude_code
+
+TREE = Path(__file__).resolve().parents[1] / "sample_logs" / "providers" / "claude_code"
+WEBAPP = "-home-alice-repo-webapp"
+API = "-home-alice-repo-api"
+S1 = "11111111-aaaa-4aaa-8aaa-000000000001"
+S2 = "22222222-bbbb-4bbb-8bbb-000000000002"
+
+
+def priced(con: Any) -> dict[str, dict[str, Any]]:
+    pricing.install(con, pricing.load())
+    cur = con.execute(
+        "SELECT *, CAST(attrs AS VARCHAR) AS attrs_text FROM priced ORDER BY request_id"
+    )
+    names = [d[0] for d in cur.description]
+    return {r[names.index("request_id")]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+
+
+def near(value: Any, expected: str) -> bool:
+    return value is not None and abs(Decimal(str(value)) - Decimal(expected)) < Decimal("1e-9")
+
+
+def line(mid: str | None, rid: str | None, out: int, *, ts: str = "2026-10-09T10:00:00.000Z", side: bool = False,
+         model: str = "claude-sonnet-4-20250514", inp: int = 10, cr: int = 0, cc: int = 0) -> str:  # fmt: skip
+    rec: dict[str, Any] = {
+        "parentUuid": None, "isSidechain": side, "sessionId": "s", "type": "assistant", "uuid": "u", "timestamp": ts,
+        "message": {"model": model, "usage": {"input_tokens": inp, "output_tokens": out,
+                                              "cache_read_input_tokens": cr, "cache_creation_input_tokens": cc}},
+    }  # fmt: skip
+    if mid:
+        rec["message"]["id"] = mid
+    if rid:
+        rec["requestId"] = rid
+    return json.dumps(rec, separators=(",", ":"))
+
+
+def write(path: Path, lines: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# ---------------------------------------------------------------- the fixture tree
+
+
+@pytest.fixture
+def tree_loaded(con: Any) -> tuple[Any, Any]:
+    summary = ingest_paths(con, [str(TREE)])
+    return summary, priced(con)
+
+
+def test_counts_and_formats(tree_loaded: tuple[Any, Any]) -> None:
+    summary, _ = tree_loaded
+    assert {f.format for f in summary.files} == {"claude_code"}
+    # 10 assistant entries with usage (the <synthetic> one is not an API call):
+    # 7 loaded; duplicates = A1's first streaming copy + B1's copy in the resumed session + B1's replay
+    assert summary.totals == {"read": 10, "loaded": 7, "rejected": 0, "duplicates": 3}
+
+
+def test_streaming_copies_keep_the_most_complete(tree_loaded: tuple[Any, Any]) -> None:
+    _, rows = tree_loaded
+    a1 = rows["msg_A1:req_A1"]
+    assert a1["output_tokens"] == 480  # not the first snapshot's 5
+    # Anthropic usage: all input = 12 + 10000 read + 2000 written
+    assert (a1["input_tokens"], a1["cache_read_tokens"], a1["cache_write_tokens"]) == (
+        12012,
+        10000,
+        2000,
+    )
+    # Sonnet 4: 12*3 + 2000*3.75 + 10000*0.3 + 480*15 = 36 + 7500 + 3000 + 7200 = 17736 -> 0.017736
+    assert near(a1["cost_usd"], "0.017736")
+
+
+def test_one_hour_cache_writes(tree_loaded: tuple[Any, Any]) -> None:
+    _, rows = tree_loaded
+    a2 = rows["msg_A2:req_A2"]
+    assert (a2["cache_write_tokens"], a2["cache_write_1h_tokens"], a2["input_tokens"]) == (
+        0,
+        1500,
+        13508,
+    )
+    # 8*3 + 1500*6 (1h rate) + 12000*0.3 + 900*15 = 24 + 9000 + 3600 + 13500 = 26124 -> 0.026124
+    assert near(a2["cost_usd"], "0.026124")
+
+
+def test_long_context_uses_the_whole_request_rule(tree_loaded: tuple[Any, Any]) -> None:
+    _, rows = tree_loaded
+    # 300k input > 200k: every token at the long rates (6 / 22.50): 300000*6 + 1000*22.5 -> 1.8225
+    # (ccusage tiers each bucket at the margin and gets 1.215; see docs/sources-gateways.md)
+    assert near(rows["msg_A3:req_A3"]["cost_usd"], "1.8225")
+
+
+def test_sidechain_replay_dropped_genuine_sidechain_kept(tree_loaded: tuple[Any, Any]) -> None:
+    _, rows = tree_loaded
+    assert "msg_B1:req_B1_replay" not in rows
+    b1 = rows["msg_B1:req_B1"]
+    assert b1["cache_read_tokens"] == 30000  # the parent copy, not the replay's 50000
+    # no cache_creation breakdown: all 5000 writes are 5-minute ones.
+    # Opus 4.1: 20*15 + 5000*18.75 + 30000*1.5 + 1500*75 = 300 + 93750 + 45000 + 112500 -> 0.25155
+    assert near(b1["cost_usd"], "0.25155")
+    s1 = rows["msg_S1:req_S1"]
+    assert json.loads(s1["attrs_text"])["is_sidechain"] is True
+    # Haiku 4.5: 50*1 + 1000*1.25 + 4000*0.1 + 300*5 = 50 + 1250 + 400 + 1500 = 3200 -> 0.0032
+    assert near(s1["cost_usd"], "0.0032")
+
+
+def test_project_is_feature_session_is_task(tree_loaded: tuple[Any, Any]) -> None:
+    _, rows = tree_loaded
+    assert (rows["msg_A1:req_A1"]["feature"], rows["msg_A1:req_A1"]["task_id"]) == (WEBAPP, S1)
+    # a subagent file belongs to its parent session's folder
+    assert (rows["msg_S1:req_S1"]["feature"], rows["msg_S1:req_S1"]["task_id"]) == (API, S2)
+    attrs = json.loads(rows["msg_A1:req_A1"]["attrs_text"])
+    assert attrs["git_branch"] == "main" and attrs["cwd"] == "/home/alice/repo/webapp"
+
+
+def test_logged_cost_kept_unknown_model_unpriced(tree_loaded: tuple[Any, Any]) -> None:
+    _, rows = tree_loaded
+    b2 = rows["msg_B2:req_B2"]
+    assert b2["logged_cost_usd"] == 0.5
+    assert near(b2["cost_usd"], "0.0011")  # 100*1 + 200*5 = 1100 -> 0.0011, not the logged 0.5
+    assert rows["msg_B3:req_B3"]["cost_usd"] is None  # my-private-model: unpriced, not 0
+
+
+def test_report_by_day(run_cli: Any) -> None:
+    assert run_cli("ingest", str(TREE), "-q")[0] == 0
+    code, out, _ = run_cli("report", "--by", "day", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    days = {r["day"]: r["cost_usd"] for r in data["rows"]}
+    # 10-09: A1 0.017736 + A2 0.026124 + A3 1.8225 = 1.86636
+    # 10-10: B1 0.25155 + B2 0.0011 + S1 0.0032 = 0.25585 (B3 unpriced)
+    assert days == pytest.approx({"2026-10-09": 1.86636, "2026-10-10": 0.25585}, abs=1e-9)
+    assert data["coverage"]["unpriced_models"] == ["my-private-model"]
+
+
+# ---------------------------------------------------------------- dedupe rules on small files
+
+
+def test_more_complete_copy_first_is_kept(con: Any, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "projects" / "p" / "s.jsonl", [line("m1", "r1", 300), line("m1", "r1", 20)]
+    )
+    f = ingest_paths(con, [str(path)]).files[0]
+    assert (f.read, f.loaded, f.duplicates) == (2, 1, 1)
+    assert con.execute("SELECT output_tokens, line_no FROM requests").fetchone() == (300, 1)
+
+
+def test_replay_before_parent_in_one_file(con: Any, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "projects" / "p" / "s.jsonl",
+        [
+            line("m1", "r-replay", 99, side=True, cr=5000),
+            line("m1", "r1", 40),
+            line("m2", "r2", 7, side=True),
+        ],
+    )
+    f = ingest_paths(con, [str(path)]).files[0]
+    assert (f.read, f.loaded, f.duplicates) == (3, 2, 1)
+    assert sorted(r[0] for r in con.execute("SELECT request_id FROM requests").fetchall()) == [
+        "m1:r1",
+        "m2:r2",
+    ]
+
+
+def test_missing_ids(con: Any, tmp_path: Path) -> None:
+    # no requestId: the key is message.id alone; no message.id: the line's own hash
+    path = write(
+        tmp_path / "projects" / "p" / "s.jsonl",
+        [line("m1", None, 5), line("m1", None, 9), line(None, None, 3), line(None, None, 4)],
+    )
+    f = ingest_paths(con, [str(path)]).files[0]
+    assert (f.read, f.loaded, f.duplicates) == (4, 3, 1)
+    assert con.execute("SELECT output_tokens FROM requests WHERE request_id = 'm1'").fetchone() == (
+        9,
+    )
+
+
+def test_broken_line_rejected_other_lines_passed_over(con: Any, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "projects" / "p" / "s.jsonl",
+        ['{"type":"user","sessionId":"s","parentUuid":null,"message":{"role":"user","content":"hi"}}',
+         line("m1", "r1", 5),
+         '{"type":"assistant","message":{"usage":{"input_tokens":1,',
+         line("m2", "r2", 5, model="<synthetic>")],
+    )  # fmt: skip
+    f = ingest_paths(con, [str(path)]).files[0]
+    assert (f.read, f.loaded, f.rejected) == (2, 1, 1)
+    assert con.execute("SELECT line_no, reason FROM rejects").fetchall() == [(3, "invalid JSON")]
+
+
+def test_project_session_paths() -> None:
+    base = Path("/x/.claude/projects")
+    assert claude_code.project_session(base / "-p" / "s1.jsonl") == ("-p", "s1")
+    assert claude_code.project_session(base / "-p" / "s1" / "chat.jsonl") == ("-p", "s1")
+    assert claude_code.project_session(base / "-p" / "s1" / "subagents" / "agent-1.jsonl") == (
+        "-p",
+        "s1",
+    )
+    assert claude_code.project_session(Path("/tmp/loose.jsonl")) == (None, None)
+
+
+def test_outside_a_projects_folder_uses_cwd_and_session_id(con: Any, tmp_path: Path) -> None:
+    rec = json.loads(line("m1", "r1", 5))
+    rec.update(cwd="/home/bob/app", sessionId="sess-9")
+    path = write(tmp_path / "loose.jsonl", [json.dumps(rec)])
+    ingest_paths(con, [str(path)])
+    assert con.execute("SELECT feature, task_id FROM requests").fetchone() == (
+        "-home-bob-app",
+        "sess-9",
+    )
+
+
+# ---------------------------------------------------------------- default discovery (--claude-code)
+
+
+def test_config_dir_discovery(
+    run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "claude-config"
+    shutil.copytree(TREE, cfg)
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", f"{tmp_path / 'nothing-here'},{cfg}")
+    code, out, err = run_cli("ingest", "--claude-code", "--format", "json")
+    assert code == 0, err
+    totals = json.loads(out)["totals"]
+    assert totals == {"read": 10, "loaded": 7, "rejected": 0, "duplicates": 3}
+    # a second run loads nothing new
+    code, out, _ = run_cli("ingest", "--claude-code", "--format", "json")
+    assert json.loads(out)["totals"]["loaded"] == 0
+
+
+def test_config_dir_may_be_the_projects_folder(tmp_path: Path) -> None:
+    shutil.copytree(TREE, tmp_path / "c")
+    files = claude_code.default_files({"CLAUDE_CONFIG_DIR": str(tmp_path / "c" / "projects")})
+    assert len(files) == 4
+    # sorted: a parent session's log comes before its subagents' logs
+    assert files.index(str(tmp_path / "c/projects" / API / f"{S2}.jsonl")) < files.index(
+        str(tmp_path / "c/projects" / API / S2 / "subagents" / "agent-a1b2c3.jsonl")
+    )
+
+
+def test_home_and_xdg_defaults(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    write(home / ".claude" / "projects" / "-a" / "s.jsonl", [line("m1", "r1", 1)])
+    write(tmp_path / "xdg" / "claude" / "projects" / "-b" / "s.jsonl", [line("m2", "r2", 1)])
+    files = claude_code.default_files({"HOME": str(home), "XDG_CONFIG_HOME": str(tmp_path / "xdg")})
+    assert [Path(f).parts[-2] for f in files] == ["-b", "-a"]
+    assert len(claude_code.default_files({"HOME": str(home)})) == 1  # ~/.config/claude absent
+
+
+def test_nothing_found_is_a_one_line_error(
+    run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "missing"))
+    code, out, err = run_cli("ingest", "--claude-code")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "no projects/ folder" in err
+    with pytest.raises(InputError, match="no Claude Code logs found"):
+        claude_code.default_roots({"HOME": str(tmp_path / "empty-home")})
+
+
+def test_subagent_progress_event_counted_once(con: Any, tmp_path: Path) -> None:
+    # the parent transcript carries the subagent's message in a progress event; the subagent's
+    # own log has the same message: one request (message.id:requestId is the same)
+    inner = json.loads(line("m-sub", "r-sub", 70, side=True, model="claude-haiku-4-5-20251001"))
+    progress = {
+        "type": "progress",
+        "sessionId": "s",
+        "parentUuid": "p",
+        "uuid": "u2",
+        "data": {"message": inner},
+    }
+    parent = write(
+        tmp_path / "projects" / "p" / "s.jsonl", [line("m1", "r1", 5), json.dumps(progress)]
+    )
+    sub = write(
+        tmp_path / "projects" / "p" / "s" / "subagents" / "agent-1.jsonl", [json.dumps(inner)]
+    )
+    summary = ingest_paths(con, [str(parent), str(sub)])
+    assert [(f.read, f.loaded, f.duplicates) for f in summary.files] == [(2, 2, 0), (1, 0, 1)]
+    rows = priced(con)
+    # Haiku 4.5: 10*1 + 70*5 = 10 + 350 = 360 -> 0.00036
+    assert near(rows["m-sub:r-sub"]["cost_usd"], "0.00036")
+
+
+def test_live_session_read_mid_stream_is_completed_later(con: Any, tmp_path: Path) -> None:
+    path = write(tmp_path / "projects" / "p" / "s.jsonl", [line("m1", "r1", 5)])
+    ingest_paths(con, [str(path)])
+    # the response goes on streaming: the file grows with the complete copy and a new message
+    write(path, [line("m1", "r1", 5), line("m1", "r1", 480), line("m2", "r2", 7)])
+    f = ingest_paths(con, [str(path)]).files[0]
+    # 3 copies read: m2 is new; m1's copies are duplicates, the stored m1 takes the 480
+    assert (f.read, f.loaded, f.duplicates) == (3, 1, 2)
+    rows = priced(con)
+    assert rows["m1:r1"]["output_tokens"] == 480
+    # Sonnet 4: 10*3 + 480*15 = 30 + 7200 = 7230 -> 0.00723
+    assert near(rows["m1:r1"]["cost_usd"], "0.00723")
+
+
+def test_generated_tree_matches_its_independent_totals(con: Any, tmp_path: Path) -> None:
+    # benchmarks/claude_code_tree.py prices the unique messages itself (Decimal, its own rate
+    # table); the tree has streaming copies, resumed sessions, replays and <synthetic> lines
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "claude_code_tree",
+        Path(__file__).resolve().parents[1] / "benchmarks" / "claude_code_tree.py",
+    )
+    assert spec is not None and spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    # seed 5 at 0.5 MiB: 4 files, one of them a subagent transcript with replays
+    expected = gen.generate(tmp_path / "tree", mb=0.5, seed=5)
+    assert expected["files"] == 4
+    ingest_paths(con, [str(tmp_path / "tree" / "projects")])
+    pricing.install(con, pricing.load())
+    got = con.execute(
+        """SELECT count(*), sum(input_tokens - cache_read_tokens - cache_write_tokens - cache_write_1h_tokens),
+                  sum(output_tokens), sum(cache_write_tokens + cache_write_1h_tokens), sum(cache_read_tokens),
+                  sum(cost_usd) FROM priced"""
+    ).fetchone()
+    assert got[:5] == (
+        expected["requests"],
+        expected["input_tokens"],
+        expected["output_tokens"],
+        expected["cache_creation_tokens"],
+        expected["cache_read_tokens"],
+    )
+    assert near(got[5], expected["cost_usd"])

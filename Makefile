@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO_DB := .llmcost/demo.duckdb
+SOURCES_DB := .llmcost/sources.duckdb
 
 .PHONY: demo test lint bench sample clean
 
@@ -12,11 +13,20 @@ $(BIN)/llmcost: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@
 
+# The main job: the fictional company's request logs and revenue -> the P&L and a what-if.
+# Then every supported provider export and gateway log (sample_logs/providers/) into a second
+# database, reported by model and reconciled against the billed cost.
 demo: $(BIN)/llmcost
-	rm -f $(DEMO_DB)
-	$(BIN)/llmcost --db $(DEMO_DB) ingest sample_logs/
+	rm -f $(DEMO_DB) $(SOURCES_DB)
+	$(BIN)/llmcost --db $(DEMO_DB) ingest sample_logs/logs sample_logs/revenue.csv
 	$(BIN)/llmcost --db $(DEMO_DB) report
 	$(BIN)/llmcost --db $(DEMO_DB) report --by feature
+	$(BIN)/llmcost --db $(DEMO_DB) whatif --route-to haiku --feature support-chat
+	$(BIN)/llmcost --db $(DEMO_DB) report --format html -o .llmcost/report.html
+	$(BIN)/llmcost --db $(SOURCES_DB) ingest sample_logs/providers
+	$(BIN)/llmcost --db $(SOURCES_DB) report --by provider,model
+	$(BIN)/llmcost --db $(SOURCES_DB) reconcile
+	@echo "HTML report: .llmcost/report.html"
 
 test: $(BIN)/llmcost
 	$(BIN)/python -m pytest

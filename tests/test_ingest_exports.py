@@ -22,8 +22,12 @@ OPENAI_COSTS = PROVIDERS / "openai_costs" / "2025-08-01_costs.json"
 OPENAI_COSTS_CSV = PROVIDERS / "openai_costs_csv" / "cost_2025-10-06_2025-10-07.csv"
 ANTHROPIC_USAGE = PROVIDERS / "anthropic_usage" / "2025-11-03_usage_report_messages.json"
 ANTHROPIC_COSTS = PROVIDERS / "anthropic_costs" / "2025-11-03_cost_report.json"
-ANTHROPIC_USAGE_CSV = PROVIDERS / "anthropic_usage_csv" / "claude_api_usage_2026-03-22_2026-03-23.csv"
-ANTHROPIC_COSTS_CSV = PROVIDERS / "anthropic_costs_csv" / "claude_api_cost_2026-03-22_2026-03-23.csv"
+ANTHROPIC_USAGE_CSV = (
+    PROVIDERS / "anthropic_usage_csv" / "claude_api_usage_2026-03-22_2026-03-23.csv"
+)
+ANTHROPIC_COSTS_CSV = (
+    PROVIDERS / "anthropic_costs_csv" / "claude_api_cost_2026-03-22_2026-03-23.csv"
+)
 
 
 def ingest(run_cli: Any, *paths: Path | str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -46,7 +50,9 @@ def usage_costs(by: str = "model") -> dict[Any, Decimal]:
     con = db()
     try:
         exports.install_usage(con, pricing.load())
-        return dict(con.execute(f"SELECT {by}, sum(cost_usd) FROM priced_usage GROUP BY ALL").fetchall())
+        return dict(
+            con.execute(f"SELECT {by}, sum(cost_usd) FROM priced_usage GROUP BY ALL").fetchall()
+        )
     finally:
         con.close()
 
@@ -93,10 +99,17 @@ def test_openai_usage_page_2026_schema(run_cli: Any) -> None:
 def test_openai_usage_page_legacy_schema(run_cli: Any) -> None:
     """Before mid-2026 input_tokens was text only; audio input and output came apart."""
     ingest(run_cli, OPENAI_LEGACY)
-    rows = query("SELECT model, batch, input_tokens, output_tokens FROM usage ORDER BY model, batch")
+    rows = query(
+        "SELECT model, batch, input_tokens, output_tokens FROM usage ORDER BY model, batch"
+    )
     assert rows == [
         ("gpt-4o-2024-08-06", False, 100000, 10000),
-        ("gpt-4o-mini-2024-07-18", False, 12000, 1500),  # 10,000 text + 2,000 audio in; 1,000 + 500 out
+        (
+            "gpt-4o-mini-2024-07-18",
+            False,
+            12000,
+            1500,
+        ),  # 10,000 text + 2,000 audio in; 1,000 + 500 out
         ("gpt-4o-mini-2024-07-18", True, 200000, 50000),
     ]
     costs = usage_costs("model || ':' || batch")
@@ -113,10 +126,17 @@ def test_openai_usage_csv_float_counts_booleans_and_rejects(run_cli: Any) -> Non
     assert summary["files"][0]["format"] == "openai_usage_csv"
     # the third row has input_uncached_tokens = -5.0
     assert summary["totals"] == {"read": 3, "loaded": 2, "rejected": 1, "duplicates": 0}
-    assert query("SELECT line_no, reason FROM rejects") == [(4, "input_uncached_tokens must not be negative")]
-    rows = query("SELECT model, batch, requests, input_tokens, cache_read_tokens FROM usage ORDER BY model")
+    assert query("SELECT line_no, reason FROM rejects") == [
+        (4, "input_uncached_tokens must not be negative")
+    ]
+    rows = query(
+        "SELECT model, batch, requests, input_tokens, cache_read_tokens FROM usage ORDER BY model"
+    )
     # '8.0' -> 8; 'FALSE'/'TRUE' -> booleans; input = 38,072 uncached + 8,192 cached = 46,264
-    assert rows == [("gpt-4o-mini-2024-07-18", True, 10, 20000, 0), ("gpt-5-2025-08-07", False, 8, 46264, 8192)]
+    assert rows == [
+        ("gpt-4o-mini-2024-07-18", True, 10, 20000, 0),
+        ("gpt-5-2025-08-07", False, 8, 46264, 8192),
+    ]
     costs = usage_costs()
     # gpt-5 (1.25 / 0.125 / 10): 38,072*1.25 + 8,192*0.125 + 60,000*10 = 47,590 + 1,024 + 600,000 -> $0.648614
     assert costs["gpt-5-2025-08-07"] == Decimal("0.648614")
@@ -124,7 +144,9 @@ def test_openai_usage_csv_float_counts_booleans_and_rejects(run_cli: Any) -> Non
     assert costs["gpt-4o-mini-2024-07-18"] == Decimal("0.0027")
 
 
-def test_openai_usage_rejects_other_results_and_bad_counts(run_cli: Any, jsonl: Any, tmp_path: Path) -> None:
+def test_openai_usage_rejects_other_results_and_bad_counts(
+    run_cli: Any, jsonl: Any, tmp_path: Path
+) -> None:
     page = {
         "object": "page",
         "data": [{"object": "bucket", "start_time": 1754006400, "end_time": 1754092800, "results": [
@@ -166,9 +188,9 @@ def test_openai_costs_page_dollars_and_line_items(run_cli: Any) -> None:
         ("gpt-4o-mini-2024-07-18", "output", "tokens", Decimal("0.0552"), "USD"),
     ]
     # a non-token line: no model, kept whole
-    assert query("SELECT model, token_kind, cost_type, line_item FROM billed WHERE model IS NULL") == [
-        (None, None, "web_search", "web search tool calls")
-    ]
+    assert query(
+        "SELECT model, token_kind, cost_type, line_item FROM billed WHERE model IS NULL"
+    ) == [(None, None, "web_search", "web search tool calls")]
     # 0.0675.. + 0.06 + 0.0552 + 0.4 + 0.05 + 0.32 + 0.06 + 0.045 + 0.048 + 0.08 + 0.005 + 0.04 + 0.025
     assert query("SELECT sum(amount_usd) FROM billed")[0][0] == Decimal("1.255700000000000004")
 
@@ -176,19 +198,44 @@ def test_openai_costs_page_dollars_and_line_items(run_cli: Any) -> None:
 @pytest.mark.parametrize(
     ("item", "model", "kind", "tier", "window"),
     [
-        ("gpt-4o-mini-2024-07-18, cached input", "gpt-4o-mini-2024-07-18", "cache_read", None, None),
-        ("gpt-audio-mini-2025-12-15 audio, input", "gpt-audio-mini-2025-12-15", "audio input", None, None),
-        ("priority | gpt-5.6-sol, output, long context", "gpt-5.6-sol", "output", "priority", "long"),
+        (
+            "gpt-4o-mini-2024-07-18, cached input",
+            "gpt-4o-mini-2024-07-18",
+            "cache_read",
+            None,
+            None,
+        ),
+        (
+            "gpt-audio-mini-2025-12-15 audio, input",
+            "gpt-audio-mini-2025-12-15",
+            "audio input",
+            None,
+            None,
+        ),
+        (
+            "priority | gpt-5.6-sol, output, long context",
+            "gpt-5.6-sol",
+            "output",
+            "priority",
+            "long",
+        ),
         ("ft-gpt-4o-2024-08-06, input", "ft-gpt-4o-2024-08-06", "input", None, None),
         ("whisper-1, audio", "whisper-1", "audio", None, None),
         ("Vector storage", None, None, None, None),
     ],
 )
-def test_openai_line_item_parsing(item: str, model: str | None, kind: str | None, tier: str | None, window: str | None) -> None:
+def test_openai_line_item_parsing(
+    item: str, model: str | None, kind: str | None, tier: str | None, window: str | None
+) -> None:
     from llmcost.ingest.adapters.openai_costs import parse_line_item
 
     got = parse_line_item(item)
-    assert (got["model"], got["token_kind"], got["service_tier"], got["context_window"]) == (model, kind, tier, window)
+    assert (got["model"], got["token_kind"], got["service_tier"], got["context_window"]) == (
+        model,
+        kind,
+        tier,
+        window,
+    )
 
 
 def test_openai_costs_csv_blank_day_and_batch(run_cli: Any) -> None:
@@ -196,8 +243,12 @@ def test_openai_costs_csv_blank_day_and_batch(run_cli: Any) -> None:
     assert summary["files"][0]["format"] == "openai_costs_csv"
     assert summary["totals"] == {"read": 7, "loaded": 7, "rejected": 0, "duplicates": 0}
     # an empty day comes as a row with blank values: loaded as $0
-    assert query("SELECT amount_usd FROM billed WHERE period_start = '2025-10-07'") == [(Decimal(0),)]
-    assert query("SELECT DISTINCT service_tier FROM billed WHERE model LIKE 'gpt-4o-mini%'") == [("batch",)]
+    assert query("SELECT amount_usd FROM billed WHERE period_start = '2025-10-07'") == [
+        (Decimal(0),)
+    ]
+    assert query("SELECT DISTINCT service_tier FROM billed WHERE model LIKE 'gpt-4o-mini%'") == [
+        ("batch",)
+    ]
     # 0.04759 + 0.001024 + 0.6 + 0.0015 + 0.0012 + 0.03
     assert query("SELECT sum(amount_usd) FROM billed")[0][0] == Decimal("0.681314")
 
@@ -251,9 +302,17 @@ def test_anthropic_console_usage_csv(run_cli: Any) -> None:
     summary = ingest(run_cli, ANTHROPIC_USAGE_CSV)  # starts with a UTF-8 BOM
     assert summary["files"][0]["format"] == "anthropic_usage_csv"
     assert summary["totals"] == {"read": 3, "loaded": 3, "rejected": 0, "duplicates": 0}
-    rows = query("SELECT bucket_end::VARCHAR, api_key, workspace, batch, input_tokens FROM usage ORDER BY bucket_start, model")
+    rows = query(
+        "SELECT bucket_end::VARCHAR, api_key, workspace, batch, input_tokens FROM usage ORDER BY bucket_start, model"
+    )
     assert rows == [
-        ("2026-03-23 00:00:00", "prod-backend", "Default", False, 75000),  # 20,000 + 4,000 + 1,000 + 50,000
+        (
+            "2026-03-23 00:00:00",
+            "prod-backend",
+            "Default",
+            False,
+            75000,
+        ),  # 20,000 + 4,000 + 1,000 + 50,000
         ("2026-03-23 00:00:00", "prod-backend", "Default", False, 100000),
         ("2026-03-24 00:00:00", "batch-jobs", "Default", True, 1000000),
     ]
@@ -275,7 +334,9 @@ def test_anthropic_console_usage_csv_older_columns(run_cli: Any, tmp_path: Path)
     )
     ingest(run_cli, path)
     # one cache-write column in older exports: 5-minute TTL
-    assert query("SELECT input_tokens, cache_write_tokens, cache_write_1h_tokens FROM usage") == [(6000, 2000, 0)]
+    assert query("SELECT input_tokens, cache_write_tokens, cache_write_1h_tokens FROM usage") == [
+        (6000, 2000, 0)
+    ]
     # 1,000*3 + 2,000*3.75 + 3,000*0.3 + 100*15 = 3,000 + 7,500 + 900 + 1,500 = 12,900 -> $0.0129
     assert usage_costs()["claude-sonnet-4-20250514"] == Decimal("0.0129")
 
@@ -288,9 +349,9 @@ def test_anthropic_cost_report_cents(run_cli: Any) -> None:
     assert summary["files"][0]["format"] == "anthropic_costs"
     assert summary["totals"] == {"read": 13, "loaded": 13, "rejected": 0, "duplicates": 0}
     # "0.45" is 0.45 CENTS: $0.0045
-    assert query("SELECT amount_usd FROM billed WHERE line_item = 'Claude Sonnet 4 Usage - Input Tokens'") == [
-        (Decimal("0.0045"),)
-    ]
+    assert query(
+        "SELECT amount_usd FROM billed WHERE line_item = 'Claude Sonnet 4 Usage - Input Tokens'"
+    ) == [(Decimal("0.0045"),)]
     # model and token_type left out: both read from the description
     assert query(
         "SELECT DISTINCT model, token_kind FROM billed WHERE context_window = '200k-1M' ORDER BY token_kind"
@@ -302,8 +363,13 @@ def test_anthropic_cost_report_cents(run_cli: Any) -> None:
 def test_anthropic_console_cost_csv_dollars_and_display_names(run_cli: Any) -> None:
     summary = ingest(run_cli, ANTHROPIC_COSTS_CSV)
     assert summary["files"][0]["format"] == "anthropic_costs_csv"
-    models = [r[0] for r in query("SELECT DISTINCT model FROM billed WHERE model IS NOT NULL ORDER BY 1")]
-    assert models == ["claude-haiku-4-5", "claude-sonnet-4"]  # from "Claude Haiku 4.5", "Claude Sonnet 4"
+    models = [
+        r[0] for r in query("SELECT DISTINCT model FROM billed WHERE model IS NOT NULL ORDER BY 1")
+    ]
+    assert models == [
+        "claude-haiku-4-5",
+        "claude-sonnet-4",
+    ]  # from "Claude Haiku 4.5", "Claude Sonnet 4"
     from llmcost import pricing
 
     table = pricing.load()
@@ -325,7 +391,9 @@ def test_display_model_names() -> None:
 # ---------------------------------------------------------------- idempotence
 
 
-def test_reingest_loads_nothing_and_a_refetched_day_replaces_the_old(run_cli: Any, tmp_path: Path) -> None:
+def test_reingest_loads_nothing_and_a_refetched_day_replaces_the_old(
+    run_cli: Any, tmp_path: Path
+) -> None:
     first = ingest(run_cli, OPENAI_USAGE)
     assert first["totals"]["loaded"] == 4
     again = ingest(run_cli, OPENAI_USAGE)
@@ -372,7 +440,13 @@ def test_unknown_json_names_the_formats_tried(run_cli: Any, tmp_path: Path) -> N
     code, out, err = run_cli("ingest", str(path))
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1
-    for name in ("openai_usage", "openai_costs", "anthropic_usage", "anthropic_costs", "anthropic_costs_csv"):
+    for name in (
+        "openai_usage",
+        "openai_costs",
+        "anthropic_usage",
+        "anthropic_costs",
+        "anthropic_costs_csv",
+    ):
         assert name in err
 
 
@@ -403,6 +477,8 @@ def test_json_lines_of_pages(run_cli: Any, tmp_path: Path) -> None:
     first = {**page, "data": page["data"][:1], "has_more": True}
     second = {**page, "data": page["data"][1:]}
     path = tmp_path / "pages.jsonl"
-    path.write_text(json.dumps(first) + "\n" + json.dumps(second) + "\n" + '{"object": "page", "data": [\n')
+    path.write_text(
+        json.dumps(first) + "\n" + json.dumps(second) + "\n" + '{"object": "page", "data": [\n'
+    )
     summary = ingest(run_cli, path, extra=("--as", "openai_usage"))
     assert summary["totals"] == {"read": 5, "loaded": 4, "rejected": 1, "duplicates": 0}

@@ -63,7 +63,9 @@ def test_openai_usage_page_and_costs_page_reconcile_within_a_cent(run_cli: Any) 
         assert abs(row["billed_cost_usd"] - row["usage_cost_usd"]) < 0.01, key
         assert row["usage_gap_usd"] == pytest.approx(0, abs=1e-9)
     # usage: 0.1827 + 0.77 + 0.153 + 0.125 (see test_ingest_exports)
-    assert rows[("2025-08-01", "openai", "gpt-4o-mini")]["usage_cost_usd"] == pytest.approx(0.1827, abs=1e-12)
+    assert rows[("2025-08-01", "openai", "gpt-4o-mini")]["usage_cost_usd"] == pytest.approx(
+        0.1827, abs=1e-12
+    )
     assert doc["totals"]["usage_cost_usd"] == pytest.approx(1.2307, abs=1e-9)
     # the bill adds $0.025 of web search that no token export explains
     assert rows[("2025-08-02", "openai", None)] == {
@@ -82,7 +84,9 @@ def test_reconcile_with_request_logs_by_month(run_cli: Any, jsonl: Any) -> None:
     doc = reconcile_json(run_cli)  # --by month is the default
     assert doc["by"] == "month"
     rows = by_key(doc)
-    mini = rows[("2025-08", "openai", "gpt-4o-mini")]  # "gpt-4o-mini" and "gpt-4o-mini-2024-07-18" are one model
+    mini = rows[
+        ("2025-08", "openai", "gpt-4o-mini")
+    ]  # "gpt-4o-mini" and "gpt-4o-mini-2024-07-18" are one model
     assert mini["requests"] == 2 and mini["logged_cost_usd"] == pytest.approx(0.06, abs=1e-12)
     # billed 0.067500000000000004 + 0.06 + 0.0552 + 0.06 + 0.045 + 0.048 = 0.3357; gap 0.3357 - 0.06 = 0.2757
     assert mini["billed_cost_usd"] == pytest.approx(0.3357, abs=1e-12)
@@ -90,16 +94,25 @@ def test_reconcile_with_request_logs_by_month(run_cli: Any, jsonl: Any) -> None:
     assert mini["gap_pct"] == pytest.approx(0.2757 / 0.3357 * 100)
     gpt41 = rows[("2025-08", "openai", "gpt-4.1")]
     # billed 0.4 + 0.05 + 0.32 + 0.08 + 0.005 + 0.04 = 0.895; gap 0.895 - 0.28 = 0.615
-    assert (gpt41["logged_cost_usd"], gpt41["billed_cost_usd"]) == (pytest.approx(0.28), pytest.approx(0.895))
+    assert (gpt41["logged_cost_usd"], gpt41["billed_cost_usd"]) == (
+        pytest.approx(0.28),
+        pytest.approx(0.895),
+    )
     assert gpt41["gap_usd"] == pytest.approx(0.615, abs=1e-12)
     mystery = rows[("2025-08", "openai", "mystery-model")]
     # logged but unpriced; the bill and the usage export cover the month and do not mention it: 0
     assert mystery["logged_cost_usd"] is None and mystery["unpriced_requests"] == 1
-    assert (mystery["usage_cost_usd"], mystery["billed_cost_usd"], mystery["gap_usd"]) == (0.0, 0.0, 0.0)
+    assert (mystery["usage_cost_usd"], mystery["billed_cost_usd"], mystery["gap_usd"]) == (
+        0.0,
+        0.0,
+        0.0,
+    )
     t = doc["totals"]
     assert t["logged_cost_usd"] == pytest.approx(0.34, abs=1e-12)  # 0.06 + 0.28 + 0 (cache hit)
     assert t["billed_cost_usd"] == pytest.approx(1.2557, abs=1e-12)
-    assert t["gap_usd"] == pytest.approx(1.2557 - 0.34, abs=1e-12)  # 0.2757 + 0.615 + 0.025 + 0 = 0.9157
+    assert t["gap_usd"] == pytest.approx(
+        1.2557 - 0.34, abs=1e-12
+    )  # 0.2757 + 0.615 + 0.025 + 0 = 0.9157
     assert doc["unexplained_share"] == pytest.approx(0.9157 / 1.2557)
     assert doc["unpriced_requests"] == 1 and t["requests"] == 4
 
@@ -124,11 +137,15 @@ def test_anthropic_usage_and_cost_report_reconcile(run_cli: Any) -> None:
     assert sonnet45["usage_cost_usd"] == pytest.approx(3.255, abs=1e-12)
     assert sonnet45["billed_cost_usd"] == pytest.approx(3.255, abs=1e-12)
     haiku = rows[("2025-11-03", "anthropic", "claude-haiku-4-5")]
-    assert haiku["usage_cost_usd"] == pytest.approx(1.0) and haiku["billed_cost_usd"] == pytest.approx(1.0)
+    assert haiku["usage_cost_usd"] == pytest.approx(1.0) and haiku[
+        "billed_cost_usd"
+    ] == pytest.approx(1.0)
     sonnet4 = rows[("2025-11-03", "anthropic", "claude-sonnet-4")]
     assert sonnet4["usage_cost_usd"] == pytest.approx(0.019935, abs=1e-12)
     assert sonnet4["billed_cost_usd"] == pytest.approx(0.019935, abs=1e-12)  # 1.9935 cents
-    assert rows[("2025-11-03", "anthropic", None)]["billed_cost_usd"] == pytest.approx(0.10)  # web search, 10 cents
+    assert rows[("2025-11-03", "anthropic", None)]["billed_cost_usd"] == pytest.approx(
+        0.10
+    )  # web search, 10 cents
 
 
 def test_periods_without_a_bill_have_no_gap(run_cli: Any) -> None:
@@ -153,7 +170,9 @@ def test_reconcile_window(run_cli: Any) -> None:
 def test_reconcile_bad_period_is_one_line(run_cli: Any) -> None:
     code, out, err = run_cli("reconcile", "--by", "week")
     assert code == 2 and out == ""
-    assert err.strip().splitlines() == ["llmcost: error: unknown --by 'week' for reconcile (choose day or month)"]
+    assert err.strip().splitlines() == [
+        "llmcost: error: unknown --by 'week' for reconcile (choose day or month)"
+    ]
 
 
 # ---------------------------------------------------------------- report --source exports
@@ -177,7 +196,9 @@ def test_report_defaults_to_exports_without_request_logs(run_cli: Any) -> None:
 
 def test_report_exports_by_project_and_day(run_cli: Any) -> None:
     ingest(run_cli, OPENAI_USAGE)
-    code, out, err = run_cli("report", "--source", "exports", "--by", "project,day", "--format", "json")
+    code, out, err = run_cli(
+        "report", "--source", "exports", "--by", "project,day", "--format", "json"
+    )
     assert code == 0, err
     rows = {(r["project"], r["day"]): r["cost_usd"] for r in json.loads(out)["rows"]}
     assert rows == {

@@ -27,8 +27,12 @@ app = typer.Typer(
 prices_app = typer.Typer(help="Inspect the price table.", no_args_is_help=True)
 app.add_typer(prices_app, name="prices")
 
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table | json | csv | markdown | html | parquet")]
-OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="write to FILE instead of stdout")]
+FormatOpt = Annotated[
+    str, typer.Option("--format", "-f", help="table | json | csv | markdown | html | parquet")
+]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="write to FILE instead of stdout")
+]
 
 
 class State:
@@ -55,6 +59,12 @@ class State:
 
 def _state(ctx: typer.Context) -> State:
     return ctx.find_root().obj  # type: ignore[no-any-return]
+
+
+def _window(since: str | None, until: str | None) -> Any:
+    from llmcost import metrics
+
+    return metrics.Window(metrics.parse_when(since), metrics.parse_when(until))
 
 
 @app.callback()
@@ -131,7 +141,9 @@ def ingest(
     for name in summary.passed_over[:5]:
         warn(f"passed over (not a log file by its name): {name}")
     if summary.totals["rejected"] and not quiet:
-        warn("some lines were rejected: `llmcost ingest --show-rejects` lists them with their reasons")
+        warn(
+            "some lines were rejected: `llmcost ingest --show-rejects` lists them with their reasons"
+        )
     if summary.strict_failed:
         raise typer.Exit(ExitCode.GATE)
 
@@ -140,7 +152,9 @@ def _render_simple(result: Any, fmt: str) -> str | None:
     from llmcost.render import render
 
     if fmt not in ("table", "json", "csv", "markdown"):
-        raise LlmcostError(f"unknown --format {fmt!r} here", hint="choose table, json, csv or markdown")
+        raise LlmcostError(
+            f"unknown --format {fmt!r} here", hint="choose table, json, csv or markdown"
+        )
     return render(result, fmt)
 
 
@@ -190,7 +204,7 @@ def report(
     from llmcost.report.markdown import summary_markdown
 
     state = _state(ctx)
-    window = metrics.Window(metrics.parse_when(since), metrics.parse_when(until))
+    window = _window(since, until)
     con = state.connect()
     if _exports_source(con, source, fmt):
         return _report_exports(state, con, by, window, fmt, output)
@@ -217,12 +231,17 @@ def _exports_source(con: Any, source: str | None, fmt: str) -> bool:
     return (source or exports.default_source(con)) == "exports"
 
 
-def _report_exports(state: State, con: Any, by: str | None, window: Any, fmt: str, output: Path | None) -> None:
+def _report_exports(
+    state: State, con: Any, by: str | None, window: Any, fmt: str, output: Path | None
+) -> None:
     from llmcost import exports
     from llmcost.render import render, to_markdown
 
     if fmt == "html":
-        raise LlmcostError("--format html is not available with --source exports", hint="use table, json, csv, markdown or parquet")
+        raise LlmcostError(
+            "--format html is not available with --source exports",
+            hint="use table, json, csv, markdown or parquet",
+        )
     result = exports.report(con, state.prices(), by=exports.parse_by(by), window=window)
     emit(render(result, fmt, output))
     step_summary(to_markdown(result))
@@ -238,13 +257,16 @@ def reconcile(
     output: OutputOpt = None,
 ) -> None:  # fmt: skip
     """Request logs vs provider usage exports vs billed cost, per period, provider and model."""
-    from llmcost import exports, metrics
+    from llmcost import exports
     from llmcost.render import render
 
     state = _state(ctx)
     if fmt == "html":
-        raise LlmcostError("--format html is not available for reconcile", hint="use table, json, csv, markdown or parquet")
-    window = metrics.Window(metrics.parse_when(since), metrics.parse_when(until))
+        raise LlmcostError(
+            "--format html is not available for reconcile",
+            hint="use table, json, csv, markdown or parquet",
+        )
+    window = _window(since, until)
     result = exports.reconcile(state.connect(), state.prices(), by=by, window=window)
     emit(render(result, fmt, output, title="llmcost reconcile"))
 
@@ -274,7 +296,10 @@ def prices_show(
     table = _state(ctx).prices()
     found = table.resolve(model)
     if found is None:
-        raise LlmcostError(f"no price for {model!r}", hint="`llmcost prices list` shows the models; add one with --pricing")
+        raise LlmcostError(
+            f"no price for {model!r}",
+            hint="`llmcost prices list` shows the models; add one with --pricing",
+        )
     emit(render(prices_show_table(found), fmt))
 
 
@@ -323,7 +348,7 @@ def whatif(
     from llmcost.render import render
 
     state = _state(ctx)
-    window = metrics.Window(metrics.parse_when(since), metrics.parse_when(until))
+    window = _window(since, until)
     con, prices, raw = state.connect(), state.prices(), state.settings.raw
     if all_ or suggest:
         result: Any = (
@@ -378,12 +403,12 @@ def check(
     output: OutputOpt = None,
 ) -> None:  # fmt: skip
     """CI gate: evaluate the [check] rules of llmcost.toml; exit 1 when one is breached."""
-    from llmcost import checks, metrics
+    from llmcost import checks
     from llmcost.render import render
     from llmcost.report.markdown import summary_markdown
 
     state = _state(ctx)
-    window = metrics.Window(metrics.parse_when(since), metrics.parse_when(until))
+    window = _window(since, until)
     result = checks.run(state.connect(), state.prices(), state.settings.section("check"), window)
     emit(render(result, fmt, output, title="llmcost check"))
     step_summary(summary_markdown(result, "llmcost check"))
@@ -410,9 +435,11 @@ def diff(
     target: Any = current
     if current is None:
         base = diff_mod.load_report(compare_to)
-        window = metrics.Window(metrics.parse_when(since), metrics.parse_when(until))
+        window = _window(since, until)
         by = [str(b) for b in base.get("by") or []]
-        target = jsonable(metrics.report(state.connect(), state.prices(), by=by, window=window).to_json())
+        target = jsonable(
+            metrics.report(state.connect(), state.prices(), by=by, window=window).to_json()
+        )
     emit(render(diff_mod.diff(compare_to, target), fmt, output, title="llmcost diff"))
 
 
@@ -433,7 +460,9 @@ def synth(
     if requests <= 0:
         raise LlmcostError("--requests must be positive")
     summary = generate(out_dir, requests=requests, seed=seed, months=months, compress=compress)
-    warn(f"wrote {summary.requests:,} requests for {summary.customers} customers ({summary.users} users) to {out_dir}")
+    warn(
+        f"wrote {summary.requests:,} requests for {summary.customers} customers ({summary.users} users) to {out_dir}"
+    )
 
 
 # ---------------------------------------------------------------- entry point
@@ -452,15 +481,21 @@ def main() -> None:
         warn("llmcost: aborted")
         sys.exit(130)
     except KeyboardInterrupt:
-        warn("llmcost: interrupted; the file being loaded was rolled back, run the same command again to finish")
+        warn(
+            "llmcost: interrupted; the file being loaded was rolled back, run the same command again to finish"
+        )
         sys.exit(130)
-    except typer.TyperException as exc:  # click's errors (bad flag...): typer vendors click as typer._click
+    except (
+        typer.TyperException
+    ) as exc:  # click's errors (bad flag...): typer vendors click as typer._click
         warn(f"llmcost: error: {exc.format_message()} (see --help)")
         sys.exit(ExitCode.USAGE)
     except BrokenPipeError:
         sys.exit(0)
     if code == 130:  # typer turns KeyboardInterrupt into Exit(130)
-        warn("llmcost: interrupted; the file being loaded was rolled back, run the same command again to finish")
+        warn(
+            "llmcost: interrupted; the file being loaded was rolled back, run the same command again to finish"
+        )
     if isinstance(code, int) and code:
         sys.exit(code)
 

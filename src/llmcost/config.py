@@ -46,7 +46,8 @@ class Settings:
         value = self.raw.get(name, {})
         if not isinstance(value, dict):
             raise ConfigError(
-                f"{self.config_path}: [{name}] must be a table", hint="see the README's configuration section"
+                f"{self.config_path}: [{name}] must be a table",
+                hint="see the README's configuration section",
             )
         return value
 
@@ -78,7 +79,9 @@ def load_config(config: Path | None) -> tuple[Path | None, dict[str, Any]]:
     return None, {}
 
 
-def resolve(db: Path | None = None, pricing: list[Path] | None = None, config: Path | None = None) -> Settings:
+def resolve(
+    db: Path | None = None, pricing: list[Path] | None = None, config: Path | None = None
+) -> Settings:
     config_path, raw = load_config(config)
     base = config_path.parent if config_path else Path(".")
     if db is None:

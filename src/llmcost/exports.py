@@ -38,12 +38,20 @@ DIMENSIONS: dict[str, str] = {
     "week": "strftime(date_trunc('week', bucket_start), '%Y-%m-%d')",
     "month": "strftime(date_trunc('month', bucket_start), '%Y-%m')",
 }
-SYNONYMS = {"project_id": "project", "workspace_id": "workspace", "api_key_id": "api_key", "user_id": "user"}
+SYNONYMS = {
+    "project_id": "project",
+    "workspace_id": "workspace",
+    "api_key_id": "api_key",
+    "user_id": "user",
+}
 
 
 def install_usage(con: Any, table: pricing.PriceTable) -> None:
     """Price rows for every model in the usage table and the `priced_usage` view over it."""
-    names = [r[0] for r in con.execute("SELECT DISTINCT model FROM usage WHERE model IS NOT NULL").fetchall()]
+    names = [
+        r[0]
+        for r in con.execute("SELECT DISTINCT model FROM usage WHERE model IS NOT NULL").fetchall()
+    ]
     con.execute(f"CREATE OR REPLACE TEMP TABLE {USAGE_PRICES} ({pricing.PRICE_COLUMNS})")
     rows = pricing.price_rows(table, names)
     if rows:
@@ -77,7 +85,11 @@ def default_source(con: Any) -> str:
     """`report` reads the request logs, or the usage exports when the database holds no request logs."""
     if has_requests(con):
         return "requests"
-    return "exports" if con.execute("SELECT EXISTS (SELECT 1 FROM usage)").fetchone()[0] else "requests"
+    return (
+        "exports"
+        if con.execute("SELECT EXISTS (SELECT 1 FROM usage)").fetchone()[0]
+        else "requests"
+    )
 
 
 def _window_sql(window: Any, column: str) -> tuple[str, list[Any]]:
@@ -91,7 +103,10 @@ def _meta(prices: pricing.PriceTable, window: Any, generated_at: datetime | None
     return {
         "generated_at": generated_at or datetime.now(UTC).replace(tzinfo=None),
         "pricing": {"files": prices.files, "sha256": prices.sha256},
-        "window": {"since": getattr(window, "since", None), "until": getattr(window, "until", None)},
+        "window": {
+            "since": getattr(window, "since", None),
+            "until": getattr(window, "until", None),
+        },
     }
 
 
@@ -153,7 +168,12 @@ _SUM_KEYS = ("requests", "input_tokens", "cache_read_tokens", "output_tokens", "
 
 
 def report(
-    con: Any, prices: pricing.PriceTable, *, by: list[str], window: Any = None, generated_at: datetime | None = None
+    con: Any,
+    prices: pricing.PriceTable,
+    *,
+    by: list[str],
+    window: Any = None,
+    generated_at: datetime | None = None,
 ) -> ExportsReport:
     """The usage exports grouped by `by` (see DIMENSIONS), priced at their bucket start."""
     install_usage(con, prices)
@@ -164,7 +184,10 @@ def report(
         params,
     ).fetchone()
     tot = con.execute(f"SELECT {_SUMS} FROM {PRICED_USAGE} WHERE {where}", params).fetchone()
-    totals = {k: (v if v is not None or k in ("requests", "cost_usd") else 0) for k, v in zip(_SUM_KEYS, tot, strict=True)}
+    totals = {
+        k: (v if v is not None or k in ("requests", "cost_usd") else 0)
+        for k, v in zip(_SUM_KEYS, tot, strict=True)
+    }
     rows: list[dict[str, Any]] = []
     if by:
         dims = [DIMENSIONS[SYNONYMS.get(b, b)] for b in by]
@@ -176,7 +199,7 @@ def report(
             params,
         ).fetchall():
             row = {name: rec[i] for i, name in enumerate(by)}
-            row.update(zip(_SUM_KEYS, rec[len(by):], strict=True))
+            row.update(zip(_SUM_KEYS, rec[len(by) :], strict=True))
             cost, total = row["cost_usd"], totals["cost_usd"]
             row["share_pct"] = (cost / total * 100) if cost is not None and total else None
             rows.append(row)
@@ -185,7 +208,10 @@ def report(
         "source": "exports",
         **_meta(prices, window, generated_at),
         "coverage": {
-            "usage_rows": n, "priced": priced, "unpriced": n - priced, "unpriced_models": unpriced_models or [],
+            "usage_rows": n,
+            "priced": priced,
+            "unpriced": n - priced,
+            "unpriced_models": unpriced_models or [],
         },
         "totals": totals,
         "by": by,
@@ -211,15 +237,23 @@ class ReconcileResult:
             f"usage exports {fmt_value(t['usage_cost_usd'], 'usd')}   billed {fmt_value(t['billed_cost_usd'], 'usd')}",
         ]
         if t["billed_cost_usd"] is None:
-            lines.append("no billed-cost export in the database: ingest an OpenAI costs page or an Anthropic cost_report")
+            lines.append(
+                "no billed-cost export in the database: ingest an OpenAI costs page or an Anthropic cost_report"
+            )
         else:
             share = self.doc["unexplained_share"]
             lines.append(
                 f"gap (billed - request logs) {fmt_value(t['gap_usd'], 'usd')}: "
-                + (f"{share * 100:.1f}% of the bill is not explained by the request logs" if share is not None else "—")
+                + (
+                    f"{share * 100:.1f}% of the bill is not explained by the request logs"
+                    if share is not None
+                    else "—"
+                )
             )
         if self.doc["unpriced_requests"]:
-            lines.append(f"{self.doc['unpriced_requests']:,} logged requests have no price: their cost counts as unexplained")
+            lines.append(
+                f"{self.doc['unpriced_requests']:,} logged requests have no price: their cost counts as unexplained"
+            )
         return lines
 
     def tables(self) -> list[Table]:
@@ -233,7 +267,11 @@ class ReconcileResult:
             Column("gap_pct", "gap % of bill", "pct"),
         ]  # fmt: skip
         note = "gap = billed - request logs: the spend the request logs do not explain; — = no export for that period"
-        return [Table(f"reconcile by {self.doc['by']}, provider, model", cols, self.doc["rows"], note=note)]
+        return [
+            Table(
+                f"reconcile by {self.doc['by']}, provider, model", cols, self.doc["rows"], note=note
+            )
+        ]
 
 
 RECONCILE_SQL = """
@@ -306,7 +344,9 @@ def reconcile(
     w_req, p_req = _window_sql(window, "r.ts")
     w_use, p_use = _window_sql(window, "u.bucket_start")
     w_bill, p_bill = _window_sql(window, "b.period_start")
-    sql = RECONCILE_SQL.format(unit=unit, fmt=fmt, w_req=w_req, w_use=w_use, w_bill=w_bill, priced_usage=PRICED_USAGE)
+    sql = RECONCILE_SQL.format(
+        unit=unit, fmt=fmt, w_req=w_req, w_use=w_use, w_bill=w_bill, priced_usage=PRICED_USAGE
+    )
     rows: list[dict[str, Any]] = []
     unpriced_requests = 0
     for period, provider, model, requests, unpriced, logged, usage, billed in con.execute(
@@ -329,10 +369,23 @@ def reconcile(
         values = [r[key] for r in rows if r[key] is not None]
         return sum(values[1:], values[0]) if values else None
 
-    totals = {k: total(k) for k in ("logged_cost_usd", "usage_cost_usd", "billed_cost_usd", "gap_usd", "usage_gap_usd")}
+    totals = {
+        k: total(k)
+        for k in (
+            "logged_cost_usd",
+            "usage_cost_usd",
+            "billed_cost_usd",
+            "gap_usd",
+            "usage_gap_usd",
+        )
+    }
     totals["requests"] = sum(r["requests"] for r in rows)
     billed_total = totals["billed_cost_usd"]
-    share = (totals["gap_usd"] / billed_total) if billed_total and totals["gap_usd"] is not None else None
+    share = (
+        (totals["gap_usd"] / billed_total)
+        if billed_total and totals["gap_usd"] is not None
+        else None
+    )
     doc = {
         "schema": RECONCILE_SCHEMA,
         **_meta(prices, window, generated_at),

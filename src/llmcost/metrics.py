@@ -655,7 +655,8 @@ TASK_COUNT = "(count(DISTINCT task_id) + count(*) FILTER (WHERE task_id IS NULL)
 
 # Distinct tasks and users of the current period come from the task and user-month queries, which
 # group by them anyway: here they are counted for the previous period only (FILTER keeps the hash
-# sets of a --by report empty).
+# sets of a --by report empty). Logged costs are DOUBLEs: fsum (compensated) keeps their sum's last
+# digits from depending on the order the threads add them in.
 PERIOD_TOTALS = f"""
 SELECT prev, count(*) AS requests,
        count(DISTINCT task_id) FILTER (WHERE prev) + count(*) FILTER (WHERE task_id IS NULL) AS tasks,
@@ -667,7 +668,7 @@ SELECT prev, count(*) AS requests,
        sum(input_tokens) FILTER (WHERE NOT cache_hit) AS provider_in_t,
        count(*) FILTER (WHERE tier = 'small') AS small_n, count(*) FILTER (WHERE tier = 'mid') AS mid_n,
        count(*) FILTER (WHERE priced AND logged_cost_usd IS NOT NULL) AS logged_n,
-       sum(logged_cost_usd) FILTER (WHERE priced) AS logged_usd,
+       fsum(logged_cost_usd) FILTER (WHERE priced) AS logged_usd,
        {pricing.sum_cost_sql("u", "cost_x", "logged_cost_usd IS NOT NULL")} AS computed_usd
 FROM lc_rep WHERE sel GROUP BY prev
 """
@@ -845,6 +846,8 @@ def report(
         )
     filters = where or []
     target_rules = parse_targets(targets or {})
+    # A query over ~2 s draws DuckDB's progress bar on stdout, which carries the report's data.
+    con.execute("SET enable_progress_bar = false")
     pricing.install(con, prices)
     win = effective_window(con, window)
     summary_mode = not by
@@ -1141,7 +1144,7 @@ def _months(
 def _models(con: Any, total_cost: Any, total_n: int) -> list[dict[str, Any]]:
     found = con.execute(
         f"""SELECT model, min(tier), count(*), {SUM_COST} AS cost, bool_and(priced),
-                  sum(logged_cost_usd) FILTER (WHERE priced), {pricing.sum_cost_sql("u", "cost_x", "logged_cost_usd IS NOT NULL")}
+                  fsum(logged_cost_usd) FILTER (WHERE priced), {pricing.sum_cost_sql("u", "cost_x", "logged_cost_usd IS NOT NULL")}
            FROM lc_rep WHERE sel AND NOT prev
            GROUP BY model ORDER BY cost DESC NULLS LAST, count(*) DESC, model"""
     ).fetchall()

@@ -22,7 +22,15 @@ from llmcost.errors import PricingError
 RATE_KEYS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 CACHE_KEYS = ("cache_read", "cache_write", "cache_write_1h")
 LONG_KEYS = ("long_input", "long_output", "long_cache_read", "long_cache_write")
-PRICE_KEYS = {"effective_from", *RATE_KEYS, "batch_discount", "long_context_threshold", *LONG_KEYS, "note", "source"}
+PRICE_KEYS = {
+    "effective_from",
+    *RATE_KEYS,
+    "batch_discount",
+    "long_context_threshold",
+    *LONG_KEYS,
+    "note",
+    "source",
+}
 MODEL_KEYS = {"id", "aliases", "tier", "prices", "provider", "note", "source", "name"}
 TIERS = ("small", "mid", "frontier")
 Q = Decimal("0.000000001")  # rates are kept to 1e-9 USD per 1M tokens
@@ -53,12 +61,24 @@ class PriceVersion:
         """SPEC §4 in Python: the reference the SQL is tested against."""
         if cache_hit:
             return Decimal(0)
-        long = self.long_context_threshold is not None and input_tokens > self.long_context_threshold
+        long = (
+            self.long_context_threshold is not None and input_tokens > self.long_context_threshold
+        )
         r_in = self.long_input if long and self.long_input is not None else self.input
         r_out = self.long_output if long and self.long_output is not None else self.output
-        r_cr = self.long_cache_read if long and self.long_cache_read is not None else self.cache_read
-        r_cw = self.long_cache_write if long and self.long_cache_write is not None else self.cache_write
-        r_cw1 = self.long_cache_write_1h if long and self.long_cache_write_1h is not None else self.cache_write_1h
+        r_cr = (
+            self.long_cache_read if long and self.long_cache_read is not None else self.cache_read
+        )
+        r_cw = (
+            self.long_cache_write
+            if long and self.long_cache_write is not None
+            else self.cache_write
+        )
+        r_cw1 = (
+            self.long_cache_write_1h
+            if long and self.long_cache_write_1h is not None
+            else self.cache_write_1h
+        )
         uncached = input_tokens - cache_read_tokens - cache_write_tokens - cache_write_1h_tokens
         total = (
             uncached * r_in + cache_read_tokens * r_cr + cache_write_tokens * r_cw
@@ -143,7 +163,11 @@ def name_candidates(name: str) -> list[str]:
         add(n.split("@", 1)[0])
     m = _BEDROCK.match(n)
     if m:
-        add(n.split(".", 1)[1] if n.split(".", 1)[0] in {"us", "eu", "apac", "global", "jp", "au", "ca"} else n)
+        add(
+            n.split(".", 1)[1]
+            if n.split(".", 1)[0] in {"us", "eu", "apac", "global", "jp", "au", "ca"}
+            else n
+        )
         add(m.group("name"))
         n = m.group("name")
     add(_DATE_SUFFIX.sub("", n))
@@ -163,34 +187,67 @@ def _line_of(text: str, pattern: str, start: int = 0) -> int:
 
 
 def _fail(
-    path: Path, text: str, message: str, *, model: str | None = None, key: str | None = None, version: int = 0
+    path: Path,
+    text: str,
+    message: str,
+    *,
+    model: str | None = None,
+    key: str | None = None,
+    version: int = 0,
 ) -> PricingError:
     line = 0
     if model is not None:
         line = _line_of(text, rf'^\s*id\s*=\s*"{re.escape(model)}"')
-        for _ in range(version):  # the key is in the version-th [[models.prices]] after the id, not the first
+        for _ in range(
+            version
+        ):  # the key is in the version-th [[models.prices]] after the id, not the first
             line = _line_of(text, r"^\s*\[\[models\.prices\]\]", line) or line
         if key is not None:
             line = _line_of(text, rf"^\s*{re.escape(key)}\s*=", max(line - 1, 0)) or line
     where = f"{path} line {line}" if line else str(path)
-    return PricingError(f"cannot read prices: {where}: {message}", hint="see pricing/README.md for the format")
+    return PricingError(
+        f"cannot read prices: {where}: {message}", hint="see pricing/README.md for the format"
+    )
 
 
 def _rate(value: Any, path: Path, text: str, model: str, key: str, version: int = 0) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise _fail(path, text, f"{model}: '{key}' must be a number, got {value!r}", model=model, key=key, version=version)
+        raise _fail(
+            path,
+            text,
+            f"{model}: '{key}' must be a number, got {value!r}",
+            model=model,
+            key=key,
+            version=version,
+        )
     rate = Decimal(value)
     if rate < 0:
-        raise _fail(path, text, f"{model}: '{key}' must not be negative", model=model, key=key, version=version)
+        raise _fail(
+            path,
+            text,
+            f"{model}: '{key}' must not be negative",
+            model=model,
+            key=key,
+            version=version,
+        )
     return rate
 
 
-def _version(raw: dict[str, Any], path: Path, text: str, model: str, label: str, version: int = 0) -> PriceVersion:
+def _version(
+    raw: dict[str, Any], path: Path, text: str, model: str, label: str, version: int = 0
+) -> PriceVersion:
     """One [[models.prices]] entry; `version` (1-based) lets an error point at its own lines."""
     unknown = set(raw) - PRICE_KEYS
     if unknown:
         key = sorted(unknown)[0]
-        raise _fail(path, text, f"{model}: unknown key '{key}' in a price", model=model, version=version, key=key)
+        raise _fail(
+            path,
+            text,
+            f"{model}: unknown key '{key}' in a price",
+            model=model,
+            version=version,
+            key=key,
+        )
     eff = raw.get("effective_from")
     if isinstance(eff, datetime):
         eff = eff.date()
@@ -216,16 +273,30 @@ def _version(raw: dict[str, Any], path: Path, text: str, model: str, label: str,
                         model=model, version=version, key="long_context_threshold")  # fmt: skip
         for key in ("long_input", "long_output"):
             if key not in raw:
-                raise _fail(path, text, f"{model}: a long-context tier needs '{key}'", model=model, version=version)
+                raise _fail(
+                    path,
+                    text,
+                    f"{model}: a long-context tier needs '{key}'",
+                    model=model,
+                    version=version,
+                )
             longs[key] = _rate(raw[key], path, text, model, key, version)
         scale = longs["long_input"] / rates["input"] if rates["input"] else Decimal(1)  # type: ignore[operator]
         for key, base in (("long_cache_read", "cache_read"), ("long_cache_write", "cache_write")):
             longs[key] = (
-                _rate(raw[key], path, text, model, key, version) if key in raw else (rates[base] * scale).quantize(Q)
+                _rate(raw[key], path, text, model, key, version)
+                if key in raw
+                else (rates[base] * scale).quantize(Q)
             )
         longs["long_cache_write_1h"] = (rates["cache_write_1h"] * scale).quantize(Q)
     elif any(k in raw for k in LONG_KEYS):
-        raise _fail(path, text, f"{model}: long_* rates need 'long_context_threshold'", model=model, version=version)
+        raise _fail(
+            path,
+            text,
+            f"{model}: long_* rates need 'long_context_threshold'",
+            model=model,
+            version=version,
+        )
     return PriceVersion(
         effective_from=eff, batch_discount=discount, long_context_threshold=threshold, fallbacks=fallbacks,
         source=label, **rates, **longs,  # type: ignore[arg-type]
@@ -236,7 +307,9 @@ def _read_file(path: Path, label: str, *, overlay: bool) -> tuple[list[Model], b
     try:
         blob = path.read_bytes()
     except OSError as exc:
-        raise PricingError(f"cannot read prices: {path}: {exc.strerror}", hint="check the --pricing path") from None
+        raise PricingError(
+            f"cannot read prices: {path}: {exc.strerror}", hint="check the --pricing path"
+        ) from None
     text = blob.decode("utf-8", errors="replace")
     try:
         doc = tomllib.loads(text, parse_float=Decimal)
@@ -261,18 +334,36 @@ def _read_file(path: Path, label: str, *, overlay: bool) -> tuple[list[Model], b
             raise _fail(path, text, f"{model_id}: unknown key '{key}'", model=model_id, key=key)
         tier = raw.get("tier")
         if tier is not None and tier not in TIERS:
-            raise _fail(path, text, f"{model_id}: tier must be one of {', '.join(TIERS)}", model=model_id, key="tier")
+            raise _fail(
+                path,
+                text,
+                f"{model_id}: tier must be one of {', '.join(TIERS)}",
+                model=model_id,
+                key="tier",
+            )
         prices = raw.get("prices", [])
         if not prices and not overlay:
             raise _fail(path, text, f"{model_id}: no [[models.prices]]", model=model_id)
-        versions = [_version(p, path, text, model_id, label, i) for i, p in enumerate(prices, start=1)]
+        versions = [
+            _version(p, path, text, model_id, label, i) for i, p in enumerate(prices, start=1)
+        ]
         aliases = raw.get("aliases", [])
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-            raise _fail(path, text, f"{model_id}: aliases must be a list of strings", model=model_id, key="aliases")
+            raise _fail(
+                path,
+                text,
+                f"{model_id}: aliases must be a list of strings",
+                model=model_id,
+                key="aliases",
+            )
         models.append(
             Model(
-                id=model_id, provider=str(raw.get("provider", provider or "custom")), tier=tier,
-                aliases=list(aliases), versions=versions, files=[label],
+                id=model_id,
+                provider=str(raw.get("provider", provider or "custom")),
+                tier=tier,
+                aliases=list(aliases),
+                versions=versions,
+                files=[label],
             )
         )
     return models, blob
@@ -283,7 +374,9 @@ def _toml_files(path: Path) -> list[Path]:
         return sorted(p for p in path.rglob("*.toml") if p.is_file())
     if path.is_file():
         return [path]
-    raise PricingError(f"cannot read prices: {path} does not exist", hint="check the --pricing path")
+    raise PricingError(
+        f"cannot read prices: {path} does not exist", hint="check the --pricing path"
+    )
 
 
 def load(overlays: list[Path] | None = None, *, bundled: Path | None = None) -> PriceTable:
@@ -292,7 +385,9 @@ def load(overlays: list[Path] | None = None, *, bundled: Path | None = None) -> 
     digest = hashlib.sha256()
     files: list[str] = []
     table = PriceTable(models={}, files=files, sha256="")
-    sources: list[tuple[Path, str, bool]] = [(p, f"pricing/{p.relative_to(base)}", False) for p in _toml_files(base)]
+    sources: list[tuple[Path, str, bool]] = [
+        (p, f"pricing/{p.relative_to(base)}", False) for p in _toml_files(base)
+    ]
     for overlay in overlays or []:
         sources += [(p, str(p), True) for p in _toml_files(overlay)]
     for path, label, is_overlay in sources:
@@ -325,7 +420,8 @@ def _merge(table: PriceTable, model: Model, path: Path, overlay: bool) -> None:
         return
     if not overlay:
         raise PricingError(
-            f"cannot read prices: {path}: model {model.id} is defined twice", hint="merge the two entries"
+            f"cannot read prices: {path}: model {model.id} is defined twice",
+            hint="merge the two entries",
         )
     # An overlay on a known model: a version with the same effective_from replaces the bundled one.
     target = table.models[existing_id]
@@ -354,7 +450,9 @@ PRICE_COLUMNS = """
 FAR_FUTURE = datetime(9999, 1, 1)
 
 
-def price_rows(table: PriceTable, names: list[str], *, as_model: Model | None = None) -> list[tuple[Any, ...]]:
+def price_rows(
+    table: PriceTable, names: list[str], *, as_model: Model | None = None
+) -> list[tuple[Any, ...]]:
     """One row per (logged model name, price version), each valid over [valid_from, valid_to).
 
     With `as_model`, every name is priced as that model, its first version reaching back to the
@@ -370,19 +468,39 @@ def price_rows(table: PriceTable, names: list[str], *, as_model: Model | None = 
             start = datetime.combine(v.effective_from, datetime.min.time())
             if as_model is not None and i == 0:
                 start = datetime(1, 1, 1)
-            end = datetime.combine(versions[i + 1].effective_from, datetime.min.time()) if i + 1 < len(versions) else FAR_FUTURE
+            end = (
+                datetime.combine(versions[i + 1].effective_from, datetime.min.time())
+                if i + 1 < len(versions)
+                else FAR_FUTURE
+            )
             rows.append(
                 (
-                    name, model.id, model.provider, model.tier, start, end,
-                    v.input, v.output, v.cache_read, v.cache_write, v.cache_write_1h, 1 - v.batch_discount,
-                    v.long_context_threshold, v.long_input, v.long_output, v.long_cache_read, v.long_cache_write,
+                    name,
+                    model.id,
+                    model.provider,
+                    model.tier,
+                    start,
+                    end,
+                    v.input,
+                    v.output,
+                    v.cache_read,
+                    v.cache_write,
+                    v.cache_write_1h,
+                    1 - v.batch_discount,
+                    v.long_context_threshold,
+                    v.long_input,
+                    v.long_output,
+                    v.long_cache_read,
+                    v.long_cache_write,
                     v.long_cache_write_1h,
                 )
             )
     return rows
 
 
-def register(con: Any, table: PriceTable, name: str = "lc_prices", *, as_model: Model | None = None) -> None:
+def register(
+    con: Any, table: PriceTable, name: str = "lc_prices", *, as_model: Model | None = None
+) -> None:
     """A temp table of price rows for every model name in the requests table."""
     names = [r[0] for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()]
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({PRICE_COLUMNS})")
@@ -399,11 +517,11 @@ def cost_sql(r: str = "r", p: str = "p") -> str:
     """SPEC §4 as a SQL expression: the list cost of request `r` at price row `p` (NULL when unpriced),
     before a semantic-cache hit zeroes it. DECIMAL throughout: exact to the token."""
     return f"""(CASE WHEN {p}.model_id IS NULL THEN NULL ELSE
-        CAST(( ({r}.input_tokens - {r}.cache_read_tokens - {r}.cache_write_tokens - {r}.cache_write_1h_tokens) * {_rate_sql('input', p, r)}
-             + {r}.cache_read_tokens * {_rate_sql('cache_read', p, r)}
-             + {r}.cache_write_tokens * {_rate_sql('cache_write', p, r)}
-             + {r}.cache_write_1h_tokens * {_rate_sql('cache_write_1h', p, r)}
-             + {r}.output_tokens * {_rate_sql('output', p, r)} ) AS DECIMAL(38,9))
+        CAST(( ({r}.input_tokens - {r}.cache_read_tokens - {r}.cache_write_tokens - {r}.cache_write_1h_tokens) * {_rate_sql("input", p, r)}
+             + {r}.cache_read_tokens * {_rate_sql("cache_read", p, r)}
+             + {r}.cache_write_tokens * {_rate_sql("cache_write", p, r)}
+             + {r}.cache_write_1h_tokens * {_rate_sql("cache_write_1h", p, r)}
+             + {r}.output_tokens * {_rate_sql("output", p, r)} ) AS DECIMAL(38,9))
         * CASE WHEN {r}.batch THEN {p}.batch_factor ELSE 1 END
         * CAST(0.000001 AS DECIMAL(7,6))
     END)"""

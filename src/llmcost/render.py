@@ -103,7 +103,11 @@ def _plain(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f").rstrip("0")
+        return (
+            format(value.normalize(), "f")
+            if value == value.to_integral()
+            else format(value, "f").rstrip("0")
+        )
     if isinstance(value, float):
         return repr(value)
     return str(jsonable(value))
@@ -119,14 +123,24 @@ def to_csv(table: Table) -> str:
 
 
 def _md_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+    return (
+        text.replace("\\", "\\\\")
+        .replace("|", "\\|")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("\n", " ")
+    )
 
 
 def md_table(table: Table) -> str:
     head = "| " + " | ".join(_md_escape(c.title) for c in table.columns) + " |"
     align = "|" + "|".join("---:" if c.kind != "text" else "---" for c in table.columns) + "|"
     body = [
-        "| " + " | ".join(_md_escape(fmt_value(row.get(c.key), cell_kind(c, row))) for c in table.columns) + " |"
+        "| "
+        + " | ".join(
+            _md_escape(fmt_value(row.get(c.key), cell_kind(c, row))) for c in table.columns
+        )
+        + " |"
         for row in table.rows
     ]
     return "\n".join([head, align, *body])
@@ -150,11 +164,15 @@ def to_terminal(result: Result, *, width: int | None = None) -> str:
     from rich.text import Text
 
     buf = io.StringIO()
-    console = Console(file=buf, width=width or 120, force_terminal=False, no_color=True, highlight=False)
+    console = Console(
+        file=buf, width=width or 120, force_terminal=False, no_color=True, highlight=False
+    )
     for line in result.headline():
         console.print(Text(line))
     for table in result.tables():
-        rt = RichTable(title=table.title, box=box.SIMPLE_HEAD, title_justify="left", caption=table.note or None)
+        rt = RichTable(
+            title=table.title, box=box.SIMPLE_HEAD, title_justify="left", caption=table.note or None
+        )
         for c in table.columns:
             rt.add_column(c.title, justify="left" if c.kind == "text" else "right", overflow="fold")
         for row in table.rows:
@@ -171,7 +189,9 @@ def to_parquet(table: Table, path: Path) -> None:
     pq.write_table(pa.table(data), path)
 
 
-def render(result: Result, fmt: str, output: Path | None = None, *, title: str = "llmcost report") -> str | None:
+def render(
+    result: Result, fmt: str, output: Path | None = None, *, title: str = "llmcost report"
+) -> str | None:
     """Text for stdout (None when written to `output`)."""
     if fmt not in FORMATS:
         raise LlmcostError(f"unknown --format {fmt!r}", hint=f"choose one of: {', '.join(FORMATS)}")
@@ -198,5 +218,7 @@ def render(result: Result, fmt: str, output: Path | None = None, *, title: str =
     return text
 
 
-def simple_table(title: str, rows: Sequence[dict[str, Any]], columns: list[Column], note: str = "") -> Table:
+def simple_table(
+    title: str, rows: Sequence[dict[str, Any]], columns: list[Column], note: str = ""
+) -> Table:
     return Table(title=title, columns=columns, rows=list(rows), note=note)

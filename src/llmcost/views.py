@@ -50,8 +50,12 @@ def ingest_summary(summary: Any) -> SimpleResult:
 
 def rejects_table(rows: list[dict[str, Any]]) -> SimpleResult:
     cols = [Column("path"), Column("line", kind="int"), Column("reason"), Column("raw")]
-    shown = [{**r, "raw": r["raw"] if len(r["raw"]) <= 120 else r["raw"][:117] + "..."} for r in rows]
-    return SimpleResult({"rejects": rows}, [Table("rejected lines", cols, shown)], [f"{len(rows):,} rejected lines"])
+    shown = [
+        {**r, "raw": r["raw"] if len(r["raw"]) <= 120 else r["raw"][:117] + "..."} for r in rows
+    ]
+    return SimpleResult(
+        {"rejects": rows}, [Table("rejected lines", cols, shown)], [f"{len(rows):,} rejected lines"]
+    )
 
 
 def prices_list_table(table: Any) -> SimpleResult:
@@ -67,15 +71,27 @@ def prices_list_table(table: Any) -> SimpleResult:
         v = model.version_at(today) or model.versions[-1]
         rows.append(
             {
-                "provider": model.provider, "model": model.id, "tier": model.tier, "since": v.effective_from,
-                "input": v.input, "output": v.output, "cache_read": v.cache_read, "cache_write": v.cache_write,
-                "cache_write_1h": v.cache_write_1h, "batch_discount": v.batch_discount,
-                "versions": len(model.versions), "aliases": ", ".join(model.aliases),
-            }  # fmt: skip
+                "provider": model.provider,
+                "model": model.id,
+                "tier": model.tier,
+                "since": v.effective_from,
+                "input": v.input,
+                "output": v.output,
+                "cache_read": v.cache_read,
+                "cache_write": v.cache_write,
+                "cache_write_1h": v.cache_write_1h,
+                "batch_discount": v.batch_discount,
+                "versions": len(model.versions),
+                "aliases": ", ".join(model.aliases),
+            }
         )
     doc = {"pricing": {"files": table.files, "sha256": table.sha256}, "models": rows}
     note = "USD per 1M tokens"
-    return SimpleResult(doc, [Table("price table", cols, rows, note=note)], [f"{len(rows)} models, sha256 {table.sha256[:12]}"])
+    return SimpleResult(
+        doc,
+        [Table("price table", cols, rows, note=note)],
+        [f"{len(rows)} models, sha256 {table.sha256[:12]}"],
+    )
 
 
 def prices_show_table(model: Any) -> SimpleResult:
@@ -87,15 +103,30 @@ def prices_show_table(model: Any) -> SimpleResult:
     ]  # fmt: skip
     rows = [
         {
-            "effective_from": v.effective_from, "input": v.input, "output": v.output, "cache_read": v.cache_read,
-            "cache_write": v.cache_write, "cache_write_1h": v.cache_write_1h, "batch_discount": v.batch_discount,
-            "long_context_threshold": v.long_context_threshold, "long_input": v.long_input,
-            "long_output": v.long_output, "source": v.source,
-        }  # fmt: skip
+            "effective_from": v.effective_from,
+            "input": v.input,
+            "output": v.output,
+            "cache_read": v.cache_read,
+            "cache_write": v.cache_write,
+            "cache_write_1h": v.cache_write_1h,
+            "batch_discount": v.batch_discount,
+            "long_context_threshold": v.long_context_threshold,
+            "long_input": v.long_input,
+            "long_output": v.long_output,
+            "source": v.source,
+        }
         for v in model.versions
     ]
-    doc = {"model": model.id, "provider": model.provider, "tier": model.tier, "aliases": model.aliases, "versions": rows}
-    head = [f"{model.id} ({model.provider}, tier {model.tier}); aliases: {', '.join(model.aliases) or '-'}"]
+    doc = {
+        "model": model.id,
+        "provider": model.provider,
+        "tier": model.tier,
+        "aliases": model.aliases,
+        "versions": rows,
+    }
+    head = [
+        f"{model.id} ({model.provider}, tier {model.tier}); aliases: {', '.join(model.aliases) or '-'}"
+    ]
     return SimpleResult(doc, [Table("price versions (USD per 1M tokens)", cols, rows)], head)
 
 
@@ -111,13 +142,49 @@ def prices_check_result(con: Any, table: Any) -> SimpleResult:
     rows = []
     for model, n, priced, first, last in found:
         known = table.resolve(model)
-        reason = "no price for this model" if known is None else f"requests before its first price ({known.versions[0].effective_from})"
-        rows.append(
-            {"model": model, "unpriced_requests": n - priced, "first_seen": first, "last_seen": last, "reason": reason}
+        reason = (
+            "no price for this model"
+            if known is None
+            else f"requests before its first price ({known.versions[0].effective_from})"
         )
-    cols = [Column("model"), Column("unpriced_requests", kind="int"), Column("first_seen"), Column("last_seen"), Column("reason")]
+        rows.append(
+            {
+                "model": model,
+                "unpriced_requests": n - priced,
+                "first_seen": first,
+                "last_seen": last,
+                "reason": reason,
+            }
+        )
+    cols = [
+        Column("model"),
+        Column("unpriced_requests", kind="int"),
+        Column("first_seen"),
+        Column("last_seen"),
+        Column("reason"),
+    ]
+    # rate fallbacks matter for the models the data uses; the rest are counted, `prices list` shows them
+    used = {
+        m.id
+        for m in (
+            table.resolve(r[0])
+            for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()
+        )
+        if m
+    }
     warnings = table.warnings()
+    relevant = [w for w in warnings if w.split(" ", 1)[0] in used]
     lines = [f"{len(rows)} model name(s) in the data without a price at their time"]
-    lines += [f"warning: {w}" for w in warnings]
-    doc = {"unpriced": rows, "warnings": warnings, "pricing": {"files": table.files, "sha256": table.sha256}}
-    return SimpleResult(doc, [Table("unpriced models", cols, rows, note="add a price with --pricing FILE")], lines)
+    lines += [f"warning: {w}" for w in relevant]
+    if len(warnings) > len(relevant):
+        lines.append(
+            f"{len(warnings) - len(relevant)} rate fallback(s) in models your data does not use (see --format json)"
+        )
+    doc = {
+        "unpriced": rows,
+        "warnings": warnings,
+        "pricing": {"files": table.files, "sha256": table.sha256},
+    }
+    return SimpleResult(
+        doc, [Table("unpriced models", cols, rows, note="add a price with --pricing FILE")], lines
+    )

@@ -25,7 +25,9 @@ class FileResult:
     rejected: int = 0
     duplicates: int = 0
     skipped: bool = False
-    strict_failed: bool = False  # --strict and lines were rejected: nothing from this file was loaded
+    strict_failed: bool = (
+        False  # --strict and lines were rejected: nothing from this file was loaded
+    )
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -104,7 +106,12 @@ def ingest_paths(
 
 
 def _ingest_one(
-    con: Any, source: Source, forced: formats.Format | None, strict: bool, keep_text: bool, progress: Progress | None
+    con: Any,
+    source: Source,
+    forced: formats.Format | None,
+    strict: bool,
+    keep_text: bool,
+    progress: Progress | None,
 ) -> FileResult:
     size = mtime_ns = None
     key = source.name
@@ -117,7 +124,9 @@ def _ingest_one(
                 progress(size)
             return FileResult(source.name, _format_of(con, key), skipped=True)
     if source.path is None and forced is None:
-        raise InputError("cannot detect the format of stdin", hint="name it with --as, e.g. --as requests")
+        raise InputError(
+            "cannot detect the format of stdin", hint="name it with --as, e.g. --as requests"
+        )
     fmt = forced or detect(source)
     if fmt is None:
         return FileResult(source.name, "empty")
@@ -139,7 +148,9 @@ def _ingest_one(
                 result = FileResult(source.name, fmt.name, **asdict(counts), strict_failed=True)
                 result.loaded = 0
             else:
-                if source.path is not None:  # this run re-judged every line of the path: older rejects are stale
+                if (
+                    source.path is not None
+                ):  # this run re-judged every line of the path: older rejects are stale
                     writes.forget_rejects(con, key)
                 writes.record_file(
                     con, file_id=file_id, path=key, sha256=digest, size=size, mtime_ns=mtime_ns,
@@ -156,7 +167,9 @@ def _ingest_one(
 
 
 def _format_of(con: Any, path: str) -> str:
-    row = con.execute("SELECT format FROM files WHERE path = ? ORDER BY file_id DESC LIMIT 1", [path]).fetchone()
+    row = con.execute(
+        "SELECT format FROM files WHERE path = ? ORDER BY file_id DESC LIMIT 1", [path]
+    ).fetchone()
     return str(row[0]) if row else "?"
 
 
@@ -167,4 +180,7 @@ def rejects(con: Any, limit: int | None = 50) -> list[dict[str, Any]]:
     """
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    return [dict(zip(("path", "line", "reason", "raw"), row, strict=True)) for row in con.execute(sql).fetchall()]
+    return [
+        dict(zip(("path", "line", "reason", "raw"), row, strict=True))
+        for row in con.execute(sql).fetchall()
+    ]

@@ -74,7 +74,11 @@ def load(job: Job) -> writes.Counts:
             customer = row[cols["customer_id"]].strip()
             month = row[cols["month"]].strip()
             amount_text = row[cols["revenue_usd"]]
-            plan = row[cols["plan"]].strip() or None if "plan" in cols and cols["plan"] < len(row) else None
+            plan = (
+                row[cols["plan"]].strip() or None
+                if "plan" in cols and cols["plan"] < len(row)
+                else None
+            )
         except IndexError:
             rejects.append((line_no, f"expected {len(rows[0])} columns, got {len(row)}", raw))
             continue
@@ -87,7 +91,9 @@ def load(job: Job) -> writes.Counts:
             try:
                 amount = _money(amount_text)
             except (InvalidOperation, ValueError):
-                rejects.append((line_no, f"revenue must be a number, got {amount_text[:20]!r}", raw))
+                rejects.append(
+                    (line_no, f"revenue must be a number, got {amount_text[:20]!r}", raw)
+                )
                 continue
             if amount < 0:
                 rejects.append((line_no, "revenue must not be negative", raw))

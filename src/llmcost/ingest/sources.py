@@ -95,7 +95,9 @@ def open_binary(source: Source) -> IO[bytes]:
     try:
         raw = source.path.open("rb")
     except OSError as exc:
-        raise InputError(f"cannot read {source.name}: {exc.strerror}", hint="check the permissions") from None
+        raise InputError(
+            f"cannot read {source.name}: {exc.strerror}", hint="check the permissions"
+        ) from None
     if source.compression == "gzip":
         return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
     if source.compression == "zstd":
@@ -111,7 +113,9 @@ def read_head(source: Source, size: int = 64 * 1024) -> bytes:
         try:
             return fh.read(size)
         except (OSError, EOFError) as exc:
-            raise InputError(f"cannot read {source.name}: {exc}", hint="is the file complete?") from None
+            raise InputError(
+                f"cannot read {source.name}: {exc}", hint="is the file complete?"
+            ) from None
 
 
 class ChunkReader:
@@ -130,7 +134,9 @@ class ChunkReader:
             try:
                 block = self.stream.read(self.chunk_bytes)
             except (OSError, EOFError) as exc:
-                raise InputError(f"cannot read {self.name}: {exc}", hint="is the file complete?") from None
+                raise InputError(
+                    f"cannot read {self.name}: {exc}", hint="is the file complete?"
+                ) from None
             if not block:
                 break
             self.digest.update(block)

@@ -18,7 +18,10 @@ def connect(path: Path | str, *, memory_limit: str | None = None) -> Any:
     if target != ":memory:":
         db_path = Path(target)
         if db_path.is_dir():
-            raise InputError(f"--db {db_path} is a directory", hint="give a file path such as .llmcost/llmcost.duckdb")
+            raise InputError(
+                f"--db {db_path} is a directory",
+                hint="give a file path such as .llmcost/llmcost.duckdb",
+            )
         db_path.parent.mkdir(parents=True, exist_ok=True)
     config: dict[str, str | bool | int | float | list[str]] = {}
     if memory_limit:

@@ -159,7 +159,8 @@ def migrate(con: Any) -> int:
         try:
             migration(con)
             con.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)", [number, migration.__name__]
+                "INSERT INTO schema_migrations VALUES (?, ?, now()::TIMESTAMP)",
+                [number, migration.__name__],
             )
             con.execute("COMMIT")
         except BaseException:

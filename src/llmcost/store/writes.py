@@ -35,13 +35,16 @@ def next_file_id(con: Any) -> int:
 def find_file(con: Any, *, path: str, size: int, mtime_ns: int) -> int | None:
     """A file already ingested whole from this path with this size and mtime (the quick check)."""
     row = con.execute(
-        "SELECT file_id FROM files WHERE path = ? AND size = ? AND mtime_ns = ? LIMIT 1", [path, size, mtime_ns]
+        "SELECT file_id FROM files WHERE path = ? AND size = ? AND mtime_ns = ? LIMIT 1",
+        [path, size, mtime_ns],
     ).fetchone()
     return int(row[0]) if row else None
 
 
 def find_hash(con: Any, sha256: str, kind: str) -> int | None:
-    row = con.execute("SELECT file_id FROM files WHERE sha256 = ? AND kind = ? LIMIT 1", [sha256, kind]).fetchone()
+    row = con.execute(
+        "SELECT file_id FROM files WHERE sha256 = ? AND kind = ? LIMIT 1", [sha256, kind]
+    ).fetchone()
     return int(row[0]) if row else None
 
 
@@ -58,7 +61,9 @@ def record_file(
 
 def forget_rejects(con: Any, path: str) -> None:
     """Drop the rejects of earlier ingests of PATH (a re-read of a grown file lists its bad lines again)."""
-    con.execute("DELETE FROM rejects WHERE file_id IN (SELECT file_id FROM files WHERE path = ?)", [path])
+    con.execute(
+        "DELETE FROM rejects WHERE file_id IN (SELECT file_id FROM files WHERE path = ?)", [path]
+    )
 
 
 def commit_staged_requests(con: Any, stage: str, *, file_id: int, kind: str) -> Counts:
@@ -70,7 +75,8 @@ def commit_staged_requests(con: Any, stage: str, *, file_id: int, kind: str) -> 
     read, rejected = con.execute(f"SELECT count(*), count(reason) FROM {stage}").fetchone()
     if rejected:
         con.execute(
-            f"INSERT INTO rejects SELECT ?, line_no, reason, line FROM {stage} WHERE reason IS NOT NULL", [file_id]
+            f"INSERT INTO rejects SELECT ?, line_no, reason, line FROM {stage} WHERE reason IS NOT NULL",
+            [file_id],
         )
     cols = ", ".join(REQUEST_COLUMNS)
     select = ", ".join(
@@ -97,10 +103,14 @@ def commit_staged_requests(con: Any, stage: str, *, file_id: int, kind: str) -> 
 def reject_lines(con: Any, file_id: int, rows: list[tuple[int, str, str]]) -> None:
     """Rejects found before SQL sees the line (undecodable bytes): (line_no, reason, raw)."""
     if rows:
-        con.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?)", [(file_id, n, r, raw) for n, r, raw in rows])
+        con.executemany(
+            "INSERT INTO rejects VALUES (?, ?, ?, ?)", [(file_id, n, r, raw) for n, r, raw in rows]
+        )
 
 
-def upsert_revenue(con: Any, file_id: int, rows: list[tuple[int, str, str, Any, str | None]]) -> tuple[int, int]:
+def upsert_revenue(
+    con: Any, file_id: int, rows: list[tuple[int, str, str, Any, str | None]]
+) -> tuple[int, int]:
     """Revenue rows (line_no, customer_id, month, revenue_usd, plan): a customer-month already
     loaded with the same amount and plan is a duplicate; with another amount, the newer file wins.
     Returns (loaded, duplicates)."""
@@ -114,13 +124,19 @@ def upsert_revenue(con: Any, file_id: int, rows: list[tuple[int, str, str, Any, 
     loaded = 0
     for line_no, customer, month, amount, plan in latest.values():
         existing = con.execute(
-            "SELECT revenue_usd, plan FROM revenue WHERE customer_id = ? AND month = ?", [customer, month]
+            "SELECT revenue_usd, plan FROM revenue WHERE customer_id = ? AND month = ?",
+            [customer, month],
         ).fetchone()
         if existing is not None and existing[0] == amount and existing[1] == plan:
             duplicates += 1
             continue
         if existing is not None:
-            con.execute("DELETE FROM revenue WHERE customer_id = ? AND month = ?", [customer, month])
-        con.execute("INSERT INTO revenue VALUES (?, ?, ?, ?, ?, ?)", [customer, month, amount, plan, file_id, line_no])
+            con.execute(
+                "DELETE FROM revenue WHERE customer_id = ? AND month = ?", [customer, month]
+            )
+        con.execute(
+            "INSERT INTO revenue VALUES (?, ?, ?, ?, ?, ?)",
+            [customer, month, amount, plan, file_id, line_no],
+        )
         loaded += 1
     return loaded, duplicates

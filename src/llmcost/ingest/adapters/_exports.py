@@ -73,7 +73,11 @@ def money(value: Any, name: str) -> Decimal:
     if isinstance(value, bool):
         raise Reject(f"{name} must be a number, got {value!r}")
     try:
-        number = Decimal(value.strip().replace(",", "").replace("$", "")) if isinstance(value, str) else Decimal(value)
+        number = (
+            Decimal(value.strip().replace(",", "").replace("$", ""))
+            if isinstance(value, str)
+            else Decimal(value)
+        )
     except (InvalidOperation, ValueError, TypeError):
         raise Reject(f"{name} must be a number, got {str(value)[:30]!r}") from None
     if not number.is_finite():
@@ -306,7 +310,8 @@ def _upsert(con: Any, table: str, kind: str, rows: list[dict[str, Any]]) -> int:
     )
     # the same key with other values: the newer export replaces the older row
     con.execute(
-        f"DELETE FROM {table} WHERE source_kind = ? AND record_id IN (SELECT record_id FROM lc_exp_stage)", [kind]
+        f"DELETE FROM {table} WHERE source_kind = ? AND record_id IN (SELECT record_id FROM lc_exp_stage)",
+        [kind],
     )
     loaded = int(con.execute("SELECT count(*) FROM lc_exp_stage").fetchone()[0])
     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM lc_exp_stage")
@@ -340,7 +345,9 @@ def _arrow_type(column: str, values: list[Any]) -> Any:
         return pa.timestamp("us")
     if column in ("long_context", "batch"):
         return pa.bool_()
-    if column in ("file_id", "line_no", "requests", "web_search_requests") or column.endswith("_tokens"):
+    if column in ("file_id", "line_no", "requests", "web_search_requests") or column.endswith(
+        "_tokens"
+    ):
         return pa.int64()
     if column == "quantity":
         return pa.float64()

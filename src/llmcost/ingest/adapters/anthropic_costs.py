@@ -140,7 +140,9 @@ def console_row(row: dict[str, str]) -> dict[str, Any]:
         "model_raw": display,
         "token_kind": CONSOLE_TOKEN_TYPES.get(token_type or "", token_type),
         "token_type": token_type,
-        "cost_type": "tokens" if x.text(row.get("cost_type")) == "token" else x.text(row.get("cost_type")),
+        "cost_type": "tokens"
+        if x.text(row.get("cost_type")) == "token"
+        else x.text(row.get("cost_type")),
         "service_tier": "batch" if usage_type and "batch" in usage_type.lower() else usage_type,
         "context_window": x.text(row.get("context_window")),
         "amount_usd": x.money(row.get("cost_usd"), "cost_usd"),  # already dollars here

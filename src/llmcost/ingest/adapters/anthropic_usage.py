@@ -73,7 +73,9 @@ def usage_row(start: Any, end: Any, result: Any) -> dict[str, Any]:
         creation.get("ephemeral_1h_input_tokens", result.get("cache_creation_1h_input_tokens")),
         "cache_creation.ephemeral_1h_input_tokens",
     )
-    tool_use = result.get("server_tool_use") if isinstance(result.get("server_tool_use"), dict) else {}
+    tool_use = (
+        result.get("server_tool_use") if isinstance(result.get("server_tool_use"), dict) else {}
+    )
     tier = x.text(result.get("service_tier"))
     context_window = x.text(result.get("context_window"))
     row = tokens_row(
@@ -91,16 +93,25 @@ def usage_row(start: Any, end: Any, result: Any) -> dict[str, Any]:
         context_window=context_window,
         long_context=is_long(context_window),
         batch=tier == "batch",
-        web_search_requests=x.integer((tool_use or {}).get("web_search_requests"), "web_search_requests"),
+        web_search_requests=x.integer(
+            (tool_use or {}).get("web_search_requests"), "web_search_requests"
+        ),
         attrs=x.extra_attrs(result, MAPPED),
-        **{k: x.text(result.get(k)) for k in ("inference_geo", "speed", "account_id", "service_account_id")},
+        **{
+            k: x.text(result.get(k))
+            for k in ("inference_geo", "speed", "account_id", "service_account_id")
+        },
     )
     return x.keyed(row, KEY)
 
 
 def sniff(head: bytes, source: Source) -> bool:
     textual = x.json_head(head)
-    return bool(textual) and '"starting_at"' in textual and re.search(r'"uncached_input_tokens"\s*:', textual) is not None
+    return (
+        bool(textual)
+        and '"starting_at"' in textual
+        and re.search(r'"uncached_input_tokens"\s*:', textual) is not None
+    )
 
 
 def load(job: Job) -> writes.Counts:
@@ -125,7 +136,9 @@ def console_row(row: dict[str, str]) -> dict[str, Any]:
     usage_type = x.text(row.get("usage_type"))
     context_window = x.text(row.get("context_window"))
     # older exports had one cache-write column (5-minute TTL)
-    write_5m = row.get("usage_input_tokens_cache_write_5m", row.get("usage_input_tokens_cache_write"))
+    write_5m = row.get(
+        "usage_input_tokens_cache_write_5m", row.get("usage_input_tokens_cache_write")
+    )
     out = tokens_row(
         start, end,
         uncached=x.integer(row.get("usage_input_tokens_no_cache"), "usage_input_tokens_no_cache"),

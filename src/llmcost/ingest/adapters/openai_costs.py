@@ -22,8 +22,23 @@ LINE_ITEM = re.compile(
     r"^(?:(?P<tier>[^|,]+?) \| )?(?P<model>[^\s,|]+)(?: (?P<modality>[^,]+?))?, (?P<direction>[^,]+?)"
     r"(?:, (?P<qualifiers>.+))?$"
 )
-TOKEN_KINDS = {"input": "input", "cached input": "cache_read", "output": "output", "cache write": "cache_write"}
-MAPPED = {"object", "amount", "line_item", "project_id", "api_key_id", "quantity", "quantity_unit", "start_time", "end_time"}
+TOKEN_KINDS = {
+    "input": "input",
+    "cached input": "cache_read",
+    "output": "output",
+    "cache write": "cache_write",
+}
+MAPPED = {
+    "object",
+    "amount",
+    "line_item",
+    "project_id",
+    "api_key_id",
+    "quantity",
+    "quantity_unit",
+    "start_time",
+    "end_time",
+}
 KEY = ["period_start", "period_end", "line_item", "project", "api_key", "organization_id"]
 
 
@@ -88,7 +103,9 @@ def billed_row(start: Any, end: Any, result: Any) -> dict[str, Any]:
 
 def sniff(head: bytes, source: Source) -> bool:
     textual = x.json_head(head)
-    return bool(textual) and re.search(rf'"object"\s*:\s*"{re.escape(RESULT)}"', textual) is not None
+    return (
+        bool(textual) and re.search(rf'"object"\s*:\s*"{re.escape(RESULT)}"', textual) is not None
+    )
 
 
 def load(job: Job) -> writes.Counts:
@@ -118,10 +135,15 @@ def load_csv(job: Job) -> writes.Counts:
         start = row.get("start_time") or row.get("start_time_iso")
         end = row.get("end_time") or row.get("end_time_iso")
         result: dict[str, Any] = {
-            k: v for k, v in row.items() if k not in ("start_time_iso", "end_time_iso", "amount_value", "amount_currency")
+            k: v
+            for k, v in row.items()
+            if k not in ("start_time_iso", "end_time_iso", "amount_value", "amount_currency")
         }
         # empty days come as rows with blank values: loaded as $0
-        result["amount"] = {"value": row.get("amount_value"), "currency": row.get("amount_currency") or "usd"}
+        result["amount"] = {
+            "value": row.get("amount_value"),
+            "currency": row.get("amount_currency") or "usd",
+        }
         records.append((line_no, raw, partial(billed_row, start, end, result)))
     return x.store(job, "billed", KIND, records, [])
 

@@ -29,7 +29,16 @@ MAPPED = {
     "output_tokens", "num_model_requests", "project_id", "user_id", "api_key_id", "model", "batch",
     "service_tier", "start_time", "end_time",
 }  # fmt: skip
-KEY = ["bucket_start", "bucket_end", "model", "project", "api_key", "user_id", "batch", "service_tier"]
+KEY = [
+    "bucket_start",
+    "bucket_end",
+    "model",
+    "project",
+    "api_key",
+    "user_id",
+    "batch",
+    "service_tier",
+]
 
 
 def usage_row(start: Any, end: Any, result: Any, *, lenient: bool = False) -> dict[str, Any]:
@@ -55,7 +64,9 @@ def usage_row(start: Any, end: Any, result: Any, *, lenient: bool = False) -> di
         total += x.integer(result.get("input_audio_tokens"), "input_audio_tokens")
         output += x.integer(result.get("output_audio_tokens"), "output_audio_tokens")
     if cached + write > total:
-        raise x.Reject(f"input_cached_tokens + input_cache_write_tokens ({cached + write}) exceed input ({total})")
+        raise x.Reject(
+            f"input_cached_tokens + input_cache_write_tokens ({cached + write}) exceed input ({total})"
+        )
     row = {
         "bucket_start": x.when(start, "start_time"),
         "bucket_end": x.when(end, "end_time") if end not in (None, "") else None,
@@ -68,7 +79,9 @@ def usage_row(start: Any, end: Any, result: Any, *, lenient: bool = False) -> di
         "context_window": None,
         "long_context": False,
         "batch": x.flag(result.get("batch")),
-        "requests": x.integer(result.get("num_model_requests"), "num_model_requests", required=required),
+        "requests": x.integer(
+            result.get("num_model_requests"), "num_model_requests", required=required
+        ),
         "input_tokens": total,
         "cache_read_tokens": cached,
         "cache_write_tokens": write,
@@ -115,7 +128,12 @@ def sniff_csv(head: bytes, source: Source) -> bool:
     if not header >= CSV_NEEDS or "amount_value" in header:
         return False
     # an empty-range export is only the time columns
-    return bool(CSV_METRICS & header) or header == {"start_time", "end_time", "start_time_iso", "end_time_iso"}
+    return bool(CSV_METRICS & header) or header == {
+        "start_time",
+        "end_time",
+        "start_time_iso",
+        "end_time_iso",
+    }
 
 
 def load_csv(job: Job) -> writes.Counts:

@@ -508,10 +508,10 @@ def _summary_tables(d: dict[str, Any], has_rev: bool) -> list[Table]:
 # The rows of the report, with only the columns the metrics read. A request's cost is split in two
 # (pricing.cost_units_sql): `u`, exact integer units, for nearly every row, and `cost_x`, the DECIMAL
 # cost, only for the rest; SUM_COST / SUM_D / COST_D put them back together exactly. Computing a
-# 128-bit DECIMAL per request and casting it to DOUBLE for percentiles was most of a report's time. Without a --where filter lc_rep is a
-# VIEW: each metric scans the compressed requests table again, cheaper than writing ~20 columns of
-# every row to a temp table. A filter's values are bound parameters, which a view cannot hold: then
-# the rows are materialised once.
+# 128-bit DECIMAL per request and casting it to DOUBLE for percentiles was most of a report's time.
+# Without a --where filter lc_rep is a VIEW: each metric scans the compressed requests table again,
+# cheaper than writing ~20 columns of every row to a temp table. A filter's values are bound
+# parameters, which a view cannot hold: then the rows are materialised once.
 MATERIALISE = """
 CREATE OR REPLACE TEMP {kind} lc_rep AS
 -- ord: step order, then time; only requests of a task need it
@@ -846,8 +846,6 @@ def report(
         )
     filters = where or []
     target_rules = parse_targets(targets or {})
-    # A query over ~2 s draws DuckDB's progress bar on stdout, which carries the report's data.
-    con.execute("SET enable_progress_bar = false")
     pricing.install(con, prices)
     win = effective_window(con, window)
     summary_mode = not by

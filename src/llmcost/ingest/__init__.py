@@ -95,14 +95,125 @@ def ingest_paths(
     sources, passed_over = expand(paths)
     forced = forced_format(as_format) if as_format else None
     summary = IngestSummary(passed_over=passed_over)
+    from llmcost.ingest import canonical
+
+    # here, outside any file's transaction, the macros are created once for the connection
+    canonical.install_macros(con, outside_transaction=True)
     stdin_seen = False
-    for source in sources:
+    i = 0
+    while i < len(sources):
+        source = sources[i]
         if source.path is None:
             if stdin_seen:
                 raise InputError("'-' (stdin) given more than once")
             stdin_seen = True
+        else:
+            done = _ingest_group(con, sources, i, forced, strict, keep_text, progress, summary.files)
+            if done:
+                i += done
+                continue
         summary.files.append(_ingest_one(con, source, forced, strict, keep_text, progress))
+        i += 1
     return summary
+
+
+# Small files of a grouped format (Claude Code sessions: hundreds of files of a few MB) are read
+# ahead and parsed together; each is still loaded in its own transaction, in order.
+GROUP_FILE_BYTES = 8 << 20  # a bigger file is loaded on its own
+GROUP_BYTES = 64 << 20  # at most this much read ahead
+GROUP_FILES = 256
+
+
+@dataclass
+class _Ahead:
+    source: Source
+    fmt: formats.Format
+    key: str
+    size: int
+    mtime_ns: int
+    collected: Any
+    digest: str
+    on_bytes: Progress
+
+
+def _ingest_group(
+    con: Any,
+    sources: list[Source],
+    start: int,
+    forced: formats.Format | None,
+    strict: bool,
+    keep_text: bool,
+    progress: Progress | None,
+    out: list[FileResult],
+) -> int:
+    """Load a run of small files of one grouped format from START; the number of sources loaded (0: none).
+
+    The run stops before anything the plain path must see on its own (a file already loaded, a
+    big file, another format, a file that fails to read), so errors surface as they always did,
+    after the files before them are committed.
+    """
+    from llmcost.ingest import requests_log
+
+    ahead: list[_Ahead] = []
+    seen: set[str] = set()
+    total = 0
+    candidates = sources[start : start + GROUP_FILES]
+    # what `find_file` and `forget_rejects` would find, for all of them in one query
+    known = writes.known_files(con, [str(s.path.resolve()) for s in candidates if s.path is not None])
+    for source in candidates:
+        if source.path is None or total > GROUP_BYTES:
+            break
+        stat = source.path.stat()
+        key = str(source.path.resolve())
+        if stat.st_size > GROUP_FILE_BYTES or key in seen:
+            break
+        if (stat.st_size, stat.st_mtime_ns) in known.get(key, ()):
+            break  # already loaded whole: the plain path skips it
+        try:
+            fmt = forced or detect(source)
+        except InputError:
+            break
+        if fmt is None or fmt.name not in requests_log.GROUPED or (ahead and fmt.name != ahead[0].fmt.name):
+            break
+        on_bytes: Progress = (lambda n: None) if progress is None or source.compression else progress
+        try:
+            with open_binary(source) as stream:
+                reader = ChunkReader(stream, source.name)
+                collected = requests_log.GROUPED[fmt.name].collect(source.path, reader, on_bytes)
+                digest = reader.hexdigest()
+        except Exception:  # noqa: BLE001  (read again on its own, which reports the error in its turn)
+            break
+        seen.add(key)
+        total += stat.st_size
+        ahead.append(_Ahead(source, fmt, key, stat.st_size, stat.st_mtime_ns, collected, digest, on_bytes))
+    if not ahead:
+        return 0
+    grouped = requests_log.GROUPED[ahead[0].fmt.name]
+    # digests loaded before the group, then those the group's files record, for `find_hash`
+    loaded = writes.known_hashes(con, [a.digest for a in ahead], ahead[0].fmt.kind)
+    try:
+        grouped.stage(con, [a.collected for a in ahead], keep_text)
+        for seq, a in enumerate(ahead):
+            con.execute("BEGIN TRANSACTION")
+            try:
+                file_id = writes.next_file_id(con)
+                job = formats.Job(con, a.source, file_id, iter(()), keep_text=keep_text, on_bytes=a.on_bytes)  # type: ignore[arg-type]
+                counts = grouped.finish(job, a.collected, seq)
+                result = _conclude(
+                    con, a.source, a.fmt, a.key, a.size, a.mtime_ns, a.digest, file_id, counts, strict,
+                    copy=a.digest in loaded, seen_before=a.key in known,
+                )  # fmt: skip
+                out.append(result)
+                if not result.skipped and not result.strict_failed:
+                    loaded.add(a.digest)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            if progress and a.source.compression and a.size:
+                progress(a.size)
+    finally:
+        requests_log.drop_group(con)
+    return len(ahead)
 
 
 def _ingest_one(
@@ -140,30 +251,43 @@ def _ingest_one(
             job = formats.Job(con, source, file_id, reader, keep_text=keep_text, on_bytes=on_bytes)
             counts = fmt.load(job)
             digest = reader.hexdigest()
-            if writes.find_hash(con, digest, fmt.kind) is not None:
-                con.execute("ROLLBACK")  # the same content under another name: already loaded whole
-                result = FileResult(source.name, fmt.name, skipped=True)
-            elif strict and counts.rejected:
-                con.execute("ROLLBACK")
-                result = FileResult(source.name, fmt.name, **asdict(counts), strict_failed=True)
-                result.loaded = 0
-            else:
-                if (
-                    source.path is not None
-                ):  # this run re-judged every line of the path: older rejects are stale
-                    writes.forget_rejects(con, key)
-                writes.record_file(
-                    con, file_id=file_id, path=key, sha256=digest, size=size, mtime_ns=mtime_ns,
-                    fmt=fmt.name, kind=fmt.kind, counts=counts,
-                )  # fmt: skip
-                con.execute("COMMIT")
-                result = FileResult(source.name, fmt.name, **asdict(counts))
+            result = _conclude(con, source, fmt, key, size, mtime_ns, digest, file_id, counts, strict)
         except BaseException:
             con.execute("ROLLBACK")
             raise
     if progress and source.compression and size:
         progress(size)
     return result
+
+
+def _conclude(
+    con: Any, source: Source, fmt: formats.Format, key: str, size: int | None, mtime_ns: int | None,
+    digest: str, file_id: int, counts: writes.Counts, strict: bool,
+    copy: bool | None = None, seen_before: bool = True,
+) -> FileResult:  # fmt: skip
+    """End a loaded file's transaction: roll back a copy or a --strict failure, else record and commit.
+
+    COPY: whether the content is already loaded, when the caller knows (else it is looked up);
+    SEEN_BEFORE False: the path was never ingested, so it has no old rejects to forget.
+    """
+    if copy is None:
+        copy = writes.find_hash(con, digest, fmt.kind) is not None
+    if copy:
+        con.execute("ROLLBACK")  # the same content under another name: already loaded whole
+        return FileResult(source.name, fmt.name, skipped=True)
+    if strict and counts.rejected:
+        con.execute("ROLLBACK")
+        result = FileResult(source.name, fmt.name, **asdict(counts), strict_failed=True)
+        result.loaded = 0
+        return result
+    if source.path is not None and seen_before:  # this run re-judged every line of the path: older rejects are stale
+        writes.forget_rejects(con, key)
+    writes.record_file(
+        con, file_id=file_id, path=key, sha256=digest, size=size, mtime_ns=mtime_ns,
+        fmt=fmt.name, kind=fmt.kind, counts=counts,
+    )  # fmt: skip
+    con.execute("COMMIT")
+    return FileResult(source.name, fmt.name, **asdict(counts))
 
 
 def _format_of(con: Any, path: str) -> str:

@@ -8,6 +8,7 @@ goes to `rejects`; nothing is dropped.
 
 from __future__ import annotations
 
+import weakref
 from functools import lru_cache
 from typing import Any
 
@@ -161,8 +162,18 @@ CREATE OR REPLACE TEMP MACRO lc_provider(m) AS (
 """
 
 
-def install_macros(con: Any) -> None:
+# Connections whose macros were created outside any transaction: they last as long as the
+# connection. (Macros created inside a file's transaction vanish if it rolls back.)
+_INSTALLED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def install_macros(con: Any, *, outside_transaction: bool = False) -> None:
+    """Create the parse macros on CON; a no-op (it costs ~10 ms a call) once they are there for good."""
+    if con in _INSTALLED:
+        return
     con.execute(MACROS)
+    if outside_transaction:
+        _INSTALLED.add(con)
 
 
 def top_key(path: str) -> str:

@@ -44,5 +44,6 @@ def connect(path: Path | str, *, memory_limit: str | None = None) -> Any:
             hint="is it a DuckDB file written by llmcost?",
         ) from None
     con.execute("SET TimeZone = 'UTC'")  # timestamps are stored and grouped in UTC
+    con.execute("SET enable_progress_bar = false")  # stdout carries only data
     migrate(con)
     return con

@@ -41,6 +41,27 @@ def find_file(con: Any, *, path: str, size: int, mtime_ns: int) -> int | None:
     return int(row[0]) if row else None
 
 
+def known_files(con: Any, paths: list[str]) -> dict[str, set[tuple[int | None, int | None]]]:
+    """(size, mtime_ns) of every ingest of each of PATHS: `find_file` and `forget_rejects` for many at once."""
+    out: dict[str, set[tuple[int | None, int | None]]] = {}
+    for path, size, mtime_ns in con.execute(
+        "SELECT path, size, mtime_ns FROM files WHERE path IN (SELECT unnest(?::VARCHAR[]))", [paths]
+    ).fetchall():
+        out.setdefault(path, set()).add((size, mtime_ns))
+    return out
+
+
+def known_hashes(con: Any, digests: list[str], kind: str) -> set[str]:
+    """The DIGESTS already loaded from KIND: `find_hash` for many at once."""
+    return {
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT sha256 FROM files WHERE kind = ? AND sha256 IN (SELECT unnest(?::VARCHAR[]))",
+            [kind, digests],
+        ).fetchall()
+    }
+
+
 def find_hash(con: Any, sha256: str, kind: str) -> int | None:
     row = con.execute(
         "SELECT file_id FROM files WHERE sha256 = ? AND kind = ? LIMIT 1", [sha256, kind]
@@ -66,13 +87,18 @@ def forget_rejects(con: Any, path: str) -> None:
     )
 
 
-def commit_staged_requests(con: Any, stage: str, *, file_id: int, kind: str) -> Counts:
+def commit_staged_requests(
+    con: Any, stage: str, *, file_id: int, kind: str, read_rejected: tuple[int, int] | None = None
+) -> Counts:
     """Move a staged chunk (`parse_sql` output) into requests and rejects; count what happened.
 
     A request is a duplicate when its request_id is already loaded from the same kind of source
-    (this chunk, an earlier chunk of this file, or any earlier file).
+    (this chunk, an earlier chunk of this file, or any earlier file). READ_REJECTED: the stage's
+    row and reject counts when the caller has them already.
     """
-    read, rejected = con.execute(f"SELECT count(*), count(reason) FROM {stage}").fetchone()
+    if read_rejected is None:
+        read_rejected = con.execute(f"SELECT count(*), count(reason) FROM {stage}").fetchone()
+    read, rejected = read_rejected
     if rejected:
         con.execute(
             f"INSERT INTO rejects SELECT ?, line_no, reason, line FROM {stage} WHERE reason IS NOT NULL",
@@ -82,8 +108,8 @@ def commit_staged_requests(con: Any, stage: str, *, file_id: int, kind: str) -> 
     select = ", ".join(
         {"source_kind": "?", "file_id": "?"}.get(c, f"s.{c}") for c in REQUEST_COLUMNS
     )
-    before = con.execute("SELECT count(*) FROM requests").fetchone()[0]
-    con.execute(
+    # an INSERT answers with the number of rows it inserted: no count of requests before and after
+    (loaded,) = con.execute(
         f"""
         INSERT INTO requests ({cols})
         SELECT {select}
@@ -95,8 +121,7 @@ def commit_staged_requests(con: Any, stage: str, *, file_id: int, kind: str) -> 
                 AND r.rid_hash IN (SELECT hash(?, request_id) FROM {stage} WHERE reason IS NULL))
         """,
         [kind, file_id, kind, kind, kind],
-    )
-    loaded = con.execute("SELECT count(*) FROM requests").fetchone()[0] - before
+    ).fetchone()
     return Counts(read=read, loaded=loaded, rejected=rejected, duplicates=read - rejected - loaded)
 
 

@@ -351,43 +351,61 @@ def _objects_in_prefix(text: str, limit: int) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- loading
 
 
+class Rows:
+    """Staged records as the canonical loader takes them: (line_no, line, raw, pre_reason) columns."""
+
+    def __init__(self) -> None:
+        self.nums: list[int] = []
+        self.lines: list[str] = []
+        self.raws: list[str] = []
+        self.reasons: list[str | None] = []
+        self.keys: set[str] = set()  # top-level keys of the lines
+
+    def add(self, line_no: int, raw: str, outcome: dict[str, Any] | str) -> None:
+        self.nums.append(line_no)
+        self.raws.append(raw)
+        if isinstance(outcome, str):
+            self.lines.append("{}")
+            self.reasons.append(outcome)
+        else:
+            self.lines.append(json.dumps(outcome, ensure_ascii=False, default=str))
+            self.reasons.append(None)
+            self.keys.update(outcome)
+
+    def table(self) -> Any:
+        import pyarrow as pa
+
+        table = pa.table(
+            {
+                "line_no": pa.array(self.nums, pa.int64()),
+                "line": pa.array(self.lines, pa.large_string()),
+                "raw": pa.array(self.raws, pa.large_string()),
+                "pre_reason": pa.array(self.reasons, pa.string()),
+            }
+        )
+        return requests_log._batched(table)
+
+
 class Stager:
     """Collects canonical records and loads them in batches through the canonical path."""
 
     def __init__(self, job: Job, kind: str) -> None:
         self.job, self.kind = job, kind
         self.counts = Counts()
-        self.rows: tuple[list[int], list[str], list[str], list[str | None]] = ([], [], [], [])
+        self.rows = Rows()
 
     def add(self, line_no: int, raw: str, outcome: dict[str, Any] | str) -> None:
-        nums, lines, raws, reasons = self.rows
-        nums.append(line_no)
-        raws.append(raw)
-        if isinstance(outcome, str):
-            lines.append("{}")
-            reasons.append(outcome)
-        else:
-            lines.append(json.dumps(outcome, ensure_ascii=False, default=str))
-            reasons.append(None)
-        if len(nums) >= BATCH:
+        self.rows.add(line_no, raw, outcome)
+        if len(self.rows.nums) >= BATCH:
             self.flush()
 
     def flush(self) -> None:
-        nums, lines, raws, reasons = self.rows
-        if not nums:
+        if not self.rows.nums:
             return
-        import pyarrow as pa
-
-        table = pa.table(
-            {
-                "line_no": pa.array(nums, pa.int64()),
-                "line": pa.array(lines, pa.large_string()),
-                "raw": pa.array(raws, pa.large_string()),
-                "pre_reason": pa.array(reasons, pa.string()),
-            }
-        )
-        self.counts.add(requests_log.load_table(self.job, requests_log._batched(table), self.kind))
-        self.rows = ([], [], [], [])
+        # the keys are known here: no need for DuckDB to look for them
+        table, keys = self.rows.table(), frozenset(self.rows.keys)
+        self.counts.add(requests_log.load_table(self.job, table, self.kind, keys))
+        self.rows = Rows()
 
     def finish(self) -> Counts:
         self.flush()

@@ -21,10 +21,13 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from llmcost.errors import InputError
+from llmcost.ingest import requests_log
 from llmcost.ingest.adapters import _request_source as rs
 from llmcost.ingest.formats import Format, Job, first_records, register
 from llmcost.ingest.sources import Source
@@ -200,13 +203,33 @@ def _size(rec: dict[str, Any]) -> tuple[int, bool]:
 # ---------------------------------------------------------------- one file
 
 
+Row = tuple[int, str, dict[str, Any] | str]
+
+
+@dataclass
+class Collected:
+    """A file's API calls, read without the database: (line_no, text, outcome) rows, and the
+    streaming copies already counted as duplicates."""
+
+    rows: list[Row]
+    dropped: int
+    # In a group, whether the database can hold a copy of one of these messages (see stage_group);
+    # when it cannot, the lookups of _complete_loaded and _drop_replays are known to find nothing.
+    may_be_stored: bool = True
+    may_have_parents: bool = True
+
+
 def load(job: Job) -> Counts:
-    project, session = project_session(job.source.path)
+    return finish(job, collect(job.source.path, job.reader, job.on_bytes))
+
+
+def collect(path: Path | None, reader: Iterable[bytes], on_bytes: Callable[[int], None]) -> Collected:
+    project, session = project_session(path)
     kept: dict[str, int] = {}  # request_id -> index in rows
-    rows: list[tuple[int, str, dict[str, Any] | str]] = []
+    rows: list[Row] = []
     dropped = 0
     line_no = 0
-    for chunk in job.reader:
+    for chunk in reader:
         lines = chunk.split(b"\n")
         if chunk.endswith(b"\n"):
             lines.pop()
@@ -235,16 +258,82 @@ def load(job: Job) -> Counts:
             if isinstance(rid, str):
                 kept[rid] = len(rows)
             rows.append((line_no, text, out))
-        job.on_bytes(len(chunk))
-    rows, replays = _drop_replays(job, rows)
-    _complete_loaded(job, rows)
-    stager = rs.Stager(job, KIND)
-    for n, text, out in sorted(rows, key=lambda r: r[0]):
-        stager.add(n, text, out)
-    counts = stager.finish()
-    counts.read += dropped + replays
-    counts.duplicates += dropped + replays
+        on_bytes(len(chunk))
+    return Collected(sorted(rows, key=lambda r: r[0]), dropped)
+
+
+def finish(job: Job, collected: Collected, group_seq: int | None = None) -> Counts:
+    """Load a collected file in the file's transaction. With GROUP_SEQ, its rows were already parsed
+    together with other small files' (`stage_group`): only what depends on the database is left."""
+    rows, replays = _drop_replays(job, collected.rows, collected.may_have_parents)
+    if collected.may_be_stored:
+        _complete_loaded(job, rows)
+    if group_seq is None:
+        stager = rs.Stager(job, KIND)
+        for n, text, out in rows:
+            stager.add(n, text, out)
+        counts = stager.finish()
+    elif collected.rows:
+        kept = {r[0] for r in rows}
+        dropped_lines = [r[0] for r in collected.rows if r[0] not in kept]
+        counts = requests_log.commit_group_file(job, group_seq, KIND, dropped_lines)
+    else:
+        counts = Counts()
+    counts.read += collected.dropped + replays
+    counts.duplicates += collected.dropped + replays
     return counts
+
+
+def stage_group(con: Any, files: list[Collected], keep_text: bool) -> None:
+    """Parse the rows of several collected files in one statement (see `requests_log.stage_group`)."""
+    staged = rs.Rows()
+    for seq, c in enumerate(files):
+        for n, text, out in c.rows:
+            staged.add(seq * requests_log.GROUP_SHIFT + n, text, out)
+    requests_log.stage_group(con, staged.table(), keep_text, frozenset(staged.keys))
+    _mark_lookups(con, files)
+
+
+def _ids(c: Collected) -> tuple[set[str], set[str]]:
+    """A file's request_ids, and the message ids `_drop_replays` may look up."""
+    outs = [out for _, _, out in c.rows if isinstance(out, dict)]
+    rids = {out["request_id"] for out in outs if isinstance(out.get("request_id"), str)}
+    return rids, {out["message_id"] for out in outs if isinstance(out.get("message_id"), str)}
+
+
+def _mark_lookups(con: Any, files: list[Collected]) -> None:
+    """Spare each file of a group the two per-file lookups in `requests` when they cannot find anything.
+
+    A row a file's lookup could find was stored before the group (asked once here, for the whole
+    group) or by an earlier file of the group (its request_ids are known). A file none of whose
+    ids can match such a row needs no lookup; any other file does its lookups as on its own.
+    """
+    ids = [_ids(c) for c in files]
+    all_rids = sorted(set().union(*(r for r, _ in ids)))
+    all_mids = sorted(set().union(*(m for _, m in ids)))
+    stored = {
+        r[0]
+        for r in con.execute(
+            "SELECT request_id FROM requests WHERE source_kind = ? AND request_id IN (SELECT unnest(?::VARCHAR[]))",
+            [KIND, all_rids],
+        ).fetchall()
+    }
+    stored_mids = {
+        r[0]
+        for r in con.execute(
+            f"""SELECT DISTINCT split_part(request_id, '{SEP}', 1) FROM requests
+                WHERE source_kind = ? AND split_part(request_id, '{SEP}', 1) IN (SELECT unnest(?::VARCHAR[]))""",
+            [KIND, all_mids],
+        ).fetchall()
+    }
+    for c, (rids, mids) in zip(files, ids, strict=True):
+        c.may_be_stored = not rids.isdisjoint(stored)
+        c.may_have_parents = not mids.isdisjoint(stored_mids)
+        stored |= rids  # what this file may store, for the files after it
+        stored_mids |= {r.split(SEP, 1)[0] for r in rids}
+
+
+GROUPED = requests_log.register_grouped(KIND, collect, finish, stage_group)
 
 
 TOKEN_COLUMNS = (
@@ -285,7 +374,7 @@ def _complete_loaded(job: Job, rows: list[tuple[int, str, dict[str, Any] | str]]
 
 
 def _drop_replays(
-    job: Job, rows: list[tuple[int, str, dict[str, Any] | str]]
+    job: Job, rows: list[tuple[int, str, dict[str, Any] | str]], lookup: bool = True
 ) -> tuple[list[Any], int]:
     """Drop sidechain copies of a message whose parent copy (same message.id, another requestId)
     is in this file or already loaded."""
@@ -300,7 +389,7 @@ def _drop_replays(
         if isinstance(out, dict) and out.get("is_sidechain") and "message_id" in out
     }
     unknown = sorted(side - parents)
-    if unknown:
+    if unknown and lookup:
         found = job.con.execute(
             f"""SELECT DISTINCT split_part(request_id, '{SEP}', 1) FROM requests
                 WHERE source_kind = ? AND split_part(request_id, '{SEP}', 1) IN (SELECT unnest(?::VARCHAR[]))

@@ -11,6 +11,7 @@ The base database is the 1M-line generated log (benchmarks/data/, shared with ru
 Measured, warm (one run first, then the median of --repeat):
   * `llmcost report --by feature|user --format json` and the summary (`report --format json`), as a
     process (what a user waits for, Python start-up and imports included) and as the library call;
+  * `llmcost report --format html -o FILE` (the summary with its charts), as a process;
   * the hand-written queries over the `priced` view, in one warm process: the minimal
     `SELECT feature, count(*), sum(cost_usd) FROM priced GROUP BY feature`, and the same-aggregate
     query that computes what a report row holds (requests, cost, request-cost percentiles, tokens,
@@ -168,6 +169,20 @@ def measure(db: Path, repeat: int) -> dict[str, Any]:
             ]
         )
         out[name] = {"process_s": process, "library_s": library}
+    # issue 6: the HTML summary report (charts included), as a process, to a file
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [
+            *llmcost_cmd(),
+            "--db",
+            str(db),
+            "report",
+            "--format",
+            "html",
+            "-o",
+            str(Path(tmp) / "r.html"),
+        ]
+        run(cmd)
+        out["html"] = {"process_s": statistics.median(run(cmd)[0] for _ in range(repeat))}
     queries = {
         "minimal_by_feature": "SELECT feature, count(*), sum(cost_usd) FROM priced GROUP BY feature",
         "same_aggregate_by_feature": SAME_AGGREGATE.format(dim="feature"),
@@ -189,6 +204,7 @@ def measure(db: Path, repeat: int) -> dict[str, Any]:
 
 
 def main() -> None:
+    global DATA
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--rows", type=int, nargs="+", default=[1_000_000, 10_000_000], help="database sizes"
@@ -196,7 +212,14 @@ def main() -> None:
     ap.add_argument(
         "--repeat", type=int, default=3, help="timed runs per measurement (median taken)"
     )
+    ap.add_argument(
+        "--data",
+        type=Path,
+        default=DATA,
+        help="where the databases are (a copy keeps the originals untouched)",
+    )
     args = ap.parse_args()
+    DATA = args.data
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cpus": os.cpu_count(),
@@ -207,6 +230,7 @@ def main() -> None:
           f" {'proc/min':>8} {'lib/same':>8}")  # fmt: skip
     for rows in args.rows:
         res = results[str(rows)]
+        print(f"{rows:>11,}  {'html':<11} {res['html']['process_s']:8.3f}")
         for name in ("by_feature", "by_user", "summary"):
             r = res[name]
             dim = {"by_feature": "feature", "by_user": "user"}.get(name)

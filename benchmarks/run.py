@@ -187,7 +187,20 @@ def main() -> None:
         "--help-runs", type=int, default=7, help="runs of `llmcost --help` (median taken)"
     )
     ap.add_argument("--no-report", action="store_true", help="skip the report timings")
+    ap.add_argument(
+        "--claude-code",
+        type=float,
+        default=0,
+        metavar="MB",
+        help="instead: Claude Code logs, llmcost ingest + report vs ccusage on a generated tree of MB",
+    )
+    ap.add_argument(
+        "--ccusage", default="ccusage", help="the ccusage executable (default: on PATH)"
+    )
     args = ap.parse_args()
+    if args.claude_code:
+        claude_code(args.claude_code, args.ccusage)
+        return
 
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -247,6 +260,49 @@ def main() -> None:
         print(f"  {name:<38} {value:>10} {rss:>9}  {verdict}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+def claude_code(mb: float, ccusage: str) -> None:
+    """Ingest + report of a generated Claude Code tree against `ccusage claude daily` on the same tree."""
+    tree = DATA / f"claude_code_{mb:g}mb"
+    if not (tree / "expected.json").exists():
+        shutil.rmtree(tree, ignore_errors=True)
+        subprocess.run(
+            [sys.executable, str(HERE / "claude_code_tree.py"), str(tree), "--mb", str(mb)],
+            check=True,
+        )
+    exe = shutil.which(ccusage) or ccusage
+    results: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "tree_mb": mb,
+    }
+    with tempfile.TemporaryDirectory(prefix="llmcost-bench-") as tmp:
+        db = Path(tmp) / "cc.duckdb"
+        base = [*llmcost_cmd(), "--db", str(db)]
+        ing = run([*base, "ingest", str(tree / "projects"), "--quiet", "--format", "json"])
+        rep = run([*base, "report", "--by", "day", "--format", "json"])
+        env = {**os.environ, "CLAUDE_CONFIG_DIR": str(tree)}
+        ccu = run(
+            [exe, "claude", "daily", "--offline", "--mode", "calculate", "--json", "-z", "UTC"], env
+        )
+    ours = ing["seconds"] + rep["seconds"]
+    results |= {
+        "ingest_seconds": ing["seconds"],
+        "ingest_rss_mb": ing["rss_mb"],
+        "report_seconds": rep["seconds"],
+        "ccusage_seconds": ccu["seconds"],
+        "ratio": ours / ccu["seconds"],
+        "totals": json.loads(ing["stdout"])["totals"],
+    }
+    print(f"Claude Code tree {tree.name}; totals {results['totals']}")
+    print(f"  {'llmcost ingest':<38} {ing['seconds']:>8.2f} s {ing['rss_mb']:>6.0f} MB")
+    print(f"  {'llmcost report --by day':<38} {rep['seconds']:>8.2f} s")
+    print(f"  {'ccusage claude daily':<38} {ccu['seconds']:>8.2f} s")
+    print(
+        f"  {'(ingest + report) / ccusage':<38} {results['ratio']:>8.2f}x  {_verdict(results['ratio'] < 1)}"
+    )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "claude_code.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
 def _verdict(ok: bool) -> str:

@@ -1,9 +1,11 @@
 """The P&L queries over priced requests. Named SQL beside the Python that fills it; no printing.
 
-One pass over the `priced` view: the requests of the window (and, for the summary, of the previous
-window of equal length) are materialised once into TEMP table `lc_rep` with only the columns the
-report needs and their cost; every metric then aggregates that table. User text reaches SQL only as
-bound parameters; field names come from whitelists. Formulas: docs/report.md.
+`lc_rep` holds the requests of the window (and, for the summary, of the previous window of equal
+length) with only the columns the report needs and their cost as exact units (a view; a table with
+--where). One scan sums them into `lc_fine` per month, user, customer, feature, model and group:
+totals, user-months, allocation, months, models and customers read that small table; only the
+percentiles and the task aggregates read the requests again. User text reaches SQL only as bound
+parameters; field names come from whitelists. Formulas: docs/report.md; speed: docs/report-performance.md.
 """
 
 from __future__ import annotations
@@ -515,10 +517,11 @@ def _summary_tables(d: dict[str, Any], has_rev: bool) -> list[Table]:
 MATERIALISE = """
 CREATE OR REPLACE TEMP {kind} lc_rep AS
 -- ord: step order, then time; only requests of a task need it
-SELECT CAST(date_trunc('month', ts) AS DATE) AS month, task_id,
+SELECT ts, CAST(date_trunc('month', ts) AS DATE) AS month, task_id,
        CASE WHEN task_id IS NOT NULL THEN coalesce(step, 0)::BIGINT * 10000000000000 + epoch_ms(ts) END AS ord,
        user_id, customer_id, feature, model, tier, plan, status, input_tokens, output_tokens,
-       cache_read_tokens, cache_hit, latency_ms, logged_cost_usd, priced, u, cost_x,
+       cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, cache_hit, latency_ms, logged_cost_usd,
+       priced, u, cost_x,
        ts < {prev} AS prev, ({where}) AS sel {dims}
 FROM (SELECT r.*, p.tier, p.model_id IS NOT NULL AS priced, {units} AS u,
              CASE WHEN {units} IS NULL THEN {cost} END AS cost_x
@@ -529,6 +532,43 @@ WHERE ts >= {start} AND ts < {until} {prefilter}
 SUM_COST = pricing.sum_cost_sql("u", "cost_x")
 COST_D = pricing.cost_double_sql("u", "cost_x")
 SUM_D = pricing.sum_double_sql("u", "cost_x")
+
+# Everything but percentiles and distinct tasks is a sum or count, so one scan of lc_rep grouped by
+# every key a metric reads (a few thousand groups, however many requests) serves the totals, the
+# user-months, the allocation, months, models and customers, and the non-percentile part of every
+# row. Before, each of those rescanned (and re-priced) the requests. Partial sums of the units are
+# exact integers and of cost_x exact DECIMALs, so the sums below equal those over the requests.
+FINE = """
+CREATE OR REPLACE TEMP TABLE lc_fine AS
+SELECT prev, sel, priced, month, user_id, customer_id, feature, model, tier, plan {dims},
+       count(*) AS n, sum(u) AS u, count(u) AS nu, sum(cost_x) AS cx, count(cost_x) AS nx,
+       sum(u) FILTER (WHERE logged_cost_usd IS NOT NULL) AS lu, count(u) FILTER (WHERE logged_cost_usd IS NOT NULL) AS lnu,
+       sum(cost_x) FILTER (WHERE logged_cost_usd IS NOT NULL) AS lcx,
+       count(cost_x) FILTER (WHERE logged_cost_usd IS NOT NULL) AS lnx,
+       count(logged_cost_usd) AS logged_n, fsum(logged_cost_usd) AS logged,
+       count(*) FILTER (WHERE cache_hit) AS hits, count(*) FILTER (WHERE task_id IS NULL) AS untasked,
+       sum(cache_read_tokens) FILTER (WHERE NOT cache_hit) AS cache_read_t,
+       sum(input_tokens) FILTER (WHERE NOT cache_hit) AS provider_in_t,
+       sum(output_tokens) AS out_t, sum(input_tokens) AS in_t
+FROM lc_rep GROUP BY ALL
+"""
+
+
+def _fsum_cost(u: str = "u", nu: str = "nu", cx: str = "cx", nx: str = "nx") -> str:
+    """pricing.sum_cost_sql over lc_fine's partial sums: the same DECIMAL(38,24)."""
+    return (
+        f"CASE WHEN sum({nu}) + sum({nx}) > 0 THEN CAST("
+        f"coalesce(CAST(sum({u}) AS DECIMAL(38,0)) * {pricing.USD_PER_UNIT}, 0) + coalesce(sum({cx}), 0)"
+        " AS DECIMAL(38,24)) END"
+    )
+
+
+# pricing.sum_double_sql over partial sums: below 2^53 the DOUBLE sum of integral units is the exact sum.
+F_SUM_COST = _fsum_cost()
+F_SUM_D = (
+    f"CASE WHEN sum(nx) = 0 AND sum(u) < {2**53} THEN CAST(sum(u) AS DOUBLE) / {pricing.UNITS_PER_USD_D} "
+    f"ELSE CAST({F_SUM_COST} AS DOUBLE) END"
+)
 
 
 # Prorated revenue per customer-month and period: a month counts by the share of it inside the window.
@@ -550,9 +590,9 @@ FROM m JOIN w ON m.month < w.wu AND m.month + INTERVAL 1 MONTH > w.ws
 ALLOC = f"""
 CREATE OR REPLACE TEMP TABLE lc_alloc AS
 WITH cmf AS (
-    SELECT prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, count(*) AS n_cmf FROM lc_rep GROUP BY ALL
+    SELECT prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, sum(n) AS n_cmf FROM lc_fine GROUP BY ALL
 ), cm AS (
-    SELECT prev, customer_id, month, count(*) AS n_cm, {SUM_D} AS c_cm FROM lc_rep GROUP BY ALL
+    SELECT prev, customer_id, month, sum(n) AS n_cm, {F_SUM_D} AS c_cm FROM lc_fine GROUP BY ALL
 ), nf AS (
     SELECT prev, customer_id, month, count(*) AS f_cm FROM cmf GROUP BY ALL
 )
@@ -574,24 +614,31 @@ ALLOC_TEXT = {
 
 
 def _group_sql(keys: list[str], allocate: str | None, *, where: str = "sel AND NOT prev") -> str:
-    """Per group of lc_rep: counts, cost, request-cost percentiles, tokens, latency; with allocated revenue."""
+    """Per group: counts, cost, tokens, users and cache hits from lc_fine; request-cost and latency
+    percentiles and distinct tasks from the requests (lc_rep); with allocated revenue."""
     k = ", ".join(keys)
+    on = " AND ".join(f"f.{c} IS NOT DISTINCT FROM q.{c}" for c in keys)
+    on_t = " AND ".join(f"f.{c} IS NOT DISTINCT FROM t.{c}" for c in keys)
+    # Distinct tasks in two steps (distinct pairs, then count): a count(DISTINCT) beside the percentiles
+    # cost ~2 s of 5 at 10M requests --by user; this separate scan needs no cost, ~0.25 s.
     stats = f"""
-        SELECT {k}, count(*) AS requests, count(*) FILTER (WHERE priced) AS priced_n, {SUM_COST} AS cost,
-               quantile_cont({COST_D}, {QUANTILES}) AS q,
-               sum(output_tokens) AS out_t, sum(input_tokens) AS in_t,
-               quantile_cont(latency_ms, [0.5, 0.9]) AS lat_q,
-               count(DISTINCT user_id) AS users, {TASK_COUNT} AS tasks,
-               count(*) FILTER (WHERE cache_hit) AS hits
-        FROM lc_rep WHERE {where} GROUP BY {k}"""
+        SELECT f.*, q.q, q.lat_q, coalesce(t.tasks, 0) + f.untasked AS tasks FROM (
+            SELECT {k}, sum(n) AS requests, coalesce(sum(n) FILTER (WHERE priced), 0) AS priced_n, {F_SUM_COST} AS cost,
+                   sum(out_t) AS out_t, sum(in_t) AS in_t, count(DISTINCT user_id) AS users,
+                   sum(hits) AS hits, sum(untasked) AS untasked
+            FROM lc_fine WHERE {where} GROUP BY {k}) f
+        JOIN (SELECT {k}, quantile_cont({COST_D}, {QUANTILES}) AS q, quantile_cont(latency_ms, [0.5, 0.9]) AS lat_q
+              FROM lc_rep WHERE {where} GROUP BY {k}) q ON {on}
+        LEFT JOIN (SELECT {k}, count(*) AS tasks FROM (SELECT DISTINCT {k}, task_id FROM lc_rep
+                                                       WHERE {where} AND task_id IS NOT NULL) GROUP BY {k}) t ON {on_t}"""
     if allocate is None:
         return f"SELECT *, CAST(NULL AS DOUBLE) AS revenue FROM ({stats})"
     join = " AND ".join(f"r.{c} IS NOT DISTINCT FROM s.{c}" for c in keys)
     return f"""
         WITH s AS ({stats}),
-        g AS (SELECT {k}, prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, count(*) AS n,
-                     {SUM_D} AS c
-              FROM lc_rep WHERE {where} GROUP BY ALL),
+        g AS (SELECT {k}, prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, sum(n) AS n,
+                     {F_SUM_D} AS c
+              FROM lc_fine WHERE {where} GROUP BY ALL),
         r AS (SELECT {", ".join("g." + c for c in keys)}, sum({ALLOC_WEIGHT[allocate]}) AS revenue
               FROM g JOIN lc_alloc a ON a.prev = g.prev AND a.customer_id = g.customer_id AND a.month = g.month
                                      AND a.fkey = g.fkey
@@ -658,19 +705,17 @@ TASK_COUNT = "(count(DISTINCT task_id) + count(*) FILTER (WHERE task_id IS NULL)
 # sets of a --by report empty). Logged costs are DOUBLEs: fsum (compensated) keeps their sum's last
 # digits from depending on the order the threads add them in.
 PERIOD_TOTALS = f"""
-SELECT prev, count(*) AS requests,
-       count(DISTINCT task_id) FILTER (WHERE prev) + count(*) FILTER (WHERE task_id IS NULL) AS tasks,
+SELECT prev, sum(n) AS requests,
        count(DISTINCT user_id) FILTER (WHERE prev) AS users,
-       count(DISTINCT customer_id) AS customers, {SUM_COST} AS cost, count(*) FILTER (WHERE priced) AS priced,
+       count(DISTINCT customer_id) AS customers, {F_SUM_COST} AS cost, coalesce(sum(n) FILTER (WHERE priced), 0) AS priced,
        list(DISTINCT model ORDER BY model) FILTER (WHERE NOT priced) AS unpriced_models,
-       count(*) FILTER (WHERE cache_hit) AS semantic_hits,
-       sum(cache_read_tokens) FILTER (WHERE NOT cache_hit) AS cache_read_t,
-       sum(input_tokens) FILTER (WHERE NOT cache_hit) AS provider_in_t,
-       count(*) FILTER (WHERE tier = 'small') AS small_n, count(*) FILTER (WHERE tier = 'mid') AS mid_n,
-       count(*) FILTER (WHERE priced AND logged_cost_usd IS NOT NULL) AS logged_n,
-       fsum(logged_cost_usd) FILTER (WHERE priced) AS logged_usd,
-       {pricing.sum_cost_sql("u", "cost_x", "logged_cost_usd IS NOT NULL")} AS computed_usd
-FROM lc_rep WHERE sel GROUP BY prev
+       sum(hits) AS semantic_hits, sum(cache_read_t) AS cache_read_t, sum(provider_in_t) AS provider_in_t,
+       coalesce(sum(n) FILTER (WHERE tier = 'small'), 0) AS small_n,
+       coalesce(sum(n) FILTER (WHERE tier = 'mid'), 0) AS mid_n,
+       coalesce(sum(logged_n) FILTER (WHERE priced), 0) AS logged_n,
+       fsum(logged) FILTER (WHERE priced) AS logged_usd,
+       {_fsum_cost("lu", "lnu", "lcx", "lnx")} AS computed_usd
+FROM lc_fine WHERE sel GROUP BY prev
 """
 
 TASKS = """
@@ -694,8 +739,8 @@ FROM t {group} ORDER BY is_total DESC, cost DESC NULLS LAST, feature NULLS LAST
 
 USER_MONTHS = f"""
 CREATE OR REPLACE TEMP TABLE lc_um AS
-SELECT user_id, month, min(customer_id) AS customer_id, count(*) AS requests, {SUM_COST} AS cost
-FROM lc_rep WHERE sel AND NOT prev AND user_id IS NOT NULL GROUP BY user_id, month
+SELECT user_id, month, min(customer_id) AS customer_id, sum(n) AS requests, {F_SUM_COST} AS cost
+FROM lc_fine WHERE sel AND NOT prev AND user_id IS NOT NULL GROUP BY user_id, month
 """
 
 
@@ -784,7 +829,7 @@ def _period_metrics(
     if revenue is not None and tot:
         # Top 20% of customers by cost (at least one), their cost over their own prorated revenue.
         r = con.execute(
-            f"""WITH c AS (SELECT customer_id, {SUM_D} AS cost FROM lc_rep
+            f"""WITH c AS (SELECT customer_id, {F_SUM_D} AS cost FROM lc_fine
                           WHERE sel AND prev = ? AND customer_id IS NOT NULL GROUP BY customer_id HAVING bool_or(priced)),
                     k AS (SELECT * FROM c ORDER BY cost DESC, customer_id LIMIT (SELECT greatest(1, ceil(count(*) * 0.2)) FROM c))
                SELECT sum(k.cost), sum(coalesce(rv.revenue, 0))
@@ -869,6 +914,7 @@ def report(
         [bounds[0], *wparams, *bounds[1:], *(wparams if prefilter else [])] if filters else None
     )
     con.execute(sql, params)
+    con.execute(FINE.format(dims="".join(f", d{i}" for i in range(len(by)))))
 
     if has_revenue:
         pw = prev_win or Window(datetime(1, 1, 1), datetime(1, 1, 1))
@@ -1121,7 +1167,7 @@ def _months(
             cur = con.execute("SELECT month, sum(revenue) FROM lc_rev WHERE NOT prev GROUP BY ALL")
         rev = {m: round(float(v or 0), 9) for m, v in cur.fetchall()}
     found = con.execute(
-        f"""WITH m AS (SELECT month, count(*) AS requests, {SUM_COST} AS cost FROM lc_rep WHERE sel AND NOT prev GROUP BY month),
+        f"""WITH m AS (SELECT month, sum(n) AS requests, {F_SUM_COST} AS cost FROM lc_fine WHERE sel AND NOT prev GROUP BY month),
                  u AS (SELECT month, count(*) AS active, quantile_cont(CAST(cost AS DOUBLE), {QUANTILES}) AS q
                        FROM lc_um GROUP BY month)
             SELECT m.month, m.requests, m.cost, coalesce(u.active, 0), u.q FROM m LEFT JOIN u USING (month) ORDER BY m.month"""
@@ -1141,10 +1187,10 @@ def _months(
 
 def _models(con: Any, total_cost: Any, total_n: int) -> list[dict[str, Any]]:
     found = con.execute(
-        f"""SELECT model, min(tier), count(*), {SUM_COST} AS cost, bool_and(priced),
-                  fsum(logged_cost_usd) FILTER (WHERE priced), {pricing.sum_cost_sql("u", "cost_x", "logged_cost_usd IS NOT NULL")}
-           FROM lc_rep WHERE sel AND NOT prev
-           GROUP BY model ORDER BY cost DESC NULLS LAST, count(*) DESC, model"""
+        f"""SELECT model, min(tier), sum(n) AS n, {F_SUM_COST} AS cost, bool_and(priced),
+                  fsum(logged) FILTER (WHERE priced), {_fsum_cost("lu", "lnu", "lcx", "lnx")}
+           FROM lc_fine WHERE sel AND NOT prev
+           GROUP BY model ORDER BY cost DESC NULLS LAST, n DESC, model"""
     ).fetchall()
     # The logged cost is a DOUBLE summed in no fixed order: drift is taken from its 1e-9 rounding, as in the
     # totals, so it does not change from run to run.
@@ -1196,7 +1242,7 @@ def _customers(
     rows = _add_unattributed_customers(con, rows, "customer", filters, has_revenue)
     plans = dict(
         con.execute(
-            "SELECT customer_id, min(plan) FROM lc_rep WHERE plan IS NOT NULL GROUP BY ALL"
+            "SELECT customer_id, min(plan) FROM lc_fine WHERE plan IS NOT NULL GROUP BY ALL"
         ).fetchall()
     )
     if has_revenue:

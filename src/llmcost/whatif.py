@@ -1,7 +1,7 @@
 """What-if (SPEC §7): levers are pure transformations of request rows, then the same pricing.
 
-The scenario is a TEMP table with the columns of `requests` (tokens, model, batch flag changed;
-dropped rows flagged), priced by `pricing.priced_view_sql` exactly like the baseline. Levers apply
+Each scenario row is the request with its tokens, model and batch flag changed (dropped rows flagged),
+priced exactly like the baseline, in one query over `requests` (see "the scenario rows"). Levers apply
 in a fixed order: max_steps, route_to, compress_input, max_output_tokens, prompt_cache, batch,
 then cache_hit_rate on the priced cost. A request unpriced in the baseline stays unpriced (NULL)
 in the scenario, whatever the levers do.
@@ -21,7 +21,6 @@ from llmcost.metrics import Window, dimension_sql
 from llmcost.render import Column, Table, fmt_value
 
 SCHEMA = "llmcost.whatif/1"
-ROWS = "lc_wi_rows"
 PRICES = "lc_wi_prices"
 ROUTED_PREFIX = (
     "route:"  # price-row key of routed requests: never collides with a logged model name
@@ -182,6 +181,33 @@ class WhatifResult:
 
 
 # ---------------------------------------------------------------- the scenario rows
+#
+# The levers are expressions over `requests`, evaluated in one query that prices and sums both sides:
+# writing a TEMP copy of every row (all ~30 columns) and updating it lever by lever was most of the time
+# and memory on large data. Only the two levers that need an order across rows are computed first, and
+# only for the rows they touch, keyed by rowid: --max-steps (the dropped steps) and --prompt-cache (each
+# request's prefix and whether the cache is warm).
+#
+# A request's cost is linear in its tokens for a given price row, batch flag and long-context side, and
+# exact (DECIMAL, no rounding), so the rows are first summed per group of everything that decides their
+# price (logged and scenario model, UTC day: price versions start at midnight, long-context side,
+# batch, cache hit, scope, dropped, the --by dimensions), then each group is priced once, in integer
+# units of 1e-24 USD (the scale of the DECIMAL(38,24) cost): tokens x rate x 1e9 x batch factor x 1e9.
+# Sums of these are the same numbers, digit for digit, as summing every request's DECIMAL cost.
+
+DROP = "lc_wi_drop"
+PCACHE = "lc_wi_pcache"
+PRICES_I = "lc_wi_prices_i"
+GIGA = 1_000_000_000
+USD_24 = "CAST('0.000000000000000000000001' AS DECIMAL(24,24))"
+NO_USD = "CAST(NULL AS DECIMAL(38,24))"
+BUCKETS = (
+    ("unc", "input"),
+    ("cr", "cache_read"),
+    ("cw", "cache_write"),
+    ("cw1", "cache_write_1h"),
+    ("out", "output"),
+)
 
 
 def _scope_sql(con: Any, prices: pricing.PriceTable, scope: Scope) -> tuple[str, list[Any]]:
@@ -218,8 +244,55 @@ def _uncached(r: str = "") -> str:
     return f"({r}input_tokens - {r}cache_read_tokens - {r}cache_write_tokens - {r}cache_write_1h_tokens)"
 
 
-def build_rows(con: Any, prices: pricing.PriceTable, s: Scenario, window: Window) -> dict[str, Any]:
-    """Create the TEMP table of scenario rows and the price rows for it. Returns facts for assumptions."""
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass
+class _Plan:
+    """The scenario as SQL: CTEs `r` .. `t` over the requests in the window, and their bound parameters."""
+
+    ctes: str
+    params: list[Any]
+    target: pricing.Model | None
+    thresholds: list[int]
+
+
+def _register_prices(
+    con: Any, prices: pricing.PriceTable, target: pricing.Model | None
+) -> list[int]:
+    """Price rows for every logged name (the baseline, and scenario rows not routed) plus the routed key,
+    with each rate x 1e9 and the batch factor x 1e9 as integers. Returns the long-context thresholds."""
+    names = [r[0] for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {PRICES} ({pricing.PRICE_COLUMNS})")
+    rows = pricing.price_rows(prices, names)
+    if target is not None:
+        rows += pricing.price_rows(prices, [ROUTED_PREFIX + target.id], as_model=target)
+    if rows:
+        con.executemany(f"INSERT INTO {PRICES} VALUES ({', '.join('?' * 18)})", rows)
+    thresholds = [
+        int(r[0])
+        for r in con.execute(
+            f"SELECT DISTINCT long_threshold FROM {PRICES} WHERE long_threshold IS NOT NULL ORDER BY 1"
+        ).fetchall()
+    ]
+    # rates are kept to 1e-9 USD per 1M tokens and batch factors to 1e-9: x 1e9 both are whole numbers
+    ints = ", ".join(
+        f"CAST(r_{k}::DECIMAL(38,9) * {GIGA} AS BIGINT) AS r_{k}, CAST(l_{k}::DECIMAL(38,9) * {GIGA} AS BIGINT) AS l_{k}"
+        for _, k in BUCKETS
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {PRICES_I} AS
+            SELECT model, model_id, tier, valid_from, valid_to, {ints}, CAST(batch_factor::DECIMAL(38,9) * {GIGA} AS BIGINT) AS bf,
+                   list_position(?, long_threshold) AS long_pos
+            FROM {PRICES}""",
+        [thresholds],
+    )
+    return thresholds
+
+
+def _plan(con: Any, prices: pricing.PriceTable, s: Scenario, window: Window, dims: str) -> _Plan:
+    """Levers 1-4 and 6 (max-steps, route, compress, output cap, batch) as expressions; the price rows."""
     lv = s.levers
     scope, sparams = _scope_sql(con, prices, s.scope)
     wsql, wparams = window.sql()
@@ -231,79 +304,119 @@ def build_rows(con: Any, prices: pricing.PriceTable, s: Scenario, window: Window
                 f"--route-to {lv.route_to!r} has no price",
                 hint="`llmcost prices list` shows the models",
             )
-
-    cols = [
-        r[0]
-        for r in con.execute(
-            "SELECT name FROM pragma_table_info('requests') ORDER BY cid"
-        ).fetchall()
-    ]
-    base = ", ".join(cols)
-    # 1. scope, --max-steps (the steps after N of each task, in step then time order, are dropped)
-    drop = "FALSE"
+    thresholds = _register_prices(con, prices, target)
+    # 1. --max-steps: the steps after N of each task in scope, in step then time order, are dropped
+    dropped = "false"
     if lv.max_steps is not None:
-        drop = f"(in_scope AND task_id IS NOT NULL AND row_number() OVER (PARTITION BY in_scope, task_id ORDER BY step NULLS LAST, ts, request_id) > {int(lv.max_steps)})"
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {DROP} AS SELECT rid FROM (
+                    SELECT rowid AS rid,
+                           row_number() OVER (PARTITION BY task_id ORDER BY step NULLS LAST, ts, request_id) AS n
+                    FROM requests WHERE coalesce({scope}, false) AND ({wsql}) AND task_id IS NOT NULL)
+                WHERE n > {int(lv.max_steps)}""",
+            [*sparams, *wparams],
+        )
+        dropped = f"rid IN (SELECT rid FROM {DROP})"
     # 2. --route-to [--share]: a deterministic fraction by the md5 of request_id
-    route = "FALSE"
+    route = "false"
     if target is not None:
-        route = "in_scope AND NOT dropped"
+        route = "live"
         if lv.share is not None:
             route += f" AND CAST(('0x' || left(md5(request_id), 8)) AS UBIGINT) < {round(lv.share * 2**32)}"
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {ROWS} AS
-        WITH s AS (SELECT {base}, ({scope}) AS in_scope FROM requests WHERE {wsql}),
-             d AS (SELECT *, {drop} AS dropped FROM s)
-        SELECT *, model AS orig_model, {route} AS routed FROM d""",
-        [*sparams, *wparams],
+    replace_cols = (
+        [f"CASE WHEN routed THEN {_literal(ROUTED_PREFIX + target.id)} ELSE model END AS model"]
+        if target
+        else []
     )
-    live = "in_scope AND NOT dropped"
-    if target is not None:
-        con.execute(f"UPDATE {ROWS} SET model = ? WHERE routed", [ROUTED_PREFIX + target.id])
     # 3. --compress-input: the uncached input shrinks by F (rounded to whole tokens)
     if lv.compress_input is not None:
-        keep = Decimal(str(1 - lv.compress_input))
-        con.execute(
-            f"UPDATE {ROWS} SET input_tokens = input_tokens - {_uncached()} "
-            f"+ CAST(round({_uncached()} * CAST(? AS DECIMAL(12,9))) AS BIGINT) WHERE {live}",
-            [keep],
+        # round(x * keep) with keep a DECIMAL(12,9), rounding half away from zero, in integers: keep = K / 1e9
+        k = con.execute(
+            f"SELECT CAST(CAST(? AS DECIMAL(12,9))::DECIMAL(38,9) * {GIGA} AS BIGINT)",
+            [str(Decimal(str(1 - lv.compress_input)))],
+        ).fetchone()[0]
+        x, half = _uncached(), GIGA // 2
+        kept = f"CASE WHEN {x} >= 0 THEN ({x} * {k} + {half}) // {GIGA} ELSE -((-{x} * {k} + {half}) // {GIGA}) END"
+        replace_cols.append(
+            f"CASE WHEN live THEN input_tokens - {x} + {kept} ELSE input_tokens END AS input_tokens"
         )
-    # 4. --max-output-tokens: output above N is cut (reasoning is part of output)
+    # 4. --max-output-tokens: output above N is cut (reasoning is part of output, and is not priced apart)
     if lv.max_output_tokens is not None:
-        n = int(lv.max_output_tokens)
-        con.execute(
-            f"UPDATE {ROWS} SET output_tokens = least(output_tokens, {n}), "
-            f"reasoning_tokens = least(reasoning_tokens, {n}) WHERE {live}"
+        replace_cols.append(
+            f"CASE WHEN live THEN least(output_tokens, {int(lv.max_output_tokens)}) ELSE output_tokens END AS output_tokens"
         )
-    # 5. --prompt-cache: a prefix of P uncached input tokens is written when the feature+model's cache
-    # is cold, read while warm; every request refreshes the TTL, as Anthropic and OpenAI do.
-    if lv.prompt_cache:
-        ttl = TTLS[lv.cache_ttl]
-        wcol = "cache_write_tokens" if lv.cache_ttl == "5m" else "cache_write_1h_tokens"
-        con.execute(
-            f"""UPDATE {ROWS} AS t SET
-                    cache_read_tokens = t.cache_read_tokens + CASE WHEN w.warm THEN w.p ELSE 0 END,
-                    {wcol} = t.{wcol} + CASE WHEN w.warm THEN 0 ELSE w.p END
-                FROM (
-                    SELECT request_id, source_kind, least({_uncached()}, {int(lv.prompt_cache)}) AS p,
-                           coalesce(epoch(ts) - epoch(lag(ts) OVER (PARTITION BY feature, model ORDER BY ts, request_id)) <= {ttl}, false) AS warm
-                    FROM {ROWS} WHERE {live} AND NOT cache_hit
-                ) w
-                WHERE t.request_id = w.request_id AND t.source_kind = w.source_kind"""
-        )
-    # 6. --batch
+    # 6. --batch (5, the prompt cache, needs the order of the rows: see _prompt_cache)
     if lv.batch:
-        con.execute(f"UPDATE {ROWS} SET batch = true WHERE {live}")
+        replace_cols.append("batch OR live AS batch")
+    new_cols = f" REPLACE ({', '.join(replace_cols)})" if replace_cols else ""
+    ctes = f"""
+        r AS (SELECT rowid AS rid, *, coalesce({scope}, false) AS in_scope FROM requests WHERE {wsql}),
+        b AS (SELECT *, model AS orig_model, {_tokens("b")}, batch AS b_batch, {_long(thresholds)} AS b_long,
+                     {dropped} AS dropped{dims} FROM r),
+        g AS (SELECT *, in_scope AND NOT dropped AS live FROM b),
+        t AS (SELECT *{new_cols} FROM (SELECT *, {route} AS routed FROM g))"""
+    return _Plan(ctes, [*sparams, *wparams], target, thresholds)
 
-    names = [
-        r[0] for r in con.execute(f"SELECT DISTINCT model FROM {ROWS} WHERE NOT routed").fetchall()
-    ]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {PRICES} ({pricing.PRICE_COLUMNS})")
-    rows = pricing.price_rows(prices, names)
-    if target is not None:
-        rows += pricing.price_rows(prices, [ROUTED_PREFIX + target.id], as_model=target)
-    if rows:
-        con.executemany(f"INSERT INTO {PRICES} VALUES ({', '.join('?' * 18)})", rows)
-    return {"target": target}
+
+def _tokens(prefix: str) -> str:
+    return (
+        f"{_uncached()} AS {prefix}_unc, cache_read_tokens AS {prefix}_cr, cache_write_tokens AS {prefix}_cw, "
+        f"cache_write_1h_tokens AS {prefix}_cw1, output_tokens AS {prefix}_out"
+    )
+
+
+def _long(thresholds: list[int]) -> str:
+    """How many long-context thresholds the input is above: above a model's threshold iff >= its position."""
+    return " + ".join(f"CAST(input_tokens > {t} AS INTEGER)" for t in thresholds) or "0"
+
+
+def _prompt_cache(con: Any, lv: Levers, plan: _Plan) -> str:
+    """5. --prompt-cache: a prefix of P uncached input tokens is written when the feature+model's cache is
+    cold, read while warm; every request refreshes the TTL, as Anthropic and OpenAI do. Returns the CTE
+    that adds it to `t`."""
+    if not lv.prompt_cache:
+        return "u AS (SELECT * FROM t)"
+    ttl = TTLS[lv.cache_ttl]
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {PCACHE} AS WITH {plan.ctes}
+            SELECT rid, least({_uncached()}, {int(lv.prompt_cache)}) AS p,
+                   coalesce(epoch(ts) - epoch(lag(ts) OVER (PARTITION BY feature, model ORDER BY ts, request_id)) <= {ttl}, false) AS warm
+            FROM t WHERE live AND NOT cache_hit""",
+        plan.params,
+    )
+    wcol = "cache_write_tokens" if lv.cache_ttl == "5m" else "cache_write_1h_tokens"
+    return f"""u AS (SELECT t.* REPLACE (
+                    t.cache_read_tokens + coalesce(CASE WHEN c.warm THEN c.p ELSE 0 END, 0) AS cache_read_tokens,
+                    t.{wcol} + coalesce(CASE WHEN c.warm THEN 0 ELSE c.p END, 0) AS {wcol})
+                FROM t LEFT JOIN {PCACHE} c USING (rid))"""
+
+
+def _units(side: str, p: str, long: str, mult: str) -> str:
+    """A group's cost in 1e-24 USD: its token sums x rate x 1e9 (long-context rate above the threshold) x `mult`."""
+
+    def rate(k: str) -> str:
+        return f"CASE WHEN {p}.long_pos IS NOT NULL AND a.{long} >= {p}.long_pos THEN {p}.l_{k} ELSE {p}.r_{k} END"
+
+    n = " + ".join(f"a.{side}_{col} * {rate(k)}" for col, k in BUCKETS)
+    return f"({n}) * ({mult})"
+
+
+def _semantic_cache(con: Any, lv: Levers) -> tuple[int, int, bool] | None:
+    """--cache-hit-rate as integers: K = (1 - R) x 1e9 and the lookup cost in 1e-24 USD, as the DECIMAL casts
+    round them; and whether every price row's cost x (1 - R) is exact at 1e-24 (then it is linear too)."""
+    if lv.cache_hit_rate is None:
+        return None
+    k, lookup = con.execute(
+        f"SELECT CAST(CAST(? AS DECIMAL(12,9))::DECIMAL(38,9) * {GIGA} AS BIGINT), "
+        f"CAST(CAST(? AS DECIMAL(18,9))::DECIMAL(38,9) * {GIGA} AS BIGINT)",
+        [str(1 - Decimal(str(lv.cache_hit_rate))), str(Decimal(str(lv.cache_lookup_cost)))],
+    ).fetchone()
+    # a cost is N x bf x 1e-24 USD (N whole); x K / 1e9 stays whole when bf x K / 1e9 is whole
+    exact = con.execute(
+        f"SELECT coalesce(bool_and(bf * CAST(? AS HUGEINT) % {GIGA} = 0), true) FROM {PRICES_I}",
+        [k],
+    ).fetchone()[0]
+    return int(k), int(lookup) * 10**15, bool(exact)
 
 
 def run(
@@ -319,46 +432,86 @@ def run(
     by = by or []
     window = window or Window()
     validate(scenario)
-    facts = build_rows(con, prices, scenario, window)
-    _register_baseline_prices(con, prices)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE lc_wi_priced AS {_baseline_join_sql(scenario.levers)}"
+    lv = scenario.levers
+    # the --by dimensions, of the request as logged; tier is the baseline price row's, taken when pricing
+    dims = [dimension_sql(b) for b in by]
+    early = "".join(f", {d} AS d{i}" for i, d in enumerate(dims) if d != "tier")
+    early_keys = "".join(f", d{i}" for i, d in enumerate(dims) if d != "tier")
+    late = "".join(f", p.tier AS d{i}" for i, d in enumerate(dims) if d == "tier")
+    plan = _plan(con, prices, scenario, window, early)
+    last = _prompt_cache(con, lv, plan)
+    semantic = _semantic_cache(con, lv)
+    group = ", ".join(f"d{i}" for i in range(len(by)))
+    # per-request groups in scope when x (1 - R) must be rounded per request, as the DECIMAL column did
+    single = ", CASE WHEN in_scope THEN rid END AS one" if semantic and not semantic[2] else ""
+    base = f"CASE WHEN p.model_id IS NULL THEN NULL WHEN a.cache_hit THEN 0 ELSE {_units('b', 'p', 'b_long', f'CASE WHEN a.b_batch THEN p.bf ELSE {GIGA} END')} END"
+    scen_cost = _units("s", "q", "s_long", f"CASE WHEN a.batch THEN q.bf ELSE {GIGA} END")
+    head = "CASE WHEN p.model_id IS NULL OR q.model_id IS NULL THEN NULL WHEN a.dropped THEN 0"
+    scen, scen_x = f"{head} WHEN a.cache_hit THEN 0 ELSE {scen_cost} END", NO_USD
+    if semantic is not None:
+        k, lookup, exact = semantic
+        if exact:
+            mult = f"CASE WHEN a.batch THEN q.bf * CAST({k} AS HUGEINT) // {GIGA} ELSE {k} END"
+            cut = f"(CASE WHEN a.cache_hit THEN 0 ELSE {_units('s', 'q', 's_long', mult)} END + a.n * CAST({lookup} AS HUGEINT))"
+            scen = f"{head} WHEN a.in_scope THEN {cut} WHEN a.cache_hit THEN 0 ELSE {scen_cost} END"
+        else:
+            # one request per group: its DECIMAL cost x (1 - R) + lookup, rounded to 1e-24 as before
+            cost = f"CAST(CAST(CASE WHEN a.cache_hit THEN 0 ELSE {scen_cost} END AS DECIMAL(38,0)) * {USD_24} AS DECIMAL(38,24))"
+            scen = f"{head} WHEN a.in_scope THEN NULL WHEN a.cache_hit THEN 0 ELSE {scen_cost} END"
+            scen_x = (
+                f"CASE WHEN p.model_id IS NULL OR q.model_id IS NULL OR a.dropped OR NOT a.in_scope THEN NULL ELSE "
+                f"CAST({cost} * CAST('{Decimal(k) / GIGA}' AS DECIMAL(12,9)) + CAST('{Decimal(lookup // 10**15) / GIGA}' AS DECIMAL(18,9)) AS DECIMAL(38,24)) END"
+            )
+    # the scenario's price row: the routed key, or the logged model (one string fewer to group by)
+    smodel = (
+        f"CASE WHEN a.routed THEN {_literal(ROUTED_PREFIX + plan.target.id)} ELSE a.orig_model END"
+        if plan.target
+        else "a.orig_model"
     )
-    return _summarise(con, prices, scenario, by, window, facts, generated_at)
-
-
-def _register_baseline_prices(con: Any, prices: pricing.PriceTable) -> None:
-    names = [r[0] for r in con.execute(f"SELECT DISTINCT orig_model FROM {ROWS}").fetchall()]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE lc_prices ({pricing.PRICE_COLUMNS})")
-    rows = pricing.price_rows(prices, names)
-    if rows:
-        con.executemany(f"INSERT INTO lc_prices VALUES ({', '.join('?' * 18)})", rows)
-
-
-def _baseline_join_sql(lv: Levers) -> str:
-    rate = Decimal(str(lv.cache_hit_rate)) if lv.cache_hit_rate is not None else None
-    scen = "s.cost_usd"
-    if rate is not None:
-        # expected value of a semantic cache answering a fraction R of the scope, plus its lookups
-        scen = (
-            f"CASE WHEN s.in_scope THEN s.cost_usd * CAST({1 - rate} AS DECIMAL(12,9)) "
-            f"+ CAST({Decimal(str(lv.cache_lookup_cost))} AS DECIMAL(18,9)) ELSE s.cost_usd END"
-        )
-    # baseline tokens are the logged ones: re-read them from requests by key
-    base = pricing.priced_view_sql(
-        source=f"(SELECT r.*, w.in_scope FROM requests r JOIN (SELECT source_kind, request_id, in_scope FROM {ROWS}) w "
-        "USING (source_kind, request_id))",
-        prices="lc_prices",
+    # the scenario's token buckets, summed per group like the baseline's b_* (taken before the levers)
+    cols = [c for c, _ in BUCKETS]
+    scen_tokens = [
+        _uncached(),
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "cache_write_1h_tokens",
+        "output_tokens",
+    ]
+    sums = ", ".join(
+        _sum_usd(u, x, where)
+        for where in ("", "in_scope")
+        for u, x in (("b24", NO_USD), ("s24", "sx"))
     )
-    return f"""
-        WITH b AS ({base}),
-             s AS ({pricing.priced_view_sql(source=ROWS, prices=PRICES)})
-        SELECT s.* EXCLUDE (cost_usd, list_cost_usd, price_model, price_provider, tier, model),
-               s.orig_model AS model, s.model AS scenario_model, b.price_model, b.tier, b.cost_usd AS baseline_cost,
-               CASE WHEN b.cost_usd IS NULL THEN NULL WHEN s.dropped THEN CAST(0 AS DECIMAL(38,24))
-                    ELSE {scen} END AS scenario_cost
-        FROM s JOIN b ON b.source_kind = s.source_kind AND b.request_id = s.request_id
-    """
+    sql = f"""
+        WITH {plan.ctes}, {last},
+        a AS (SELECT orig_model, routed, CAST(ts AS DATE) AS day, b_long,
+                     {_long(plan.thresholds)} AS s_long, b_batch, batch, cache_hit, in_scope, dropped{early_keys}{single},
+                     count(*) AS n, {", ".join(f"sum(b_{c}) AS b_{c}" for c, _ in BUCKETS)},
+                     {", ".join(f"sum({e}) AS s_{c}" for c, e in zip(cols, scen_tokens, strict=True))}
+              FROM u GROUP BY ALL),
+        x AS (SELECT a.*{late}, p.model_id IS NOT NULL AS priced, {base} AS b24, {scen} AS s24, {scen_x} AS sx
+              FROM a LEFT JOIN {PRICES_I} p ON p.model = a.orig_model AND a.day >= p.valid_from AND a.day < p.valid_to
+                     LEFT JOIN {PRICES_I} q ON q.model = {smodel} AND a.day >= q.valid_from AND a.day < q.valid_to)
+        SELECT {f"GROUPING_ID({group})" if by else "0"} AS gid, {group + "," if by else ""}
+               coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE in_scope), 0), coalesce(sum(n) FILTER (WHERE dropped), 0),
+               coalesce(sum(n) FILTER (WHERE priced), 0),
+               list(DISTINCT orig_model ORDER BY orig_model) FILTER (WHERE NOT priced), {sums}
+        FROM x {f"GROUP BY GROUPING SETS ((), ({group}))" if by else ""}"""
+    if by:
+        sql = f"SELECT * FROM ({sql}) ORDER BY gid DESC, {7 + len(by)} DESC NULLS LAST, {group}"
+    recs = con.execute(sql, plan.params).fetchall()
+    return _summarise(
+        con, prices, scenario, by, window, {"target": plan.target}, recs, generated_at
+    )
+
+
+def _sum_usd(units: str, exact: str, where: str) -> str:
+    """sum(cost) as DECIMAL(38,24) from 1e-24 USD units plus DECIMAL costs; NULL when no row is priced."""
+    f = f" FILTER (WHERE {where})" if where else ""
+    return (
+        f"CASE WHEN count({units}){f} + count({exact}){f} > 0 THEN CAST("
+        f"coalesce(CAST(sum({units}){f} AS DECIMAL(38,0)) * {USD_24}, 0) + coalesce(sum({exact}){f}, 0) AS DECIMAL(38,24)) END"
+    )
 
 
 # ---------------------------------------------------------------- totals, groups, margin
@@ -385,29 +538,32 @@ def _margins(row: dict[str, Any]) -> None:
         row[key] = _pct(rev - (cost or 0), rev) if rev else None
 
 
-def _revenue(con: Any, by: list[str]) -> tuple[Any, dict[Any, Any]] | None:
+def _revenue(con: Any, by: list[str], window: Window) -> tuple[Any, dict[Any, Any]] | None:
     """Revenue over the months that have requests; per customer, or allocated to features by requests (SPEC §6)."""
     if not con.execute("SELECT count(*) FROM revenue").fetchone()[0]:
         return None
-    months = "SELECT DISTINCT CAST(date_trunc('month', ts) AS DATE) FROM lc_wi_priced"
+    wsql, wparams = window.sql()
+    months = f"SELECT DISTINCT CAST(date_trunc('month', ts) AS DATE) FROM requests WHERE {wsql}"
     total = con.execute(
-        f"SELECT sum(revenue_usd) FROM revenue WHERE month IN ({months})"
+        f"SELECT sum(revenue_usd) FROM revenue WHERE month IN ({months})", wparams
     ).fetchone()[0]
     per: dict[Any, Any] = {}
     if by and REVENUE_DIMS.get(by[0]) == "customer_id" and len(by) == 1:
         per = dict(
             con.execute(
-                f"SELECT customer_id, sum(revenue_usd) FROM revenue WHERE month IN ({months}) GROUP BY 1"
+                f"SELECT customer_id, sum(revenue_usd) FROM revenue WHERE month IN ({months}) GROUP BY 1",
+                wparams,
             ).fetchall()
         )
     elif by == ["feature"]:
         per = dict(
             con.execute(
-                """WITH n AS (SELECT customer_id, CAST(date_trunc('month', ts) AS DATE) AS month, feature, count(*) AS k
-                           FROM lc_wi_priced GROUP BY ALL),
+                f"""WITH n AS (SELECT customer_id, CAST(date_trunc('month', ts) AS DATE) AS month, feature, count(*) AS k
+                           FROM requests WHERE {wsql} GROUP BY ALL),
                      t AS (SELECT customer_id, month, sum(k) AS kt FROM n GROUP BY ALL)
                 SELECT n.feature, sum(CAST(r.revenue_usd * n.k / t.kt AS DECIMAL(38,9)))
-                FROM n JOIN t USING (customer_id, month) JOIN revenue r USING (customer_id, month) GROUP BY 1"""
+                FROM n JOIN t USING (customer_id, month) JOIN revenue r USING (customer_id, month) GROUP BY 1""",
+                wparams,
             ).fetchall()
         )
     return total, per
@@ -415,53 +571,34 @@ def _revenue(con: Any, by: list[str]) -> tuple[Any, dict[Any, Any]] | None:
 
 def _summarise(
     con: Any, prices: pricing.PriceTable, s: Scenario, by: list[str], window: Window,
-    facts: dict[str, Any], generated_at: datetime | None,
+    facts: dict[str, Any], recs: list[tuple[Any, ...]], generated_at: datetime | None,
 ) -> WhatifResult:  # fmt: skip
-    cov = con.execute(
-        "SELECT count(*), count(baseline_cost), list(DISTINCT model ORDER BY model) FILTER (WHERE baseline_cost IS NULL) "
-        "FROM lc_wi_priced"
-    ).fetchone()
-    t = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE in_scope), count(*) FILTER (WHERE dropped), "
-        "sum(baseline_cost), sum(scenario_cost) FROM lc_wi_priced"
-    ).fetchone()
+    k = len(by)
+    t = recs[0][k + 1 :]  # requests, in scope, dropped, priced, unpriced models, 4 sums
     totals: dict[str, Any] = {
         "requests": t[0], "scope_requests": t[1], "dropped_requests": t[2],
-        "baseline_cost_usd": t[3], "scenario_cost_usd": t[4],
+        "baseline_cost_usd": t[5], "scenario_cost_usd": t[6],
     }  # fmt: skip
     _savings(totals)
-    sc = con.execute(
-        "SELECT sum(baseline_cost), sum(scenario_cost) FROM lc_wi_priced WHERE in_scope"
-    ).fetchone()
-    scope_part = {"baseline_cost_usd": sc[0], "scenario_cost_usd": sc[1]}
+    scope_part = {"baseline_cost_usd": t[7], "scenario_cost_usd": t[8]}
     _savings(scope_part)
-    totals.update({f"scope_{k}": v for k, v in scope_part.items()})
-    revenue = _revenue(con, by)
+    totals.update({f"scope_{key}": v for key, v in scope_part.items()})
+    revenue = _revenue(con, by, window)
     if revenue is not None:
         totals["revenue_usd"] = revenue[0]
         _margins(totals)
     rows: list[dict[str, Any]] = []
-    if by:
-        dims = [dimension_sql(b) for b in by]
-        select = ", ".join(f"{d} AS d{i}" for i, d in enumerate(dims))
-        group = ", ".join(f"d{i}" for i in range(len(dims)))
-        for rec in con.execute(
-            f"""SELECT {select}, count(*), count(*) FILTER (WHERE in_scope), sum(baseline_cost), sum(scenario_cost)
-                FROM lc_wi_priced GROUP BY {group} ORDER BY sum(baseline_cost) DESC NULLS LAST, {group}"""
-        ).fetchall():
-            row = {name: rec[i] for i, name in enumerate(by)}
-            k = len(by)
-            row.update(
-                requests=rec[k],
-                scope_requests=rec[k + 1],
-                baseline_cost_usd=rec[k + 2],
-                scenario_cost_usd=rec[k + 3],
-            )
-            _savings(row)
-            if revenue is not None and revenue[1]:
-                row["revenue_usd"] = revenue[1].get(rec[0])
-                _margins(row)
-            rows.append(row)
+    for rec in recs[1:]:
+        row = {name: rec[1 + i] for i, name in enumerate(by)}
+        g = rec[k + 1 :]
+        row.update(
+            requests=g[0], scope_requests=g[1], baseline_cost_usd=g[5], scenario_cost_usd=g[6]
+        )
+        _savings(row)
+        if revenue is not None and revenue[1]:
+            row["revenue_usd"] = revenue[1].get(rec[1])
+            _margins(row)
+        rows.append(row)
     assumptions = describe(s, facts)
     doc = {
         "schema": SCHEMA,
@@ -471,10 +608,10 @@ def _summarise(
         "scenario": {"name": s.name, "scope": _asdict(s.scope), "levers": _asdict(s.levers)},
         "assumptions": assumptions,
         "coverage": {
-            "requests": cov[0],
-            "priced": cov[1],
-            "unpriced": cov[0] - cov[1],
-            "unpriced_models": cov[2] or [],
+            "requests": t[0],
+            "priced": t[3],
+            "unpriced": t[0] - t[3],
+            "unpriced_models": t[4] or [],
         },
         "totals": totals,
         "by": by,

@@ -6,6 +6,7 @@ path, size and mtime; or the same content under another name) is skipped.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -95,11 +96,8 @@ def ingest_paths(
     sources, passed_over = expand(paths)
     forced = forced_format(as_format) if as_format else None
     summary = IngestSummary(passed_over=passed_over)
-    from llmcost.ingest import canonical
-
-    # here, outside any file's transaction, the macros are created once for the connection
-    canonical.install_macros(con, outside_transaction=True)
     stdin_seen = False
+    prefetch: _Prefetch | None = None
     i = 0
     while i < len(sources):
         source = sources[i]
@@ -108,9 +106,19 @@ def ingest_paths(
                 raise InputError("'-' (stdin) given more than once")
             stdin_seen = True
         else:
-            done = _ingest_group(con, sources, i, forced, strict, keep_text, progress, summary.files)
-            if done:
-                i += done
+            if prefetch is not None and prefetch.start == i:
+                ahead = prefetch.result()
+            else:
+                ahead = _read_ahead(sources, i, forced, progress, _known(con, sources, i))
+            prefetch = None
+            if ahead:
+                after = i + len(ahead)
+                if after < len(sources) and sources[after].path is not None:
+                    # the next run is read (Python) while this one is committed (DuckDB, GIL released)
+                    known = _known(con, sources, after)
+                    prefetch = _Prefetch(sources, after, forced, progress, known)
+                _commit_ahead(con, ahead, strict, keep_text, progress, summary.files)
+                i = after
                 continue
         summary.files.append(_ingest_one(con, source, forced, strict, keep_text, progress))
         i += 1
@@ -119,7 +127,7 @@ def ingest_paths(
 
 # Small files of a grouped format (Claude Code sessions: hundreds of files of a few MB) are read
 # ahead and parsed together; each is still loaded in its own transaction, in order.
-GROUP_FILE_BYTES = 8 << 20  # a bigger file is loaded on its own
+GROUP_FILE_BYTES = 32 << 20  # a bigger file is loaded on its own
 GROUP_BYTES = 64 << 20  # at most this much read ahead
 GROUP_FILES = 256
 
@@ -134,19 +142,29 @@ class _Ahead:
     collected: Any
     digest: str
     on_bytes: Progress
+    seen_before: bool  # the path was ingested before (its old rejects are forgotten)
 
 
-def _ingest_group(
-    con: Any,
+def _known(con: Any, sources: list[Source], start: int) -> dict[str, set[tuple[Any, Any]]]:
+    """What `find_file` and `forget_rejects` would find for the next run's candidates, in one query.
+
+    Exact when asked before the run before them is committed: `expand` gives each path once, and
+    only a file's own ingest records its path.
+    """
+    candidates = sources[start : start + GROUP_FILES]
+    return writes.known_files(
+        con, [str(s.path.resolve()) for s in candidates if s.path is not None]
+    )
+
+
+def _read_ahead(
     sources: list[Source],
     start: int,
     forced: formats.Format | None,
-    strict: bool,
-    keep_text: bool,
     progress: Progress | None,
-    out: list[FileResult],
-) -> int:
-    """Load a run of small files of one grouped format from START; the number of sources loaded (0: none).
+    known: dict[str, set[tuple[Any, Any]]],
+) -> list[_Ahead]:
+    """Read a run of small files of one grouped format from START, without the database.
 
     The run stops before anything the plain path must see on its own (a file already loaded, a
     big file, another format, a file that fails to read), so errors surface as they always did,
@@ -157,10 +175,7 @@ def _ingest_group(
     ahead: list[_Ahead] = []
     seen: set[str] = set()
     total = 0
-    candidates = sources[start : start + GROUP_FILES]
-    # what `find_file` and `forget_rejects` would find, for all of them in one query
-    known = writes.known_files(con, [str(s.path.resolve()) for s in candidates if s.path is not None])
-    for source in candidates:
+    for source in sources[start : start + GROUP_FILES]:
         if source.path is None or total > GROUP_BYTES:
             break
         stat = source.path.stat()
@@ -173,21 +188,76 @@ def _ingest_group(
             fmt = forced or detect(source)
         except InputError:
             break
-        if fmt is None or fmt.name not in requests_log.GROUPED or (ahead and fmt.name != ahead[0].fmt.name):
+        if (
+            fmt is None
+            or fmt.name not in requests_log.GROUPED
+            or (ahead and fmt.name != ahead[0].fmt.name)
+        ):
             break
-        on_bytes: Progress = (lambda n: None) if progress is None or source.compression else progress
+        on_bytes: Progress = (
+            (lambda n: None) if progress is None or source.compression else progress
+        )
         try:
             with open_binary(source) as stream:
                 reader = ChunkReader(stream, source.name)
                 collected = requests_log.GROUPED[fmt.name].collect(source.path, reader, on_bytes)
                 digest = reader.hexdigest()
-        except Exception:  # noqa: BLE001  (read again on its own, which reports the error in its turn)
-            break
+        except Exception:
+            break  # read again on its own, which reports the error in its turn
         seen.add(key)
         total += stat.st_size
-        ahead.append(_Ahead(source, fmt, key, stat.st_size, stat.st_mtime_ns, collected, digest, on_bytes))
-    if not ahead:
-        return 0
+        ahead.append(
+            _Ahead(source, fmt, key, stat.st_size, stat.st_mtime_ns, collected, digest, on_bytes,
+                   seen_before=key in known)
+        )  # fmt: skip
+    return ahead
+
+
+class _Prefetch:
+    """`_read_ahead` in a daemon thread; `result()` waits for it and raises what it raised."""
+
+    def __init__(
+        self,
+        sources: list[Source],
+        start: int,
+        forced: formats.Format | None,
+        progress: Progress | None,
+        known: dict[str, set[tuple[Any, Any]]],
+    ) -> None:
+        import threading
+
+        self.start = start
+        self._ahead: list[_Ahead] = []
+        self._error: BaseException | None = None
+
+        def work() -> None:
+            try:
+                self._ahead = _read_ahead(sources, start, forced, progress, known)
+            except BaseException as exc:  # handed to the main thread
+                self._error = exc
+
+        self._thread = threading.Thread(target=work, name="llmcost-read-ahead", daemon=True)
+        self._thread.start()
+
+    def result(self) -> list[_Ahead]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._ahead
+
+
+def _commit_ahead(
+    con: Any,
+    ahead: list[_Ahead],
+    strict: bool,
+    keep_text: bool,
+    progress: Progress | None,
+    out: list[FileResult],
+) -> None:
+    """Parse a read-ahead run in one statement, then load its files one by one, each in its transaction."""
+    from llmcost.ingest import requests_log
+
+    _install_macros(con)
     grouped = requests_log.GROUPED[ahead[0].fmt.name]
     # digests loaded before the group, then those the group's files record, for `find_hash`
     loaded = writes.known_hashes(con, [a.digest for a in ahead], ahead[0].fmt.kind)
@@ -197,11 +267,13 @@ def _ingest_group(
             con.execute("BEGIN TRANSACTION")
             try:
                 file_id = writes.next_file_id(con)
-                job = formats.Job(con, a.source, file_id, iter(()), keep_text=keep_text, on_bytes=a.on_bytes)  # type: ignore[arg-type]
+                # the file was read already: its job has no chunks left to give
+                done_reader = ChunkReader(io.BytesIO(b""), a.source.name)
+                job = formats.Job(con, a.source, file_id, done_reader, keep_text, a.on_bytes)
                 counts = grouped.finish(job, a.collected, seq)
                 result = _conclude(
                     con, a.source, a.fmt, a.key, a.size, a.mtime_ns, a.digest, file_id, counts, strict,
-                    copy=a.digest in loaded, seen_before=a.key in known,
+                    copy=a.digest in loaded, seen_before=a.seen_before,
                 )  # fmt: skip
                 out.append(result)
                 if not result.skipped and not result.strict_failed:
@@ -213,7 +285,6 @@ def _ingest_group(
                 progress(a.size)
     finally:
         requests_log.drop_group(con)
-    return len(ahead)
 
 
 def _ingest_one(
@@ -242,6 +313,7 @@ def _ingest_one(
     if fmt is None:
         return FileResult(source.name, "empty")
 
+    _install_macros(con)
     on_bytes: Progress = (lambda n: None) if progress is None or source.compression else progress
     with open_binary(source) as stream:
         reader = ChunkReader(stream, source.name)
@@ -251,13 +323,22 @@ def _ingest_one(
             job = formats.Job(con, source, file_id, reader, keep_text=keep_text, on_bytes=on_bytes)
             counts = fmt.load(job)
             digest = reader.hexdigest()
-            result = _conclude(con, source, fmt, key, size, mtime_ns, digest, file_id, counts, strict)
+            result = _conclude(
+                con, source, fmt, key, size, mtime_ns, digest, file_id, counts, strict
+            )
         except BaseException:
             con.execute("ROLLBACK")
             raise
     if progress and source.compression and size:
         progress(size)
     return result
+
+
+def _install_macros(con: Any) -> None:
+    """The parse macros, created once for the connection here, outside any file's transaction."""
+    from llmcost.ingest import canonical
+
+    canonical.install_macros(con, outside_transaction=True)
 
 
 def _conclude(
@@ -280,7 +361,8 @@ def _conclude(
         result = FileResult(source.name, fmt.name, **asdict(counts), strict_failed=True)
         result.loaded = 0
         return result
-    if source.path is not None and seen_before:  # this run re-judged every line of the path: older rejects are stale
+    # this run re-judged every line of the path: older rejects are stale
+    if source.path is not None and seen_before:
         writes.forget_rejects(con, key)
     writes.record_file(
         con, file_id=file_id, path=key, sha256=digest, size=size, mtime_ns=mtime_ns,

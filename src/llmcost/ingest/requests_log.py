@@ -90,7 +90,9 @@ def _chunk_table_slow(data: bytes, first_line_no: int) -> tuple[Any, int]:
     return table, len(parts)
 
 
-def load_table(job: Job, table: Any, kind: str, present: frozenset[str] | None = None) -> writes.Counts:
+def load_table(
+    job: Job, table: Any, kind: str, present: frozenset[str] | None = None
+) -> writes.Counts:
     """Parse one Arrow chunk with the canonical SQL and commit it (the shared path for every request source).
 
     `present`: the top-level keys of the lines when the caller knows them (an adapter that wrote
@@ -139,7 +141,8 @@ def register_grouped(
 
 
 GROUP_STAGE = "lc_stage_group"
-GROUP_SHIFT = 1 << 40  # line_no in a group stage = file's place in the group * GROUP_SHIFT + line_no
+# line_no in a group stage = the file's place in the group * GROUP_SHIFT + its line_no
+GROUP_SHIFT = 1 << 40
 
 
 def stage_group(con: Any, table: Any, keep_text: bool, present: frozenset[str]) -> None:
@@ -177,7 +180,9 @@ def commit_group_file(job: Job, seq: int, kind: str, dropped: list[int]) -> writ
         f" WHERE line_no >= {base} AND line_no < {base + GROUP_SHIFT}{skip})"
     )
     counts = None if dropped else _GROUP_COUNTS.get(seq, (0, 0))
-    return writes.commit_staged_requests(job.con, stage, file_id=job.file_id, kind=kind, read_rejected=counts)
+    return writes.commit_staged_requests(
+        job.con, stage, file_id=job.file_id, kind=kind, read_rejected=counts
+    )
 
 
 def drop_group(con: Any) -> None:

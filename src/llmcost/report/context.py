@@ -41,7 +41,10 @@ def with_series(
 
     charts.warm_up()  # overlaps vl-convert's start-up with the queries below
     window = _report_window(result, window)
-    extras: dict[str, Any] = {"series": series(con, window)}
+    # The report's own rows serve the charts when they are the window's requests, unfiltered.
+    doc = result.to_json()
+    from_report = isinstance(doc, dict) and doc.get("filters") == [] and _has_table(con, "lc_rep")
+    extras: dict[str, Any] = {"series": series(con, window, from_report=from_report)}
     if settings is not None and prices is not None:
         extras["scenarios"] = scenarios(settings, con, prices, window)
     return HtmlReport(result, extras)
@@ -72,28 +75,56 @@ def _f(value: Any) -> float | None:
     return float(value) if isinstance(value, (Decimal, int, float)) else None
 
 
-def series(con: Any, window: Any) -> dict[str, Any]:
-    # One pass over the priced view (a join that prices every row) into a narrow temp table;
-    # the queries below then read columns instead of re-pricing a million requests each time.
-    w, p = window.sql("ts")
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE lc_html AS
-            SELECT ts, feature, customer_id, user_id, model, tier, price_model, cost_usd, input_tokens,
-                   cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, cache_hit
-            FROM priced WHERE {w}""",
-        p,
-    )
+# lc_html: the window's requests summed per day, feature, customer, user and model (a few thousand
+# rows however many requests), with the cost as partial sums (metrics.F_SUM_COST puts them together
+# into the same DECIMAL that sum(cost_usd) gives). Every chart query reads it.
+HTML_ROWS = """
+CREATE OR REPLACE TEMP TABLE lc_html AS
+SELECT date_trunc('day', ts) AS day, min(ts) AS ts_lo, max(ts) AS ts_hi, feature, customer_id, user_id, model, tier,
+       count(*) AS n, count(*) FILTER (WHERE {priced}) AS priced_n,
+       sum({u}) AS u, count({u}) AS nu, sum({cost}) AS cx, count({cost}) AS nx,
+       sum(input_tokens) AS input_tokens, sum(cache_read_tokens) AS cache_read_tokens,
+       sum(cache_write_tokens + cache_write_1h_tokens) AS cache_write_t, count(*) FILTER (WHERE cache_hit) AS hits
+FROM {source} WHERE {where} GROUP BY ALL
+"""
+
+
+def series(con: Any, window: Any, *, from_report: bool = False) -> dict[str, Any]:
+    """The chart series. With `from_report`, from the rows metrics.report just selected (lc_rep: priced
+    once, costs as exact units) instead of pricing every request of the window again."""
+    if from_report:
+        con.execute(
+            HTML_ROWS.format(
+                priced="priced", u="u", cost="cost_x", source="lc_rep", where="NOT prev"
+            )
+        )
+    else:
+        w, p = window.sql("ts")
+        con.execute(
+            HTML_ROWS.format(priced="price_model IS NOT NULL", u="CAST(NULL AS BIGINT)", cost="cost_usd",
+                             source="priced", where=w),
+            p,
+        )  # fmt: skip
     try:
         return _series(con)
     finally:
         con.execute("DROP TABLE IF EXISTS lc_html")
 
 
+def _cost() -> str:
+    from llmcost.metrics import F_SUM_COST
+
+    return F_SUM_COST
+
+
 def _series(con: Any) -> dict[str, Any]:
     where = "TRUE"  # lc_html holds the window already
     params: list[Any] = []
+    cost = _cost()
     out: dict[str, Any] = {}
-    span = con.execute(f"SELECT min(ts), max(ts) FROM lc_html WHERE {where}", params).fetchone()
+    span = con.execute(
+        f"SELECT min(ts_lo), max(ts_hi) FROM lc_html WHERE {where}", params
+    ).fetchone()
     if span is None or span[0] is None:
         return {"empty": True}
     days = (span[1] - span[0]).days
@@ -102,7 +133,7 @@ def _series(con: Any) -> dict[str, Any]:
 
     # cost over time by feature, the biggest features first, the tail folded into "other"
     rows = con.execute(
-        f"""SELECT date_trunc('{bucket}', ts) AS b, coalesce(feature, '(none)') AS f, sum(cost_usd) AS c
+        f"""SELECT date_trunc('{bucket}', day) AS b, coalesce(feature, '(none)') AS f, {cost} AS c
             FROM lc_html WHERE {where} GROUP BY ALL""",
         params,
     ).fetchall()
@@ -130,14 +161,14 @@ def _series(con: Any) -> dict[str, Any]:
     out["models"] = [
         {"model": m, "tier": t or "unpriced", "requests": n, "cost_usd": _f(c)}
         for m, t, n, c in con.execute(
-            f"""SELECT model, any_value(tier), count(*), sum(cost_usd) AS c FROM lc_html WHERE {where}
+            f"""SELECT model, any_value(tier), sum(n), {cost} AS c FROM lc_html WHERE {where}
                 GROUP BY model ORDER BY c DESC NULLS LAST, model""",
             params,
         ).fetchall()
     ]
     cache_rows = con.execute(
-        f"""SELECT date_trunc('week', ts) AS b, sum(cache_read_tokens), sum(cache_write_tokens + cache_write_1h_tokens),
-                   sum(input_tokens), count(*) FILTER (WHERE cache_hit), count(*)
+        f"""SELECT date_trunc('week', day) AS b, sum(cache_read_tokens), sum(cache_write_t),
+                   sum(input_tokens), sum(hits), sum(n)
             FROM lc_html WHERE {where} GROUP BY b ORDER BY b""",
         params,
     ).fetchall()
@@ -147,6 +178,17 @@ def _series(con: Any) -> dict[str, Any]:
         for b, cr, cw, inp, hits, n in cache_rows
     ]  # fmt: skip
     return out
+
+
+def _has_table(con: Any, name: str) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND temporary", [name]
+    ).fetchone()
+    return bool(found[0]) or bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary", [name]
+        ).fetchone()[0]
+    )
 
 
 def _has_revenue(con: Any) -> bool:
@@ -159,9 +201,13 @@ def margins(
     """Cost and revenue per group. Each customer-month's revenue is allocated to the groups in
     proportion to that customer's requests in the month (SPEC §6 default rule); only
     customer-months with requests in the window carry revenue into it."""
+    # lc_html holds per-day partial sums; any other source (the `priced` view) one row per request.
+    day, n, cost = (
+        ("day", "sum(n)", _cost()) if source == "lc_html" else ("ts", "count(*)", "sum(cost_usd)")
+    )
     rows = con.execute(
-        f"""WITH req AS (SELECT {dim} AS g, customer_id, CAST(date_trunc('month', ts) AS DATE) AS month,
-                                count(*) AS n, sum(cost_usd) AS cost
+        f"""WITH req AS (SELECT {dim} AS g, customer_id, CAST(date_trunc('month', {day}) AS DATE) AS month,
+                                {n} AS n, {cost} AS cost
                          FROM {source} WHERE {where} GROUP BY ALL),
                  cm AS (SELECT customer_id, month, sum(n) AS n FROM req GROUP BY ALL),
                  rev AS (SELECT customer_id, month, sum(revenue_usd) AS r FROM revenue GROUP BY ALL)
@@ -192,8 +238,8 @@ def margins(
 def _distribution(con: Any, where: str, params: list[Any]) -> dict[str, Any]:
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE lc_user_months AS
-            SELECT user_id, date_trunc('month', ts) AS m, sum(cost_usd) AS c FROM lc_html
-            WHERE {where} AND user_id IS NOT NULL GROUP BY ALL HAVING count(price_model) > 0""",
+            SELECT user_id, date_trunc('month', day) AS m, {_cost()} AS c FROM lc_html
+            WHERE {where} AND user_id IS NOT NULL GROUP BY ALL HAVING sum(priced_n) > 0""",
         params,
     )
     try:
@@ -236,8 +282,8 @@ def _user_distribution(con: Any, where: str, params: list[Any]) -> dict[str, Any
     # the top-share curve over users' totals in the window
     users = (
         con.execute(
-            f"""SELECT list(c ORDER BY c DESC) FROM (SELECT sum(cost_usd) AS c FROM lc_html
-            WHERE {where} AND user_id IS NOT NULL GROUP BY user_id HAVING count(price_model) > 0)""",
+            f"""SELECT list(c ORDER BY c DESC) FROM (SELECT {_cost()} AS c FROM lc_html
+            WHERE {where} AND user_id IS NOT NULL GROUP BY user_id HAVING sum(priced_n) > 0)""",
             params,
         ).fetchone()[0]
         or []

@@ -45,7 +45,8 @@ def known_files(con: Any, paths: list[str]) -> dict[str, set[tuple[int | None, i
     """(size, mtime_ns) of every ingest of each of PATHS: `find_file` and `forget_rejects` for many at once."""
     out: dict[str, set[tuple[int | None, int | None]]] = {}
     for path, size, mtime_ns in con.execute(
-        "SELECT path, size, mtime_ns FROM files WHERE path IN (SELECT unnest(?::VARCHAR[]))", [paths]
+        "SELECT path, size, mtime_ns FROM files WHERE path IN (SELECT unnest(?::VARCHAR[]))",
+        [paths],
     ).fetchall():
         out.setdefault(path, set()).add((size, mtime_ns))
     return out

@@ -223,7 +223,9 @@ def load(job: Job) -> Counts:
     return finish(job, collect(job.source.path, job.reader, job.on_bytes))
 
 
-def collect(path: Path | None, reader: Iterable[bytes], on_bytes: Callable[[int], None]) -> Collected:
+def collect(
+    path: Path | None, reader: Iterable[bytes], on_bytes: Callable[[int], None]
+) -> Collected:
     project, session = project_session(path)
     kept: dict[str, int] = {}  # request_id -> index in rows
     rows: list[Row] = []

@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import llmcost_cmd
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 RESULTS = HERE / "results"
@@ -86,15 +88,6 @@ for name, sql in queries.items():
     out[name] = statistics.median(times)
 print(json.dumps(out))
 """
-
-
-def llmcost_cmd() -> list[str]:
-    exe = Path(sys.executable).with_name("llmcost")
-    return (
-        [str(exe)]
-        if exe.exists()
-        else [sys.executable, "-c", "from llmcost.cli import main; main()"]
-    )
 
 
 def run(cmd: list[str]) -> tuple[float, str]:

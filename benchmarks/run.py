@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import llmcost_cmd
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 RESULTS = HERE / "results"
@@ -46,15 +48,6 @@ PLAIN_COLUMNS = {
     "batch": "BOOLEAN", "status": "VARCHAR", "latency_ms": "DOUBLE", "cost_usd": "DOUBLE", "region": "VARCHAR",
     "app_version": "VARCHAR",
 }  # fmt: skip
-
-
-def llmcost_cmd() -> list[str]:
-    exe = Path(sys.executable).with_name("llmcost")
-    return (
-        [str(exe)]
-        if exe.exists()
-        else [sys.executable, "-c", "from llmcost.cli import main; main()"]
-    )
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:

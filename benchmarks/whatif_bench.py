@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import llmcost_cmd
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"  # report_bench.py's databases
 RESULTS = HERE / "results"
@@ -77,15 +79,6 @@ for name, a in args.items():
     out[name] = statistics.median(times)
 print(json.dumps(out))
 """
-
-
-def llmcost_cmd() -> list[str]:
-    exe = Path(sys.executable).with_name("llmcost")
-    return (
-        [str(exe)]
-        if exe.exists()
-        else [sys.executable, "-c", "from llmcost.cli import main; main()"]
-    )
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:

@@ -12,6 +12,18 @@ import pytest
 from llmcost.ingest import ingest_paths, rejects
 
 TS = "2025-10-01T00:00:00Z"
+
+
+@pytest.fixture(autouse=True, params=["direct", "lines"])
+def read_path(request: Any, monkeypatch: Any) -> str:
+    """Every test here runs on both paths of the canonical loader: DuckDB's reader over the whole
+    file (`ingest.direct`, taken when a file allows it) and the line-by-line parse."""
+    from llmcost.ingest import direct
+
+    monkeypatch.setattr(direct, "ENABLED", request.param == "direct")
+    return str(request.param)
+
+
 COLS = (
     "request_id, ts, provider, model, user_id, customer_id, feature, task_id, step, plan, status, "
     "input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, "

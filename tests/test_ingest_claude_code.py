@@ -346,3 +346,117 @@ def test_generated_tree_matches_its_independent_totals(con: Any, tmp_path: Path)
         expected["cache_read_tokens"],
     )
     assert near(got[5], expected["cost_usd"])
+
+
+# ---------------------------------------------------------------- a group of files decided at once
+
+
+def table(con: Any) -> list[tuple[Any, ...]]:
+    return con.execute(
+        """SELECT request_id, ts, model, feature, task_id, status, input_tokens, cache_read_tokens,
+                  cache_write_tokens, cache_write_1h_tokens, output_tokens, logged_cost_usd,
+                  CAST(attrs AS VARCHAR) FROM requests ORDER BY request_id"""
+    ).fetchall()
+
+
+def test_group_and_file_by_file_agree(
+    con: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the fixture tree plus the generated one, loaded as one group, then each file on its own
+    import llmcost.ingest as ingest
+    from llmcost.store import connect
+
+    shutil.copytree(TREE, tmp_path / "t")
+    grouped = ingest_paths(con, [str(tmp_path / "t")])
+    alone_con = connect(tmp_path / "alone.duckdb")
+    monkeypatch.setattr(ingest, "GROUP_FILE_BYTES", -1)  # no file is small enough for a group
+    alone = ingest_paths(alone_con, [str(tmp_path / "t")])
+    assert [f.as_json() for f in alone.files] == [f.as_json() for f in grouped.files]
+    assert table(alone_con) == table(con)
+    alone_con.close()
+
+
+def test_copy_completed_by_a_later_file_of_the_group(con: Any, tmp_path: Path) -> None:
+    # a.jsonl has the first streaming copy of m1 only; b.jsonl (a resumed session) the complete one
+    a = write(tmp_path / "projects" / "p" / "a.jsonl", [line("m1", "r1", 5)])
+    write(tmp_path / "projects" / "p" / "b.jsonl", [line("m1", "r1", 480), line("m1", "r1", 20)])
+    summary = ingest_paths(con, [str(a.parent)])
+    # b: 2 copies read, both duplicates (the larger one completes the row a loaded)
+    assert [(f.read, f.loaded, f.duplicates) for f in summary.files] == [(1, 1, 0), (2, 0, 2)]
+    assert con.execute("SELECT output_tokens, file_id FROM requests").fetchall() == [
+        (480, con.execute("SELECT min(file_id) FROM files").fetchone()[0])
+    ]
+
+
+def test_replay_of_a_message_from_an_earlier_file(con: Any, tmp_path: Path) -> None:
+    parent = write(tmp_path / "projects" / "p" / "s.jsonl", [line("m1", "r1", 40)])
+    write(
+        tmp_path / "projects" / "p" / "s" / "subagents" / "agent-1.jsonl",
+        [line("m1", "r-replay", 40, side=True, cr=1000), line("m9", "r9", 3, side=True)],
+    )
+    summary = ingest_paths(con, [str(parent.parent)])
+    assert [(f.read, f.loaded, f.duplicates) for f in summary.files] == [(1, 1, 0), (2, 1, 1)]
+    assert [r[0] for r in table(con)] == ["m1:r1", "m9:r9"]
+
+
+def test_strict_stops_the_group_at_the_failing_file(con: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "projects" / "p"
+    write(folder / "a.jsonl", [line("m1", "r1", 5)])
+    write(folder / "b.jsonl", [line("m2", "r2", 5), '{"message":{"usage":{"output_tokens":1}}}'])
+    write(folder / "c.jsonl", [line("m3", "r3", 5)])
+    summary = ingest_paths(con, [str(folder)], strict=True)
+    assert [(f.loaded, f.rejected, f.strict_failed) for f in summary.files] == [
+        (1, 0, False),
+        (0, 1, True),
+        (1, 0, False),
+    ]
+    assert [r[0] for r in table(con)] == ["m1:r1", "m3:r3"]
+    assert con.execute("SELECT count(*) FROM rejects").fetchone() == (0,)
+
+
+def test_same_content_twice_in_a_group_is_skipped(con: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "projects" / "p"
+    write(folder / "a.jsonl", [line("m1", "r1", 5)])
+    write(folder / "b.jsonl", [line("m1", "r1", 5)])
+    summary = ingest_paths(con, [str(folder)])
+    assert [(f.loaded, f.skipped) for f in summary.files] == [(1, False), (0, True)]
+    assert con.execute("SELECT count(*) FROM files").fetchone() == (1,)
+
+
+def test_what_a_line_may_hold(con: Any, tmp_path: Path) -> None:
+    ok = json.loads(line("m1", "r1", 7, cr=100, cc=50))
+    ok["message"]["usage"]["cache_read_input_tokens"] = (
+        "100"  # a numeric string is read as a number
+    )
+    ok["costUSD"] = 0.25
+    ok["isApiErrorMessage"] = True
+    no_input = json.loads(line("m2", "r2", 7))
+    del no_input["message"]["usage"]["input_tokens"]
+    not_int = json.loads(line("m3", "r3", 7))
+    not_int["message"]["usage"]["cache_read_input_tokens"] = "lots"
+    no_ts = json.loads(line("m4", "r4", 7))
+    del no_ts["timestamp"]
+    bad_out = json.loads(line("m5", "r5", 7))
+    bad_out["message"]["usage"]["output_tokens"] = 1.5
+    path = tmp_path / "projects" / "p" / "s.jsonl"
+    path.parent.mkdir(parents=True)
+    # Windows line ends: the \r is not part of the line
+    path.write_bytes(
+        b"\r\n".join(json.dumps(r).encode() for r in (ok, no_input, not_int, no_ts, bad_out))
+        + b"\r\n"
+    )
+    f = ingest_paths(con, [str(path)]).files[0]
+    assert (f.read, f.loaded, f.rejected) == (5, 1, 4)
+    assert con.execute("SELECT line_no, reason FROM rejects ORDER BY line_no").fetchall() == [
+        (2, "message.usage has no input_tokens"),
+        (3, "message.usage has a token count that is not an integer: lots"),
+        (4, "missing timestamp"),
+        (5, "output_tokens must be an integer, got 1.5"),
+    ]
+    assert not con.execute("SELECT raw FROM rejects").fetchone()[0].endswith("\r")
+    row = table(con)[0]
+    # all input = 10 + 100 read + 50 written; the logged cost is kept; an API error is status error
+    assert row[5:12] == ("error", 160, 100, 50, 0, 7, 0.25)
+    assert json.loads(row[12]) == {
+        "message_id": "m1", "claude_request_id": "r1", "claude_session_id": "s",
+    }  # fmt: skip

@@ -10,9 +10,11 @@ parameters; field names come from whitelists. Formulas: docs/report.md; speed: d
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -313,6 +315,8 @@ class ReportResult:
     rows: list[dict[str, Any]]
     coverage: Coverage
     extra_tables: list[Table] = field(default_factory=list)
+    # Creates lc_rep (the report's requests, for the HTML charts) when the report did not need it.
+    rows_sql: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return self.doc
@@ -613,24 +617,44 @@ ALLOC_TEXT = {
 }
 
 
-def _group_sql(keys: list[str], allocate: str | None, *, where: str = "sel AND NOT prev") -> str:
+# Per group, what needs every request: request-cost and latency percentiles, distinct task ids.
+# Distinct tasks in two steps (distinct pairs, then count): a count(DISTINCT) beside the percentiles
+# cost ~2 s of 5 at 10M requests --by user; this separate scan needs no cost, ~0.25 s.
+GROUP_Q = f"""SELECT {{k}}, quantile_cont({COST_D}, {QUANTILES}) AS q, quantile_cont(latency_ms, [0.5, 0.9]) AS lat_q
+              FROM lc_rep WHERE {{where}} GROUP BY {{k}}"""
+GROUP_T = """SELECT {k}, count(*) AS tasks FROM (SELECT DISTINCT {k}, task_id FROM lc_rep
+                                                  WHERE {where} AND task_id IS NOT NULL) GROUP BY {k}"""
+GROUP_STATS = """CREATE OR REPLACE TEMP TABLE {name} AS
+SELECT q.*, t.tasks FROM ({q}) q LEFT JOIN ({t}) t ON {on}"""
+
+
+def _group_sql(
+    keys: list[str],
+    allocate: str | None,
+    *,
+    where: str = "sel AND NOT prev",
+    stats: str | None = None,
+) -> str:
     """Per group: counts, cost, tokens, users and cache hits from lc_fine; request-cost and latency
-    percentiles and distinct tasks from the requests (lc_rep); with allocated revenue."""
+    percentiles and distinct tasks from the requests (lc_rep), or from `stats`, a table of them per
+    group (GROUP_STATS, or read from a rollup); with allocated revenue."""
     k = ", ".join(keys)
     on = " AND ".join(f"f.{c} IS NOT DISTINCT FROM q.{c}" for c in keys)
     on_t = " AND ".join(f"f.{c} IS NOT DISTINCT FROM t.{c}" for c in keys)
-    # Distinct tasks in two steps (distinct pairs, then count): a count(DISTINCT) beside the percentiles
-    # cost ~2 s of 5 at 10M requests --by user; this separate scan needs no cost, ~0.25 s.
-    stats = f"""
-        SELECT f.*, q.q, q.lat_q, coalesce(t.tasks, 0) + f.untasked AS tasks FROM (
+    fine = f"""
             SELECT {k}, sum(n) AS requests, coalesce(sum(n) FILTER (WHERE priced), 0) AS priced_n, {F_SUM_COST} AS cost,
                    sum(out_t) AS out_t, sum(in_t) AS in_t, count(DISTINCT user_id) AS users,
                    sum(hits) AS hits, sum(untasked) AS untasked
-            FROM lc_fine WHERE {where} GROUP BY {k}) f
-        JOIN (SELECT {k}, quantile_cont({COST_D}, {QUANTILES}) AS q, quantile_cont(latency_ms, [0.5, 0.9]) AS lat_q
-              FROM lc_rep WHERE {where} GROUP BY {k}) q ON {on}
-        LEFT JOIN (SELECT {k}, count(*) AS tasks FROM (SELECT DISTINCT {k}, task_id FROM lc_rep
-                                                       WHERE {where} AND task_id IS NOT NULL) GROUP BY {k}) t ON {on_t}"""
+            FROM lc_fine WHERE {where} GROUP BY {k}"""
+    if stats is None:
+        stats = f"""
+        SELECT f.*, q.q, q.lat_q, coalesce(t.tasks, 0) + f.untasked AS tasks FROM ({fine}) f
+        JOIN ({GROUP_Q.format(k=k, where=where)}) q ON {on}
+        LEFT JOIN ({GROUP_T.format(k=k, where=where)}) t ON {on_t}"""
+    else:
+        stats = f"""
+        SELECT f.*, q.q, q.lat_q, coalesce(q.tasks, 0) + f.untasked AS tasks FROM ({fine}) f
+        JOIN {stats} q ON {on}"""
     if allocate is None:
         return f"SELECT *, CAST(NULL AS DOUBLE) AS revenue FROM ({stats})"
     join = " AND ".join(f"r.{c} IS NOT DISTINCT FROM s.{c}" for c in keys)
@@ -671,10 +695,13 @@ def _margin(row: dict[str, Any], revenue: Any, cost: Any) -> None:
 
 
 def _group_rows(
-    con: Any, names: list[str], keys: list[str], allocate: str | None, total_cost: Any
-) -> list[dict[str, Any]]:
+    con: Any, names: list[str], keys: list[str], allocate: str | None, total_cost: Any,
+    rollups: Rollups | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    stats = rollups.group_stats(names, keys) if rollups is not None else None
     cur = con.execute(
-        _group_sql(keys, allocate) + f" ORDER BY cost DESC NULLS LAST, {', '.join(keys)} NULLS LAST"
+        _group_sql(keys, allocate, stats=stats)
+        + f" ORDER BY cost DESC NULLS LAST, {', '.join(keys)} NULLS LAST"
     )
     cols = [c[0] for c in cur.description]
     rows = []
@@ -869,6 +896,196 @@ def _summary(
     return {"metrics": rows, "misses": [r["name"] for r in rows if r["status"] == "miss"]}
 
 
+# ---------------------------------------------------------------- rollups
+#
+# A report over every request, with no --where, derives the same intermediate tables each time from
+# the same rows: lc_fine (one scan), the task table (one scan) and per-group percentiles and distinct
+# tasks (two scans). At 10M requests those scans are ~4.5 s of a 4.6 s report. They are kept in the
+# store (migration m003) and read back while both their inputs are unchanged: the requests (a data
+# version: every change to `requests` comes with a new `files` row; the request count and time span
+# are checked too) and the price set (its sha256, overlays included). Revenue is not in them: it is
+# joined at every report. Any other report (a window that leaves requests out, a --where, a --by on
+# a dimension lc_fine does not hold) reads the requests as before.
+
+ROLLUP_FORMAT = "1"  # bump when what a rollup holds changes: older rollups are then rebuilt
+# --by dimensions a rollup serves: columns of lc_fine (month as its YYYY-MM text, as DIMENSIONS has it)
+ROLLUP_DIMS = {
+    "feature": "feature",
+    "customer": "customer_id",
+    "user": "user_id",
+    "model": "model",
+    "tier": "tier",
+    "plan": "plan",
+    "month": "strftime(month, '%Y-%m')",
+}
+FINE_COLUMNS = (
+    "priced, month, user_id, customer_id, feature, model, tier, plan, n, u, nu, cx, nx, lu, lnu, lcx, lnx, "
+    "logged_n, logged, hits, untasked, cache_read_t, provider_in_t, out_t, in_t"
+)
+TASK_COLUMNS = "feature, is_total, tasks, successful, cost, priced_tasks, q, mean_steps, growth_ratio, growth_tokens"
+DATA_VERSION = """
+SELECT (SELECT count(*) FROM files), (SELECT max(file_id) FROM files), (SELECT sum(loaded) FROM files),
+       count(*), min(ts), max(ts)
+FROM requests
+"""
+
+
+class Rollups:
+    """The persisted report rollups of one connection, for one data version and price set."""
+
+    def __init__(self, con: Any, prices: pricing.PriceTable) -> None:
+        from llmcost import __version__
+
+        self.con = con
+        self.select_rows: Callable[[], None] | None = None  # creates lc_rep, set by report()
+        self._rows_ready = False
+        files, last_file, loaded, n, lo, hi = con.execute(DATA_VERSION).fetchone()
+        self.requests, self.first, self.last = n, lo, hi
+        self.version = f"{ROLLUP_FORMAT}/{__version__} files {files}:{last_file}:{loaded} requests {n} {lo}..{hi}"
+        self.sha = prices.sha256
+        self.valid_names = {
+            name
+            for (name,) in con.execute(
+                "SELECT name FROM report_rollups WHERE data_version = ? AND price_sha256 = ?",
+                [self.version, self.sha],
+            ).fetchall()
+        }
+
+    def covers(self, win: Window) -> bool:
+        """Every request is inside the window (the rollups are over all of them)."""
+        return (
+            self.requests > 0
+            and win.since is not None
+            and win.until is not None
+            and win.since <= self.first
+            and self.last < win.until
+        )
+
+    def rows(self) -> None:
+        """Create lc_rep, once: the requests a rollup is built from."""
+        if not self._rows_ready and self.select_rows is not None:
+            self.select_rows()
+            self._rows_ready = True
+
+    def models(self) -> list[str] | None:
+        """The model names of the requests, when the fine rollup holds them (no scan of the requests)."""
+        if "fine" not in self.valid_names:
+            return None
+        return [r[0] for r in self.con.execute("SELECT DISTINCT model FROM rollup_fine").fetchall()]
+
+    def _store(self, name: str, statements: list[tuple[str, list[Any]]]) -> None:
+        """Write one rollup and its validity row in one transaction. The cache is an optimisation: when
+        the store cannot be written (read-only file), the report goes on from its temp tables."""
+        import duckdb
+
+        con = self.con
+        try:
+            con.execute("BEGIN TRANSACTION")
+            for sql, params in statements:
+                con.execute(sql, params)
+            con.execute(
+                "INSERT OR REPLACE INTO report_rollups VALUES (?, ?, ?, now()::TIMESTAMP)",
+                [name, self.version, self.sha],
+            )
+            con.execute("COMMIT")
+        except (duckdb.IOException, duckdb.InvalidInputException, duckdb.TransactionException):
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            return
+        self.valid_names.add(name)
+
+    def fine(self, dims: list[str]) -> None:
+        """lc_fine for a report over every request, from the rollup, or built (FINE) and kept."""
+        cols = "".join(f", {ROLLUP_DIMS[SYNONYMS.get(b, b)]} AS d{i}" for i, b in enumerate(dims))
+        _drop_temp(self.con, "lc_fine")
+        if "fine" in self.valid_names:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP VIEW lc_fine AS SELECT false AS prev, true AS sel, {FINE_COLUMNS}{cols} FROM rollup_fine"
+            )
+            return
+        self.rows()
+        self.con.execute(FINE.format(dims="".join(f", d{i}" for i in range(len(dims)))))
+        # A new data version or price set: every rollup of another one is dead weight.
+        valid = "(SELECT name FROM report_rollups WHERE data_version = ? AND price_sha256 = ?)"
+        keep = [self.version, self.sha]
+        self._store("fine", [
+            (f"DELETE FROM rollup_groups WHERE 'group:' || dims NOT IN {valid}", keep),
+            (f"DELETE FROM rollup_tasks WHERE kind NOT IN {valid}", keep),
+            ("DELETE FROM report_rollups WHERE data_version <> ? OR price_sha256 <> ?", keep),
+            ("DELETE FROM rollup_fine", []),
+            (f"INSERT INTO rollup_fine SELECT {FINE_COLUMNS} FROM lc_fine", []),
+        ])  # fmt: skip
+
+    def tasks(self, by_feature: bool) -> list[dict[str, Any]]:
+        """The task table's rows (TASKS) over every request."""
+        kind = "tasks:feature" if by_feature else "tasks:all"
+        if kind in self.valid_names:
+            cur = self.con.execute(
+                f"SELECT {TASK_COLUMNS} FROM rollup_tasks WHERE kind = ? ORDER BY ord", [kind]
+            )
+            return _task_rows([c[0] for c in cur.description], cur.fetchall())
+        self.rows()
+        cur = self.con.execute(_tasks_sql("sel AND NOT prev", by_feature))
+        names = [c[0] for c in cur.description]  # before the INSERTs below reuse the cursor
+        records = cur.fetchall()
+        marks = ", ".join("?" * (len(names) + 2))
+        self._store(kind, [
+            ("DELETE FROM rollup_tasks WHERE kind = ?", [kind]),
+            *((f"INSERT INTO rollup_tasks VALUES ({marks})", [kind, i, *rec]) for i, rec in enumerate(records)),
+        ])  # fmt: skip
+        return _task_rows(names, records)
+
+    def group_stats(self, names: list[str], keys: list[str]) -> str:
+        """A temp table of GROUP_STATS for these --by names (as `keys`), from the rollup or built and kept."""
+        dims = ",".join(SYNONYMS.get(b, b) for b in names)
+        name = "group:" + dims
+        table = "lc_gstats"
+        if name in self.valid_names:
+            picks = ", ".join(f"g[{i + 1}] AS {k}" for i, k in enumerate(keys))
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {picks}, q, lat_q, tasks FROM rollup_groups WHERE dims = ?",
+                [dims],
+            )
+            return table
+        self.rows()
+        k = ", ".join(keys)
+        where = "sel AND NOT prev"
+        on = " AND ".join(f"q.{c} IS NOT DISTINCT FROM t.{c}" for c in keys)
+        self.con.execute(GROUP_STATS.format(
+            name=table, q=GROUP_Q.format(k=k, where=where), t=GROUP_T.format(k=k, where=where), on=on,
+        ))  # fmt: skip
+        self._store(name, [
+            ("DELETE FROM rollup_groups WHERE dims = ?", [dims]),
+            (f"INSERT INTO rollup_groups SELECT ?, [{k}]::VARCHAR[], q, lat_q, tasks FROM {table}", [dims]),
+        ])  # fmt: skip
+        return table
+
+
+def _drop_temp(con: Any, name: str) -> None:
+    """Drop temp table or view `name`: lc_rep and lc_fine are either, from one report to the next."""
+    found = con.execute(
+        "SELECT 'TABLE' FROM duckdb_tables() WHERE temporary AND table_name = ? "
+        "UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE temporary AND view_name = ?",
+        [name, name],
+    ).fetchall()
+    for (kind,) in found:
+        con.execute(f"DROP {kind} {name}")
+
+
+def _rollups_for(
+    con: Any, prices: pricing.PriceTable, by: list[str], filters: list[Filter]
+) -> Rollups | None:
+    """The rollups when this report's shape can use them (before the window is known)."""
+    import duckdb
+
+    if filters or any(SYNONYMS.get(b, b) not in ROLLUP_DIMS for b in by):
+        return None
+    try:
+        return Rollups(con, prices)
+    except duckdb.CatalogException:  # a connection that did not migrate the store: no rollup tables
+        return None
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -891,8 +1108,11 @@ def report(
         )
     filters = where or []
     target_rules = parse_targets(targets or {})
-    pricing.install(con, prices)
+    rollups = _rollups_for(con, prices, by, filters)
+    pricing.install(con, prices, names=rollups.models() if rollups else None)
     win = effective_window(con, window)
+    if rollups is not None and not rollups.covers(win):
+        rollups = None
     summary_mode = not by
     has_span = win.since is not None and win.until is not None and win.since < win.until
     prev_win = win.previous() if summary_mode and has_span else None
@@ -903,7 +1123,6 @@ def report(
     start = prev_win.since if prev_win else win.since
     # Without revenue no allocation denominators are needed, so the filter can prune rows right away.
     prefilter = "" if has_revenue or not filters else f"AND ({wsql})"
-    pricing.register_units(con)
     bounds = [win.since, start or datetime(1, 1, 1), win.until or datetime(1, 1, 1)]
     sql = MATERIALISE.format(
         kind="TABLE" if filters else "VIEW", where=wsql, dims=dim_cols, prefilter=prefilter,
@@ -913,8 +1132,19 @@ def report(
     params = (
         [bounds[0], *wparams, *bounds[1:], *(wparams if prefilter else [])] if filters else None
     )
-    con.execute(sql, params)
-    con.execute(FINE.format(dims="".join(f", d{i}" for i in range(len(by)))))
+
+    def select_rows() -> None:
+        pricing.register_units(con)
+        _drop_temp(con, "lc_rep")
+        con.execute(sql, params)
+
+    if rollups is not None:  # lc_rep only when a rollup has to be built (or for the HTML charts)
+        rollups.select_rows = select_rows
+        rollups.fine(by)
+    else:
+        select_rows()
+        _drop_temp(con, "lc_fine")
+        con.execute(FINE.format(dims="".join(f", d{i}" for i in range(len(by)))))
 
     if has_revenue:
         pw = prev_win or Window(datetime(1, 1, 1), datetime(1, 1, 1))
@@ -926,7 +1156,7 @@ def report(
     names = [c[0] for c in cur.description]
     per = {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
     cur_t = per.get(False) or {}
-    task_rows = _tasks(con, "sel AND NOT prev", by_feature=summary_mode)
+    task_rows = _tasks(con, "sel AND NOT prev", by_feature=summary_mode, rollups=rollups)
     distribution = _distribution(con, task_rows)
     if cur_t:  # the (all) task row and lc_um hold this period's distinct tasks and users
         cur_t["tasks"] = task_rows[0]["tasks"]
@@ -948,7 +1178,7 @@ def report(
 
     rows: list[dict[str, Any]] = []
     if by:
-        rows = _group_rows(con, by, [f"d{i}" for i in range(len(by))], alloc, total_cost)
+        rows = _group_rows(con, by, [f"d{i}" for i in range(len(by))], alloc, total_cost, rollups)
         if by == ["customer"] or by == ["customer_id"]:
             rows = _add_unattributed_customers(con, rows, by[0], filters, has_revenue)
 
@@ -989,8 +1219,12 @@ def report(
         },
     }
     if summary_mode:
-        _fill_summary(con, doc, per, prev_win, alloc, filters, task_rows, target_rules, has_revenue)
-    return ReportResult(doc=doc, by=by, rows=rows, coverage=coverage)
+        _fill_summary(
+            con, doc, per, prev_win, alloc, filters, task_rows, target_rules, has_revenue, rollups
+        )
+    return ReportResult(
+        doc=doc, by=by, rows=rows, coverage=coverage, rows_sql=rollups.rows if rollups else None
+    )
 
 
 def _ts_literal(value: datetime | None) -> str:
@@ -1061,7 +1295,16 @@ def _add_unattributed_customers(
     return rows
 
 
-def _tasks(con: Any, where: str, *, by_feature: bool = True) -> list[dict[str, Any]]:
+def _tasks(
+    con: Any, where: str, *, by_feature: bool = True, rollups: Rollups | None = None
+) -> list[dict[str, Any]]:
+    if rollups is not None:  # over every request: `where` is this period's rows, all of them
+        return rollups.tasks(by_feature)
+    cur = con.execute(_tasks_sql(where, by_feature))
+    return _task_rows([c[0] for c in cur.description], cur.fetchall())
+
+
+def _tasks_sql(where: str, by_feature: bool) -> str:
     if by_feature:
         head, group = (
             "feature, grouping(feature) AS is_total",
@@ -1069,7 +1312,7 @@ def _tasks(con: Any, where: str, *, by_feature: bool = True) -> list[dict[str, A
         )
     else:
         head, group = "NULL AS feature, 1 AS is_total", ""
-    sql = TASKS.format(
+    return TASKS.format(
         where=where,
         q=QUANTILES,
         head=head,
@@ -1078,10 +1321,11 @@ def _tasks(con: Any, where: str, *, by_feature: bool = True) -> list[dict[str, A
         cost_d=COST_D,
         sum_cost=SUM_COST,
     )
-    cur = con.execute(sql)
-    cols = [c[0] for c in cur.description]
+
+
+def _task_rows(cols: list[str], records: list[Any]) -> list[dict[str, Any]]:
     out = []
-    for rec in cur.fetchall():
+    for rec in records:
         r = dict(zip(cols, rec, strict=True))
         q = r["q"] or [None, None, None]
         out.append({
@@ -1119,6 +1363,7 @@ def _distribution(con: Any, task_rows: list[dict[str, Any]]) -> dict[str, Any]:
 def _fill_summary(
     con: Any, doc: dict[str, Any], per: dict[bool, dict[str, Any]], prev_win: Window | None, alloc: str | None,
     filters: list[Filter], task_rows: list[dict[str, Any]], targets: dict[str, tuple[str, float]], has_revenue: bool,
+    rollups: Rollups | None = None,
 ) -> None:  # fmt: skip
     cur_t, prev_t = per.get(False) or {}, per.get(True) or {}
     revenue = doc["totals"]["revenue_usd"]
@@ -1145,15 +1390,17 @@ def _fill_summary(
     )
     doc["summary"] = _summary(cur_m, prev_m, targets)
     doc["tasks"] = task_rows
-    doc["features"] = _group_rows(con, ["feature"], ["feature"], alloc, doc["totals"]["cost_usd"])
+    doc["features"] = _group_rows(
+        con, ["feature"], ["feature"], alloc, doc["totals"]["cost_usd"], rollups
+    )
     doc["months"] = _months(con, has_revenue, filters, alloc)
     doc["models"] = _models(con, doc["totals"]["cost_usd"], doc["totals"]["requests"])
     users = con.execute(
         "SELECT sum(cost)::DOUBLE FROM lc_um GROUP BY user_id HAVING sum(cost) IS NOT NULL"
     ).fetchall()
     doc["concentration"] = concentration([r[0] for r in users])
-    doc["p90_users"] = _p90_users(con, alloc)
-    doc["customers"] = _customers(con, has_revenue, filters, alloc)
+    doc["p90_users"] = _p90_users(con, alloc, rollups)
+    doc["customers"] = _customers(con, has_revenue, filters, alloc, rollups)
 
 
 def _months(
@@ -1207,14 +1454,14 @@ def _drift_pct(computed: Any, logged: float | None) -> float | None:
     return None if logged is None else _div(float(computed or 0) - logged, logged, 100)
 
 
-def _p90_users(con: Any, alloc: str | None) -> dict[str, Any]:
+def _p90_users(con: Any, alloc: str | None, rollups: Rollups | None = None) -> dict[str, Any]:
     row = con.execute(
         "SELECT quantile_cont(c, 0.9) FROM (SELECT sum(cost)::DOUBLE AS c FROM lc_um GROUP BY user_id) WHERE c IS NOT NULL"
     ).fetchone()
     threshold = row[0]
     if threshold is None:
         return {"threshold_usd": None, "users": []}
-    rows = _group_rows(con, ["user"], ["user_id"], alloc, None)
+    rows = _group_rows(con, ["user"], ["user_id"], alloc, None, rollups)
     owners = dict(
         con.execute("SELECT user_id, min(customer_id) FROM lc_um GROUP BY user_id").fetchall()
     )
@@ -1235,10 +1482,14 @@ def _p90_users(con: Any, alloc: str | None) -> dict[str, Any]:
 
 
 def _customers(
-    con: Any, has_revenue: bool, filters: list[Filter], alloc: str | None
+    con: Any,
+    has_revenue: bool,
+    filters: list[Filter],
+    alloc: str | None,
+    rollups: Rollups | None = None,
 ) -> list[dict[str, Any]]:
     """Per customer over the window: cost, users, revenue (0 when it has none), margin; under water when cost > revenue."""
-    rows = _group_rows(con, ["customer"], ["customer_id"], alloc, None)
+    rows = _group_rows(con, ["customer"], ["customer_id"], alloc, None, rollups)
     rows = _add_unattributed_customers(con, rows, "customer", filters, has_revenue)
     plans = dict(
         con.execute(

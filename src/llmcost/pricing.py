@@ -499,10 +499,17 @@ def price_rows(
 
 
 def register(
-    con: Any, table: PriceTable, name: str = "lc_prices", *, as_model: Model | None = None
+    con: Any,
+    table: PriceTable,
+    name: str = "lc_prices",
+    *,
+    as_model: Model | None = None,
+    names: list[str] | None = None,
 ) -> None:
-    """A temp table of price rows for every model name in the requests table."""
-    names = [r[0] for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()]
+    """A temp table of price rows for every model name in the requests table (`names`, when the
+    caller already knows them: scanning 10M requests for them costs ~0.1 s)."""
+    if names is None:
+        names = [r[0] for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()]
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({PRICE_COLUMNS})")
     rows = price_rows(table, names, as_model=as_model)
     if rows:
@@ -616,9 +623,11 @@ def sum_double_sql(units: str, exact: str) -> str:
     )
 
 
-def install(con: Any, table: PriceTable, view: str = "priced") -> None:
+def install(
+    con: Any, table: PriceTable, view: str = "priced", *, names: list[str] | None = None
+) -> None:
     """Register the price rows and a `priced` view over requests."""
-    register(con, table)
+    register(con, table, names=names)
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {priced_view_sql()}")
 
 

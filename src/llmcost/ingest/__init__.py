@@ -6,7 +6,9 @@ path, size and mtime; or the same content under another name) is skipped.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -96,40 +98,112 @@ def ingest_paths(
     sources, passed_over = expand(paths)
     forced = forced_format(as_format) if as_format else None
     summary = IngestSummary(passed_over=passed_over)
+    # The read-ahead thread runs Python while DuckDB commits: after each statement the main
+    # thread waits for the GIL, up to the switch interval (5 ms), which hundreds of small
+    # files' statements pay each. A shorter interval hands it back at once.
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch, 0.0002))
+    try:
+        return _ingest_sources(con, sources, summary, forced, strict, keep_text, progress)
+    finally:
+        sys.setswitchinterval(switch)
+
+
+def _ingest_sources(
+    con: Any,
+    sources: list[Source],
+    summary: IngestSummary,
+    forced: formats.Format | None,
+    strict: bool,
+    keep_text: bool,
+    progress: Progress | None,
+) -> IngestSummary:
     stdin_seen = False
     prefetch: _Prefetch | None = None
+    cursor: Any = None  # the read-ahead thread's connection, made at its first use
+    restore: dict[str, str] | None = None  # settings `_quick_commits` changed
     i = 0
-    while i < len(sources):
-        source = sources[i]
-        if source.path is None:
-            if stdin_seen:
-                raise InputError("'-' (stdin) given more than once")
-            stdin_seen = True
-        else:
-            if prefetch is not None and prefetch.start == i:
-                ahead = prefetch.result()
+    try:
+        while i < len(sources):
+            source = sources[i]
+            if source.path is None:
+                if stdin_seen:
+                    raise InputError("'-' (stdin) given more than once")
+                stdin_seen = True
             else:
-                ahead = _read_ahead(sources, i, forced, progress, _known(con, sources, i))
-            prefetch = None
-            if ahead:
-                after = i + len(ahead)
-                if after < len(sources) and sources[after].path is not None:
-                    # the next run is read (Python) while this one is committed (DuckDB, GIL released)
-                    known = _known(con, sources, after)
-                    prefetch = _Prefetch(sources, after, forced, progress, known)
-                _commit_ahead(con, ahead, strict, keep_text, progress, summary.files)
-                i = after
-                continue
-        summary.files.append(_ingest_one(con, source, forced, strict, keep_text, progress))
-        i += 1
+                if prefetch is not None and prefetch.start == i:
+                    ahead, parsed = prefetch.result()
+                else:
+                    if prefetch is not None:
+                        prefetch.join()  # read ahead for nothing (a --strict stop): its cursor is free again
+                    # nothing runs beside this read: a short run, so that the next one starts soon
+                    ahead = _read_ahead(
+                        sources, i, forced, progress, _known(con, sources, i), FIRST_GROUP_BYTES
+                    )
+                    cursor = cursor or con.cursor()
+                    parsed = _parse(cursor, ahead)
+                prefetch = None
+                if ahead:
+                    after = i + len(ahead)
+                    if after < len(sources) and sources[after].path is not None:
+                        # the next run is read and parsed (Python, then DuckDB on a cursor of its
+                        # own) while this one is committed
+                        known = _known(con, sources, after)
+                        cursor = cursor or con.cursor()
+                        prefetch = _Prefetch(sources, after, forced, progress, known, cursor)
+                    if restore is None:
+                        restore = _quick_commits(con)
+                    done = _commit_ahead(
+                        con, ahead, parsed, strict, keep_text, progress, summary.files
+                    )
+                    i += done
+                    if done < len(ahead):
+                        # a --strict failure: its own path (re-read) rolls it back and reports it
+                        summary.files.append(
+                            _ingest_one(con, sources[i], forced, strict, keep_text, progress)
+                        )
+                        i += 1
+                    continue
+            summary.files.append(_ingest_one(con, source, forced, strict, keep_text, progress))
+            i += 1
+    finally:
+        if prefetch is not None:
+            prefetch.join()
+        if cursor is not None:
+            cursor.close()
+        if restore is not None:
+            for name, value in restore.items():  # fsync first: a checkpoint may follow
+                con.execute(f"SET {name} = '{value}'")
     return summary
+
+
+def _quick_commits(con: Any) -> dict[str, str]:
+    """Settings for hundreds of small commits in a row; returns the values to restore, in order.
+
+    No checkpoint until the end (one, not one per 16 MB of log), and no fsync of the log at each
+    commit: on a busy disk each fsync waited ~10 ms, longer than the file's whole load. A process
+    that dies keeps every committed file (the log is in the OS cache); an OS crash or power
+    loss can lose the files committed since the ingest began, never part of one (the log is
+    replayed up to its last whole commit, and the database file is not written meanwhile), and
+    the same ingest run again loads them. The checkpoint that follows (at the latest when the
+    database is closed) writes everything with fsync again.
+    """
+    before = {
+        name: str(con.execute(f"SELECT current_setting('{name}')").fetchone()[0])
+        for name in ("fsync_mode", "checkpoint_threshold")
+    }
+    con.execute(f"SET checkpoint_threshold = '{GROUP_CHECKPOINT}'")
+    con.execute("SET fsync_mode = 'NONE'")
+    return before
 
 
 # Small files of a grouped format (Claude Code sessions: hundreds of files of a few MB) are read
 # ahead and parsed together; each is still loaded in its own transaction, in order.
 GROUP_FILE_BYTES = 32 << 20  # a bigger file is loaded on its own
 GROUP_BYTES = 64 << 20  # at most this much read ahead
+FIRST_GROUP_BYTES = 8 << 20  # the first run, read before anything else can run
 GROUP_FILES = 256
+GROUP_CHECKPOINT = "1TB"  # DuckDB's checkpoint threshold while groups are committed (none)
 
 
 @dataclass
@@ -163,6 +237,7 @@ def _read_ahead(
     forced: formats.Format | None,
     progress: Progress | None,
     known: dict[str, set[tuple[Any, Any]]],
+    max_bytes: int = GROUP_BYTES,
 ) -> list[_Ahead]:
     """Read a run of small files of one grouped format from START, without the database.
 
@@ -176,7 +251,7 @@ def _read_ahead(
     seen: set[str] = set()
     total = 0
     for source in sources[start : start + GROUP_FILES]:
-        if source.path is None or total > GROUP_BYTES:
+        if source.path is None or total > max_bytes:
             break
         stat = source.path.stat()
         key = str(source.path.resolve())
@@ -197,11 +272,18 @@ def _read_ahead(
         on_bytes: Progress = (
             (lambda n: None) if progress is None or source.compression else progress
         )
+        collect = requests_log.GROUPED[fmt.name].collect
         try:
-            with open_binary(source) as stream:
-                reader = ChunkReader(stream, source.name)
-                collected = requests_log.GROUPED[fmt.name].collect(source.path, reader, on_bytes)
-                digest = reader.hexdigest()
+            if source.compression is None:
+                # a small plain file in one read: no chunking, hence no copy of its bytes
+                data = source.path.read_bytes()
+                digest = hashlib.sha256(data).hexdigest()
+                collected = collect(source.path, [data] if data else [], on_bytes)
+            else:
+                with open_binary(source) as stream:
+                    reader = ChunkReader(stream, source.name)
+                    collected = collect(source.path, reader, on_bytes)
+                    digest = reader.hexdigest()
         except Exception:
             break  # read again on its own, which reports the error in its turn
         seen.add(key)
@@ -213,8 +295,19 @@ def _read_ahead(
     return ahead
 
 
+def _parse(con: Any, ahead: list[_Ahead]) -> Any:
+    """The run's lines parsed by its format (needs no table of the database)."""
+    if not ahead:
+        return None
+    from llmcost.ingest import canonical, requests_log
+
+    canonical.install_macros(con, outside_transaction=True)
+    return requests_log.GROUPED[ahead[0].fmt.name].parse(con, [a.collected for a in ahead])
+
+
 class _Prefetch:
-    """`_read_ahead` in a daemon thread; `result()` waits for it and raises what it raised."""
+    """`_read_ahead` then `_parse` in a daemon thread, on CURSOR; `result()` waits for them and
+    raises what they raised."""
 
     def __init__(
         self,
@@ -223,68 +316,115 @@ class _Prefetch:
         forced: formats.Format | None,
         progress: Progress | None,
         known: dict[str, set[tuple[Any, Any]]],
+        cursor: Any,
     ) -> None:
         import threading
 
         self.start = start
         self._ahead: list[_Ahead] = []
+        self._parsed: Any = None
         self._error: BaseException | None = None
 
         def work() -> None:
             try:
                 self._ahead = _read_ahead(sources, start, forced, progress, known)
+                self._parsed = _parse(cursor, self._ahead)
             except BaseException as exc:  # handed to the main thread
                 self._error = exc
 
         self._thread = threading.Thread(target=work, name="llmcost-read-ahead", daemon=True)
         self._thread.start()
 
-    def result(self) -> list[_Ahead]:
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self) -> tuple[list[_Ahead], Any]:
         self._thread.join()
         if self._error is not None:
             raise self._error
-        return self._ahead
+        return self._ahead, self._parsed
 
 
 def _commit_ahead(
     con: Any,
     ahead: list[_Ahead],
+    parsed: Any,
     strict: bool,
     keep_text: bool,
     progress: Progress | None,
     out: list[FileResult],
-) -> None:
-    """Parse a read-ahead run in one statement, then load its files one by one, each in its transaction."""
+) -> int:
+    """Decide what each file of a parsed read-ahead run loads, in a few statements for the whole
+    run; then load its files one by one, each in its transaction. Returns how many files were
+    done: with --strict, the run stops before the first file with a rejected line."""
     from llmcost.ingest import requests_log
 
     _install_macros(con)
     grouped = requests_log.GROUPED[ahead[0].fmt.name]
-    # digests loaded before the group, then those the group's files record, for `find_hash`
+    # content already loaded (before the run, or by an earlier file of it): a copy, skipped
     loaded = writes.known_hashes(con, [a.digest for a in ahead], ahead[0].fmt.kind)
+    include: list[int] = []
+    for seq, a in enumerate(ahead):
+        if a.digest not in loaded:
+            loaded.add(a.digest)
+            include.append(seq)
+    staged = grouped.stage(con, parsed, keep_text)
+    # writes.record_file's INSERT, prepared: binding it cost more than running it
+    con.execute(
+        f"PREPARE {_RECORD_FILE} AS INSERT INTO files VALUES "
+        "($1, $2, $3, $4, $5, $6, $7, now()::TIMESTAMP, $8, $9, $10, $11)"
+    )
     try:
-        grouped.stage(con, [a.collected for a in ahead], keep_text)
+        staged.decide(include)
+        # file ids for the run at once (a sequence is not transactional anyway)
+        ids = [
+            int(r[0])
+            for r in con.execute(
+                "SELECT nextval('file_ids') FROM range(?)", [len(include)]
+            ).fetchall()
+        ]
+        file_ids = dict(zip(include, ids, strict=True))
         for seq, a in enumerate(ahead):
+            if seq not in file_ids:
+                out.append(FileResult(a.source.name, a.fmt.name, skipped=True))
+                if progress and a.source.compression and a.size:
+                    progress(a.size)
+                continue
             con.execute("BEGIN TRANSACTION")
             try:
-                file_id = writes.next_file_id(con)
                 # the file was read already: its job has no chunks left to give
                 done_reader = ChunkReader(io.BytesIO(b""), a.source.name)
-                job = formats.Job(con, a.source, file_id, done_reader, keep_text, a.on_bytes)
-                counts = grouped.finish(job, a.collected, seq)
-                result = _conclude(
-                    con, a.source, a.fmt, a.key, a.size, a.mtime_ns, a.digest, file_id, counts, strict,
-                    copy=a.digest in loaded, seen_before=a.seen_before,
-                )  # fmt: skip
-                out.append(result)
-                if not result.skipped and not result.strict_failed:
-                    loaded.add(a.digest)
+                job = formats.Job(con, a.source, file_ids[seq], done_reader, keep_text, a.on_bytes)
+                counts = staged.commit(job, seq)
+                if strict and counts.rejected:
+                    con.execute("ROLLBACK")
+                    return seq
+                # what `_conclude` does for a file that is no copy, with a prepared INSERT
+                if a.seen_before:
+                    writes.forget_rejects(con, a.key)  # this run re-judged every line of the path
+                values = [file_ids[seq], _literal(a.key), _literal(a.digest), a.size, a.mtime_ns,
+                          _literal(a.fmt.name), _literal(a.fmt.kind),
+                          counts.read, counts.loaded, counts.rejected, counts.duplicates]  # fmt: skip
+                con.execute(f"EXECUTE {_RECORD_FILE}({', '.join(str(v) for v in values)})")
+                con.execute("COMMIT")
+                out.append(FileResult(a.source.name, a.fmt.name, **asdict(counts)))
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
             if progress and a.source.compression and a.size:
                 progress(a.size)
     finally:
-        requests_log.drop_group(con)
+        staged.drop()
+        con.execute(f"DEALLOCATE {_RECORD_FILE}")
+    return len(ahead)
+
+
+_RECORD_FILE = "lc_record_file"
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal (EXECUTE takes no bound parameters)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _ingest_one(

@@ -8,6 +8,7 @@ goes to `rejects`; nothing is dropped.
 
 from __future__ import annotations
 
+import json
 import weakref
 from functools import lru_cache
 from typing import Any
@@ -126,13 +127,14 @@ CREATE OR REPLACE TEMP MACRO lc_int_s(s) AS (
          THEN CASE WHEN TRY_CAST(s AS DOUBLE) = trunc(TRY_CAST(s AS DOUBLE)) THEN TRY_CAST(TRY_CAST(s AS DOUBLE) AS BIGINT) END
          ELSE TRY_CAST(s AS BIGINT) END);
 CREATE OR REPLACE TEMP MACRO lc_int(j) AS (lc_int_s(lc_unq(j)));
-CREATE OR REPLACE TEMP MACRO lc_bad_int(j) AS (lc_present(j) AND lc_int_s(lc_unq(j)) IS NULL);
+-- CASE, not AND: the value is parsed only where it is present
+CREATE OR REPLACE TEMP MACRO lc_bad_int(j) AS (CASE WHEN lc_present(j) THEN lc_int_s(lc_unq(j)) IS NULL ELSE false END);
 CREATE OR REPLACE TEMP MACRO lc_num(j) AS (TRY_CAST(lc_unq(j) AS DOUBLE));
-CREATE OR REPLACE TEMP MACRO lc_bad_num(j) AS (lc_present(j) AND TRY_CAST(lc_unq(j) AS DOUBLE) IS NULL);
+CREATE OR REPLACE TEMP MACRO lc_bad_num(j) AS (CASE WHEN lc_present(j) THEN TRY_CAST(lc_unq(j) AS DOUBLE) IS NULL ELSE false END);
 CREATE OR REPLACE TEMP MACRO lc_bool(j) AS (
     CASE WHEN j IN ('true', '1', '"true"', '"1"', '"yes"', '"True"', '"TRUE"') THEN true
          WHEN j IN ('false', '0', '"false"', '"0"', '"no"', '"False"', '"FALSE"') THEN false END);
-CREATE OR REPLACE TEMP MACRO lc_bad_bool(j) AS (lc_present(j) AND lc_bool(j) IS NULL);
+CREATE OR REPLACE TEMP MACRO lc_bad_bool(j) AS (CASE WHEN lc_present(j) THEN lc_bool(j) IS NULL ELSE false END);
 CREATE OR REPLACE TEMP MACRO lc_epoch(b) AS (
     CASE WHEN abs(b) < 100000000000 THEN make_timestamp(b * 1000000)
          WHEN abs(b) < 100000000000000 THEN make_timestamp(b * 1000)
@@ -186,7 +188,12 @@ TOP_KEYS = frozenset(top_key(p) for p in PATHS)
 
 
 @lru_cache(maxsize=256)
-def parse_sql(source_table: str, keep_text: bool, present: frozenset[str] | None = None) -> str:
+def parse_sql(
+    source_table: str,
+    keep_text: bool,
+    present: frozenset[str] | None = None,
+    columns: tuple[str, ...] | None = None,
+) -> str:
     """SELECT over `source_table(line_no, line, raw, pre_reason)`: one typed row per record, with `reason`.
 
     `line` is the canonical JSON to parse; `raw` (when not NULL) is what the source file said and
@@ -195,12 +202,20 @@ def parse_sql(source_table: str, keep_text: bool, present: frozenset[str] | None
     `present` is the set of top-level keys (of TOP_KEYS) that occur in any line of the source;
     None means any may. The SQL is specialised to it: a key no line carries costs nothing, and
     the result is the same as with None. Cached per key set.
+
+    COLUMNS: the source is instead `source_table(line_no, <one JSON column per top-level key>)`,
+    the lines already parsed by DuckDB's JSON reader (`ingest.direct`); COLUMNS names every key
+    of the lines, `present` those of TOP_KEYS. Every line is then a JSON object, and `line` is
+    NULL: the caller must not keep a reject or an id made from it (`direct` checks and falls back).
+    `attrs` is built from the unmapped columns, in COLUMNS order.
     """
     paths = [p for p in PATHS if present is None or top_key(p) in present]
     index = {key: i + 1 for i, key in enumerate(paths)}  # DuckDB lists are 1-based
 
     def v(key: str) -> str | None:
-        return f"v[{index[key]}]" if key in index else None
+        if key not in index:
+            return None
+        return f"v[{index[key]}]" if columns is None else _column_value(key)
 
     def first(field: str) -> str | None:
         """The first present alias of a field, as raw JSON text."""
@@ -296,7 +311,9 @@ def parse_sql(source_table: str, keep_text: bool, present: frozenset[str] | None
         else "NULL::VARCHAR[]"
     )
     bad_usage = (
-        f"shape IN ('anthropic', 'gemini', 'openai') AND ({u_bad})" if has_usage else "false"
+        f"CASE WHEN shape IN ('anthropic', 'gemini', 'openai') THEN ({u_bad}) ELSE false END"
+        if has_usage
+        else "false"
     )
     extract = f"CAST(json_extract(line, {path_list}) AS VARCHAR[])" if paths else "NULL::VARCHAR[]"
     typed_j = (
@@ -360,7 +377,11 @@ def parse_sql(source_table: str, keep_text: bool, present: frozenset[str] | None
     }
     f_cols = "".join(f"{expr} AS j_{name}, " for name, expr in fields.items())
 
-    return f"""
+    # Lines: each step is kept, so that a JSON extraction is not redone wherever its result is
+    # named. Columns: nothing costly to redo, and keeping ~30 string columns costs more than it saves.
+    mat = "MATERIALIZED" if columns is None else ""
+    if columns is None:
+        head = f"""
 WITH src AS (
     SELECT line_no, line, raw, pre_reason
     FROM {source_table}
@@ -371,14 +392,26 @@ WITH src AS (
     FROM src
 ), ex AS MATERIALIZED (
     SELECT line_no, line, raw, pre_reason, valid, jtype,
-           CASE WHEN jtype = 'OBJECT' THEN {extract} END AS v
+           CASE WHEN jtype = 'OBJECT' THEN {extract} END AS v, NULL::VARCHAR AS x_attrs
     FROM parsed
-), f AS MATERIALIZED (
-    SELECT line_no, line, raw, pre_reason, valid, jtype,
+)"""
+        attrs = f"nullif(json_merge_patch(line, '{drop_patch}'), '{{}}')"
+    else:
+        # the reader gave each key its own column: no list to build, and nothing costly to keep
+        # (the CTEs below are inlined rather than materialised)
+        head = f"""
+WITH ex AS (
+    SELECT NULL::VARCHAR AS line, NULL::VARCHAR AS raw, NULL::VARCHAR AS pre_reason,
+           true AS valid, 'OBJECT' AS jtype, {_column_attrs(columns)} AS x_attrs, *
+    FROM {source_table}
+)"""
+        attrs = "x_attrs"
+    return f"""{head}, f AS {mat} (
+    SELECT line_no, line, raw, pre_reason, valid, jtype, x_attrs,
            {f_cols}{nested} AS j_usage
            {text_cols}
     FROM ex
-), u AS MATERIALIZED (
+), u AS {mat} (
     SELECT *, {u_col} AS u
     FROM f
 ), tok AS (
@@ -386,8 +419,8 @@ WITH src AS (
         -- which semantics apply to the token counts: flat canonical, Anthropic, Gemini or OpenAI usage
         {shape_expr} AS shape
     FROM u
-), typed AS MATERIALIZED (
-    SELECT line_no, line, raw, pre_reason, valid, jtype, shape, j_usage, u,
+), typed AS {mat} (
+    SELECT line_no, line, raw, pre_reason, valid, jtype, shape, j_usage, u, x_attrs,
         {typed_j},
         lc_str({j("request_id")}) AS request_id_s,
         lc_str({j("timestamp")}) AS ts_s,
@@ -413,7 +446,7 @@ WITH src AS (
         lc_num({j("cost_usd")}) AS logged_cost_usd,
         prompt_text, response_text
     FROM tok
-), timed AS MATERIALIZED (
+), timed AS {mat} (
     -- ts_s once, then the conversion: lc_ts names its argument several times
     SELECT *, lc_ts(ts_s) AS ts FROM typed
 ), judged AS (
@@ -456,8 +489,35 @@ SELECT
     cache_hit, batch, latency_ms, logged_cost_usd,
     false AS estimated,
     prompt_text, response_text,
-    CASE WHEN reason IS NULL THEN
-        nullif(json_merge_patch(line, '{drop_patch}'), '{{}}')
-    END AS attrs
+    CASE WHEN reason IS NULL THEN {attrs} END AS attrs
 FROM judged
 """
+
+
+def _ident(key: str) -> str:
+    return '"' + key.replace('"', '""') + '"'
+
+
+def _column_value(path: str) -> str:
+    """A path's JSON text from per-key JSON columns: a top-level key is its column, a nested path
+    is extracted from its top-level key's column (as `json_extract(line, path)` would)."""
+    top = top_key(path)
+    if path == top:
+        return f"CAST({_ident(top)} AS VARCHAR)"
+    rest = "$." + ".".join(f'"{part}"' for part in path[len(top) + 1 :].split("."))
+    return f"CAST(json_extract({_ident(top)}, '{rest}') AS VARCHAR)"
+
+
+def _column_attrs(columns: tuple[str, ...]) -> str:
+    """`attrs` from the unmapped columns: a JSON object of those a line carries (not null)."""
+    mapped = set(MAPPED_TOP)
+    extras = [k for k in columns if k not in mapped]
+    if not extras:
+        return "NULL::VARCHAR"
+    parts = []
+    for k in extras:
+        name = json.dumps(k, ensure_ascii=False).replace("'", "''")
+        parts.append(
+            f"CASE WHEN {_ident(k)} IS NOT NULL THEN '{name}:' || CAST({_ident(k)} AS VARCHAR) END"
+        )
+    return f"nullif('{{' || concat_ws(',', {', '.join(parts)}) || '}}', '{{}}')"

@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from llmcost.ingest import canonical
 from llmcost.ingest.formats import Format, Job, first_records, register
-from llmcost.ingest.sources import Source
+from llmcost.ingest.sources import ChunkReader, Source, open_binary
 from llmcost.store import writes
 
 STAGE = "lc_stage"
@@ -115,16 +115,29 @@ def load_table(
     return counts
 
 
+class Staged(Protocol):
+    """A group of files parsed together; each file is then loaded in its own transaction."""
+
+    def decide(self, include: list[int]) -> None:
+        """Decide what the files at the places INCLUDE load (in that order; the others are left out)."""
+
+    def commit(self, job: Job, seq: int) -> writes.Counts:
+        """Load the file at place SEQ in the caller's transaction."""
+
+    def drop(self) -> None:
+        """Drop what the group staged."""
+
+
 @dataclass(frozen=True)
 class Grouped:
-    """A format whose small files are read first and parsed together (`ingest` batches them):
-    collect(path, chunks, on_bytes) reads a file without the database; stage(con, collected list,
-    keep_text) parses a group into GROUP_STAGE; finish(job, collected, seq) loads one file in its
-    transaction (seq None: on its own, without a group stage)."""
+    """A format whose small files are read first and loaded together (`ingest` batches them):
+    collect(path, chunks, on_bytes) reads a file without the database; parse(cursor, collected
+    list) parses a group without its tables (both may run in a thread, on a cursor of its own);
+    stage(con, parsed, keep_text) makes the group ready for `Staged.decide`."""
 
     collect: Callable[[Path | None, Iterable[bytes], Callable[[int], None]], Any]
-    stage: Callable[[Any, list[Any], bool], None]
-    finish: Callable[[Job, Any, int | None], writes.Counts]
+    parse: Callable[[Any, list[Any]], Any]
+    stage: Callable[[Any, Any, bool], Staged]
 
 
 GROUPED: dict[str, Grouped] = {}  # format name -> how to batch it
@@ -133,60 +146,11 @@ GROUPED: dict[str, Grouped] = {}  # format name -> how to batch it
 def register_grouped(
     name: str,
     collect: Callable[[Path | None, Iterable[bytes], Callable[[int], None]], Any],
-    finish: Callable[[Job, Any, int | None], writes.Counts],
-    stage: Callable[[Any, list[Any], bool], None],
+    parse: Callable[[Any, list[Any]], Any],
+    stage: Callable[[Any, Any, bool], Staged],
 ) -> Grouped:
-    GROUPED[name] = Grouped(collect, stage, finish)
+    GROUPED[name] = Grouped(collect, parse, stage)
     return GROUPED[name]
-
-
-GROUP_STAGE = "lc_stage_group"
-# line_no in a group stage = the file's place in the group * GROUP_SHIFT + its line_no
-GROUP_SHIFT = 1 << 40
-
-
-def stage_group(con: Any, table: Any, keep_text: bool, present: frozenset[str]) -> None:
-    """Parse the records of several small files at once (outside any transaction) into GROUP_STAGE.
-
-    Parsing depends on the lines only, not on the database; what does (dedupe, rejects, counts)
-    is left to `commit_group_file`, one file at a time in its own transaction. DuckDB spends
-    ~60 ms planning the parse SQL whatever the number of rows, which small files paid each.
-    """
-    canonical.install_macros(con)
-    lc_chunk = table  # noqa: F841  (read by the query below)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {GROUP_STAGE} AS "
-        f"{canonical.parse_sql(CHUNK_VIEW, keep_text, present & canonical.TOP_KEYS)}"
-    )
-    from llmcost.tokens import fill_missing_counts
-
-    fill_missing_counts(con, GROUP_STAGE, keep_text)
-    _GROUP_COUNTS.clear()
-    for seq, read, rejected in con.execute(
-        f"SELECT line_no // {GROUP_SHIFT}, count(*), count(reason) FROM {GROUP_STAGE} GROUP BY ALL"
-    ).fetchall():
-        _GROUP_COUNTS[int(seq)] = (int(read), int(rejected))
-
-
-_GROUP_COUNTS: dict[int, tuple[int, int]] = {}  # place in the group -> (rows, rejects) staged
-
-
-def commit_group_file(job: Job, seq: int, kind: str, dropped: list[int]) -> writes.Counts:
-    """Commit the staged rows of the file at place SEQ of the group, less the line numbers DROPPED."""
-    base = seq * GROUP_SHIFT
-    skip = f" AND line_no NOT IN ({', '.join(str(base + n) for n in dropped)})" if dropped else ""
-    stage = (
-        f"(SELECT * REPLACE (line_no - {base} AS line_no) FROM {GROUP_STAGE}"
-        f" WHERE line_no >= {base} AND line_no < {base + GROUP_SHIFT}{skip})"
-    )
-    counts = None if dropped else _GROUP_COUNTS.get(seq, (0, 0))
-    return writes.commit_staged_requests(
-        job.con, stage, file_id=job.file_id, kind=kind, read_rejected=counts
-    )
-
-
-def drop_group(con: Any) -> None:
-    con.execute(f"DROP TABLE IF EXISTS {GROUP_STAGE}")
 
 
 def present_keys(con: Any, table: Any) -> frozenset[str]:
@@ -203,14 +167,30 @@ def present_keys(con: Any, table: Any) -> frozenset[str]:
 
 
 def load(job: Job) -> writes.Counts:
+    from llmcost.ingest import direct
+
+    with memory_cap(job.con):
+        counts = direct.load(job, FORMAT.kind)
+        if counts is not None:
+            return counts
+        if job.reader.bytes_read == 0:
+            return _load_lines(job, job.reader, job.on_bytes)
+        # the direct attempt read the file once (its digest is complete): read it again, line by line
+        with open_binary(job.source) as stream:
+            return _load_lines(job, ChunkReader(stream, job.source.name), lambda n: None)
+
+
+def _load_lines(
+    job: Job, chunks: Iterable[bytes], on_bytes: Callable[[int], None]
+) -> writes.Counts:
+    """The line-by-line path: each chunk split into lines, every line judged with its text at hand."""
     total = writes.Counts()
     next_line = 1
-    with memory_cap(job.con):
-        for chunk in job.reader:
-            table, n = chunk_table(chunk, next_line)
-            next_line += n
-            total.add(load_table(job, table, FORMAT.kind))
-            job.on_bytes(len(chunk))
+    for chunk in chunks:
+        table, n = chunk_table(chunk, next_line)
+        next_line += n
+        total.add(load_table(job, table, FORMAT.kind))
+        on_bytes(len(chunk))
     return total
 
 

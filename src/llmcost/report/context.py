@@ -43,6 +43,9 @@ def with_series(
     window = _report_window(result, window)
     # The report's own rows serve the charts when they are the window's requests, unfiltered.
     doc = result.to_json()
+    rows_sql = getattr(result, "rows_sql", None)
+    if rows_sql is not None:  # a report read from its rollups has not selected its rows yet
+        rows_sql()
     from_report = isinstance(doc, dict) and doc.get("filters") == [] and _has_table(con, "lc_rep")
     extras: dict[str, Any] = {"series": series(con, window, from_report=from_report)}
     if settings is not None and prices is not None:

@@ -141,7 +141,50 @@ def m002_usage_and_billed(con: Any) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_usage_and_billed]
+def m003_report_rollups(con: Any) -> None:
+    """What `report` derives from the requests, kept so an unchanged database is not re-scanned.
+
+    A rollup is valid only for the `data_version` (files, request count and time span) and the
+    price set (`price_sha256`, bundled table and overlays) it was built from; any other report
+    rebuilds it or reads the requests (metrics.py, docs/report-performance.md). Derived data only:
+    deleting these rows loses nothing.
+    """
+    con.execute(
+        """
+        CREATE TABLE report_rollups (
+            name          VARCHAR PRIMARY KEY,   -- fine | tasks:all | tasks:feature | group:<dims>
+            data_version  VARCHAR NOT NULL,
+            price_sha256  VARCHAR NOT NULL,
+            built_at      TIMESTAMP NOT NULL
+        );
+        -- the report's lc_fine over every request: sums per month, user, customer, feature, model, plan
+        CREATE TABLE rollup_fine (
+            priced BOOLEAN, month DATE, user_id VARCHAR, customer_id VARCHAR, feature VARCHAR,
+            model VARCHAR, tier VARCHAR, plan VARCHAR,
+            n BIGINT, u HUGEINT, nu BIGINT, cx DECIMAL(38,24), nx BIGINT,
+            lu HUGEINT, lnu BIGINT, lcx DECIMAL(38,24), lnx BIGINT, logged_n BIGINT, logged DOUBLE,
+            hits BIGINT, untasked BIGINT, cache_read_t HUGEINT, provider_in_t HUGEINT,
+            out_t HUGEINT, in_t HUGEINT
+        );
+        -- per group of a --by: what needs every request (percentiles, distinct tasks)
+        CREATE TABLE rollup_groups (
+            dims   VARCHAR NOT NULL,  -- the --by dimensions, comma-separated
+            g      VARCHAR[],         -- the group's values, in that order
+            q      DOUBLE[],          -- request-cost p50, p90, p99
+            lat_q  DOUBLE[],          -- latency p50, p90
+            tasks  BIGINT             -- distinct task ids (requests without one are counted apart)
+        );
+        -- the task table's rows (per feature and/or the total row)
+        CREATE TABLE rollup_tasks (
+            kind VARCHAR NOT NULL, ord INTEGER NOT NULL, feature VARCHAR, is_total BIGINT,
+            tasks BIGINT, successful BIGINT, cost DECIMAL(38,24), priced_tasks BIGINT, q DOUBLE[],
+            mean_steps DOUBLE, growth_ratio DOUBLE, growth_tokens DOUBLE
+        );
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_usage_and_billed, m003_report_rollups]
 
 
 def migrate(con: Any) -> int:

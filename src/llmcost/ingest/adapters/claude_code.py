@@ -18,20 +18,18 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from llmcost.errors import InputError
 from llmcost.ingest import requests_log
-from llmcost.ingest.adapters import _request_source as rs
 from llmcost.ingest.formats import Format, Job, first_records, register
 from llmcost.ingest.sources import Source
-from llmcost.store.writes import Counts
+from llmcost.store.writes import REQUEST_COLUMNS, Counts
 
 KIND = "claude_code"
 SEP = ":"  # request_id = message.id:requestId
@@ -115,227 +113,407 @@ def project_session(path: Path | None) -> tuple[str | None, str | None]:
     return None, None
 
 
-# ---------------------------------------------------------------- one line
+# ---------------------------------------------------------------- reading a file (no database)
 
-
-def _entry(rec: Any) -> dict[str, Any] | None:
-    """The usage-carrying part of a line: the line itself, or a subagent progress event's message."""
-    if not isinstance(rec, dict):
-        return None
-    msg = rec.get("message")
-    if isinstance(msg, dict) and isinstance(msg.get("usage"), dict):
-        return rec
-    data = rec.get("data")
-    if (
-        rec.get("type") == "progress"
-        and isinstance(data, dict)
-        and isinstance(data.get("message"), dict)
-    ):
-        inner = data["message"]
-        if isinstance(inner.get("message"), dict) and isinstance(
-            inner["message"].get("usage"), dict
-        ):
-            return dict(inner)
-    return None
-
-
-def _convert(
-    entry: dict[str, Any], project: str | None, session: str | None
-) -> dict[str, Any] | str:
-    msg = entry["message"]
-    usage = msg["usage"]
-    for key in ("input_tokens", "output_tokens"):
-        if key not in usage:
-            return f"message.usage has no {key}"
-    creation = usage.get("cache_creation")
-    if isinstance(creation, dict) and (
-        "ephemeral_5m_input_tokens" in creation or "ephemeral_1h_input_tokens" in creation
-    ):
-        w5, w1h = (
-            rs.as_int(creation.get("ephemeral_5m_input_tokens")),
-            rs.as_int(creation.get("ephemeral_1h_input_tokens")),
-        )
-    else:
-        w5, w1h = rs.as_int(usage.get("cache_creation_input_tokens")), 0
-    read = rs.as_int(usage.get("cache_read_input_tokens"))
-    total_in = rs.add_ints(usage["input_tokens"], read, w5, w1h)
-    if not isinstance(total_in, int):
-        return f"message.usage has a token count that is not an integer: {str(total_in)[:40]}"
-    mid, rid = msg.get("id"), entry.get("requestId")
-    cwd = entry.get("cwd")
-    fields = {
-        "request_id": f"{mid}{SEP}{rid}" if mid and rid else (mid or None),
-        "timestamp": entry.get("timestamp"),
-        "model": msg.get("model"),
-        "feature": project or (re.sub(r"[^A-Za-z0-9]", "-", cwd) if isinstance(cwd, str) else None),
-        "task_id": session or entry.get("sessionId"),
-        "input_tokens": total_in,
-        "cache_read_tokens": read,
-        "cache_write_tokens": w5,
-        "cache_write_1h_tokens": w1h,
-        "output_tokens": rs.as_int(usage.get("output_tokens")),
-        "status": "error" if entry.get("isApiErrorMessage") else "ok",
-        "cost_usd": entry.get("costUSD"),
-    }
-    extras = {
-        "message_id": mid,
-        "claude_request_id": rid,
-        "claude_session_id": entry.get("sessionId"),
-        "is_sidechain": True if entry.get("isSidechain") else None,
-        "git_branch": entry.get("gitBranch"),
-        "cwd": cwd,
-        "version": entry.get("version"),
-        "speed": usage.get("speed"),
-        "service_tier": usage.get("service_tier"),
-    }
-    return rs.canonical_record(fields, extras, KIND)
-
-
-def _size(rec: dict[str, Any]) -> tuple[int, bool]:
-    """How complete a streaming copy is: its token total, then whether it has `speed`."""
-    total = sum(
-        rec.get(k, 0) if isinstance(rec.get(k), int) else 0
-        for k in ("input_tokens", "output_tokens", "cache_read_tokens")
-    )
-    return total, "speed" in rec
-
-
-# ---------------------------------------------------------------- one file
-
-
-Row = tuple[int, str, dict[str, Any] | str]
+USAGE = b'"usage"'
 
 
 @dataclass
 class Collected:
-    """A file's API calls, read without the database: (line_no, text, outcome) rows, and the
-    streaming copies already counted as duplicates."""
+    """A file's lines that mention usage (the only ones that can be API calls), with their line
+    numbers, as Arrow arrays: read without the database, so that it can run ahead in a thread."""
 
-    rows: list[Row]
-    dropped: int
-    # In a group, whether the database can hold a copy of one of these messages (see stage_group);
-    # when it cannot, the lookups of _complete_loaded and _drop_replays are known to find nothing.
-    may_be_stored: bool = True
-    may_have_parents: bool = True
+    project: str | None
+    session: str | None
+    line_no: Any  # pyarrow Int64Array
+    line: Any  # pyarrow LargeStringArray
 
-
-def load(job: Job) -> Counts:
-    return finish(job, collect(job.source.path, job.reader, job.on_bytes))
+    def __len__(self) -> int:
+        return len(self.line_no)
 
 
 def collect(
     path: Path | None, reader: Iterable[bytes], on_bytes: Callable[[int], None]
 ) -> Collected:
+    """Find the lines that mention `"usage"` with bytes.find (no Python object for the other
+    lines, which hold most of the bytes: user turns with tool output); parsing is left to DuckDB."""
+    import pyarrow as pa
+
     project, session = project_session(path)
-    kept: dict[str, int] = {}  # request_id -> index in rows
-    rows: list[Row] = []
-    dropped = 0
-    line_no = 0
+    nums: list[int] = []
+    lines: list[bytes] = []
+    base = 0  # lines before this chunk
     for chunk in reader:
-        lines = chunk.split(b"\n")
-        if chunk.endswith(b"\n"):
-            lines.pop()
-        for raw_line in lines:
-            line_no += 1
-            if b'"usage"' not in raw_line:
-                continue  # user turns, summaries, snapshots: not API calls
-            text = raw_line.decode("utf-8", errors="backslashreplace").rstrip("\r")
-            try:
-                rec = json.loads(text)
-            except json.JSONDecodeError:
-                rows.append((line_no, text, "invalid JSON"))
-                continue
-            entry = _entry(rec)
-            if entry is None or entry["message"].get("model") == "<synthetic>":
-                continue
-            out = _convert(entry, project, session)
-            rid = out.get("request_id") if isinstance(out, dict) else None
-            if isinstance(rid, str) and rid in kept:
-                dropped += 1
-                i = kept[rid]
-                old = rows[i][2]
-                if isinstance(old, dict) and isinstance(out, dict) and _size(out) > _size(old):
-                    rows[i] = (line_no, text, out)  # a later, more complete streaming copy
-                continue
-            if isinstance(rid, str):
-                kept[rid] = len(rows)
-            rows.append((line_no, text, out))
+        find, rfind, count = chunk.find, chunk.rfind, chunk.count
+        seen = newlines = 0  # newlines counted in chunk[:seen]
+        at = find(USAGE)
+        while at >= 0:
+            start = rfind(b"\n", 0, at) + 1
+            end = find(b"\n", at)
+            if end < 0:
+                end = len(chunk)
+            newlines += count(b"\n", seen, start)
+            seen = start
+            nums.append(base + newlines + 1)
+            lines.append(chunk[start:end])
+            at = find(USAGE, end)
+        # a chunk ends with a newline, except maybe the last one
+        base += newlines + count(b"\n", seen) + (0 if chunk.endswith(b"\n") else 1)
         on_bytes(len(chunk))
-    return Collected(sorted(rows, key=lambda r: r[0]), dropped)
+    binary = pa.array(lines, pa.large_binary())
+    try:
+        text = binary.cast(pa.large_string())
+    except pa.ArrowInvalid:  # not UTF-8: shown escaped, and rejected as invalid JSON if it is
+        text = pa.array(
+            [b.decode("utf-8", errors="backslashreplace") for b in lines], pa.large_string()
+        )
+    return Collected(project, session, pa.array(nums, pa.int64()), text)
 
 
-def finish(job: Job, collected: Collected, group_seq: int | None = None) -> Counts:
-    """Load a collected file in the file's transaction. With GROUP_SEQ, its rows were already parsed
-    together with other small files' (`stage_group`): only what depends on the database is left."""
-    rows, replays = _drop_replays(job, collected.rows, collected.may_have_parents)
-    if collected.may_be_stored:
-        _complete_loaded(job, rows)
-    if group_seq is None:
-        stager = rs.Stager(job, KIND)
-        for n, text, out in rows:
-            stager.add(n, text, out)
-        counts = stager.finish()
-    elif collected.rows:
-        kept = {r[0] for r in rows}
-        dropped_lines = [r[0] for r in collected.rows if r[0] not in kept]
-        counts = requests_log.commit_group_file(job, group_seq, KIND, dropped_lines)
-    else:
-        counts = Counts()
-    counts.read += collected.dropped + replays
-    counts.duplicates += collected.dropped + replays
-    return counts
+def load(job: Job) -> Counts:
+    """One file on its own (a big one, or stdin), in the caller's transaction."""
+    from llmcost.ingest import canonical
+
+    collected = collect(job.source.path, job.reader, job.on_bytes)
+    # parsed on a cursor of its own: it reads no table, and the file's connection may hold a result
+    cursor = job.con.cursor()
+    try:
+        canonical.install_macros(cursor)
+        parsed = parse(cursor, [collected])
+    finally:
+        cursor.close()
+    staged = stage(job.con, parsed, job.keep_text)
+    try:
+        staged.decide([0])
+        return staged.commit(job, 0)
+    finally:
+        staged.drop()
 
 
-def stage_group(con: Any, files: list[Collected], keep_text: bool) -> None:
-    """Parse the rows of several collected files in one statement (see `requests_log.stage_group`)."""
-    staged = rs.Rows()
-    for seq, c in enumerate(files):
-        for n, text, out in c.rows:
-            staged.add(seq * requests_log.GROUP_SHIFT + n, text, out)
-    requests_log.stage_group(con, staged.table(), keep_text, frozenset(staged.keys))
-    _mark_lookups(con, files)
+# ---------------------------------------------------------------- parsing (set-based, in DuckDB)
+
+# What a line holds, relative to the entry (the line itself, or a progress event's data.message).
+ENTRY_PATHS = [
+    "message.usage", "message.id", "message.model", "requestId", "timestamp", "cwd", "sessionId",
+    "isSidechain", "gitBranch", "version", "isApiErrorMessage", "costUSD",
+    "message.usage.input_tokens", "message.usage.output_tokens", "message.usage.cache_read_input_tokens",
+    "message.usage.cache_creation_input_tokens", "message.usage.cache_creation",
+    "message.usage.cache_creation.ephemeral_5m_input_tokens",
+    "message.usage.cache_creation.ephemeral_1h_input_tokens", "message.usage.speed",
+    "message.usage.service_tier",
+]  # fmt: skip
+PROGRESS = "data.message"
+_N = len(ENTRY_PATHS)
 
 
-def _ids(c: Collected) -> tuple[set[str], set[str]]:
-    """A file's request_ids, and the message ids `_drop_replays` may look up."""
-    outs = [out for _, _, out in c.rows if isinstance(out, dict)]
-    rids = {out["request_id"] for out in outs if isinstance(out.get("request_id"), str)}
-    return rids, {out["message_id"] for out in outs if isinstance(out.get("message_id"), str)}
+def _json_path(dotted: str) -> str:
+    return "$." + ".".join(f'"{part}"' for part in dotted.split("."))
 
 
-def _mark_lookups(con: Any, files: list[Collected]) -> None:
-    """Spare each file of a group the two per-file lookups in `requests` when they cannot find anything.
-
-    A row a file's lookup could find was stored before the group (asked once here, for the whole
-    group) or by an earlier file of the group (its request_ids are known). A file none of whose
-    ids can match such a row needs no lookup; any other file does its lookups as on its own.
-    """
-    ids = [_ids(c) for c in files]
-    all_rids = sorted(set().union(*(r for r, _ in ids)))
-    all_mids = sorted(set().union(*(m for _, m in ids)))
-    stored = {
-        r[0]
-        for r in con.execute(
-            "SELECT request_id FROM requests WHERE source_kind = ? AND request_id IN (SELECT unnest(?::VARCHAR[]))",
-            [KIND, all_rids],
-        ).fetchall()
-    }
-    stored_mids = {
-        r[0]
-        for r in con.execute(
-            f"""SELECT DISTINCT split_part(request_id, '{SEP}', 1) FROM requests
-                WHERE source_kind = ? AND split_part(request_id, '{SEP}', 1) IN (SELECT unnest(?::VARCHAR[]))""",
-            [KIND, all_mids],
-        ).fetchall()
-    }
-    for c, (rids, mids) in zip(files, ids, strict=True):
-        c.may_be_stored = not rids.isdisjoint(stored)
-        c.may_have_parents = not mids.isdisjoint(stored_mids)
-        stored |= rids  # what this file may store, for the files after it
-        stored_mids |= {r.split(SEP, 1)[0] for r in rids}
+def _ref(key: str) -> str:
+    """The raw JSON text of KEY in the row's entry (`o` is 0 for the line, _N for a progress event)."""
+    return f"v[o + {ENTRY_PATHS.index(key) + 2}]"
 
 
-GROUPED = requests_log.register_grouped(KIND, collect, finish, stage_group)
+def _tok(j: str) -> str:
+    """A token count the way `as_int` reads it: null and "" are absent; integral numbers and
+    numeric strings are integers; anything else is NULL (and `_bad` says so)."""
+    # the plain integer first (TRY_CAST would round 1.5 to 2), lc_int for the other spellings
+    return (
+        f"coalesce(CASE WHEN NOT contains({j}, '.') THEN TRY_CAST({j} AS BIGINT) END,"
+        f" CASE WHEN {j} NOT IN ('null', '\"\"') THEN lc_int({j}) END)"
+    )
+
+
+def _bad(j: str, i: str) -> str:
+    """Whether the JSON text J is there but its integer I (`_tok(J)`) could not be read."""
+    return f"({i} IS NULL AND {j} IS NOT NULL AND {j} NOT IN ('null', '\"\"'))"
+
+
+def _truthy(j: str) -> str:
+    return f"({j} IS NOT NULL AND {j} NOT IN ('null', 'false', '0', '0.0', '\"\"', '[]', '{{}}'))"
+
+
+def _kept(j: str) -> str:
+    """Whether an extra is kept in attrs: empty values are left out, as `canonical_record` does."""
+    return f"({j} IS NOT NULL AND {j} NOT IN ('null', '\"\"', '{{}}', '[]'))"
+
+
+# attrs key -> the column with its JSON text (None: is_sidechain, kept only when true)
+ATTRS = [
+    ("message_id", "j_mid"), ("claude_request_id", "j_rid"), ("claude_session_id", "j_sid"),
+    ("is_sidechain", None), ("git_branch", "j_branch"), ("cwd", "j_cwd"), ("version", "j_version"),
+    ("speed", "j_speed"), ("service_tier", "j_tier"),
+]  # fmt: skip
+
+
+def _parse_sql() -> str:
+    """SELECT over cc_lines(seq, line_no, line) and cc_files(seq, project, session): one row per
+    API call (lines without usage and `<synthetic>` messages are passed over), typed as the
+    requests table, with the rejection `reason` of a line the canonical log would reject."""
+    paths = ["type"] + ENTRY_PATHS + [f"{PROGRESS}.{p}" for p in ENTRY_PATHS]
+    path_list = "[" + ", ".join(f"'{_json_path(p)}'" for p in paths) + "]"
+    j = {
+        name: _ref(path)
+        for name, path in {
+            "usage": "message.usage", "mid": "message.id", "model": "message.model", "rid": "requestId",
+            "ts": "timestamp", "cwd": "cwd", "sid": "sessionId", "side": "isSidechain",
+            "branch": "gitBranch", "version": "version", "err": "isApiErrorMessage", "cost": "costUSD",
+            "in": "message.usage.input_tokens", "out": "message.usage.output_tokens",
+            "read": "message.usage.cache_read_input_tokens",
+            "cci": "message.usage.cache_creation_input_tokens", "cc": "message.usage.cache_creation",
+            "e5": "message.usage.cache_creation.ephemeral_5m_input_tokens",
+            "e1": "message.usage.cache_creation.ephemeral_1h_input_tokens",
+            "speed": "message.usage.speed", "tier": "message.usage.service_tier",
+        }.items()
+    }  # fmt: skip
+    attrs = ",\n        ".join(
+        f"CASE WHEN {_truthy('j_side')} THEN '\"is_sidechain\":true' END"
+        if col is None
+        else f"CASE WHEN {_kept(col)} THEN '\"{name}\":' || {col} END"
+        for name, col in ATTRS
+    )
+    not_int = "'message.usage has a token count that is not an integer: ' || left(lc_str({}), 40)"
+    return f"""
+WITH src AS (
+    -- rtrim(line, chr(13)) is slow (it reads characters): only the rare line that needs it
+    SELECT l.seq, l.line_no, CASE WHEN suffix(l.line, chr(13)) THEN rtrim(l.line, chr(13)) ELSE l.line END AS line,
+        f.project, f.session
+    FROM cc_lines l JOIN cc_files f USING (seq)
+), v AS (
+    SELECT seq, line_no, line, project, session,
+           CAST(try(json_extract(line, {path_list})) AS VARCHAR[]) AS v
+    FROM src
+), e AS (
+    -- the entry: the line itself, or a subagent progress event's message (ccusage reads both)
+    -- try(): NULL for a line that is not JSON, which is rejected
+    SELECT *, v IS NOT NULL AS valid,
+        CASE WHEN left(v[2], 1) = '{{' THEN 0
+             WHEN v[1] = '"progress"' AND left(v[{_N + 2}], 1) = '{{' THEN {_N} END AS o
+    FROM v
+), f AS (
+    SELECT seq, line_no, line, project, session, valid,
+        {", ".join(f"{expr} AS j_{name}" for name, expr in j.items())}
+    FROM e
+    WHERE NOT valid OR (o IS NOT NULL AND {_ref("message.model")} IS DISTINCT FROM '"<synthetic>"')
+), w AS (
+    -- cache writes: the TTL split when cache_creation has it, else all 5-minute ones
+    SELECT *,
+        left(j_cc, 1) = '{{' AND (j_e5 IS NOT NULL OR j_e1 IS NOT NULL) AS split
+    FROM f
+), w2 AS (
+    SELECT *,
+        CASE WHEN split THEN j_e5 ELSE j_cci END AS j_w5,
+        CASE WHEN split THEN j_e1 END AS j_w1h
+    FROM w
+), i AS (
+    -- each token count read once: NULL when absent or not an integer (`_bad` tells which)
+    SELECT *,
+        {_tok("j_in")} AS i_in, {_tok("j_out")} AS i_out, {_tok("j_read")} AS i_read,
+        {_tok("j_w5")} AS i_w5, {_tok("j_w1h")} AS i_w1h,
+        lc_str(j_model) AS model,
+        lc_str(j_ts) AS ts_s
+    FROM w2
+), t AS (
+    SELECT *,
+        CASE WHEN NOT valid THEN 'invalid JSON'
+             WHEN j_in IS NULL THEN 'message.usage has no input_tokens'
+             WHEN j_out IS NULL THEN 'message.usage has no output_tokens'
+             WHEN {_bad("j_in", "i_in")} THEN {not_int.format("j_in")}
+             WHEN {_bad("j_read", "i_read")} THEN {not_int.format("j_read")}
+             WHEN {_bad("j_w5", "i_w5")} THEN {not_int.format("j_w5")}
+             WHEN {_bad("j_w1h", "i_w1h")} THEN {not_int.format("j_w1h")}
+        END AS pre_reason,
+        coalesce(i_read, 0) AS cache_read_tokens,
+        coalesce(i_w5, 0) AS cache_write_tokens,
+        coalesce(i_w1h, 0) AS cache_write_1h_tokens,
+        coalesce(i_in, 0) + coalesce(i_read, 0) + coalesce(i_w5, 0) + coalesce(i_w1h, 0) AS input_tokens,
+        coalesce(i_out, 0) AS output_tokens,
+        lc_ts(ts_s) AS ts
+    FROM i
+), judged AS (
+    SELECT *,
+        coalesce(pre_reason, CASE
+            WHEN model IS NULL OR trim(model) = '' THEN 'missing model'
+            WHEN ts_s IS NULL THEN 'missing timestamp'
+            WHEN ts IS NULL THEN 'bad timestamp: ' || left(ts_s, 40)
+            WHEN {_bad("j_out", "i_out")} THEN 'output_tokens must be an integer, got ' || left(j_out, 40)
+            WHEN lc_bad_num(j_cost) THEN 'cost_usd must be a number, got ' || left(j_cost, 40)
+            WHEN least(input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens) < 0
+                THEN 'negative token count'
+            WHEN cache_read_tokens + cache_write_tokens + cache_write_1h_tokens > input_tokens
+                THEN 'cache tokens exceed input_tokens (which must include them)'
+        END) AS reason,
+        CASE WHEN {_truthy("j_mid")} AND {_truthy("j_rid")} THEN lc_str(j_mid) || '{SEP}' || lc_str(j_rid)
+             WHEN {_truthy("j_mid")} THEN lc_str(j_mid) END AS py_rid
+    FROM t
+)
+SELECT
+    seq, line_no, reason, pre_reason IS NOT NULL AS pre,
+    CASE WHEN reason IS NOT NULL THEN line END AS line,
+    py_rid,
+    coalesce(py_rid, 'md5:' || md5(line)) AS request_id,
+    hash('{KIND}', coalesce(py_rid, 'md5:' || md5(line))) AS rid_hash,
+    CASE WHEN {_kept("j_mid")} THEN lc_str(j_mid) END AS mid,
+    {_truthy("j_side")} AS side,
+    -- how complete a streaming copy is: its token total, then whether it has `speed`
+    input_tokens + output_tokens + cache_read_tokens AS size,
+    {_kept("j_speed")} AS has_speed,
+    ts, lower(lc_provider(model)) AS provider, model,
+    NULL::VARCHAR AS user_id, NULL::VARCHAR AS customer_id,
+    coalesce(project, CASE WHEN left(j_cwd, 1) = '"' THEN regexp_replace(lc_str(j_cwd), '[^A-Za-z0-9]', '-', 'g') END)
+        AS feature,
+    coalesce(session, lc_str(j_sid)) AS task_id,
+    NULL::INTEGER AS step, NULL::VARCHAR AS plan,
+    CASE WHEN {_truthy("j_err")} THEN 'error' ELSE 'ok' END AS status,
+    input_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens,
+    0::BIGINT AS reasoning_tokens, false AS cache_hit, false AS batch, NULL::DOUBLE AS latency_ms,
+    lc_num(j_cost) AS logged_cost_usd, false AS estimated,
+    NULL::VARCHAR AS prompt_text, NULL::VARCHAR AS response_text,
+    -- the extras, kept as attrs: the values are JSON text already, so the object is written as text
+    CASE WHEN reason IS NULL THEN '{{' || nullif(concat_ws(',',
+        {attrs}), '') || '}}' END::JSON AS attrs
+FROM judged
+"""
+
+
+# What a group of files loads, decided for all its files at once; each file's transaction then
+# only moves its own rows. File k's decisions depend on the database before the group and on
+# the files before k in the group, exactly as if they had been loaded one by one.
+PLAN_SQL = f"""
+CREATE OR REPLACE TEMP TABLE cc_plan AS
+WITH s AS (
+    -- the decisions need only these narrow columns; the wide ones are joined back at the end
+    SELECT seq, line_no, reason IS NULL AS ok, pre, py_rid, request_id, rid_hash, mid, side, size, has_speed
+    FROM cc_stage WHERE seq IN (SELECT unnest(?::INTEGER[]))
+), ranked AS (
+    -- streaming copies in one file: the most complete one stands for the message
+    SELECT *,
+        CASE WHEN pre OR py_rid IS NULL THEN 1
+             ELSE row_number() OVER (PARTITION BY seq, py_rid ORDER BY size DESC, has_speed DESC, line_no)
+        END AS copy_rank
+    FROM s
+), kept AS (
+    SELECT * FROM ranked WHERE copy_rank = 1
+), stored_parents AS (
+    SELECT DISTINCT split_part(request_id, '{SEP}', 1) AS mid FROM requests
+    WHERE source_kind = '{KIND}'
+      AND split_part(request_id, '{SEP}', 1) IN (SELECT mid FROM kept WHERE side AND NOT pre)
+      AND (attrs IS NULL OR json_extract(attrs, '$.is_sidechain') IS NULL)
+), group_parents AS (
+    SELECT mid, min(CASE WHEN ok THEN seq END) AS first_ok_seq
+    FROM kept WHERE NOT side AND NOT pre AND mid IS NOT NULL GROUP BY mid
+), same_file_parents AS (
+    SELECT DISTINCT seq, mid FROM kept WHERE NOT side AND NOT pre AND mid IS NOT NULL
+), judged AS (
+    -- a sidechain replay: its parent copy is in the same file, in an earlier file, or stored
+    SELECT k.*,
+        coalesce(k.side AND NOT k.pre AND k.mid IS NOT NULL AND (
+            sp.mid IS NOT NULL OR gp.first_ok_seq < k.seq OR sf.mid IS NOT NULL), false) AS replay
+    FROM kept k
+    LEFT JOIN stored_parents sp ON sp.mid = k.mid
+    LEFT JOIN group_parents gp ON gp.mid = k.mid
+    LEFT JOIN same_file_parents sf ON sf.seq = k.seq AND sf.mid = k.mid
+), stored AS (
+    SELECT request_id, rid_hash, input_tokens + output_tokens + cache_read_tokens AS stored_size
+    FROM requests
+    WHERE source_kind = '{KIND}' AND rid_hash IN (SELECT rid_hash FROM judged WHERE ok)
+), cand AS (
+    SELECT j.*, st.stored_size,
+        max(j.size) OVER (PARTITION BY j.request_id ORDER BY j.seq
+                          RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier_size,
+        row_number() OVER (PARTITION BY j.request_id ORDER BY j.seq, j.line_no) AS nth
+    FROM judged j LEFT JOIN stored st ON st.rid_hash = j.rid_hash AND st.request_id = j.request_id
+    WHERE NOT j.replay AND j.ok
+), actions AS (
+    SELECT seq, line_no,
+        CASE WHEN stored_size IS NULL AND nth = 1 THEN 'load'
+             -- a copy loaded while Claude Code was still streaming it is completed by a later read
+             WHEN py_rid IS NOT NULL AND size > greatest(stored_size, earlier_size) THEN 'update'
+        END AS action
+    FROM cand
+    UNION ALL
+    SELECT seq, line_no, 'reject' AS action FROM judged WHERE NOT ok AND NOT replay
+)
+SELECT st.* EXCLUDE (pre, py_rid, mid, side, size, has_speed), a.action
+FROM actions a JOIN cc_stage st USING (seq, line_no)
+WHERE a.action IS NOT NULL
+"""
+
+
+@dataclass
+class Staged:
+    """The parsed lines of a group of files, then what each file loads (TEMP TABLE cc_plan,
+    after `decide`); `commit` moves one file's rows in its transaction."""
+
+    con: Any
+    parsed: Any  # Arrow table from `parse`
+    read: dict[int, int]  # place in the group -> lines read
+    counts: dict[int, Counts] = field(default_factory=dict)
+    updates: set[int] = field(default_factory=set)  # places of files that complete stored rows
+    prepared: bool = False
+
+    def decide(self, include: list[int]) -> None:
+        """Decide for the files at the places INCLUDE (the others, copies of loaded files, are left out)."""
+        cc_stage = self.parsed  # noqa: F841  (read by the query)
+        self.con.execute(PLAN_SQL, [include])
+        self.counts = {seq: Counts(read=self.read.get(seq, 0)) for seq in include}
+        for seq, action, n in self.con.execute(
+            "SELECT seq, action, count(*) FROM cc_plan GROUP BY ALL"
+        ).fetchall():
+            if action == "load":
+                self.counts[seq].loaded = n
+            elif action == "reject":
+                self.counts[seq].rejected = n
+            else:
+                self.updates.add(seq)
+        for c in self.counts.values():
+            c.duplicates = c.read - c.loaded - c.rejected
+
+    def commit(self, job: Job, seq: int) -> Counts:
+        """Move the file's rows into requests and rejects (in the caller's transaction)."""
+        c = self.counts[seq]
+        con = job.con
+        if c.loaded:
+            if not self.prepared:
+                # prepared once per group: binding this INSERT cost as much as running it
+                cols = ", ".join(REQUEST_COLUMNS)
+                select = ", ".join(
+                    {"source_kind": f"'{KIND}'", "file_id": "$1"}.get(k, k) for k in REQUEST_COLUMNS
+                )
+                con.execute(
+                    f"PREPARE {INSERT} AS INSERT INTO requests ({cols})"
+                    f" SELECT {select} FROM cc_plan WHERE seq = $2 AND action = 'load'"
+                )
+                self.prepared = True
+            con.execute(f"EXECUTE {INSERT}({int(job.file_id)}, {int(seq)})")
+        if c.rejected:
+            con.execute(
+                "INSERT INTO rejects SELECT ?, line_no, reason, line FROM cc_plan WHERE seq = ? AND action = 'reject'",
+                [job.file_id, seq],
+            )
+        if seq in self.updates:
+            sets = ", ".join(f"{k} = u.{k}" for k in TOKEN_COLUMNS)
+            con.execute(
+                f"""UPDATE requests SET {sets}
+                    FROM (SELECT * FROM cc_plan WHERE seq = ? AND action = 'update') u
+                    WHERE requests.source_kind = '{KIND}' AND requests.rid_hash = u.rid_hash
+                      AND requests.request_id = u.request_id""",
+                [seq],
+            )
+        return Counts(c.read, c.loaded, c.rejected, c.duplicates)
+
+    def drop(self) -> None:
+        import duckdb
+
+        # cleanup: after a failure, the transaction may be aborted until the caller rolls back
+        with suppress(duckdb.Error):
+            if self.prepared:
+                self.con.execute(f"DEALLOCATE {INSERT}")
+            self.con.execute("DROP TABLE IF EXISTS cc_plan")
+
+
+INSERT = "lc_cc_insert"  # the prepared statement of `Staged.commit`
 
 
 TOKEN_COLUMNS = (
@@ -347,68 +525,45 @@ TOKEN_COLUMNS = (
 )
 
 
-def _complete_loaded(job: Job, rows: list[tuple[int, str, dict[str, Any] | str]]) -> None:
-    """A message loaded while Claude Code was still streaming it (a live session's file, read
-    before the response ended) is completed when the grown file is read again: the stored row
-    takes the larger counts; the new copy then counts as a duplicate."""
-    fresh = {
-        out["request_id"]: out
-        for _, _, out in rows
-        if isinstance(out, dict)
-        and isinstance(out.get("request_id"), str)
-        and all(isinstance(out.get(c, 0), int) for c in TOKEN_COLUMNS)
-    }
-    if not fresh:
-        return
-    stored = job.con.execute(
-        """SELECT request_id, input_tokens + output_tokens + cache_read_tokens FROM requests
-           WHERE source_kind = ? AND request_id IN (SELECT unnest(?::VARCHAR[]))""",
-        [KIND, list(fresh)],
-    ).fetchall()
-    for rid, total in stored:
-        new = fresh[rid]
-        if _size(new)[0] > total:
-            job.con.execute(
-                f"UPDATE requests SET {', '.join(f'{c} = ?' for c in TOKEN_COLUMNS)} "
-                "WHERE source_kind = ? AND request_id = ?",
-                [*(new.get(c, 0) for c in TOKEN_COLUMNS), KIND, rid],
-            )
+def parse(con: Any, files: list[Collected]) -> Any:
+    """Parse the usage lines of a group of files in one statement, into an Arrow table (the
+    stage). It needs no table of the database, so it may run on another cursor, in a thread,
+    while the group before is committed."""
+    import pyarrow as pa
+
+    table = pa.table(
+        {
+            "seq": pa.concat_arrays(
+                [pa.array([i] * len(c), pa.int32()) for i, c in enumerate(files)]
+                or [pa.array([], pa.int32())]
+            ),
+            "line_no": pa.concat_arrays([c.line_no for c in files] or [pa.array([], pa.int64())]),
+            "line": pa.concat_arrays([c.line for c in files] or [pa.array([], pa.large_string())]),
+        }
+    )
+    # small batches: DuckDB scans them on every thread
+    cc_lines = pa.Table.from_batches(table.to_batches(max_chunksize=2048), table.schema)  # noqa: F841
+    cc_files = pa.table(  # noqa: F841  (read by the query below, as cc_lines)
+        {
+            "seq": pa.array(range(len(files)), pa.int32()),
+            "project": pa.array([c.project for c in files], pa.string()),
+            "session": pa.array([c.session for c in files], pa.string()),
+        }
+    )
+    return con.sql(PARSE_SQL).to_arrow_table()
 
 
-def _drop_replays(
-    job: Job, rows: list[tuple[int, str, dict[str, Any] | str]], lookup: bool = True
-) -> tuple[list[Any], int]:
-    """Drop sidechain copies of a message whose parent copy (same message.id, another requestId)
-    is in this file or already loaded."""
-    parents = {
-        out["message_id"]
-        for _, _, out in rows
-        if isinstance(out, dict) and "message_id" in out and not out.get("is_sidechain")
-    }
-    side = {
-        out["message_id"]
-        for _, _, out in rows
-        if isinstance(out, dict) and out.get("is_sidechain") and "message_id" in out
-    }
-    unknown = sorted(side - parents)
-    if unknown and lookup:
-        found = job.con.execute(
-            f"""SELECT DISTINCT split_part(request_id, '{SEP}', 1) FROM requests
-                WHERE source_kind = ? AND split_part(request_id, '{SEP}', 1) IN (SELECT unnest(?::VARCHAR[]))
-                  AND (attrs IS NULL OR json_extract(attrs, '$.is_sidechain') IS NULL)""",
-            [KIND, unknown],
-        ).fetchall()
-        parents |= {r[0] for r in found}
-    keep = [
-        r
-        for r in rows
-        if not (
-            isinstance(r[2], dict)
-            and r[2].get("is_sidechain")
-            and r[2].get("message_id") in parents
-        )
-    ]
-    return keep, len(rows) - len(keep)
+def stage(con: Any, parsed: Any, keep_text: bool) -> Staged:
+    """The group's stage, from `parse`. KEEP_TEXT changes nothing: Claude Code's usage lines
+    are stored without their text."""
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(parsed.column("seq")).to_pylist() if parsed.num_rows else []
+    return Staged(con, parsed, {int(c["values"]): int(c["counts"]) for c in counts})
+
+
+PARSE_SQL = _parse_sql()
+GROUPED = requests_log.register_grouped(KIND, collect, parse, stage)
 
 
 def sniff(head: bytes, source: Source) -> bool:

@@ -74,3 +74,28 @@ def run_cli() -> Any:
         return code, out.getvalue(), err.getvalue()
 
     return run
+
+
+# One private model at easy rates: $1 per 1M input tokens, $2 per 1M output tokens; cache reads
+# $0.10, 5-minute writes $1.25, 1-hour writes $2.00 (per 1M tokens).
+TEST_PRICES = """
+[[models]]
+id = "lc-test"
+provider = "test"
+tier = "small"
+[[models.prices]]
+effective_from = 2026-01-01
+input = 1.00
+output = 2.00
+cache_read = 0.10
+cache_write = 1.25
+cache_write_1h = 2.00
+"""
+
+
+@pytest.fixture
+def test_prices(tmp_path: Path) -> Path:
+    """`prices.toml` in the test's folder with the one model `lc-test` (TEST_PRICES)."""
+    path = tmp_path / "prices.toml"
+    path.write_text(TEST_PRICES)
+    return path

@@ -12,21 +12,6 @@ import pytest
 GOLDEN = Path(__file__).parent / "golden" / "check"
 UPDATE = bool(os.environ.get("LLMCOST_UPDATE_GOLDEN"))
 
-# One private model at easy rates: $1 per 1M input tokens, $2 per 1M output tokens.
-PRICES = """
-[[models]]
-id = "lc-test"
-provider = "test"
-tier = "small"
-[[models.prices]]
-effective_from = 2026-01-01
-input = 1.00
-output = 2.00
-cache_read = 0.10
-cache_write = 1.25
-cache_write_1h = 2.00
-"""
-
 
 def _req(
     rid: str,
@@ -75,8 +60,7 @@ max_cost_growth_pct = 200
 
 
 @pytest.fixture
-def loaded(tmp_path: Path, jsonl: Any, run_cli: Any) -> Path:
-    (tmp_path / "prices.toml").write_text(PRICES)
+def loaded(tmp_path: Path, jsonl: Any, run_cli: Any, test_prices: Path) -> Path:
     jsonl(REQUESTS, "logs/requests.jsonl")
     (tmp_path / "revenue.csv").write_text(REVENUE)
     code, _, err = run_cli("ingest", "-q", "logs", "revenue.csv")
@@ -152,9 +136,10 @@ def test_pass_exits_0(loaded: Path, run_cli: Any) -> None:
     _golden("pass.json", out)
 
 
-def test_rule_that_cannot_be_computed_fails(tmp_path: Path, jsonl: Any, run_cli: Any) -> None:
+def test_rule_that_cannot_be_computed_fails(
+    tmp_path: Path, jsonl: Any, run_cli: Any, test_prices: Path
+) -> None:
     # no revenue loaded: the margin rule has no value, and that is a failure, not a silent pass
-    (tmp_path / "prices.toml").write_text(PRICES)
     jsonl(REQUESTS, "logs/requests.jsonl")
     assert run_cli("ingest", "-q", "logs")[0] == 0
     (tmp_path / "llmcost.toml").write_text(
@@ -182,9 +167,8 @@ def test_growth_needs_a_full_earlier_week(loaded: Path, run_cli: Any) -> None:
 
 
 def test_growth_needs_data_from_the_earlier_weeks_monday(
-    tmp_path: Path, jsonl: Any, run_cli: Any
+    tmp_path: Path, jsonl: Any, run_cli: Any, test_prices: Path
 ) -> None:
-    (tmp_path / "prices.toml").write_text(PRICES)
     late = [{**REQUESTS[0], "timestamp": "2026-10-06T10:00:00Z"}, *REQUESTS[1:]]
     jsonl(late, "logs/requests.jsonl")
     assert run_cli("ingest", "-q", "logs")[0] == 0

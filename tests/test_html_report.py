@@ -17,19 +17,6 @@ from typing import Any
 
 import pytest
 
-PRICES = """
-[[models]]
-id = "lc-test"
-provider = "test"
-tier = "small"
-[[models.prices]]
-effective_from = 2026-01-01
-input = 1.00
-output = 2.00
-cache_read = 0.10
-cache_write = 1.25
-cache_write_1h = 2.00
-"""
 EVIL_FEATURE = '<script>alert("pwn")</script>'
 EVIL_CUSTOMER = '"><img src=x onerror=alert(1)>'
 
@@ -56,8 +43,7 @@ REVENUE = f'customer_id,month,revenue_usd\nc1,2026-10,10.00\n"{EVIL_CUSTOMER.rep
 
 
 @pytest.fixture
-def loaded(tmp_path: Path, jsonl: Any, run_cli: Any) -> Path:
-    (tmp_path / "prices.toml").write_text(PRICES)
+def loaded(tmp_path: Path, jsonl: Any, run_cli: Any, test_prices: Path) -> Path:
     jsonl(REQUESTS, "logs/requests.jsonl")
     (tmp_path / "revenue.csv").write_text(REVENUE)
     code, _, err = run_cli("ingest", "-q", "logs", "revenue.csv")

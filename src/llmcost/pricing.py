@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -629,11 +629,3 @@ def install(
     """Register the price rows and a `priced` view over requests."""
     register(con, table, names=names)
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {priced_view_sql()}")
-
-
-def day_after(d: date) -> date:
-    return d + timedelta(days=1)
-
-
-def with_version(model: Model, version: PriceVersion) -> Model:
-    return replace(model, versions=[version])

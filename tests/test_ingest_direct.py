@@ -286,23 +286,21 @@ def test_a_file_read_in_parts_loads_the_same(
 ) -> None:
     """A big file is copied into one part per DuckDB thread (read on every thread); the line
     numbers continue from part to part, and duplicates across parts are found."""
-    from llmcost.ingest import sources
-
     monkeypatch.setattr(direct, "PART_MIN_BYTES", 1)  # every file is big enough
-    monkeypatch.setattr(sources, "CHUNK_BYTES", 500)  # several chunks, so several parts
     records = [rec(f"r{i:03d}", feature=f"f{i % 3}") for i in range(60)] + [
         rec("r005"),
         rec("r059"),
     ]
     path = jsonl(records)
-    split: list[list[int]] = []
-    real_run = direct._Hasher.run
+    split: list[list[tuple[Path, int]]] = []
+    real_write = direct._write_parts
 
-    def run(self: Any) -> None:
-        real_run(self)
-        split.append(list(self.part_lines))
+    def write_parts(*args: Any) -> Any:
+        parts = real_write(*args)
+        split.append(parts)
+        return parts
 
-    monkeypatch.setattr(direct._Hasher, "run", run)
+    monkeypatch.setattr(direct, "_write_parts", write_parts)
     out = []
     for enabled in (True, False):
         monkeypatch.setattr(direct, "ENABLED", enabled)
@@ -319,6 +317,139 @@ def test_a_file_read_in_parts_loads_the_same(
         assert summary.totals == {"read": 62, "loaded": 60, "rejected": 0, "duplicates": 2}
         out.append(state(db))
     assert spy[0] is True
-    assert len(split[0]) == 3 and sum(split[0]) == 62  # three parts of whole lines
+    offsets = [offset for _, offset in split[0]]
+    assert len(offsets) == 3 and offsets[0] == 0 and offsets[0] < offsets[1] < offsets[2] < 62
+    text = path.read_bytes()
+    cut = sum(len(line) for line in text.splitlines(keepends=True)[: offsets[1]])
+    assert text[cut - 1 : cut] == b"\n"  # the parts are whole lines
     assert out[0] == out[1]
     assert [r["line_no"] for r in out[0]["rows"]][:3] == [1, 2, 3]
+
+
+@pytest.fixture
+def small_sample(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A sample of the first line only; the list grows each time every key is listed instead."""
+    monkeypatch.setattr(direct, "HEAD_BYTES", 150)
+    monkeypatch.setattr(direct, "SLICES", 1)
+    listed: list[int] = []
+    real = direct._all_keys
+
+    def all_keys(*args: Any) -> list[str]:
+        keys = real(*args)
+        listed.append(len(keys))
+        return keys
+
+    monkeypatch.setattr(direct, "_all_keys", all_keys)
+    return listed
+
+
+@pytest.mark.parametrize("keep_text", [False, True])
+def test_a_key_the_sample_missed_is_kept(
+    tmp_path: Path,
+    jsonl: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    spy: list[bool],
+    small_sample: list[int],
+    keep_text: bool,
+) -> None:
+    """The sample sees the first line; keys first met later (mapped ones, nested usage, text,
+    unmapped ones) stop the reader, every key is listed, and the file loads directly all the
+    same, with the line path's result. A text key the parse does not read (without --keep-text)
+    must not hide the later keys from the reader."""
+    first = rec("a", prompt="hello")
+    assert len(json.dumps(first)) < 150 < len(json.dumps(first)) + len(json.dumps(rec("b"))) + 2
+    records = (
+        [first]
+        + [rec(f"r{i}", prompt="p") for i in range(30)]
+        + [
+            rec("late1", region="eu", cost_usd=0.5),
+            {k: v for k, v in rec("late2").items() if k not in ("input_tokens", "output_tokens")}
+            | {"usage": {"input_tokens": 7, "output_tokens": 3}, "completion": "done"},
+        ]
+    )
+    path = jsonl(records)
+    fast, lines = load_both(tmp_path, monkeypatch, [str(path)], keep_text=keep_text)
+    assert spy[0] is True and small_sample == [len({k for r in records for k in r})]
+    assert fast == lines
+    late = {r["request_id"]: r for r in fast["rows"]}
+    assert late["late1"]["attrs"] == {"region": "eu"} and late["late1"]["logged_cost_usd"] == 0.5
+    assert (late["late2"]["input_tokens"], late["late2"]["output_tokens"]) == (7, 3)
+    assert late["late2"]["response_text"] == ("done" if keep_text else None)
+
+
+def test_a_sample_with_every_key_lists_none(
+    tmp_path: Path, jsonl: Any, monkeypatch: pytest.MonkeyPatch, spy: list[bool]
+) -> None:
+    listed: list[int] = []
+    monkeypatch.setattr(direct, "_all_keys", lambda *a: listed.append(1) or [])
+    path = jsonl([rec(f"r{i}", region="eu") for i in range(20)])
+    fast, lines = load_both(tmp_path, monkeypatch, [str(path)])
+    assert spy[0] is True and listed == [] and fast == lines
+
+
+def test_a_reader_that_lets_unknown_keys_pass_is_not_trusted(
+    tmp_path: Path,
+    jsonl: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    spy: list[bool],
+    small_sample: list[int],
+) -> None:
+    """Were DuckDB's reader one day to skip a key its header does not name, every key would be
+    listed first: slower, with nothing lost."""
+    monkeypatch.setattr(direct, "_CHECKED", {})
+    monkeypatch.setattr(direct, "DETECT", direct.DETECT + ", ignore_errors = true")
+    path = jsonl([rec("a"), rec("b", region="eu")])
+    fast, lines = load_both(tmp_path, monkeypatch, [str(path)])
+    assert direct._CHECKED and not any(direct._CHECKED.values())
+    assert spy[0] is True and small_sample == [6] and fast == lines
+    assert fast["rows"][1]["attrs"] == {"region": "eu"}
+
+
+def test_string_fields_read_as_text_the_same_both_ways(
+    tmp_path: Path, jsonl: Any, monkeypatch: pytest.MonkeyPatch, spy: list[bool]
+) -> None:
+    """The direct path has DuckDB's reader give string fields' keys as text; whatever the value
+    (escapes, non-ASCII, numbers, objects, the string "null", null), it is what the line path
+    makes of the JSON."""
+    odd: list[Any] = [
+        'x\u00e9"q\\n',
+        5,
+        1e3,
+        1.50,
+        -0.0,
+        12345678901234567890,
+        {"k": [1, 2.50]},
+        [1, "x"],
+        True,
+        "null",
+        "",
+        None,
+    ]
+    records = [
+        rec(
+            f"r{i}",
+            user=value,  # an alias, after no user_id
+            customer_id=value,
+            feature=value,
+            task_id=value,
+            plan=value,
+            status=value if isinstance(value, str) else None,
+            provider=value if isinstance(value, str) and value else "openai",
+        )
+        for i, value in enumerate(odd)
+    ] + [rec(7, model="gpt-4o-mini"), rec("epoch", ts=1.7e9) | {"timestamp": None}]
+    path = jsonl(records)
+    fast, lines = load_both(tmp_path, monkeypatch, [str(path)])
+    assert spy[0] is True and fast == lines
+    users = {r["request_id"]: r["user_id"] for r in fast["rows"]}
+    assert users["r0"] == 'x\u00e9"q\\n' and users["r1"] == "5" and users["r6"] == '{"k":[1,2.5]}'
+    assert users["r9"] == "null" and users["r11"] is None
+    assert {r["request_id"] for r in fast["rows"]} >= {"7", "epoch"}
+
+
+def test_parts_hold_about_as_many_lines() -> None:
+    """The cut falls where half the lines are, not half the bytes: 1,000 bytes of 100-byte lines
+    (10) then 1,000 of 10-byte lines (100); 55 lines each side puts it 450 bytes into the second."""
+    assert direct._cuts(2000, 2, [(0, 100.0), (1000, 10.0)]) == [1450]
+    assert direct._cuts(2000, 2, []) == [1000]  # nothing sampled: half the bytes
+    assert direct._cuts(900, 3, [(0, 30.0)]) == [300, 600]

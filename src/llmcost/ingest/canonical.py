@@ -48,6 +48,22 @@ TEXT_FIELDS = {
     "response": ["completion", "output_text"],
 }
 
+# Fields whose value is text: a JSON string as its text, any other value as its JSON text.
+STRING_FIELDS = [
+    "request_id",
+    "timestamp",
+    "provider",
+    "model",
+    "user_id",
+    "customer_id",
+    "feature",
+    "task_id",
+    "plan",
+    "status",
+]
+# Top-level keys that carry a string field: a reader may give them as text already (`direct`).
+STRING_KEYS = frozenset(p for f in STRING_FIELDS for p in ALIASES[f])
+
 INT_FIELDS = [
     "step",
     "input_tokens",
@@ -131,10 +147,12 @@ CREATE OR REPLACE TEMP MACRO lc_int(j) AS (lc_int_s(lc_unq(j)));
 CREATE OR REPLACE TEMP MACRO lc_bad_int(j) AS (CASE WHEN lc_present(j) THEN lc_int_s(lc_unq(j)) IS NULL ELSE false END);
 CREATE OR REPLACE TEMP MACRO lc_num(j) AS (TRY_CAST(lc_unq(j) AS DOUBLE));
 CREATE OR REPLACE TEMP MACRO lc_bad_num(j) AS (CASE WHEN lc_present(j) THEN TRY_CAST(lc_unq(j) AS DOUBLE) IS NULL ELSE false END);
+-- a simple CASE, not IN lists: DuckDB plans an IN list over a column as a join
 CREATE OR REPLACE TEMP MACRO lc_bool(j) AS (
-    CASE WHEN j IN ('true', '1', '"true"', '"1"', '"yes"', '"True"', '"TRUE"') THEN true
-         WHEN j IN ('false', '0', '"false"', '"0"', '"no"', '"False"', '"FALSE"') THEN false END);
-CREATE OR REPLACE TEMP MACRO lc_bad_bool(j) AS (CASE WHEN lc_present(j) THEN lc_bool(j) IS NULL ELSE false END);
+    CASE j WHEN 'true' THEN true WHEN '1' THEN true WHEN '"true"' THEN true WHEN '"1"' THEN true
+           WHEN '"yes"' THEN true WHEN '"True"' THEN true WHEN '"TRUE"' THEN true
+           WHEN 'false' THEN false WHEN '0' THEN false WHEN '"false"' THEN false WHEN '"0"' THEN false
+           WHEN '"no"' THEN false WHEN '"False"' THEN false WHEN '"FALSE"' THEN false END);
 CREATE OR REPLACE TEMP MACRO lc_epoch(b) AS (
     CASE WHEN abs(b) < 100000000000 THEN make_timestamp(b * 1000000)
          WHEN abs(b) < 100000000000000 THEN make_timestamp(b * 1000)
@@ -193,6 +211,7 @@ def parse_sql(
     keep_text: bool,
     present: frozenset[str] | None = None,
     columns: tuple[str, ...] | None = None,
+    text_columns: frozenset[str] = frozenset(),
 ) -> str:
     """SELECT over `source_table(line_no, line, raw, pre_reason)`: one typed row per record, with `reason`.
 
@@ -207,7 +226,9 @@ def parse_sql(
     the lines already parsed by DuckDB's JSON reader (`ingest.direct`); COLUMNS names every key
     of the lines, `present` those of TOP_KEYS. Every line is then a JSON object, and `line` is
     NULL: the caller must not keep a reject or an id made from it (`direct` checks and falls back).
-    `attrs` is built from the unmapped columns, in COLUMNS order.
+    `attrs` is built from the unmapped columns, in COLUMNS order. TEXT_COLUMNS (of STRING_KEYS)
+    are columns the reader gave as text (VARCHAR: a string as its text, any other value as its
+    JSON text, null as NULL), which is what the parse makes of the others.
     """
     paths = [p for p in PATHS if present is None or top_key(p) in present]
     index = {key: i + 1 for i, key in enumerate(paths)}  # DuckDB lists are 1-based
@@ -218,10 +239,19 @@ def parse_sql(
         return f"v[{index[key]}]" if columns is None else _column_value(key)
 
     def first(field: str) -> str | None:
-        """The first present alias of a field, as raw JSON text."""
-        refs = [
-            f"CASE WHEN lc_present({v(p)}) THEN {v(p)} END" for p in ALIASES[field] if p in index
-        ]
+        """The first present alias of a field, as raw JSON text (a string field: as its text)."""
+        if field in STRING_FIELDS:
+            refs = [
+                _ident(p) if columns is not None and p in text_columns else f"lc_str({v(p)})"
+                for p in ALIASES[field]
+                if p in index
+            ]
+        else:
+            refs = [
+                f"CASE WHEN lc_present({v(p)}) THEN {v(p)} END"
+                for p in ALIASES[field]
+                if p in index
+            ]
         if not refs:
             return None
         return refs[0] if len(refs) == 1 else f"coalesce({', '.join(refs)})"
@@ -249,22 +279,28 @@ def parse_sql(
     else:
         nested = f"coalesce({', '.join(nested_refs)})"
 
-    bad_checks: list[str] = []
+    # each flat typed field is converted once (c_<field>), and judged from that: present, but
+    # no value of its type
+    conv: dict[str, tuple[str, str]] = {}  # field -> (conversion, what a bad value is told)
     for f in INT_FIELDS:
-        if f in fields:
-            bad_checks.append(
-                f"WHEN lc_bad_int(j_{f}) THEN '{f} must be an integer, got ' || left(j_{f}, 40)"
-            )
+        conv[f] = (f"lc_int(j_{f})", "must be an integer")
     for f in BOOL_FIELDS:
-        if f in fields:
-            bad_checks.append(
-                f"WHEN lc_bad_bool(j_{f}) THEN '{f} must be true or false, got ' || left(j_{f}, 40)"
-            )
+        conv[f] = (f"lc_bool(j_{f})", "must be true or false")
     for f in NUM_FIELDS:
-        if f in fields:
-            bad_checks.append(
-                f"WHEN lc_bad_num(j_{f}) THEN '{f} must be a number, got ' || left(j_{f}, 40)"
-            )
+        conv[f] = (f"lc_num(j_{f})", "must be a number")
+    conv = {f: v for f, v in conv.items() if f in fields}
+    bad_checks = [
+        f"WHEN lc_present(j_{f}) AND c_{f} IS NULL THEN '{f} {told}, got ' || left(j_{f}, 40)"
+        for f, (_, told) in conv.items()
+    ]
+    conv_cols = "".join(f", {expr} AS c_{f}" for f, (expr, _) in conv.items())
+    sql_type = {f: "BIGINT" for f in INT_FIELDS} | {f: "BOOLEAN" for f in BOOL_FIELDS}
+    sql_type |= {f: "DOUBLE" for f in NUM_FIELDS}
+
+    def c(field: str) -> str:
+        """The field's converted value (NULL when it is absent or not of its type)."""
+        return f"c_{field}" if field in conv else f"NULL::{sql_type[field]}"
+
     u_bad = " OR ".join(
         f"lc_bad_int(u[{i}])"
         for i in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19, 20)
@@ -317,7 +353,7 @@ def parse_sql(
     )
     extract = f"CAST(json_extract(line, {path_list}) AS VARCHAR[])" if paths else "NULL::VARCHAR[]"
     typed_j = (
-        ", ".join(f"j_{f}" for f in INT_FIELDS + BOOL_FIELDS + NUM_FIELDS if f in fields)
+        ", ".join(f"j_{f}, c_{f}" for f in INT_FIELDS + BOOL_FIELDS + NUM_FIELDS if f in fields)
         or "NULL AS no_j"
     )
     anthropic_input = (
@@ -331,7 +367,7 @@ def parse_sql(
     tokens = {
         "input_tokens": by_shape(
             {
-                "flat": f"lc_int({j('input_tokens')})",
+                "flat": c("input_tokens"),
                 "anthropic": anthropic_input,
                 "gemini": "coalesce(lc_int(u[16]), 0) + coalesce(lc_int(u[20]), 0)",
                 "openai": "coalesce(lc_int(u[2]), lc_int(u[1]))",
@@ -339,7 +375,7 @@ def parse_sql(
         ),
         "cache_read_tokens": by_shape(
             {
-                "flat": f"lc_int({j('cache_read_tokens')})",
+                "flat": c("cache_read_tokens"),
                 "anthropic": "lc_int(u[5])",
                 "gemini": "lc_int(u[17])",
                 "openai": "coalesce(lc_int(u[9]), lc_int(u[10]))",
@@ -347,20 +383,20 @@ def parse_sql(
         ),
         "cache_write_tokens": by_shape(
             {
-                "flat": f"lc_int({j('cache_write_tokens')})",
+                "flat": c("cache_write_tokens"),
                 "anthropic": anthropic_write,
                 "openai": "coalesce(lc_int(u[11]), lc_int(u[12]))",
             }
         ),
         "cache_write_1h_tokens": by_shape(
             {
-                "flat": f"lc_int({j('cache_write_1h_tokens')})",
+                "flat": c("cache_write_1h_tokens"),
                 "anthropic": "lc_int(u[8])",
             }
         ),
         "output_tokens": by_shape(
             {
-                "flat": f"lc_int({j('output_tokens')})",
+                "flat": c("output_tokens"),
                 "anthropic": "lc_int(u[3])",
                 "gemini": "coalesce(lc_int(u[18]), 0) + coalesce(lc_int(u[19]), 0)",
                 "openai": "coalesce(lc_int(u[4]), lc_int(u[3]))",
@@ -368,7 +404,7 @@ def parse_sql(
         ),
         "reasoning_tokens": by_shape(
             {
-                "flat": f"lc_int({j('reasoning_tokens')})",
+                "flat": c("reasoning_tokens"),
                 "gemini": "lc_int(u[19])",
                 "openai": "coalesce(lc_int(u[13]), lc_int(u[14]))",
                 "anthropic": "lc_int(u[14])",
@@ -417,22 +453,22 @@ WITH ex AS (
 ), tok AS (
     SELECT *,
         -- which semantics apply to the token counts: flat canonical, Anthropic, Gemini or OpenAI usage
-        {shape_expr} AS shape
+        {shape_expr} AS shape{conv_cols}
     FROM u
 ), typed AS {mat} (
     SELECT line_no, line, raw, pre_reason, valid, jtype, shape, j_usage, u, x_attrs,
         {typed_j},
-        lc_str({j("request_id")}) AS request_id_s,
-        lc_str({j("timestamp")}) AS ts_s,
-        lc_str({j("provider")}) AS provider_s,
-        lc_str({j("model")}) AS model,
-        lc_str({j("user_id")}) AS user_id,
-        lc_str({j("customer_id")}) AS customer_s,
-        lc_str({j("feature")}) AS feature,
-        lc_str({j("task_id")}) AS task_id,
-        lc_int({j("step")}) AS step,
-        lc_str({j("plan")}) AS plan,
-        lower(coalesce(lc_str({j("status")}), 'ok')) AS status,
+        {j("request_id")} AS request_id_s,
+        {j("timestamp")} AS ts_s,
+        {j("provider")} AS provider_s,
+        {j("model")} AS model,
+        {j("user_id")} AS user_id,
+        {j("customer_id")} AS customer_s,
+        {j("feature")} AS feature,
+        {j("task_id")} AS task_id,
+        {c("step")} AS step,
+        {j("plan")} AS plan,
+        lower(coalesce({j("status")}, 'ok')) AS status,
         {tokens["input_tokens"]} AS input_tokens,
         {tokens["cache_read_tokens"]} AS cache_read_tokens,
         {tokens["cache_write_tokens"]} AS cache_write_tokens,
@@ -440,10 +476,10 @@ WITH ex AS (
         {tokens["output_tokens"]} AS output_tokens,
         {tokens["reasoning_tokens"]} AS reasoning_tokens,
         {bad_usage} AS bad_usage,
-        coalesce(lc_bool({j("cache_hit")}), false) AS cache_hit,
-        coalesce(lc_bool({j("batch")}), false) AS batch,
-        lc_num({j("latency_ms")}) AS latency_ms,
-        lc_num({j("cost_usd")}) AS logged_cost_usd,
+        coalesce({c("cache_hit")}, false) AS cache_hit,
+        coalesce({c("batch")}, false) AS batch,
+        {c("latency_ms")} AS latency_ms,
+        {c("cost_usd")} AS logged_cost_usd,
         prompt_text, response_text
     FROM tok
 ), timed AS {mat} (

@@ -1,17 +1,27 @@
-"""The canonical log read by DuckDB's own JSON reader: the whole file in two passes, no line split.
+"""The canonical log read by DuckDB's own JSON reader: the whole file at once, no line split.
 
 The line-by-line path of `requests_log` splits a file into lines and judges each with
 `json_extract`, keeping every line's text, which a reject needs. Most files have no reject; for
-them DuckDB's `read_json` does the parse several times faster: one pass finds the top-level keys
-of the file, a second reads each key into a column, and `canonical.parse_sql(columns=...)` types
-and judges the rows with the same rules, straight into `requests`.
+them DuckDB's `read_json` does the parse several times faster: it reads each top-level key into
+a column, and `canonical.parse_sql(columns=...)` types and judges the rows with the same rules,
+straight into `requests`.
+
+Which keys the file has is read from a sample (its head, and slices spread over the whole file).
+The file is copied into part files (one per DuckDB thread: `WITH ORDINALITY`, which numbers the
+lines, reads one file on one thread), each starting with a header line that names the sampled
+keys; DuckDB's reader takes its columns from that line and stops at any line with another key.
+That stop costs one more pass: every key of the file is then listed (`json_keys`) and the parts
+are read again with those columns. Either way no key is missed, and `attrs` keeps every unmapped
+one.
 
 The direct path is taken only when its result is the line path's, and gives way otherwise (the
 file's transaction is rolled back and begun again, and the caller loads the file line by line,
 as if this had not been tried):
 - a plain file (not stdin, not compressed) with no glob character in its path;
-- DuckDB reads every line as a JSON object (an invalid line, a non-object, a byte-order mark or
-  bad UTF-8 stops it) and one row per line (a blank line would shift the line numbers);
+- DuckDB reads every line as a JSON object (an invalid line, a non-object, a byte-order mark,
+  bad UTF-8 or a key given twice stops it) and one row per line (a blank line would shift the
+  line numbers);
+- no two keys differ only in case (DuckDB's column names do not tell them apart);
 - no row is rejected, and every row has a request_id (a reject keeps the line's text, and an id
   made from the text needs it: the line path has both);
 - the file did not change while it was read (its size, mtime and hashed bytes agree).
@@ -22,7 +32,9 @@ A JSON null under an unmapped key is left out of `attrs` here (the line path kee
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -36,59 +48,41 @@ from llmcost.store import writes
 ENABLED = True
 MAX_KEYS = 200  # more distinct top-level keys than this: a map in disguise; read line by line
 VIEW = "lc_direct"
-PART_MIN_BYTES = 32 << 20  # a smaller file is read as it is, on one thread
+PART_MIN_BYTES = 32 << 20  # a smaller file is one part, read on one thread
 RESERVED = {"line_no", "ordinality"}  # column names the direct query uses itself
+HEAD_BYTES = 64 << 10  # the sample: the file's head and tail, and SLICES slices of SLICE_BYTES
+SLICES = 128
+SLICE_BYTES = 8 << 10
+BLOCK = 8 << 20
+# DuckDB's reader: columns from the two header lines only, each value of a string field's key as
+# text (both lines say "") and of any other as JSON text (its two values disagree: [] and {}),
+# and an error for a key the header does not name (only while every column is read: `_touch`)
+DETECT = "format = 'newline_delimited', records = true, maximum_depth = 2, sample_size = 2"
+HEADER_LINES = 2
+UNKNOWN_KEY = "has unknown key"
 
 
 class _Hasher(threading.Thread):
-    """Reads the file through the job's reader (its sha256 and the progress bar), counts the lines,
-    and (with PARTS) copies it into that many part files of whole lines, while DuckDB reads the
-    file for its keys.
+    """Reads the file through the job's reader (its sha256 and the progress bar) and counts the
+    lines, while DuckDB reads the part files."""
 
-    DuckDB numbers the rows of one `read_json ... WITH ORDINALITY` on one thread; a UNION ALL of
-    several parts, each numbered from its first line, is read on every thread.
-    """
-
-    def __init__(self, job: Job, parts: list[Path], size: int) -> None:
+    def __init__(self, job: Job) -> None:
         super().__init__(daemon=True)
         self.job = job
-        self.parts = parts
-        self.target = size // max(len(parts), 1) + 1
         self.lines = 0
-        self.part_lines: list[int] = []  # lines in each part file written
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        out = None
         try:
             last = b"\n"
-            written = 0
-            for chunk in self.job.reader:
-                n = chunk.count(b"\n")
-                if self.parts:
-                    if out is None or (
-                        written >= self.target and len(self.part_lines) < len(self.parts)
-                    ):
-                        if out is not None:
-                            out.close()
-                        out = self.parts[len(self.part_lines)].open("wb")
-                        self.part_lines.append(0)
-                        written = 0
-                    out.write(chunk)
-                    written += len(chunk)
-                    self.part_lines[-1] += n
-                self.lines += n
+            for chunk in self.job.reader.blocks():
+                self.lines += chunk.count(b"\n")
                 last = chunk[-1:] or last
                 self.job.on_bytes(len(chunk))
             if last != b"\n":
                 self.lines += 1  # the last line has no newline
-                if self.part_lines:
-                    self.part_lines[-1] += 1
         except BaseException as exc:  # re-raised in the caller's thread
             self.error = exc
-        finally:
-            if out is not None:
-                out.close()
 
 
 def load(job: Job, kind: str) -> writes.Counts | None:
@@ -111,22 +105,29 @@ def load(job: Job, kind: str) -> writes.Counts | None:
     before = path.stat()
     if before.st_size == 0:
         return None
+    sample = _sample(path, before.st_size)
+    if sample is None or not _usable(sample.keys):
+        return None
     con = job.con
     threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
-    nparts = min(threads, before.st_size // PART_MIN_BYTES)
-    tmp = _part_dir(con) if nparts > 1 else None
-    parts = [tmp / f"part{i}.jsonl" for i in range(nparts)] if tmp is not None else []
     order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
-    hasher = _Hasher(job, parts, before.st_size)
-    hasher.start()
+    tmp = _part_dir(con)
+    hasher = _Hasher(job)
     try:
-        counts = _load(con, job, kind, _literal(text), hasher, before)
-    except duckdb.Error:
-        counts = None  # DuckDB refused a line, or a line is rejected: the line path says why
+        nparts = max(1, min(threads, before.st_size // PART_MIN_BYTES))
+        try:
+            parts = _write_parts(path, before.st_size, nparts, sample, tmp)
+        except OSError:
+            return None  # the file shrank while it was copied, or the copy has no room
+        hasher.start()
+        try:
+            counts = _load(con, job, kind, _literal(text), parts, sample.keys, hasher, before)
+        except duckdb.Error:
+            counts = None  # DuckDB refused a line, or a line is rejected: the line path says why
+        finally:
+            hasher.join()
     finally:
-        hasher.join()
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     if hasher.error is not None:
         raise hasher.error
     if counts is None:
@@ -137,42 +138,88 @@ def load(job: Job, kind: str) -> writes.Counts | None:
 
 
 def _load(
-    con: Any, job: Job, kind: str, literal: str, hasher: _Hasher, before: Any
+    con: Any,
+    job: Job,
+    kind: str,
+    literal: str,
+    parts: list[tuple[Path, int]],
+    keys: list[str],
+    hasher: _Hasher,
+    before: Any,
 ) -> writes.Counts | None:
-    keys = [
-        r[0]
-        for r in con.execute(
-            f"""SELECT DISTINCT unnest(CASE WHEN starts_with(json, '{{') THEN json_keys(json)
-                                            ELSE error('not a JSON object') END)
-                FROM read_ndjson_objects({literal})"""
-        ).fetchall()
-    ]
-    if not keys or len(keys) > MAX_KEYS or RESERVED & set(keys):
-        return None
-    if len({k.lower() for k in keys}) < len(keys):
-        return None  # keys differing only in case are one column name to DuckDB
-    columns = tuple(_in_file_order(keys, job))
-    spec = "{" + ", ".join(f"{_quote(k)}: 'JSON'" for k in columns) + "}"
+    import duckdb
+
+    try:
+        if not _reader_stops_at_unknown_keys(con, parts[0][0].parent):
+            raise duckdb.InvalidInputException(
+                UNKNOWN_KEY
+            )  # as if a key were unknown: list them all
+        inserted = _insert(con, job, kind, parts, keys, explicit=False)
+    except duckdb.Error as exc:
+        if UNKNOWN_KEY not in str(exc):
+            raise
+        # a key the sample missed: list every key of the file, and read the parts with them all
+        con.execute("ROLLBACK")
+        con.execute("BEGIN TRANSACTION")
+        every = _all_keys(con, literal)
+        if not _usable(every):
+            return None
+        ordered = [k for k in keys if k in set(every)] + sorted(set(every) - set(keys))
+        inserted = _insert(con, job, kind, parts, ordered, explicit=True)
+    hasher.join()  # the file's lines are counted, and its digest is complete
+    after = job.source.path.stat() if job.source.path else None
+    unchanged = (
+        hasher.error is None
+        and after is not None
+        and (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+        and job.reader.bytes_read == before.st_size
+    )
+    if inserted != hasher.lines or not unchanged:
+        return None  # a blank line (the reader skips it: line numbers would shift), or a live file
+    duplicates = _drop_duplicates(con, job.file_id, kind)
+    return writes.Counts(read=inserted, loaded=inserted - duplicates, duplicates=duplicates)
+
+
+def _insert(
+    con: Any,
+    job: Job,
+    kind: str,
+    parts: list[tuple[Path, int]],
+    keys: list[str],
+    *,
+    explicit: bool,
+) -> int:
+    """Insert every line of the part files into `requests`; returns how many.
+
+    EXPLICIT False: the reader takes its columns from each part's header line, and stops at a
+    line with any other key; True: KEYS are every key of the file, given as the columns.
+    """
+    columns = tuple(keys)
+    text_columns = frozenset(columns) & canonical.STRING_KEYS
+    if explicit:
+        options = (
+            "format = 'newline_delimited', records = true, columns = {"
+            + ", ".join(
+                f"{_quote(k)}: '{'VARCHAR' if k in text_columns else 'JSON'}'" for k in columns
+            )
+            + "}"
+        )
+    else:
+        options = DETECT
     canonical.install_macros(con)
-    hasher.join()  # the part files must be complete
-    if hasher.error is not None:
-        return None
-    sources = [literal]
-    offsets = [0]
-    if hasher.parts:
-        sources = [_literal(str(p)) for p in hasher.parts[: len(hasher.part_lines)]]
-        offsets = [sum(hasher.part_lines[:i]) for i in range(len(sources))]
+    touch = _touch(columns, job.keep_text)
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {VIEW} AS "
         + " UNION ALL ".join(
-            f"""SELECT ordinality + {offset} AS line_no, * EXCLUDE (ordinality)
-                FROM read_json({src}, format = 'newline_delimited', records = true, columns = {spec})
-                WITH ORDINALITY"""
-            for src, offset in zip(sources, offsets, strict=True)
+            # the part's first lines are the header: its own lines come after
+            f"""SELECT ordinality - {HEADER_LINES} + {offset} AS line_no, * EXCLUDE (ordinality)
+                FROM read_json({_literal(str(part))}, {options}) WITH ORDINALITY
+                WHERE ordinality > {HEADER_LINES}{touch}"""
+            for part, offset in parts
         )
     )
     parse = canonical.parse_sql(
-        VIEW, job.keep_text, frozenset(columns) & canonical.TOP_KEYS, columns
+        VIEW, job.keep_text, frozenset(columns) & canonical.TOP_KEYS, columns, text_columns
     )
     names = ", ".join(writes.REQUEST_COLUMNS)
     values = ", ".join(
@@ -193,17 +240,219 @@ def _load(
                        THEN error('line ' || line_no || ' needs the line-by-line path') ELSE true END""",
         {"kind": kind, "file": job.file_id},
     ).fetchone()
-    after = job.source.path.stat() if job.source.path else None
-    unchanged = (
-        hasher.error is None
-        and after is not None
-        and (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
-        and job.reader.bytes_read == before.st_size
+    return int(inserted)
+
+
+_CHECKED: dict[str, bool] = {}  # DuckDB version -> whether its reader stops at an unknown key
+
+
+def _reader_stops_at_unknown_keys(con: Any, tmp: Path) -> bool:
+    """Whether DuckDB's reader, with the header's columns, stops at a line with another key (as
+    every DuckDB this runs on does; checked once a process, so that a reader that one day lets
+    such a key pass unseen costs speed, never a key)."""
+    import duckdb
+
+    version = str(duckdb.__version__)
+    if version not in _CHECKED:
+        probe = tmp / "probe.jsonl"
+        probe.write_bytes(_header(["a"]) + b'{"a":1,"b":2}\n')
+        cur = con.cursor()  # an error would end the file's transaction: a cursor has its own
+        try:
+            cur.execute(f"SELECT * FROM read_json({_literal(str(probe))}, {DETECT})").fetchall()
+            _CHECKED[version] = False
+        except duckdb.Error as exc:
+            _CHECKED[version] = UNKNOWN_KEY in str(exc)
+        finally:
+            cur.close()
+            probe.unlink(missing_ok=True)
+    return _CHECKED[version]
+
+
+def _touch(columns: tuple[str, ...], keep_text: bool) -> str:
+    """A filter that reads the columns the parse leaves unread (the text fields, without
+    --keep-text): DuckDB's reader checks for unknown keys only while it reads every column."""
+    unread = [] if keep_text else [c for c in columns if c in _TEXT_KEYS]
+    return "".join(
+        f" AND (strlen(CAST({_ident(c)} AS VARCHAR)) >= 0 OR {_ident(c)} IS NULL)" for c in unread
     )
-    if inserted != hasher.lines or not unchanged:
-        return None  # a blank line (the reader skips it: line numbers would shift), or a live file
-    duplicates = _drop_duplicates(con, job.file_id, kind)
-    return writes.Counts(read=inserted, loaded=inserted - duplicates, duplicates=duplicates)
+
+
+_TEXT_KEYS = {k for ks in canonical.TEXT_FIELDS.values() for k in ks}
+
+
+def _usable(keys: list[str]) -> bool:
+    """Whether the reader can give KEYS their own columns."""
+    if not keys or len(keys) > MAX_KEYS or RESERVED & set(keys):
+        return False
+    return len({k.lower() for k in keys}) == len(keys)  # keys differing only in case: one name
+
+
+def _all_keys(con: Any, literal: str) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            f"""SELECT DISTINCT unnest(CASE WHEN starts_with(json, '{{') THEN json_keys(json)
+                                            ELSE error('not a JSON object') END)
+                FROM read_ndjson_objects({literal})"""
+        ).fetchall()
+    ]
+
+
+class _Sample:
+    """What a sample of the file's lines says: its top-level keys, in the order they first
+    appear, and how long its lines are here and there (to cut the file into parts of as many
+    lines, not bytes: the work is per line)."""
+
+    def __init__(self, keys: list[str], widths: list[tuple[int, float]]) -> None:
+        self.keys = keys
+        self.widths = widths  # (offset, mean bytes a line there), by offset
+
+
+def _sample(path: Path, size: int) -> _Sample | None:
+    """The file's head, whole lines from slices spread over it, and its tail; None when a sampled
+    line is not a JSON object (the reader would stop at it: the line path says why)."""
+    order: dict[str, None] = {}
+    widths: list[tuple[int, float]] = []
+    slices = [(0, HEAD_BYTES)]
+    slices += [(size * i // SLICES, SLICE_BYTES) for i in range(1, SLICES)]
+    slices.append((size - HEAD_BYTES, HEAD_BYTES))
+    if size <= sum(length for _, length in slices):
+        slices = [(0, size)]  # a small file: all of it, once
+    with path.open("rb") as fh:
+        for start, length in slices:
+            fh.seek(start)
+            block = fh.read(length)
+            lines = block.split(b"\n")
+            if start > 0:
+                lines = lines[1:]  # the slice begins inside a line
+            if start + len(block) < size:
+                lines = lines[:-1]  # and ends inside one
+            for line in lines:
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    return None
+                if not isinstance(rec, dict):
+                    return None
+                for k in rec:
+                    order.setdefault(k, None)
+            if lines:
+                widths.append((start, sum(len(line) + 1 for line in lines) / len(lines)))
+    return _Sample(list(order), widths)
+
+
+def _cuts(size: int, nparts: int, widths: list[tuple[int, float]]) -> list[int]:
+    """Byte offsets that cut the file into NPARTS parts of about as many lines each, from the
+    line widths sampled (each holds from its offset to the next)."""
+    if nparts <= 1 or not widths:
+        return [size * i // nparts for i in range(1, nparts)]
+    spans = []  # (start, end, lines estimated in it)
+    widths = sorted(widths)
+    for i, (start, width) in enumerate(widths):
+        end = widths[i + 1][0] if i + 1 < len(widths) else size
+        begin = 0 if i == 0 else start
+        if end > begin:
+            spans.append((begin, end, (end - begin) / max(width, 1.0)))
+    total = sum(n for _, _, n in spans)
+    cuts = []
+    for j in range(1, nparts):
+        want = total * j / nparts
+        seen = 0.0
+        for begin, end, n in spans:
+            if seen + n >= want:
+                cuts.append(begin + int((want - seen) / n * (end - begin)))
+                break
+            seen += n
+    return cuts
+
+
+def _write_parts(
+    path: Path, size: int, nparts: int, sample: _Sample, tmp: Path
+) -> list[tuple[Path, int]]:
+    """Copy the file into NPARTS part files of whole lines (about as many in each), each after a
+    header line naming the sampled keys; returns each part with the number of lines before it
+    in the file."""
+    header = _header(sample.keys)
+    with path.open("rb") as fh:
+        cuts = [0]
+        for at in _cuts(size, nparts, sample.widths):
+            fh.seek(max(at, cuts[-1]))
+            while (line := fh.readline()) and not line.endswith(b"\n"):
+                pass  # a line of no end: the rest is the last part
+            at = fh.tell()
+            if cuts[-1] < at < size:
+                cuts.append(at)
+        cuts.append(size)
+    ranges = list(itertools.pairwise(cuts))
+    parts = [tmp / f"part{i}.jsonl" for i in range(len(ranges))]
+    errors: list[BaseException] = []
+    copiers = [  # a thread a part: the copy is the kernel's work, on every core
+        threading.Thread(target=_copy, args=(path, r, part, header, errors), daemon=True)
+        for r, part in zip(ranges, parts, strict=True)
+    ]
+    for copier in copiers:
+        copier.start()
+    offsets = [0]
+    with path.open("rb") as fh:  # the lines before each part, counted while it is copied
+        for start, end in ranges[:-1]:
+            fh.seek(start)
+            n = 0
+            left = end - start
+            while left > 0 and (block := fh.read(min(BLOCK, left))):
+                n += block.count(b"\n")
+                left -= len(block)
+            offsets.append(offsets[-1] + n)
+    for copier in copiers:
+        copier.join()
+    if errors:
+        raise errors[0]
+    return list(zip(parts, offsets, strict=True))
+
+
+def _header(keys: list[str]) -> bytes:
+    """The header lines that give DuckDB's reader its columns (see DETECT)."""
+    lines = []
+    others: tuple[list[Any], dict[str, Any]] = ([], {})
+    for other in others:
+        line: dict[str, Any] = {k: "" if k in canonical.STRING_KEYS else other for k in keys}
+        lines.append(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+    return "".join(lines).encode()
+
+
+def _copy(
+    path: Path, span: tuple[int, int], part: Path, header: bytes, errors: list[BaseException]
+) -> None:
+    try:
+        with path.open("rb") as src, part.open("wb") as out:
+            out.write(header)
+            out.flush()
+            _copy_range(src, out, *span)
+    except BaseException as exc:  # re-raised in the caller's thread
+        errors.append(exc)
+
+
+def _copy_range(src: Any, out: Any, start: int, end: int) -> None:
+    """Bytes START..END of SRC to the end of OUT: in the kernel where it can, else read and write."""
+    at = start
+    copy_range = getattr(os, "copy_file_range", None)
+    if copy_range is not None:
+        try:
+            while at < end:
+                n = copy_range(src.fileno(), out.fileno(), end - at, at)
+                if n == 0:
+                    break
+                at += n
+        except OSError:
+            pass  # not between these two files: copy the rest by hand
+    src.seek(at)
+    out.seek(0, os.SEEK_END)
+    while at < end and (block := src.read(min(BLOCK, end - at))):
+        out.write(block)
+        at += len(block)
+    if at < end:
+        raise OSError(f"{src.name} shrank while it was read")
 
 
 def _drop_duplicates(con: Any, file_id: int, kind: str) -> int:
@@ -254,22 +503,5 @@ def _quote(key: str) -> str:
     return "'" + key.replace("'", "''") + "'"
 
 
-def _in_file_order(keys: list[str], job: Job) -> list[str]:
-    """KEYS in the order the first lines of the file write them (the order of `attrs`, as on the
-    line path); keys those lines lack come after, sorted."""
-    order: dict[str, int] = {}
-    path = job.source.path
-    if path is not None:
-        with path.open("rb") as fh:
-            head = fh.read(64 * 1024)
-        for line in head.split(b"\n")[:-1]:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(rec, dict):
-                for k in rec:
-                    order.setdefault(k, len(order))
-    known = set(keys)
-    first = sorted((k for k in order if k in known), key=order.__getitem__)
-    return first + sorted(known - set(first))
+def _ident(key: str) -> str:
+    return '"' + key.replace('"', '""') + '"'

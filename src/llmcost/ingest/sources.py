@@ -151,5 +151,21 @@ class ChunkReader:
         if carry:
             yield carry
 
+    def blocks(self) -> Iterator[bytes]:
+        """The rest of the stream in blocks as read (not cut at newlines: no copying), hashed and
+        counted as chunks are; for a reader that needs the bytes, not the lines."""
+        while True:
+            try:
+                block = self.stream.read(self.chunk_bytes)
+            except (OSError, EOFError) as exc:
+                raise InputError(
+                    f"cannot read {self.name}: {exc}", hint="is the file complete?"
+                ) from None
+            if not block:
+                return
+            self.digest.update(block)
+            self.bytes_read += len(block)
+            yield block
+
     def hexdigest(self) -> str:
         return self.digest.hexdigest()

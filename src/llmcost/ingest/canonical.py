@@ -247,8 +247,11 @@ def parse_sql(
                 if p in index
             ]
         else:
+            # a top-level key's column is NULL for a JSON null already (the reader's doing)
             refs = [
-                f"CASE WHEN lc_present({v(p)}) THEN {v(p)} END"
+                f"{v(p)}"
+                if columns is not None and p == top_key(p)
+                else f"CASE WHEN lc_present({v(p)}) THEN {v(p)} END"
                 for p in ALIASES[field]
                 if p in index
             ]

@@ -32,6 +32,7 @@ A JSON null under an unmapped key is left out of `attrs` here (the line path kee
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -74,6 +75,7 @@ class _Hasher(threading.Thread):
 
     def run(self) -> None:
         try:
+            _yield_to_duckdb()
             last = b"\n"
             for chunk in self.job.reader.blocks():
                 self.lines += chunk.count(b"\n")
@@ -83,6 +85,14 @@ class _Hasher(threading.Thread):
                 self.lines += 1  # the last line has no newline
         except BaseException as exc:  # re-raised in the caller's thread
             self.error = exc
+
+
+def _yield_to_duckdb() -> None:
+    """Lower this thread's priority (Linux): DuckDB's threads keep the cores while they work, and
+    the hash takes what they leave (waits on the disk, the end of a part). It is done by the time
+    the rows are in, or soon after: it is needed only then."""
+    with contextlib.suppress(AttributeError, OSError):  # elsewhere: the process's priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
 def load(job: Job, kind: str) -> writes.Counts | None:

@@ -130,17 +130,7 @@ class ChunkReader:
 
     def __iter__(self) -> Iterator[bytes]:
         carry = b""
-        while True:
-            try:
-                block = self.stream.read(self.chunk_bytes)
-            except (OSError, EOFError) as exc:
-                raise InputError(
-                    f"cannot read {self.name}: {exc}", hint="is the file complete?"
-                ) from None
-            if not block:
-                break
-            self.digest.update(block)
-            self.bytes_read += len(block)
+        for block in self.blocks():
             data = carry + block if carry else block
             cut = data.rfind(b"\n")
             if cut < 0:
@@ -152,8 +142,8 @@ class ChunkReader:
             yield carry
 
     def blocks(self) -> Iterator[bytes]:
-        """The rest of the stream in blocks as read (not cut at newlines: no copying), hashed and
-        counted as chunks are; for a reader that needs the bytes, not the lines."""
+        """The rest of the stream in blocks as read, hashed and counted: what iterating cuts at
+        newlines, and what a reader that needs the bytes, not the lines, takes as it is."""
         while True:
             try:
                 block = self.stream.read(self.chunk_bytes)

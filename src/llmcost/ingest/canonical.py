@@ -47,6 +47,7 @@ TEXT_FIELDS = {
     "prompt": ["prompt", "messages", "input_text"],
     "response": ["completion", "output_text"],
 }
+TEXT_KEYS = frozenset(p for ps in TEXT_FIELDS.values() for p in ps)
 
 # Fields whose value is text: a JSON string as its text, any other value as its JSON text.
 STRING_FIELDS = [
@@ -125,7 +126,7 @@ INDEX = {key: i + 1 for i, key in enumerate(PATHS)}  # DuckDB lists are 1-based
 # objects stay in attrs too: their vendor-specific extras (server tool use...) are not mapped.
 MAPPED_TOP = sorted(
     {p.split(".")[0] if not p.startswith("gen_ai.") else p for ps in ALIASES.values() for p in ps}
-    | {p for ps in TEXT_FIELDS.values() for p in ps}
+    | TEXT_KEYS
 )
 
 MACROS = r"""
@@ -242,7 +243,7 @@ def parse_sql(
         """The first present alias of a field, as raw JSON text (a string field: as its text)."""
         if field in STRING_FIELDS:
             refs = [
-                _ident(p) if columns is not None and p in text_columns else f"lc_str({v(p)})"
+                ident(p) if columns is not None and p in text_columns else f"lc_str({v(p)})"
                 for p in ALIASES[field]
                 if p in index
             ]
@@ -533,7 +534,8 @@ FROM judged
 """
 
 
-def _ident(key: str) -> str:
+def ident(key: str) -> str:
+    """KEY as a quoted SQL identifier (a column named by a JSON key)."""
     return '"' + key.replace('"', '""') + '"'
 
 
@@ -542,9 +544,9 @@ def _column_value(path: str) -> str:
     is extracted from its top-level key's column (as `json_extract(line, path)` would)."""
     top = top_key(path)
     if path == top:
-        return f"CAST({_ident(top)} AS VARCHAR)"
+        return f"CAST({ident(top)} AS VARCHAR)"
     rest = "$." + ".".join(f'"{part}"' for part in path[len(top) + 1 :].split("."))
-    return f"CAST(json_extract({_ident(top)}, '{rest}') AS VARCHAR)"
+    return f"CAST(json_extract({ident(top)}, '{rest}') AS VARCHAR)"
 
 
 def _column_attrs(columns: tuple[str, ...]) -> str:
@@ -557,6 +559,6 @@ def _column_attrs(columns: tuple[str, ...]) -> str:
     for k in extras:
         name = json.dumps(k, ensure_ascii=False).replace("'", "''")
         parts.append(
-            f"CASE WHEN {_ident(k)} IS NOT NULL THEN '{name}:' || CAST({_ident(k)} AS VARCHAR) END"
+            f"CASE WHEN {ident(k)} IS NOT NULL THEN '{name}:' || CAST({ident(k)} AS VARCHAR) END"
         )
     return f"nullif('{{' || concat_ws(',', {', '.join(parts)}) || '}}', '{{}}')"

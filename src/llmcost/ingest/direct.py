@@ -210,7 +210,7 @@ def _insert(
         options = (
             "format = 'newline_delimited', records = true, columns = {"
             + ", ".join(
-                f"{_quote(k)}: '{'VARCHAR' if k in text_columns else 'JSON'}'" for k in columns
+                f"{_literal(k)}: '{'VARCHAR' if k in text_columns else 'JSON'}'" for k in columns
             )
             + "}"
         )
@@ -281,13 +281,11 @@ def _reader_stops_at_unknown_keys(con: Any, tmp: Path) -> bool:
 def _touch(columns: tuple[str, ...], keep_text: bool) -> str:
     """A filter that reads the columns the parse leaves unread (the text fields, without
     --keep-text): DuckDB's reader checks for unknown keys only while it reads every column."""
-    unread = [] if keep_text else [c for c in columns if c in _TEXT_KEYS]
+    unread = [] if keep_text else [c for c in columns if c in canonical.TEXT_KEYS]
     return "".join(
-        f" AND (strlen(CAST({_ident(c)} AS VARCHAR)) >= 0 OR {_ident(c)} IS NULL)" for c in unread
+        f" AND (strlen(CAST({canonical.ident(c)} AS VARCHAR)) >= 0 OR {canonical.ident(c)} IS NULL)"
+        for c in unread
     )
-
-
-_TEXT_KEYS = {k for ks in canonical.TEXT_FIELDS.values() for k in ks}
 
 
 def _usable(keys: list[str]) -> bool:
@@ -505,13 +503,6 @@ def _part_dir(con: Any) -> Path:
     return Path(tempfile.mkdtemp(prefix="llmcost-parts-"))
 
 
-def _literal(path: str) -> str:
-    return "'" + path.replace("'", "''") + "'"
-
-
-def _quote(key: str) -> str:
-    return "'" + key.replace("'", "''") + "'"
-
-
-def _ident(key: str) -> str:
-    return '"' + key.replace('"', '""') + '"'
+def _literal(text: str) -> str:
+    """TEXT as a SQL string literal (a path, a JSON key)."""
+    return "'" + text.replace("'", "''") + "'"

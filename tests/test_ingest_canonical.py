@@ -140,6 +140,13 @@ def test_model_and_timestamp_aliases(con: Any, jsonl: Any) -> None:
         ("o3", datetime(2025, 10, 1, 8, 30))] * 3  # fmt: skip
 
 
+def test_a_model_blank_only_at_its_start_is_a_model(con: Any, jsonl: Any) -> None:
+    # the blank check trims only a name whose first character could be blank: it must still
+    # tell " o3" (kept as written) from "   " (missing model, in REJECTS)
+    row = one(con, jsonl, {"timestamp": TS, "model": " o3", "input_tokens": 1})
+    assert row["model"] == " o3"
+
+
 def test_token_aliases(con: Any, jsonl: Any) -> None:
     row = one(con, jsonl, {
         "timestamp": TS, "model": "gpt-4o", "prompt_tokens": 500, "cached_tokens": 200,
@@ -299,6 +306,13 @@ TS_CASES: list[tuple[Any, datetime]] = [
     ("2025-07-01T12:00:00+02:00", datetime(2025, 7, 1, 10, 0)),
     ("2025-07-01T12:00:00-05:30", datetime(2025, 7, 1, 17, 30)),
     ("2025-07-01T12:00:00Z", datetime(2025, 7, 1, 12, 0)),
+    # JavaScript's toISOString() form (read by strptime) and its near misses (read the long way)
+    ("2025-07-01T12:00:00.250Z", datetime(2025, 7, 1, 12, 0, 0, 250000)),
+    ("2025-07-01T12:00:00.5Z", datetime(2025, 7, 1, 12, 0, 0, 500000)),  # .5 s, not 5 ms
+    ("2025-07-01T12:00:00.05Z", datetime(2025, 7, 1, 12, 0, 0, 50000)),
+    ("2025-07-01T12:00:00.2500Z", datetime(2025, 7, 1, 12, 0, 0, 250000)),
+    ("2025-07-01T24:00:00.000Z", datetime(2025, 7, 2, 0, 0)),
+    ("2025-07-01T12:00:00.250+02:00", datetime(2025, 7, 1, 10, 0, 0, 250000)),
     ("2025-07-01T12:00:00", datetime(2025, 7, 1, 12, 0)),  # no offset: UTC
     ("2025-07-01 12:00:00.250", datetime(2025, 7, 1, 12, 0, 0, 250000)),
     ("2025-07-01", datetime(2025, 7, 1)),
@@ -365,6 +379,7 @@ REJECTS = [
     ('"a string"', "not a JSON object (got varchar)"),
     ('{"timestamp": "2025-10-01T00:00:00Z", "input_tokens": 1}', "missing model"),
     ('{"model": "", "timestamp": "2025-10-01T00:00:00Z", "input_tokens": 1}', "missing model"),
+    ('{"model": "   ", "timestamp": "2025-10-01T00:00:00Z", "input_tokens": 1}', "missing model"),
     ('{"model": "gpt-4o", "input_tokens": 1}', "missing timestamp"),
     ('{"model": "gpt-4o", "timestamp": "yesterday", "input_tokens": 1}', "bad timestamp: yesterday"),
     ('{"model": "gpt-4o", "timestamp": "2025-13-45", "input_tokens": 1}', "bad timestamp: 2025-13-45"),

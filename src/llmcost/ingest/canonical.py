@@ -163,7 +163,10 @@ CREATE OR REPLACE TEMP MACRO lc_epoch_frac(d) AS (
     CASE WHEN abs(d) < 100000000000 THEN make_timestamp(CAST(round(d * 1000000) AS BIGINT))
          WHEN abs(d) < 100000000000000 THEN make_timestamp(CAST(round(d * 1000) AS BIGINT))
          ELSE make_timestamp(CAST(round(d) AS BIGINT)) END);
-CREATE OR REPLACE TEMP MACRO lc_ts(s) AS (
+CREATE OR REPLACE TEMP MACRO lc_ts(s) AS coalesce(
+    -- JavaScript's toISOString() (the commonest form): an exact format, read faster than the test
+    -- below; strptime has no offset to ignore, and anything else it does not read goes on
+    try_strptime(s, '%Y-%m-%dT%H:%M:%S.%gZ'),
     CASE WHEN s IS NULL THEN NULL
          -- plain UTC (or zone-less, read as UTC) RFC 3339: the TIMESTAMP cast is much cheaper than the ICU one
          WHEN regexp_full_match(s, '\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d{1,9})?Z?') THEN TRY_CAST(s AS TIMESTAMP)
@@ -294,7 +297,7 @@ def parse_sql(
         conv[f] = (f"lc_num(j_{f})", "must be a number")
     conv = {f: v for f, v in conv.items() if f in fields}
     bad_checks = [
-        f"WHEN lc_present(j_{f}) AND c_{f} IS NULL THEN '{f} {told}, got ' || left(j_{f}, 40)"
+        f"WHEN c_{f} IS NULL AND lc_present(j_{f}) THEN '{f} {told}, got ' || left(j_{f}, 40)"
         for f, (_, told) in conv.items()
     ]
     conv_cols = "".join(f", {expr} AS c_{f}" for f, (expr, _) in conv.items())
@@ -435,7 +438,8 @@ WITH src AS (
            CASE WHEN jtype = 'OBJECT' THEN {extract} END AS v, NULL::VARCHAR AS x_attrs
     FROM parsed
 )"""
-        attrs = f"nullif(json_merge_patch(line, '{drop_patch}'), '{{}}')"
+        # a rejected line keeps no attrs (and an invalid one has none to merge)
+        attrs = f"CASE WHEN reason IS NULL THEN nullif(json_merge_patch(line, '{drop_patch}'), '{{}}') END"
     else:
         # the reader gave each key its own column: no list to build, and nothing costly to keep
         # (the CTEs below are inlined rather than materialised)
@@ -445,6 +449,8 @@ WITH ex AS (
            true AS valid, 'OBJECT' AS jtype, {_column_attrs(columns)} AS x_attrs, *
     FROM {source_table}
 )"""
+        # as it is: a rejected row never reaches `requests` (`direct` stops at it), and a CASE
+        # around this string costs more than building it
         attrs = "x_attrs"
     return f"""{head}, f AS {mat} (
     SELECT line_no, line, raw, pre_reason, valid, jtype, x_attrs,
@@ -495,7 +501,9 @@ WITH ex AS (
             WHEN pre_reason IS NOT NULL THEN pre_reason
             WHEN NOT valid THEN 'invalid JSON'
             WHEN jtype <> 'OBJECT' THEN 'not a JSON object (got ' || lower(jtype) || ')'
-            WHEN model IS NULL OR trim(model) = '' THEN 'missing model'
+            -- trim() only where the first character could be blank (it copies the string)
+            WHEN CASE WHEN model IS NULL THEN true WHEN ascii(model) BETWEEN 33 AND 126 THEN false
+                      ELSE trim(model) = '' END THEN 'missing model'
             WHEN ts_s IS NULL THEN 'missing timestamp'
             WHEN ts IS NULL THEN 'bad timestamp: ' || left(ts_s, 40)
             {" ".join(bad_checks)}
@@ -529,7 +537,7 @@ SELECT
     cache_hit, batch, latency_ms, logged_cost_usd,
     false AS estimated,
     prompt_text, response_text,
-    CASE WHEN reason IS NULL THEN {attrs} END AS attrs
+    {attrs} AS attrs
 FROM judged
 """
 

@@ -19,6 +19,7 @@ from llmcost import pricing
 from llmcost.errors import ConfigError, LlmcostError
 from llmcost.metrics import Window, dimension_sql
 from llmcost.render import Column, Table, fmt_value
+from llmcost.store.sql import literal
 
 SCHEMA = "llmcost.whatif/1"
 PRICES = "lc_wi_prices"
@@ -244,10 +245,6 @@ def _uncached(r: str = "") -> str:
     return f"({r}input_tokens - {r}cache_read_tokens - {r}cache_write_tokens - {r}cache_write_1h_tokens)"
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 @dataclass
 class _Plan:
     """The scenario as SQL: CTEs `r` .. `t` over the requests in the window, and their bound parameters."""
@@ -324,7 +321,7 @@ def _plan(con: Any, prices: pricing.PriceTable, s: Scenario, window: Window, dim
         if lv.share is not None:
             route += f" AND CAST(('0x' || left(md5(request_id), 8)) AS UBIGINT) < {round(lv.share * 2**32)}"
     replace_cols = (
-        [f"CASE WHEN routed THEN {_literal(ROUTED_PREFIX + target.id)} ELSE model END AS model"]
+        [f"CASE WHEN routed THEN {literal(ROUTED_PREFIX + target.id)} ELSE model END AS model"]
         if target
         else []
     )
@@ -464,7 +461,7 @@ def run(
             )
     # the scenario's price row: the routed key, or the logged model (one string fewer to group by)
     smodel = (
-        f"CASE WHEN a.routed THEN {_literal(ROUTED_PREFIX + plan.target.id)} ELSE a.orig_model END"
+        f"CASE WHEN a.routed THEN {literal(ROUTED_PREFIX + plan.target.id)} ELSE a.orig_model END"
         if plan.target
         else "a.orig_model"
     )

@@ -17,6 +17,7 @@ from llmcost.errors import InputError
 from llmcost.ingest import formats
 from llmcost.ingest.sources import ChunkReader, Source, expand, open_binary, read_head
 from llmcost.store import writes
+from llmcost.store.sql import literal
 
 
 @dataclass
@@ -402,8 +403,8 @@ def _commit_ahead(
                 # what `_conclude` does for a file that is no copy, with a prepared INSERT
                 if a.seen_before:
                     writes.forget_rejects(con, a.key)  # this run re-judged every line of the path
-                values = [file_ids[seq], _literal(a.key), _literal(a.digest), a.size, a.mtime_ns,
-                          _literal(a.fmt.name), _literal(a.fmt.kind),
+                values = [file_ids[seq], literal(a.key), literal(a.digest), a.size, a.mtime_ns,
+                          literal(a.fmt.name), literal(a.fmt.kind),
                           counts.read, counts.loaded, counts.rejected, counts.duplicates]  # fmt: skip
                 con.execute(f"EXECUTE {_RECORD_FILE}({', '.join(str(v) for v in values)})")
                 con.execute("COMMIT")
@@ -420,11 +421,6 @@ def _commit_ahead(
 
 
 _RECORD_FILE = "lc_record_file"
-
-
-def _literal(text: str) -> str:
-    """A SQL string literal (EXECUTE takes no bound parameters)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _ingest_one(

@@ -13,6 +13,8 @@ import weakref
 from functools import lru_cache
 from typing import Any
 
+from llmcost.store.sql import ident
+
 # Canonical field -> the JSON paths that may carry it, first match wins.
 ALIASES: dict[str, list[str]] = {
     "request_id": ["request_id", "id", "generation_id"],
@@ -540,11 +542,6 @@ SELECT
     {attrs} AS attrs
 FROM judged
 """
-
-
-def ident(key: str) -> str:
-    """KEY as a quoted SQL identifier (a column named by a JSON key)."""
-    return '"' + key.replace('"', '""') + '"'
 
 
 def _column_value(path: str) -> str:

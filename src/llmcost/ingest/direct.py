@@ -45,6 +45,7 @@ from typing import Any
 from llmcost.ingest import canonical
 from llmcost.ingest.formats import Job
 from llmcost.store import writes
+from llmcost.store.sql import ident, literal
 
 ENABLED = True
 MAX_KEYS = 200  # more distinct top-level keys than this: a map in disguise; read line by line
@@ -131,7 +132,7 @@ def load(job: Job, kind: str) -> writes.Counts | None:
             return None  # the file shrank while it was copied, or the copy has no room
         hasher.start()
         try:
-            counts = _load(con, job, kind, _literal(text), parts, sample.keys, hasher, before)
+            counts = _load(con, job, kind, literal(text), parts, sample.keys, hasher, before)
         except duckdb.Error:
             counts = None  # DuckDB refused a line, or a line is rejected: the line path says why
         finally:
@@ -210,7 +211,7 @@ def _insert(
         options = (
             "format = 'newline_delimited', records = true, columns = {"
             + ", ".join(
-                f"{_literal(k)}: '{'VARCHAR' if k in text_columns else 'JSON'}'" for k in columns
+                f"{literal(k)}: '{'VARCHAR' if k in text_columns else 'JSON'}'" for k in columns
             )
             + "}"
         )
@@ -223,7 +224,7 @@ def _insert(
         + " UNION ALL ".join(
             # the part's first lines are the header: its own lines come after
             f"""SELECT ordinality - {HEADER_LINES} + {offset} AS line_no, * EXCLUDE (ordinality)
-                FROM read_json({_literal(str(part))}, {options}) WITH ORDINALITY
+                FROM read_json({literal(str(part))}, {options}) WITH ORDINALITY
                 WHERE ordinality > {HEADER_LINES}{touch}"""
             for part, offset in parts
         )
@@ -268,7 +269,7 @@ def _reader_stops_at_unknown_keys(con: Any, tmp: Path) -> bool:
         probe.write_bytes(_header(["a"]) + b'{"a":1,"b":2}\n')
         cur = con.cursor()  # an error would end the file's transaction: a cursor has its own
         try:
-            cur.execute(f"SELECT * FROM read_json({_literal(str(probe))}, {DETECT})").fetchall()
+            cur.execute(f"SELECT * FROM read_json({literal(str(probe))}, {DETECT})").fetchall()
             _CHECKED[version] = False
         except duckdb.Error as exc:
             _CHECKED[version] = UNKNOWN_KEY in str(exc)
@@ -283,8 +284,7 @@ def _touch(columns: tuple[str, ...], keep_text: bool) -> str:
     --keep-text): DuckDB's reader checks for unknown keys only while it reads every column."""
     unread = [] if keep_text else [c for c in columns if c in canonical.TEXT_KEYS]
     return "".join(
-        f" AND (strlen(CAST({canonical.ident(c)} AS VARCHAR)) >= 0 OR {canonical.ident(c)} IS NULL)"
-        for c in unread
+        f" AND (strlen(CAST({ident(c)} AS VARCHAR)) >= 0 OR {ident(c)} IS NULL)" for c in unread
     )
 
 
@@ -501,8 +501,3 @@ def _part_dir(con: Any) -> Path:
         except OSError:
             pass
     return Path(tempfile.mkdtemp(prefix="llmcost-parts-"))
-
-
-def _literal(text: str) -> str:
-    """TEXT as a SQL string literal (a path, a JSON key)."""
-    return "'" + text.replace("'", "''") + "'"

@@ -296,9 +296,9 @@ def test_a_file_read_in_parts_loads_the_same(
     real_write = direct._write_parts
 
     def write_parts(*args: Any) -> Any:
-        parts = real_write(*args)
+        parts, last_start = real_write(*args)
         split.append(parts)
-        return parts
+        return parts, last_start
 
     monkeypatch.setattr(direct, "_write_parts", write_parts)
     out = []
@@ -324,6 +324,53 @@ def test_a_file_read_in_parts_loads_the_same(
     assert text[cut - 1 : cut] == b"\n"  # the parts are whole lines
     assert out[0] == out[1]
     assert [r["line_no"] for r in out[0]["rows"]][:3] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("where", ["first part", "middle part", "last part", "last line"])
+def test_a_blank_line_in_any_part_takes_the_line_path(
+    tmp_path: Path, jsonl: Any, monkeypatch: pytest.MonkeyPatch, spy: list[bool], where: str
+) -> None:
+    """The lines before the last part are counted when the parts are cut, those of the last part
+    while the file is hashed: a blank line in either is seen, and the line path takes the file
+    (DuckDB's reader skips it, and the line numbers after it would shift)."""
+    monkeypatch.setattr(direct, "PART_MIN_BYTES", 1)
+    lines = [json.dumps(rec(f"r{i:03d}")) for i in range(30)]
+    at = {"first part": 2, "middle part": 15, "last part": 27, "last line": 30}[where]
+    text = "\n".join([*lines[:at], "", *lines[at:]]) + "\n"
+    path = tmp_path / "blank.jsonl"
+    path.write_text(text)
+    con = connect(tmp_path / "db.duckdb")
+    con.execute("SET threads = 3")
+    try:
+        summary = ingest_paths(con, [str(path)])
+        line_nos = [
+            r[0] for r in con.execute("SELECT line_no FROM requests ORDER BY line_no").fetchall()
+        ]
+    finally:
+        con.close()
+    assert spy == [False]
+    assert summary.totals == {"read": 30, "loaded": 30, "rejected": 0, "duplicates": 0}
+    assert line_nos == [n for n in range(1, 32) if n != at + 1]  # the blank line is not a row
+
+
+def test_a_file_read_in_parts_without_a_last_newline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spy: list[bool]
+) -> None:
+    monkeypatch.setattr(direct, "PART_MIN_BYTES", 1)
+    path = tmp_path / "open.jsonl"
+    path.write_text("\n".join(json.dumps(rec(f"r{i:03d}")) for i in range(30)))  # no last newline
+    con = connect(tmp_path / "db.duckdb")
+    con.execute("SET threads = 3")
+    try:
+        summary = ingest_paths(con, [str(path)])
+        line_nos = [
+            r[0] for r in con.execute("SELECT line_no FROM requests ORDER BY line_no").fetchall()
+        ]
+    finally:
+        con.close()
+    assert spy == [True]
+    assert summary.totals == {"read": 30, "loaded": 30, "rejected": 0, "duplicates": 0}
+    assert line_nos == list(range(1, 31))
 
 
 @pytest.fixture

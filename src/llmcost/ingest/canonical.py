@@ -146,8 +146,6 @@ CREATE OR REPLACE TEMP MACRO lc_int_s(s) AS (
          THEN CASE WHEN TRY_CAST(s AS DOUBLE) = trunc(TRY_CAST(s AS DOUBLE)) THEN TRY_CAST(TRY_CAST(s AS DOUBLE) AS BIGINT) END
          ELSE TRY_CAST(s AS BIGINT) END);
 CREATE OR REPLACE TEMP MACRO lc_int(j) AS (lc_int_s(lc_unq(j)));
--- CASE, not AND: the value is parsed only where it is present
-CREATE OR REPLACE TEMP MACRO lc_bad_int(j) AS (CASE WHEN lc_present(j) THEN lc_int_s(lc_unq(j)) IS NULL ELSE false END);
 CREATE OR REPLACE TEMP MACRO lc_num(j) AS (TRY_CAST(lc_unq(j) AS DOUBLE));
 CREATE OR REPLACE TEMP MACRO lc_bad_num(j) AS (CASE WHEN lc_present(j) THEN TRY_CAST(lc_unq(j) AS DOUBLE) IS NULL ELSE false END);
 -- a simple CASE, not IN lists: DuckDB plans an IN list over a column as a join
@@ -292,7 +290,7 @@ def parse_sql(
     # no value of its type
     conv: dict[str, tuple[str, str]] = {}  # field -> (conversion, what a bad value is told)
     for f in INT_FIELDS:
-        conv[f] = (f"lc_int(j_{f})", "must be an integer")
+        conv[f] = (f"lc_int_s(s_{f})", "must be an integer")
     for f in BOOL_FIELDS:
         conv[f] = (f"lc_bool(j_{f})", "must be true or false")
     for f in NUM_FIELDS:
@@ -303,6 +301,9 @@ def parse_sql(
         for f, (_, told) in conv.items()
     ]
     conv_cols = "".join(f", {expr} AS c_{f}" for f, (expr, _) in conv.items())
+    # an integer's text unquoted a step before it is read: `lc_int_s` names it seven times, and
+    # a macro's argument is planned wherever it is named
+    unq_cols = "".join(f", lc_unq(j_{f}) AS s_{f}" for f in INT_FIELDS if f in conv)
     sql_type = {f: "BIGINT" for f in INT_FIELDS} | {f: "BOOLEAN" for f in BOOL_FIELDS}
     sql_type |= {f: "DOUBLE" for f in NUM_FIELDS}
 
@@ -310,8 +311,11 @@ def parse_sql(
         """The field's converted value (NULL when it is absent or not of its type)."""
         return f"c_{field}" if field in conv else f"NULL::{sql_type[field]}"
 
+    # `ui`: the usage values as integers, converted by one lambda (a macro is expanded, and
+    # DuckDB plans, wherever it is named: forty `lc_int(u[i])` cost ~0.15 s to plan); a value is
+    # bad where it is present and not an integer (u[15], `cache_creation`, is an object)
     u_bad = " OR ".join(
-        f"lc_bad_int(u[{i}])"
+        f"(lc_present(u[{i}]) AND ui[{i}] IS NULL)"
         for i in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19, 20)
     )
 
@@ -355,6 +359,11 @@ def parse_sql(
         if has_usage
         else "NULL::VARCHAR[]"
     )
+    ui_col = (
+        "CASE WHEN u IS NOT NULL THEN list_transform(u, lambda x: lc_int(x)) END"
+        if has_usage
+        else "NULL::BIGINT[]"
+    )
     bad_usage = (
         f"CASE WHEN shape IN ('anthropic', 'gemini', 'openai') THEN ({u_bad}) ELSE false END"
         if has_usage
@@ -365,58 +374,54 @@ def parse_sql(
         ", ".join(f"j_{f}, c_{f}" for f in INT_FIELDS + BOOL_FIELDS + NUM_FIELDS if f in fields)
         or "NULL AS no_j"
     )
-    anthropic_input = (
-        "coalesce(lc_int(u[1]), 0) + coalesce(lc_int(u[5]), 0)"
-        " + coalesce(lc_int(u[6]), lc_int(u[7]) + lc_int(u[8]), 0)"
-    )
+    anthropic_input = "coalesce(ui[1], 0) + coalesce(ui[5], 0) + coalesce(ui[6], ui[7] + ui[8], 0)"
     anthropic_write = (
-        "CASE WHEN lc_present(u[7]) OR lc_present(u[8]) THEN coalesce(lc_int(u[7]), 0)"
-        " ELSE lc_int(u[6]) END"
+        "CASE WHEN lc_present(u[7]) OR lc_present(u[8]) THEN coalesce(ui[7], 0) ELSE ui[6] END"
     )
     tokens = {
         "input_tokens": by_shape(
             {
                 "flat": c("input_tokens"),
                 "anthropic": anthropic_input,
-                "gemini": "coalesce(lc_int(u[16]), 0) + coalesce(lc_int(u[20]), 0)",
-                "openai": "coalesce(lc_int(u[2]), lc_int(u[1]))",
+                "gemini": "coalesce(ui[16], 0) + coalesce(ui[20], 0)",
+                "openai": "coalesce(ui[2], ui[1])",
             }
         ),
         "cache_read_tokens": by_shape(
             {
                 "flat": c("cache_read_tokens"),
-                "anthropic": "lc_int(u[5])",
-                "gemini": "lc_int(u[17])",
-                "openai": "coalesce(lc_int(u[9]), lc_int(u[10]))",
+                "anthropic": "ui[5]",
+                "gemini": "ui[17]",
+                "openai": "coalesce(ui[9], ui[10])",
             }
         ),
         "cache_write_tokens": by_shape(
             {
                 "flat": c("cache_write_tokens"),
                 "anthropic": anthropic_write,
-                "openai": "coalesce(lc_int(u[11]), lc_int(u[12]))",
+                "openai": "coalesce(ui[11], ui[12])",
             }
         ),
         "cache_write_1h_tokens": by_shape(
             {
                 "flat": c("cache_write_1h_tokens"),
-                "anthropic": "lc_int(u[8])",
+                "anthropic": "ui[8]",
             }
         ),
         "output_tokens": by_shape(
             {
                 "flat": c("output_tokens"),
-                "anthropic": "lc_int(u[3])",
-                "gemini": "coalesce(lc_int(u[18]), 0) + coalesce(lc_int(u[19]), 0)",
-                "openai": "coalesce(lc_int(u[4]), lc_int(u[3]))",
+                "anthropic": "ui[3]",
+                "gemini": "coalesce(ui[18], 0) + coalesce(ui[19], 0)",
+                "openai": "coalesce(ui[4], ui[3])",
             }
         ),
         "reasoning_tokens": by_shape(
             {
                 "flat": c("reasoning_tokens"),
-                "gemini": "lc_int(u[19])",
-                "openai": "coalesce(lc_int(u[13]), lc_int(u[14]))",
-                "anthropic": "lc_int(u[14])",
+                "gemini": "ui[19]",
+                "openai": "coalesce(ui[13], ui[14])",
+                "anthropic": "ui[14]",
             }
         ),
     }
@@ -462,11 +467,14 @@ WITH ex AS (
 ), u AS {mat} (
     SELECT *, {u_col} AS u
     FROM f
+), unq AS (
+    SELECT *{unq_cols}
+    FROM u
 ), tok AS (
     SELECT *,
         -- which semantics apply to the token counts: flat canonical, Anthropic, Gemini or OpenAI usage
-        {shape_expr} AS shape{conv_cols}
-    FROM u
+        {shape_expr} AS shape, {ui_col} AS ui{conv_cols}
+    FROM unq
 ), typed AS {mat} (
     SELECT line_no, line, raw, pre_reason, valid, jtype, shape, j_usage, u, x_attrs,
         {typed_j},

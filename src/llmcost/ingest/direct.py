@@ -65,21 +65,28 @@ UNKNOWN_KEY = "has unknown key"
 
 
 class _Hasher(threading.Thread):
-    """Reads the file through the job's reader (its sha256 and the progress bar) and counts the
-    lines, while DuckDB reads the part files."""
+    """Reads the file through the job's reader (its sha256 and the progress bar) while DuckDB
+    reads the part files, and counts the lines from byte FROM_BYTE on (those before it were
+    counted when the parts were cut): `lines` is then the file's count."""
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, from_byte: int, lines_before: int) -> None:
         super().__init__(daemon=True)
         self.job = job
-        self.lines = 0
+        self.from_byte = from_byte
+        self.lines = lines_before
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
             _yield_to_duckdb()
             last = b"\n"
+            at = 0
             for chunk in self.job.reader.blocks():
-                self.lines += chunk.count(b"\n")
+                end = at + len(chunk)
+                if end > self.from_byte:
+                    skip = max(self.from_byte - at, 0)
+                    self.lines += chunk.count(b"\n", skip)
+                at = end
                 last = chunk[-1:] or last
                 self.job.on_bytes(len(chunk))
             if last != b"\n":
@@ -123,13 +130,13 @@ def load(job: Job, kind: str) -> writes.Counts | None:
     threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
     order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
     tmp = _part_dir(con)
-    hasher = _Hasher(job)
     try:
         nparts = max(1, min(threads, before.st_size // PART_MIN_BYTES))
         try:
-            parts = _write_parts(path, before.st_size, nparts, sample, tmp)
+            parts, last_start = _write_parts(path, before.st_size, nparts, sample, tmp)
         except OSError:
             return None  # the file shrank while it was copied, or the copy has no room
+        hasher = _Hasher(job, last_start, parts[-1][1])
         hasher.start()
         try:
             counts = _load(con, job, kind, literal(text), parts, sample.keys, hasher, before)
@@ -378,10 +385,10 @@ def _cuts(size: int, nparts: int, widths: list[tuple[int, float]]) -> list[int]:
 
 def _write_parts(
     path: Path, size: int, nparts: int, sample: _Sample, tmp: Path
-) -> list[tuple[Path, int]]:
+) -> tuple[list[tuple[Path, int]], int]:
     """Copy the file into NPARTS part files of whole lines (about as many in each), each after a
     header line naming the sampled keys; returns each part with the number of lines before it
-    in the file."""
+    in the file, and the byte the last part starts at."""
     header = _header(sample.keys)
     with path.open("rb") as fh:
         cuts = [0]
@@ -416,7 +423,7 @@ def _write_parts(
         copier.join()
     if errors:
         raise errors[0]
-    return list(zip(parts, offsets, strict=True))
+    return list(zip(parts, offsets, strict=True)), ranges[-1][0]
 
 
 def _header(keys: list[str]) -> bytes:

@@ -373,6 +373,33 @@ def test_a_file_read_in_parts_without_a_last_newline(
     assert line_nos == list(range(1, 31))
 
 
+def test_many_unmapped_keys_make_the_same_attrs_both_ways(
+    tmp_path: Path, jsonl: Any, monkeypatch: pytest.MonkeyPatch, spy: list[bool]
+) -> None:
+    """attrs is built a group of keys at a time: keys in several groups, any of them absent from a
+    line (the first, the last, all of a group, all of them), odd names, nested values."""
+    names = [f"x{i}" for i in range(9)] + ["it's", "caf\u00e9", 'q"uote', "nest"]
+    values: list[Any] = [1, "two", 3.5, True, [1, 2], {"a": {"b": None}}, "é", 0, "", "v", 7, -1]
+    values.append({"deep": [1, {"x": "y"}]})
+    lines = []
+    for i in range(40):
+        extra = {
+            n: v for j, (n, v) in enumerate(zip(names, values, strict=True)) if (i >> (j % 6)) & 1
+        }
+        if i % 10 == 3:
+            extra = {}
+        elif i % 10 == 7:
+            extra = {n: values[j] for j, n in enumerate(names) if j >= 8}
+        lines.append(json.dumps(rec(f"r{i:02d}", **extra)))
+    path = jsonl(lines)
+    fast, slow = load_both(tmp_path, monkeypatch, [str(path)])
+    assert spy[0] is True
+    assert fast == slow
+    attrs = [r["attrs"] for r in fast["rows"]]
+    assert attrs[3] is None and attrs[7] == dict(zip(names[8:], values[8:], strict=True))
+    assert sum(a is not None and len(a) > 8 for a in attrs) > 0  # some lines span both groups
+
+
 @pytest.fixture
 def small_sample(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """A sample of the first line only; the list grows each time every key is listed instead."""

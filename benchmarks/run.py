@@ -222,7 +222,13 @@ def main() -> None:
             pairs.append((plain_read_json(path, work), ingest(path, db)))
         pairs.sort(key=lambda pair: pair[1]["seconds"] / pair[0]["seconds"])
         plain, first = pairs[(len(pairs) - 1) // 2]  # the median pair (the lower one of two)
-        again = ingest(path, db)
+        # the re-ingest finds the file loaded and reads nothing: a short run, so its median of
+        # five (one run is at the mercy of whatever else the machine does)
+        agains = [ingest(path, db) for _ in range(5)]
+        again = {
+            **sorted(agains, key=lambda r: r["seconds"])[2],
+            "runs": [r["seconds"] for r in agains],
+        }
         results["plain_read_json"] = plain
         results["ingest"] = first
         results["ingest_ratio"] = first["seconds"] / plain["seconds"]
@@ -241,7 +247,7 @@ def main() -> None:
         ("llmcost ingest", f"{first['seconds']:.2f} s", f"{first['rss_mb']:.0f} MB", ""),
         ("ingest / read_json" + (f" (median of {len(pairs)})" if len(pairs) > 1 else ""),
          f"{results['ingest_ratio']:.2f}x", "", _verdict(results["ingest_ratio"] <= TARGET_RATIO)),
-        ("re-ingest (already loaded)", f"{again['seconds']:.2f} s", "",
+        ("re-ingest (loaded; median of 5)", f"{again['seconds']:.2f} s", "",
          _verdict(again["seconds"] < TARGET_REINGEST_S)),
         ("llmcost --help (median)", f"{results['help']['median_seconds']:.3f} s", "",
          _verdict(results["help"]["median_seconds"] < TARGET_HELP_S)),

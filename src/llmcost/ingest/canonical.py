@@ -226,6 +226,8 @@ def parse_sql(
     None means any may. The SQL is specialised to it: a key no line carries costs nothing, and
     the result is the same as with None. Cached per key set.
 
+    SOURCE_TABLE is a table's name, or a subquery in parentheses with its alias.
+
     COLUMNS: the source is instead `source_table(line_no, <one JSON column per top-level key>)`,
     the lines already parsed by DuckDB's JSON reader (`ingest.direct`); COLUMNS names every key
     of the lines, `present` those of TOP_KEYS. Every line is then a JSON object, and `line` is

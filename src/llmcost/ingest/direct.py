@@ -49,7 +49,7 @@ from llmcost.store.sql import ident, literal
 
 ENABLED = True
 MAX_KEYS = 200  # more distinct top-level keys than this: a map in disguise; read line by line
-VIEW = "lc_direct"
+SOURCE = "lc_direct"
 PART_MIN_BYTES = 32 << 20  # a smaller file is one part, read on one thread
 RESERVED = {"line_no", "ordinality"}  # column names the direct query uses itself
 HEAD_BYTES = 64 << 10  # the sample: the file's head and tail, and SLICES slices of SLICE_BYTES
@@ -95,6 +95,24 @@ class _Hasher(threading.Thread):
             self.error = exc
 
 
+class _Remover(threading.Thread):
+    """Deletes the part files (freeing their pages takes a while) while the load goes on, once
+    they are read; `finish` waits for it, or deletes them itself if it never started."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(daemon=True)
+        self.folder = folder
+
+    def run(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def finish(self) -> None:
+        if self.ident is None:
+            self.run()
+        else:
+            self.join()
+
+
 def _yield_to_duckdb() -> None:
     """Lower this thread's priority (Linux): DuckDB's threads keep the cores while they work, and
     the hash takes what they leave (waits on the disk, the end of a part). It is done by the time
@@ -130,6 +148,7 @@ def load(job: Job, kind: str) -> writes.Counts | None:
     threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
     order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
     tmp = _part_dir(con)
+    remover = _Remover(tmp)
     try:
         nparts = max(1, min(threads, before.st_size // PART_MIN_BYTES))
         try:
@@ -139,13 +158,15 @@ def load(job: Job, kind: str) -> writes.Counts | None:
         hasher = _Hasher(job, last_start, parts[-1][1])
         hasher.start()
         try:
-            counts = _load(con, job, kind, literal(text), parts, sample.keys, hasher, before)
+            counts = _load(
+                con, job, kind, literal(text), parts, sample.keys, hasher, before, remover
+            )
         except duckdb.Error:
             counts = None  # DuckDB refused a line, or a line is rejected: the line path says why
         finally:
             hasher.join()
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remover.finish()
     if hasher.error is not None:
         raise hasher.error
     if counts is None:
@@ -164,6 +185,7 @@ def _load(
     keys: list[str],
     hasher: _Hasher,
     before: Any,
+    remover: _Remover,
 ) -> writes.Counts | None:
     import duckdb
 
@@ -184,6 +206,7 @@ def _load(
             return None
         ordered = [k for k in keys if k in set(every)] + sorted(set(every) - set(keys))
         inserted = _insert(con, job, kind, parts, ordered, explicit=True)
+    remover.start()  # the parts are read
     hasher.join()  # the file's lines are counted, and its digest is complete
     after = job.source.path.stat() if job.source.path else None
     unchanged = (
@@ -226,8 +249,10 @@ def _insert(
         options = DETECT
     canonical.install_macros(con)
     touch = _touch(columns, job.keep_text)
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {VIEW} AS "
+    # the parts' rows, given to the parse as a subquery (a view would be planned twice: when it
+    # is made and where it is used, each time opening every part)
+    source = (
+        "("
         + " UNION ALL ".join(
             # the part's first lines are the header: its own lines come after
             f"""SELECT ordinality - {HEADER_LINES} + {offset} AS line_no, * EXCLUDE (ordinality)
@@ -235,9 +260,10 @@ def _insert(
                 WHERE ordinality > {HEADER_LINES}{touch}"""
             for part, offset in parts
         )
+        + f") AS {SOURCE}"
     )
     parse = canonical.parse_sql(
-        VIEW, job.keep_text, frozenset(columns) & canonical.TOP_KEYS, columns, text_columns
+        source, job.keep_text, frozenset(columns) & canonical.TOP_KEYS, columns, text_columns
     )
     names = ", ".join(writes.REQUEST_COLUMNS)
     values = ", ".join(

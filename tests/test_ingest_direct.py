@@ -326,6 +326,21 @@ def test_a_file_read_in_parts_loads_the_same(
     assert [r["line_no"] for r in out[0]["rows"]][:3] == [1, 2, 3]
 
 
+def load_in_three_parts(tmp_path: Path, path: Path) -> tuple[Any, list[int]]:
+    """Ingest PATH on three threads (three parts, with PART_MIN_BYTES patched to 1): the summary,
+    and the line numbers of the rows loaded."""
+    con = connect(tmp_path / "db.duckdb")
+    con.execute("SET threads = 3")
+    try:
+        summary = ingest_paths(con, [str(path)])
+        line_nos = [
+            r[0] for r in con.execute("SELECT line_no FROM requests ORDER BY line_no").fetchall()
+        ]
+    finally:
+        con.close()
+    return summary, line_nos
+
+
 @pytest.mark.parametrize("where", ["first part", "middle part", "last part", "last line"])
 def test_a_blank_line_in_any_part_takes_the_line_path(
     tmp_path: Path, jsonl: Any, monkeypatch: pytest.MonkeyPatch, spy: list[bool], where: str
@@ -339,15 +354,7 @@ def test_a_blank_line_in_any_part_takes_the_line_path(
     text = "\n".join([*lines[:at], "", *lines[at:]]) + "\n"
     path = tmp_path / "blank.jsonl"
     path.write_text(text)
-    con = connect(tmp_path / "db.duckdb")
-    con.execute("SET threads = 3")
-    try:
-        summary = ingest_paths(con, [str(path)])
-        line_nos = [
-            r[0] for r in con.execute("SELECT line_no FROM requests ORDER BY line_no").fetchall()
-        ]
-    finally:
-        con.close()
+    summary, line_nos = load_in_three_parts(tmp_path, path)
     assert spy == [False]
     assert summary.totals == {"read": 30, "loaded": 30, "rejected": 0, "duplicates": 0}
     assert line_nos == [n for n in range(1, 32) if n != at + 1]  # the blank line is not a row
@@ -359,15 +366,7 @@ def test_a_file_read_in_parts_without_a_last_newline(
     monkeypatch.setattr(direct, "PART_MIN_BYTES", 1)
     path = tmp_path / "open.jsonl"
     path.write_text("\n".join(json.dumps(rec(f"r{i:03d}")) for i in range(30)))  # no last newline
-    con = connect(tmp_path / "db.duckdb")
-    con.execute("SET threads = 3")
-    try:
-        summary = ingest_paths(con, [str(path)])
-        line_nos = [
-            r[0] for r in con.execute("SELECT line_no FROM requests ORDER BY line_no").fetchall()
-        ]
-    finally:
-        con.close()
+    summary, line_nos = load_in_three_parts(tmp_path, path)
     assert spy == [True]
     assert summary.totals == {"read": 30, "loaded": 30, "rejected": 0, "duplicates": 0}
     assert line_nos == list(range(1, 31))

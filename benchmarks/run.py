@@ -182,7 +182,7 @@ def main() -> None:
     ap.add_argument(
         "--repeat",
         type=int,
-        default=1,
+        default=5,
         help="measure plain read_json and the ingest this many times, alternately; the ratio "
         "reported is the median of the pairs' (on a shared machine one pair is noisy)",
     )

@@ -13,7 +13,7 @@ import weakref
 from functools import lru_cache
 from typing import Any
 
-from llmcost.store.sql import ident
+from llmcost.store.sql import ident, literal
 
 # Canonical field -> the JSON paths that may carry it, first match wins.
 ALIASES: dict[str, list[str]] = {
@@ -590,16 +590,16 @@ def _attrs_group(keys: list[str], open_: str, close: str) -> str:
     """`"k":value` of each of KEYS a line carries, comma-separated, between OPEN_ and CLOSE; NULL
     when it carries none."""
     present = [f"{ident(k)} IS NOT NULL" for k in keys]
-    pieces = [f"'{open_}'"] if open_ else []
+    pieces = [literal(open_)] if open_ else []
     for i, k in enumerate(keys):
-        name = json.dumps(k, ensure_ascii=False).replace("'", "''")
+        name = json.dumps(k, ensure_ascii=False) + ":"
         if i == 0:
-            sep = f"'{name}:'"
+            sep = literal(name)
         else:
             before = " OR ".join(present[:i])
-            sep = f"CASE WHEN {before} THEN ',{name}:' ELSE '{name}:' END"
+            sep = f"CASE WHEN {before} THEN {literal(',' + name)} ELSE {literal(name)} END"
         pieces.append(f"CASE WHEN {present[i]} THEN {sep} END")
         pieces.append(f"CAST({ident(k)} AS VARCHAR)")
     if close:
-        pieces.append(f"'{close}'")
+        pieces.append(literal(close))
     return f"CASE WHEN {' OR '.join(present)} THEN concat({', '.join(pieces)}) END"

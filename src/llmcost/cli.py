@@ -292,7 +292,9 @@ def export(
     state = _state(ctx)
     window = _window(since, until)
     wsql = metrics.where_sql(metrics.parse_where(where))
-    summary = focus.export(state.connect(), state.prices(), output, grain=grain, window=window, where=wsql)
+    summary = focus.export(
+        state.connect(), state.prices(), output, grain=grain, window=window, where=wsql
+    )
     for line in summary.lines():
         warn(line)
 

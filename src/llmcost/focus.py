@@ -212,8 +212,12 @@ def _register(con: Any, effective: pricing.PriceTable, bundled: pricing.PriceTab
     names = [r[0] for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()]
     pricing.register(con, effective, EFF, names=names)
     pricing.register(con, bundled, LIST, names=names)
-    con.execute("CREATE OR REPLACE TEMP TABLE lc_focus_hosts (provider VARCHAR, seller VARCHAR, service VARCHAR)")
-    con.executemany("INSERT INTO lc_focus_hosts VALUES (?, ?, ?)", [(k, *v) for k, v in HOSTS.items()])
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE lc_focus_hosts (provider VARCHAR, seller VARCHAR, service VARCHAR)"
+    )
+    con.executemany(
+        "INSERT INTO lc_focus_hosts VALUES (?, ?, ?)", [(k, *v) for k, v in HOSTS.items()]
+    )
 
 
 def token_rows_sql(window: Any, where: tuple[str, list[Any]]) -> tuple[str, list[Any]]:
@@ -225,23 +229,35 @@ def token_rows_sql(window: Any, where: tuple[str, list[Any]]) -> tuple[str, list
     selected = SELECTED.format(rates=rates, eff=EFF, list=LIST, window=wsql, where=where[0])
 
     def pick(prefix: str) -> str:
-        return "CASE k.token_type " + " ".join(
-            f"WHEN '{name}' THEN r.{prefix}{spec[1]}" for name, spec in TOKEN_TYPES.items()
-        ) + " END"
+        return (
+            "CASE k.token_type "
+            + " ".join(
+                f"WHEN '{name}' THEN r.{prefix}{spec[1]}" for name, spec in TOKEN_TYPES.items()
+            )
+            + " END"
+        )
 
-    tokens = "CASE k.token_type " + " ".join(
-        f"WHEN '{name}' THEN {' - '.join('r.' + t.strip() for t in spec[0].split(' - '))}"
-        for name, spec in TOKEN_TYPES.items()
-    ) + " END"
+    tokens = (
+        "CASE k.token_type "
+        + " ".join(
+            f"WHEN '{name}' THEN {' - '.join('r.' + t.strip() for t in spec[0].split(' - '))}"
+            for name, spec in TOKEN_TYPES.items()
+        )
+        + " END"
+    )
     kinds = ", ".join(
         f"({literal(name)}, {literal(spec[2])}, {literal(spec[3])}, "
         f"{literal(spec[4]) if spec[4] else 'NULL'}, {i})"
         for i, (name, spec) in enumerate(TOKEN_TYPES.items())
     )
-    developer = "CASE " + " ".join(
-        f"WHEN regexp_matches(lower(t.model_id), {literal(rx)}) THEN {literal(name)}"
-        for rx, name in DEVELOPERS
-    ) + " ELSE t.host END"
+    developer = (
+        "CASE "
+        + " ".join(
+            f"WHEN regexp_matches(lower(t.model_id), {literal(rx)}) THEN {literal(name)}"
+            for rx, name in DEVELOPERS
+        )
+        + " ELSE t.host END"
+    )
     rows = TOKEN_ROWS.format(
         selected=selected, tokens=tokens, c_rate=pick("c_"), l_rate=pick("l_"), kinds=kinds
     )
@@ -252,7 +268,9 @@ def token_rows_sql(window: Any, where: tuple[str, list[Any]]) -> tuple[str, list
     return sql, [*wparams, *where[1]]
 
 
-def export_sql(window: Any, where: tuple[str, list[Any]], grain: str, fmt: str) -> tuple[str, list[Any]]:
+def export_sql(
+    window: Any, where: tuple[str, list[Any]], grain: str, fmt: str
+) -> tuple[str, list[Any]]:
     if grain not in GRAINS:
         raise LlmcostError(f"unknown --grain {grain!r}", hint="choose request or day")
     cte, params = token_rows_sql(window, where)
@@ -260,7 +278,11 @@ def export_sql(window: Any, where: tuple[str, list[Any]], grain: str, fmt: str) 
     # FOCUS date/times are UTC, ISO 8601 with a Z: text in a CSV, a UTC TIMESTAMPTZ in Parquet
     macro = "strftime(x, '%Y-%m-%dT%H:%M:%SZ')" if fmt == "csv" else "timezone('UTC', x)"
     columns = _with_ts(FOCUS_COLUMNS.format(ts="lc_focus_ts", money=MONEY), macro)
-    order = "ChargePeriodStart, x_RequestId, SkuId" if grain == "request" else "ChargePeriodStart, SkuId, Tags"
+    order = (
+        "ChargePeriodStart, x_RequestId, SkuId"
+        if grain == "request"
+        else "ChargePeriodStart, SkuId, Tags"
+    )
     sql = f"WITH {cte}, rows AS ({body}) SELECT {columns} FROM rows ORDER BY {order}"
     return sql, params
 

@@ -156,3 +156,19 @@ def test_import_llmcost_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_configured_scenarios_are_the_cli_json(run_cli: Any, db: Path, tmp_path: Path) -> None:
+    (tmp_path / "llmcost.toml").write_text(
+        '[scenarios.cheap-chat]\nroute_to = "haiku"\nfeature = "support-chat"\n\n'
+        "[scenarios.batch-all]\nbatch = true\n"
+    )
+    every = cli_json(run_cli, "whatif", "--all")
+    named = cli_json(run_cli, "whatif", "cheap-chat", "--by", "model")
+    with llmcost.open(db) as store:
+        same(store.whatif(compare_all=True).doc, every)
+        same(store.whatif("cheap-chat", by="model").doc, named)
+        assert {r["name"] for r in store.whatif(compare_all=True)["rows"]} >= {
+            "cheap-chat",
+            "batch-all",
+        }

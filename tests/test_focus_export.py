@@ -315,6 +315,7 @@ def test_totals_equal_the_report(run_cli: Any, tmp_path: Path) -> None:
         (("-o", "focus.csv", "--grain", "hour"), "unknown --grain"),
         (("-o", "focus.csv", "--format", "cur"), "unknown export --format"),
         (("-o", "focus.csv", "--where", "colour=red"), "unknown --where field"),
+        (("-o", "no/such/folder/focus.csv"), "no folder no/such/folder"),
     ],
 )
 def test_bad_export_options_exit_2(

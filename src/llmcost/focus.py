@@ -309,6 +309,10 @@ def output_format(path: Path) -> str:
             f"cannot tell the FOCUS file type from {path.name!r}",
             hint="name it FILE.csv or FILE.parquet",
         )
+    if not path.parent.is_dir():
+        raise LlmcostError(
+            f"cannot write {path}: no folder {path.parent}", hint="create it, or choose another -o"
+        )
     return fmt
 
 
@@ -325,9 +329,16 @@ def export(
     sql, params = export_sql(window, where, grain, fmt)
     options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet, COMPRESSION zstd"
     part = path.with_name(f".{path.name}.part")
+    import duckdb
+
     try:
         con.execute(f"COPY ({sql}) TO {literal(str(part))} ({options})", params)
         part.replace(path)
+    except (duckdb.IOException, OSError) as exc:
+        part.unlink(missing_ok=True)
+        raise LlmcostError(
+            f"cannot write {path}: {str(exc).splitlines()[0][:200]}", hint="check the -o path"
+        ) from None
     except BaseException:
         part.unlink(missing_ok=True)
         raise

@@ -57,6 +57,17 @@ SPEC: dict[str, tuple[str, bool, set[Any] | None]] = {
     "SkuPriceId": ("String", True, None),
     "Tags": ("KeyValue", True, None),
 }  # fmt: skip
+# The columns the specification's requirements model (specification/requirements_model,
+# datasets/cost_and_usage/costandusage.json: the CAU-<Column>-C-000-M rules) makes Mandatory in a
+# Cost and Usage dataset; ChargeFrequency, InvoiceId and ServiceSubcategory are its -O (optional)
+# ones, the rest conditional.
+MANDATORY = {
+    "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodEnd",
+    "BillingPeriodStart", "ChargeCategory", "ChargeClass", "ChargeDescription", "ChargePeriodEnd",
+    "ChargePeriodStart", "ContractedCost", "EffectiveCost", "HostProviderName", "InvoiceIssuerName",
+    "ListCost", "PricingCategory", "PricingQuantity", "PricingUnit", "ProviderName", "PublisherName",
+    "ServiceProviderName", "ServiceCategory", "ServiceName",
+}  # fmt: skip
 DATETIME = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
 )  # FOCUS DateTimeFormat: ISO 8601, UTC, Z
@@ -140,6 +151,7 @@ def check_value(column: str, kind: str, value: Any) -> None:
 
 
 def validate(header: list[str], rows: list[dict[str, Any]]) -> None:
+    assert set(SPEC) >= MANDATORY
     missing = [c for c in SPEC if c not in header]
     assert not missing, f"FOCUS columns missing: {missing}"
     extra = [c for c in header if c not in SPEC]

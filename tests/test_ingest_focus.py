@@ -141,6 +141,7 @@ def test_a_reissued_bill_replaces_the_rows(run_cli: Any, tmp_path: Path) -> None
 def test_bad_rows_are_rejected_with_their_reason(run_cli: Any, tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(AZURE.read_text())))
     rows[0]["BillingCurrency"] = "EUR"
+    rows[0]["x_BilledCostInUsd"] = ""  # no USD amount beside it
     rows[1]["BilledCost"] = "twelve"
     rows[2]["ChargePeriodStart"] = ""
     path = tmp_path / "bad.csv"
@@ -160,6 +161,24 @@ def test_bad_rows_are_rejected_with_their_reason(run_cli: Any, tmp_path: Path) -
         "--db", str(tmp_path / "strict.duckdb"), "ingest", "-q", "--strict", str(path)
     )
     assert code == 1
+
+
+def test_azure_rows_billed_in_another_currency_use_the_usd_column(
+    run_cli: Any, tmp_path: Path
+) -> None:
+    rows = list(csv.DictReader(io.StringIO(AZURE.read_text())))
+    for row in rows:  # the same bill in euros; Microsoft's export keeps the USD amount beside it
+        row["BillingCurrency"] = "EUR"
+        row["BilledCost"] = str(round(float(row["BilledCost"]) * 0.9, 6))
+    path = tmp_path / "azure_eur.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    ingest(run_cli, REQUESTS, path)
+    assert only_row(reconcile(run_cli), "azure")["billed_cost_usd"] == pytest.approx(
+        0.525, abs=1e-9
+    )
 
 
 def test_a_parquet_file_that_is_not_focus_is_an_error(run_cli: Any, tmp_path: Path) -> None:

@@ -192,9 +192,12 @@ def token_kind_of(row: dict[str, Any]) -> str | None:
 
 def billed_row(row: dict[str, Any]) -> dict[str, Any]:
     currency = (_get(row, "billingcurrency") or "USD").upper()
+    amount = row.get("billedcost")
+    if currency != "USD" and _get(row, "x_billedcostinusd"):  # Microsoft's exports carry both
+        currency, amount = "USD", row.get("x_billedcostinusd")
     if currency != "USD":
         raise x.Reject(f"BillingCurrency {currency} is not USD; convert it first")
-    if row.get("billedcost") in (None, ""):
+    if amount in (None, ""):
         raise x.Reject("missing BilledCost")
     host = host_of(row)
     token_kind = token_kind_of(row)
@@ -213,7 +216,7 @@ def billed_row(row: dict[str, Any]) -> dict[str, Any]:
         "cost_type": "tokens" if token_kind else "other",
         "service_tier": "batch" if re.search(r"\bbatch\b", text, re.I) else None,
         "context_window": "long" if re.search(r"long[\s\-_]*context", text, re.I) else None,
-        "amount_usd": x.money(row.get("billedcost"), "BilledCost"),
+        "amount_usd": x.money(amount, "BilledCost"),
         "currency": currency,
         "project": _get(row, "subaccountid"),
         "workspace": _get(row, "billingaccountid"),

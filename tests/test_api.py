@@ -172,3 +172,27 @@ def test_configured_scenarios_are_the_cli_json(run_cli: Any, db: Path, tmp_path:
             "cheap-chat",
             "batch-all",
         }
+
+
+def test_report_on_usage_exports_is_the_cli_json(run_cli: Any, tmp_path: Path) -> None:
+    usage = Path(__file__).resolve().parents[1] / "sample_logs" / "providers" / "openai_usage"
+    code, _, err = run_cli("ingest", "-q", str(usage))
+    assert code == 0, err
+    cli = cli_json(run_cli, "report", "--by", "model,day")  # no request logs: the exports
+    with llmcost.open(tmp_path / "db" / "llmcost.duckdb") as store:
+        doc = store.report(by="model,day")
+        same(doc.doc, cli)
+        assert doc["source"] == "exports" and doc.df.height == len(cli["rows"])
+
+
+def test_windows_take_datetimes(db: Path) -> None:
+    from datetime import UTC, date, datetime, timedelta, timezone
+
+    with llmcost.open(db) as store:
+        as_text = store.requests(since="2026-09-01", until="2026-10-01").select(pl.len()).collect()
+        # 02:00 at UTC+2 is midnight UTC
+        aware = datetime(2026, 9, 1, 2, 0, tzinfo=timezone(timedelta(hours=2)))
+        as_dt = store.requests(since=aware, until=date(2026, 10, 1)).select(pl.len()).collect()
+        assert as_text["len"][0] == as_dt["len"][0] > 0
+        naive = datetime(2026, 9, 1, tzinfo=UTC).replace(tzinfo=None)
+        assert store.report(since=naive, until="2026-10-01").totals["requests"] == as_text["len"][0]

@@ -271,6 +271,34 @@ def reconcile(
     emit(render(result, fmt, output, title="llmcost reconcile"))
 
 
+@app.command()
+def export(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="focus: FinOps FOCUS 1.4 cost and usage rows")] = "focus",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="FILE.csv or FILE.parquet")] = None,
+    grain: Annotated[str, typer.Option("--grain", help="one row per token type of each request | of each day")] = "request",
+    since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", help="FIELD=VALUE or FIELD!=VALUE, as in report (repeatable)")] = None,
+) -> None:  # fmt: skip
+    """Send the priced requests to a FinOps tool: FOCUS rows, CSV or Parquet (docs/focus.md)."""
+    from llmcost import focus, metrics
+
+    if fmt != "focus":
+        raise LlmcostError(f"unknown export --format {fmt!r}", hint="choose focus")
+    if output is None:
+        raise LlmcostError("export needs -o FILE", hint="e.g. -o focus.csv or -o focus.parquet")
+    focus.output_format(output)
+    state = _state(ctx)
+    window = _window(since, until)
+    wsql = metrics.where_sql(metrics.parse_where(where))
+    summary = focus.export(
+        state.connect(), state.prices(), output, grain=grain, window=window, where=wsql
+    )
+    for line in summary.lines():
+        warn(line)
+
+
 # ---------------------------------------------------------------- prices
 
 

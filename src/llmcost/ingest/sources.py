@@ -15,7 +15,7 @@ from typing import IO
 from llmcost.errors import InputError
 
 # Files a directory walk picks up; anything else in a directory is passed over (and said so).
-LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".log", ".txt")
+LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".log", ".txt", ".parquet")
 COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 CHUNK_BYTES = 32 * 1024 * 1024
 

@@ -140,6 +140,11 @@ def ingest(
     emit(_render_simple(ingest_summary(summary), fmt))
     for name in summary.passed_over[:5]:
         warn(f"passed over (not a log file by its name): {name}")
+    if summary.no_cache_counts and not quiet:
+        warn(
+            f"{summary.no_cache_counts:,} requests carry no cached-token counts (their tracer does not record them): "
+            "any cache reads among them are priced as uncached input"
+        )
     if summary.totals["rejected"] and not quiet:
         warn(
             "some lines were rejected: `llmcost ingest --show-rejects` lists them with their reasons"

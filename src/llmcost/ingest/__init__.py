@@ -44,6 +44,8 @@ class FileResult:
 class IngestSummary:
     files: list[FileResult] = field(default_factory=list)
     passed_over: list[str] = field(default_factory=list)
+    # requests loaded by this run whose emitter records no cached-token counts
+    no_cache_counts: int = 0
 
     @property
     def totals(self) -> dict[str, int]:
@@ -99,15 +101,27 @@ def ingest_paths(
     sources, passed_over = expand(paths)
     forced = forced_format(as_format) if as_format else None
     summary = IngestSummary(passed_over=passed_over)
+    unrecorded = no_cache_counts(con)
     # The read-ahead thread runs Python while DuckDB commits: after each statement the main
     # thread waits for the GIL, up to the switch interval (5 ms), which hundreds of small
     # files' statements pay each. A shorter interval hands it back at once.
     switch = sys.getswitchinterval()
     sys.setswitchinterval(min(switch, 0.0002))
     try:
-        return _ingest_sources(con, sources, summary, forced, strict, keep_text, progress)
+        _ingest_sources(con, sources, summary, forced, strict, keep_text, progress)
     finally:
         sys.setswitchinterval(switch)
+    summary.no_cache_counts = no_cache_counts(con) - unrecorded
+    return summary
+
+
+def no_cache_counts(con: Any) -> int:
+    """Requests whose emitter does not record cached tokens (their cache reads are priced as input)."""
+    row = con.execute(
+        "SELECT count(*) FROM requests WHERE source_kind = 'otel'"
+        " AND json_extract_string(attrs, '$.cache_tokens_recorded') = 'false'"
+    ).fetchone()
+    return int(row[0])
 
 
 def _ingest_sources(

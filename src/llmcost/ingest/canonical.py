@@ -459,7 +459,10 @@ WITH src AS (
         if not keep_text:  # the text inside a {"request": ..., "response": ...} goes too
             for key in CONTAINERS:
                 patch = f'{{"{key}": {_TEXT_PATCH}}}'
-                attrs = f"""(CASE WHEN json_type(line, '$.{key}') = 'OBJECT' THEN json_merge_patch({attrs}, '{patch}') ELSE {attrs} END)"""
+                marker = _marker_sql(f"json_extract_string(line, '$.{key}')")
+                attrs = f"""(CASE json_type(line, '$.{key}') WHEN 'OBJECT' THEN json_merge_patch({attrs}, '{patch}')
+                    WHEN 'VARCHAR' THEN json_merge_patch({attrs}, json_object('{key}', {marker}))
+                    ELSE {attrs} END)"""
         attrs = f"CASE WHEN reason IS NULL THEN nullif(CAST({attrs} AS VARCHAR), '{{}}') END"
     else:
         # the reader gave each key its own column: no list to build, and nothing costly to keep
@@ -582,6 +585,11 @@ ATTRS_GROUP = 8
 _TEXT_PATCH = "{" + ", ".join(f'"{k}": null' for k in sorted(_text.TEXT_KEYS)) + "}"
 
 
+def _marker_sql(string: str) -> str:
+    """SQL for `text.marker` of the text STRING (an SQL expression)."""
+    return f"('[text removed: ' || format('{{:,}}', length({string})) || ' characters]')"
+
+
 def _column_attrs(columns: tuple[str, ...], keep_text: bool = True) -> str:
     """`attrs` from the unmapped columns: a JSON object of those a line carries (not null).
 
@@ -618,8 +626,12 @@ def _attrs_group(
             sep = f"CASE WHEN {before} THEN {literal(',' + name)} ELSE {literal(name)} END"
         pieces.append(f"CASE WHEN {present[i]} THEN {sep} END")
         value = f"CAST({ident(k)} AS VARCHAR)"
-        if k in scrub:
-            value = f"CASE WHEN left({value}, 1) = '{{' THEN CAST(json_merge_patch({value}, '{_TEXT_PATCH}') AS VARCHAR) ELSE {value} END"
+        if k in scrub:  # an object loses its text; a string is text
+            marker = _marker_sql(f"json_extract_string({value}, '$')")
+            value = (
+                f"CASE left({value}, 1) WHEN '{{' THEN CAST(json_merge_patch({value}, '{_TEXT_PATCH}') AS VARCHAR)"
+                f" WHEN '\"' THEN CAST(to_json({marker}) AS VARCHAR) ELSE {value} END"
+            )
         pieces.append(value)
     if close:
         pieces.append(literal(close))

@@ -42,8 +42,18 @@ TEXT_ATTR_PREFIXES = (
 )  # fmt: skip
 
 
+# Keys that hold text when their value is a string (as an object, a request or response is
+# looked into: its usage, ids and model are not text)
+STRING_TEXT_KEYS = frozenset({"request", "response"})
+
+
 def is_text_key(key: str) -> bool:
     return key in TEXT_KEYS or key in TEXT_ATTRS or key.startswith(TEXT_ATTR_PREFIXES)
+
+
+def is_text(key: str, value: Any) -> bool:
+    """Whether VALUE, under KEY, is text."""
+    return is_text_key(key) or (key in STRING_TEXT_KEYS and isinstance(value, str))
 
 
 def marker(chars: int) -> str:
@@ -81,7 +91,7 @@ def scrub(value: Any, *, drop: bool = False) -> tuple[Any, int]:
     out: dict[str, Any] = {}
     removed = 0
     for k, v in value.items():
-        if is_text_key(str(k)):
+        if is_text(str(k), v):
             n = chars(v)
             if n:
                 removed += n
@@ -124,7 +134,11 @@ def _scrub_broken(line: str) -> str:
         except ValueError:
             key = m.group(1)
         start = m.end()
-        if not is_text_key(key) or start >= len(line) or line[start] not in '"[{':
+        opener = line[start] if start < len(line) else ""
+        if (
+            not (is_text_key(key) or (key in STRING_TEXT_KEYS and opener == '"'))
+            or opener not in '"[{'
+        ):
             out.append(line[pos:start])
             pos = start
             continue

@@ -366,14 +366,12 @@ def _scrub_csv(records: Iterable[rs.Record]) -> Iterator[rs.Record]:
     import io
 
     for line_no, raw, row, error in records:
-        if isinstance(row, dict) and any(text.is_text_key(k) and row[k] for k in row):
+        if isinstance(row, dict) and any(text.is_text(k, v) and v for k, v in row.items()):
             buf = io.StringIO()
-            clean = [
-                text.marker(len(v)) if text.is_text_key(k) and v else v for k, v in row.items()
-            ]
+            clean = [text.marker(len(v)) if text.is_text(k, v) and v else v for k, v in row.items()]
             csv.writer(buf, lineterminator="").writerow(clean)
             raw = buf.getvalue()
-            row = {k: v for k, v in row.items() if not text.is_text_key(k)}
+            row = {k: v for k, v in row.items() if not text.is_text(k, v)}
         yield line_no, raw, row, error
 
 

@@ -202,6 +202,12 @@ def test_a_tracer_without_cache_counts_is_counted(con: Any, jsonl: Any, run_cli:
     code, _, err = run_cli("ingest", str(path))
     assert code == 0
     assert "1 requests carry no cached-token counts" in err
+    code, out, _ = run_cli("report", "-f", "json")
+    assert json.loads(out)["coverage"]["no_cache_counts"] == 1
+    code, out, _ = run_cli("report")
+    assert "1 without cached-token counts" in out
+    code, out, _ = run_cli("report", "-f", "json", "--where", "provider=anthropic")
+    assert "no_cache_counts" not in json.loads(out)["coverage"]  # none in this selection
 
 
 def test_realworld_spans(con: Any) -> None:

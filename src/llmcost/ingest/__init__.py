@@ -169,8 +169,8 @@ def _ingest_sources(
                 if stdin_seen:
                     raise InputError("'-' (stdin) given more than once")
                 stdin_seen = True
-            elif opts.mapping or opts.reload:
-                pass  # each file on its own: a mapping or a reload is not for the grouped path
+            elif opts.reload:
+                pass  # each file on its own: its old load is forgotten in its own transaction
             else:
                 if prefetch is not None and prefetch.start == i:
                     ahead, parsed = prefetch.result()

@@ -211,7 +211,8 @@ def top_key(path: str) -> str:
 
 
 # Every top-level key the parse SQL may read; `parse_sql(present=...)` takes a subset of these.
-TOP_KEYS = frozenset(top_key(p) for p in PATHS)
+# (and the keys whose text the parse drops: a key set without them needs no dropping)
+TOP_KEYS = frozenset(top_key(p) for p in PATHS) | OTHER_TEXT_KEYS | frozenset(CONTAINERS)
 
 
 @lru_cache(maxsize=256)
@@ -280,7 +281,9 @@ def parse_sql(
     usage_list = "[" + ", ".join(f"'{_path(p)}'" for p in USAGE_PATHS) + "]"
     drop_keys = [k for k in MAPPED_TOP if present is None or k in present]
     if not keep_text:
-        drop_keys += sorted(OTHER_TEXT_KEYS - set(drop_keys))
+        drop_keys += sorted(
+            k for k in OTHER_TEXT_KEYS - set(drop_keys) if present is None or k in present
+        )
     drop_patch = "{" + ", ".join(f'"{k}": null' for k in drop_keys) + "}"
 
     nested_refs = [
@@ -457,7 +460,7 @@ WITH src AS (
         # a rejected line keeps no attrs (and an invalid one has none to merge)
         attrs = f"json_merge_patch(line, '{drop_patch}')"
         if not keep_text:  # the text inside a {"request": ..., "response": ...} goes too
-            for key in CONTAINERS:
+            for key in [k for k in CONTAINERS if present is None or k in present]:
                 patch = f'{{"{key}": {_TEXT_PATCH}}}'
                 marker = _marker_sql(f"json_extract_string(line, '$.{key}')")
                 attrs = f"""(CASE json_type(line, '$.{key}') WHEN 'OBJECT' THEN json_merge_patch({attrs}, '{patch}')

@@ -179,7 +179,11 @@ def test_wrapper_fields_win_over_the_response(con: Any, jsonl: Any) -> None:
     assert (row["user_id"], row["customer_id"]) == ("u-2", "initech")
     attrs = json.loads(row["attrs_text"])
     assert attrs["service_tier"] == "default"  # the response's own fields are kept
-    assert "request" not in attrs and '"q"' not in row["attrs_text"]  # its messages are text: gone
+    # the request's parameters are kept, its messages (text) are not
+    assert (
+        attrs["request"] == {"model": "gpt-4o-mini", "user": "u-2"}
+        and '"q"' not in row["attrs_text"]
+    )
 
 
 def test_metadata_names_in_a_plain_log(con: Any, jsonl: Any) -> None:

@@ -289,11 +289,11 @@ def convert_record(
     if meta_rest:
         extras["metadata"] = meta_rest
     for k, v in body.items():
-        if k in ("usage", "usageMetadata", "metadata") or isinstance(v, (dict, list)):
-            continue
-        if k not in ("id", "responseId", "created", "created_at", "createTime", "model",
-                     "modelVersion", "user", "status"):  # fmt: skip
+        if k not in ("usage", "usageMetadata", "metadata", "id", "responseId", "created",
+                     "created_at", "createTime", "model", "modelVersion", "user", "status"):  # fmt: skip
             extras.setdefault(k, v)
+    if request:  # the request's parameters (temperature, max_tokens...), its messages dropped below
+        extras.setdefault("request", {k: v for k, v in request.items() if k != "metadata"})
     if not keep_text:
         extras = text.scrub(extras, drop=True)[0]
     return rs.canonical_record(out, extras, "app")

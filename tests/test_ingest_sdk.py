@@ -402,3 +402,26 @@ def test_one_bad_file_does_not_stop_the_others(run_cli: Any, jsonl: Any, tmp_pat
     assert "llmcost: error: cannot recognise the format of" in err and "Traceback" not in err
     code, out, _ = run_cli("report", "-f", "json")
     assert json.loads(out)["totals"]["requests"] == 2
+
+
+def test_reload_cli_with_a_flag_over_the_config(run_cli: Any, jsonl: Any, tmp_path: Path) -> None:
+    path = jsonl(INHOUSE, "app.jsonl")
+    wrong = dict(m.split("=", 1) for m in INHOUSE_MAP) | {"customer_id": "trace"}  # the mistake
+    (tmp_path / "llmcost.toml").write_text(
+        "[ingest.map]\n" + "".join(f'{k} = "{v}"\n' for k, v in wrong.items())
+    )
+    assert run_cli("ingest", str(path))[0] == 0
+    code, out, _ = run_cli("report", "--by", "customer", "-f", "json")
+    assert [r["customer"] for r in json.loads(out)["rows"]] == ["t-1"]
+    # the same file again is skipped; --reload with the corrected field (the flag wins) replaces it
+    code, out, _ = run_cli("ingest", "-f", "json", str(path))
+    assert json.loads(out)["files"][0]["skipped"] is True
+    code, out, err = run_cli(
+        "ingest", "-f", "json", "--reload", "--map", "customer_id=ctx.account", str(path)
+    )
+    assert code == 0, err
+    assert json.loads(out)["totals"] == {"read": 2, "loaded": 2, "rejected": 0, "duplicates": 0}
+    code, out, _ = run_cli("report", "--by", "customer", "-f", "json")
+    rows = json.loads(out)["rows"]
+    # 1000 x 0.15 + 1000 x 0.075 + 100 x 0.60 = 285; 1000 x 0.15 + 50 x 0.60 = 180; 465 per 1M
+    assert [r["customer"] for r in rows] == ["acme"] and near(rows[0]["cost_usd"], "0.000465")

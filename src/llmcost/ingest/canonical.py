@@ -54,7 +54,7 @@ TEXT_KEYS = frozenset(p for ps in TEXT_FIELDS.values() for p in ps)
 # Other keys whose values are prompt or response text (choices, content, candidates...): left
 # out of attrs without --keep-text (SPEC §3), at the top level and inside CONTAINERS objects.
 OTHER_TEXT_KEYS = _text.TEXT_KEYS - TEXT_KEYS
-CONTAINERS = ("request", "response")
+CONTAINERS = tuple(sorted(_text.CONTAINER_KEYS))
 
 # Fields whose value is text: a JSON string as its text, any other value as its JSON text.
 STRING_FIELDS = [
@@ -463,8 +463,10 @@ WITH src AS (
             for key in [k for k in CONTAINERS if present is None or k in present]:
                 patch = f'{{"{key}": {_TEXT_PATCH}}}'
                 marker = _marker_sql(f"json_extract_string(line, '$.{key}')")
+                whole = _marker_sql(f"CAST(json_extract(line, '$.{key}') AS VARCHAR)")
                 attrs = f"""(CASE json_type(line, '$.{key}') WHEN 'OBJECT' THEN json_merge_patch({attrs}, '{patch}')
                     WHEN 'VARCHAR' THEN json_merge_patch({attrs}, json_object('{key}', {marker}))
+                    WHEN 'ARRAY' THEN json_merge_patch({attrs}, json_object('{key}', {whole}))
                     ELSE {attrs} END)"""
         attrs = f"CASE WHEN reason IS NULL THEN nullif(CAST({attrs} AS VARCHAR), '{{}}') END"
     else:
@@ -585,7 +587,10 @@ def _column_value(path: str) -> str:
 ATTRS_GROUP = 8
 
 
-_TEXT_PATCH = "{" + ", ".join(f'"{k}": null' for k in sorted(_text.TEXT_KEYS)) + "}"
+# inside a container, a nested input/output goes whole
+_TEXT_PATCH = (
+    "{" + ", ".join(f'"{k}": null' for k in sorted(_text.TEXT_KEYS | _text.CONTAINER_KEYS)) + "}"
+)
 
 
 def _marker_sql(string: str) -> str:
@@ -633,7 +638,8 @@ def _attrs_group(
             marker = _marker_sql(f"json_extract_string({value}, '$')")
             value = (
                 f"CASE left({value}, 1) WHEN '{{' THEN CAST(json_merge_patch({value}, '{_TEXT_PATCH}') AS VARCHAR)"
-                f" WHEN '\"' THEN CAST(to_json({marker}) AS VARCHAR) ELSE {value} END"
+                f" WHEN '\"' THEN CAST(to_json({marker}) AS VARCHAR)"
+                f" WHEN '[' THEN CAST(to_json({_marker_sql(value)}) AS VARCHAR) ELSE {value} END"
             )
         pieces.append(value)
     if close:

@@ -20,8 +20,7 @@ from typing import Any
 TEXT_KEYS = frozenset(
     {
         # OpenAI chat / Responses / completions; Anthropic Messages; Gemini
-        "messages", "choices", "content", "contents", "candidates", "output", "input",
-        "instructions", "prompt", "completion", "system", "systemInstruction",
+        "messages", "choices", "content", "contents", "candidates", "instructions", "prompt", "completion", "system", "systemInstruction",
         "system_instruction", "parts", "text", "output_text", "input_text", "refusal",
         "tool_calls", "function_call", "arguments", "tool_result", "tool_results",
         "reasoning_content", "thinking", "prompt_text", "response_text",
@@ -42,9 +41,10 @@ TEXT_ATTR_PREFIXES = (
 )  # fmt: skip
 
 
-# Keys that hold text when their value is a string (as an object, a request or response is
-# looked into: its usage, ids and model are not text)
-STRING_TEXT_KEYS = frozenset({"request", "response"})
+# Keys that hold text unless their value is an object, which is looked into instead: a Bedrock
+# `input` holds token counts beside its messages, a `response` its usage and ids; a string or a
+# list under them (a Responses `output`, an `input` of messages) is text.
+CONTAINER_KEYS = frozenset({"request", "response", "input", "output"})
 
 
 def is_text_key(key: str) -> bool:
@@ -53,7 +53,7 @@ def is_text_key(key: str) -> bool:
 
 def is_text(key: str, value: Any) -> bool:
     """Whether VALUE, under KEY, is text."""
-    return is_text_key(key) or (key in STRING_TEXT_KEYS and isinstance(value, str))
+    return is_text_key(key) or (key in CONTAINER_KEYS and not isinstance(value, dict))
 
 
 def marker(chars: int) -> str:
@@ -135,10 +135,8 @@ def _scrub_broken(line: str) -> str:
             key = m.group(1)
         start = m.end()
         opener = line[start] if start < len(line) else ""
-        if (
-            not (is_text_key(key) or (key in STRING_TEXT_KEYS and opener == '"'))
-            or opener not in '"[{'
-        ):
+        text_here = is_text_key(key) or (key in CONTAINER_KEYS and opener in '"[')
+        if not text_here or opener not in '"[{':
             out.append(line[pos:start])
             pos = start
             continue

@@ -111,6 +111,9 @@ def ingest(
     show_rejects: Annotated[bool, typer.Option("--show-rejects", help="list the rejected lines stored so far and exit")] = False,
     list_formats: Annotated[bool, typer.Option("--list-formats", help="list the input formats and exit")] = False,
     claude_code: Annotated[bool, typer.Option("--claude-code", help="also ingest Claude Code's session logs from their default places (CLAUDE_CONFIG_DIR, ~/.config/claude, ~/.claude)")] = False,
+    map_: Annotated[list[str] | None, typer.Option("--map", help="FIELD=PATH: where a canonical field is in your request log (dotted path, or a \"quoted\" constant); overlays [ingest.map] (repeatable)")] = None,
+    explain: Annotated[str | None, typer.Option("--explain", help="show how the first lines of FILE load (format, each field and where it came from, attrs) and exit; writes nothing")] = None,
+    reload: Annotated[bool, typer.Option("--reload", help="forget what each file loaded before, then load it again (a corrected --map)")] = False,
 ) -> None:  # fmt: skip
     """Load request logs, provider exports and revenue CSVs into the database."""
     from llmcost import ingest as ingest_mod
@@ -122,6 +125,13 @@ def ingest(
             emit(f"{f.name:<22} {f.description}\n")
         return
     state = _state(ctx)
+    mapping = _ingest_mapping(state, map_ or [])
+    if explain is not None:
+        from llmcost.ingest import explain as explain_mod
+
+        doc = explain_mod.explain(explain, as_format=as_format, mapping=mapping)
+        emit(_render_simple(explain_mod.view(doc), fmt))
+        return
     con = state.connect()
     if show_rejects:
         emit(_render_simple(rejects_table(ingest_mod.rejects(con, limit=None)), fmt))
@@ -135,17 +145,55 @@ def ingest(
         raise LlmcostError("nothing to ingest", hint="give files, folders, globs or - (stdin)")
     with _progress(quiet) as advance:
         summary = ingest_mod.ingest_paths(
-            con, paths, as_format=as_format, strict=strict, keep_text=keep_text, progress=advance
-        )
-    emit(_render_simple(ingest_summary(summary), fmt))
+            con, paths, as_format=as_format, strict=strict, keep_text=keep_text, progress=advance,
+            mapping=mapping, reload=reload,
+        )  # fmt: skip
+    if len(summary.failed) < len(summary.files):  # a summary of nothing but errors says nothing
+        emit(_render_simple(ingest_summary(summary), fmt))
     for name in summary.passed_over[:5]:
         warn(f"passed over (not a log file by its name): {name}")
+    if summary.no_cache_counts and not quiet:
+        warn(
+            f"{summary.no_cache_counts:,} requests carry no cached-token counts (their tracer does not record them): "
+            "any cache reads among them are priced as uncached input"
+        )
     if summary.totals["rejected"] and not quiet:
         warn(
             "some lines were rejected: `llmcost ingest --show-rejects` lists them with their reasons"
         )
+    for failed in summary.failed:
+        warn(f"llmcost: error: {failed.error}")
+    if summary.failed:
+        raise typer.Exit(ExitCode.USAGE)  # the other files were loaded
     if summary.strict_failed:
         raise typer.Exit(ExitCode.GATE)
+
+
+def _ingest_mapping(state: State, items: list[str]) -> dict[str, str]:
+    from llmcost.ingest.adapters import sdk
+
+    return sdk.parse_mapping(items, state.settings.section("ingest").get("map"))
+
+
+@app.command()
+def forget(
+    ctx: typer.Context,
+    paths: Annotated[list[str], typer.Argument(help="files as they were ingested (folders and globs expand as for ingest; a file gone from disk is matched by its path)")],
+) -> None:  # fmt: skip
+    """Remove what files loaded (requests, usage, billed and revenue rows, rejects, the manifest row), in one transaction."""
+    from llmcost import ingest as ingest_mod
+
+    con = _state(ctx).connect()
+    gone = ingest_mod.forget(con, paths)
+    if not gone["files"]:
+        raise LlmcostError(
+            "no ingested file matches " + " ".join(paths),
+            hint="give the paths as ingested; `llmcost ingest --format json` lists them",
+        )
+    emit(
+        f"forgot {gone['files']:,} file(s): {gone['requests']:,} requests, {gone['usage']:,} usage rows, "
+        f"{gone['billed']:,} billed rows, {gone['revenue']:,} revenue rows, {gone['rejects']:,} rejects\n"
+    )
 
 
 def _render_simple(result: Any, fmt: str) -> str | None:

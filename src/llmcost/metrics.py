@@ -274,13 +274,32 @@ class Coverage:
     priced: int
     unpriced: int
     unpriced_models: list[str]
+    # requests whose emitter records no cached tokens (ingest.no_cache_counts)
+    no_cache_counts: int = 0
 
     def line(self) -> str:
         share = (self.priced / self.requests * 100) if self.requests else 100.0
         text = f"coverage: {self.priced:,} of {self.requests:,} requests priced ({share:.2f}%)"
         if self.unpriced:
             text += f"; {self.unpriced:,} unpriced ({', '.join(self.unpriced_models)}), left out of every sum — see `llmcost prices check`"
+        if self.no_cache_counts:
+            text += f"; {self.no_cache_counts:,} without cached-token counts (their tracer does not record them: any cache reads priced as input)"
         return text
+
+
+def _no_cache_counts(con: Any, win: Window, filters: list[Filter]) -> int:
+    """Requests of the window (and filters) whose emitter records no cached-token counts."""
+    if any(f.name == "tier" for f in filters):
+        return 0  # the tier is the price table's: not a column of requests
+    wsql, wparams = where_sql(filters)
+    bounds = [(c, v) for c, v in (("ts >= ?", win.since), ("ts < ?", win.until)) if v is not None]
+    sql = (
+        "SELECT count(*) FROM requests WHERE source_kind = 'otel'"
+        " AND json_extract_string(attrs, '$.cache_tokens_recorded') = 'false'"
+        + "".join(f" AND {c}" for c, _ in bounds)
+        + f" AND ({wsql})"
+    )
+    return int(con.execute(sql, [v for _, v in bounds] + wparams).fetchone()[0])
 
 
 def _c(key: str, title: str = "", kind: str = "text") -> Column:
@@ -1163,7 +1182,7 @@ def report(
         cur_t["users"] = con.execute("SELECT count(DISTINCT user_id) FROM lc_um").fetchone()[0]
     coverage = Coverage(
         cur_t.get("requests", 0), cur_t.get("priced", 0), cur_t.get("requests", 0) - cur_t.get("priced", 0),
-        list(cur_t.get("unpriced_models") or []),
+        list(cur_t.get("unpriced_models") or []), _no_cache_counts(con, win, filters),
     )  # fmt: skip
     total_cost = cur_t.get("cost")
     revenue = _revenue_total(con, filters, alloc, prev=False) if has_revenue else None
@@ -1194,6 +1213,7 @@ def report(
             "priced": coverage.priced,
             "unpriced": coverage.unpriced,
             "unpriced_models": coverage.unpriced_models,
+            **({"no_cache_counts": coverage.no_cache_counts} if coverage.no_cache_counts else {}),
             "logged_cost": {
                 "requests": cur_t.get("logged_n", 0),
                 "logged_usd": drift_logged,

@@ -34,7 +34,8 @@ def ingest_summary(summary: Any) -> SimpleResult:
     for f in summary.files:
         row = f.as_json()
         row["note"] = (
-            "already ingested: skipped" if f.skipped
+            "not loaded: see the error below" if getattr(f, "error", None)
+            else "already ingested: skipped" if f.skipped
             else "strict: rejected lines, nothing loaded" if f.strict_failed
             else ""
         )  # fmt: skip

@@ -32,11 +32,14 @@ class FileResult:
     strict_failed: bool = (
         False  # --strict and lines were rejected: nothing from this file was loaded
     )
+    error: str | None = None  # the file could not be read or recognised: nothing loaded
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
         if not self.strict_failed:
             out.pop("strict_failed")
+        if self.error is None:
+            out.pop("error")
         return out
 
 
@@ -44,6 +47,8 @@ class FileResult:
 class IngestSummary:
     files: list[FileResult] = field(default_factory=list)
     passed_over: list[str] = field(default_factory=list)
+    # requests loaded by this run whose emitter records no cached-token counts
+    no_cache_counts: int = 0
 
     @property
     def totals(self) -> dict[str, int]:
@@ -53,6 +58,11 @@ class IngestSummary:
     @property
     def strict_failed(self) -> bool:
         return any(f.strict_failed for f in self.files)
+
+    @property
+    def failed(self) -> list[FileResult]:
+        """Files that could not be read or recognised (the others were loaded)."""
+        return [f for f in self.files if f.error is not None]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -95,19 +105,46 @@ def ingest_paths(
     strict: bool = False,
     keep_text: bool = False,
     progress: Progress | None = None,
+    mapping: dict[str, str] | None = None,
+    reload: bool = False,
 ) -> IngestSummary:
+    """Load PATHS. MAPPING: canonical field -> path for request logs (`--map`); RELOAD: each
+    file's earlier load is forgotten first, in the file's own transaction (`--reload`)."""
+    if mapping:
+        from llmcost.ingest.adapters import sdk
+
+        sdk.check_mapping(mapping)
+    opts = _Options(mapping or {}, reload)
     sources, passed_over = expand(paths)
     forced = forced_format(as_format) if as_format else None
     summary = IngestSummary(passed_over=passed_over)
+    unrecorded = no_cache_counts(con)
     # The read-ahead thread runs Python while DuckDB commits: after each statement the main
     # thread waits for the GIL, up to the switch interval (5 ms), which hundreds of small
     # files' statements pay each. A shorter interval hands it back at once.
     switch = sys.getswitchinterval()
     sys.setswitchinterval(min(switch, 0.0002))
     try:
-        return _ingest_sources(con, sources, summary, forced, strict, keep_text, progress)
+        _ingest_sources(con, sources, summary, forced, strict, keep_text, progress, opts)
     finally:
         sys.setswitchinterval(switch)
+    summary.no_cache_counts = no_cache_counts(con) - unrecorded
+    return summary
+
+
+def no_cache_counts(con: Any) -> int:
+    """Requests whose emitter does not record cached tokens (their cache reads are priced as input)."""
+    row = con.execute(
+        "SELECT count(*) FROM requests WHERE source_kind = 'otel'"
+        " AND json_extract_string(attrs, '$.cache_tokens_recorded') = 'false'"
+    ).fetchone()
+    return int(row[0])
+
+
+@dataclass(frozen=True)
+class _Options:
+    mapping: dict[str, str] = field(default_factory=dict)
+    reload: bool = False
 
 
 def _ingest_sources(
@@ -118,6 +155,7 @@ def _ingest_sources(
     strict: bool,
     keep_text: bool,
     progress: Progress | None,
+    opts: _Options = _Options(),
 ) -> IngestSummary:
     stdin_seen = False
     prefetch: _Prefetch | None = None
@@ -131,6 +169,8 @@ def _ingest_sources(
                 if stdin_seen:
                     raise InputError("'-' (stdin) given more than once")
                 stdin_seen = True
+            elif opts.reload:
+                pass  # each file on its own: its old load is forgotten in its own transaction
             else:
                 if prefetch is not None and prefetch.start == i:
                     ahead, parsed = prefetch.result()
@@ -165,7 +205,9 @@ def _ingest_sources(
                         )
                         i += 1
                     continue
-            summary.files.append(_ingest_one(con, source, forced, strict, keep_text, progress))
+            summary.files.append(
+                _ingest_or_report(con, source, forced, strict, keep_text, progress, opts)
+            )
             i += 1
     finally:
         if prefetch is not None:
@@ -423,6 +465,47 @@ def _commit_ahead(
 _RECORD_FILE = "lc_record_file"
 
 
+def _ingest_or_report(
+    con: Any,
+    source: Source,
+    forced: formats.Format | None,
+    strict: bool,
+    keep_text: bool,
+    progress: Progress | None,
+    opts: _Options,
+) -> FileResult:
+    """`_ingest_one`, with a file that cannot be read or recognised reported, not raised: the
+    other files still load (SPEC §3), and the command exits 2 at the end."""
+    try:
+        return _ingest_one(con, source, forced, strict, keep_text, progress, opts)
+    except InputError as exc:
+        if source.path is None:
+            raise  # stdin: nothing else to load
+        return FileResult(source.name, "?", error=str(exc))
+    except OSError as exc:
+        return FileResult(
+            source.name, "?", error=f"cannot read {source.name}: {exc.strerror or exc}"
+        )
+
+
+def _mapped_format(
+    fmt: formats.Format | None, source: Source, mapping: dict[str, str]
+) -> formats.Format | None:
+    """The reader for a request log read through a mapping: JSON lines or CSV."""
+    from llmcost.ingest.adapters import sdk
+
+    if fmt is not None and fmt.kind != "requests":
+        return fmt  # a known export or gateway log has its own fields
+    if fmt is not None and fmt.name in (sdk.FORMAT.name, sdk.CSV_FORMAT.name):
+        return fmt
+    head = read_head(source)
+    if not head.strip():
+        return None
+    from llmcost.ingest.adapters import _request_source as rs
+
+    return sdk.CSV_FORMAT if rs.csv_header(head) else sdk.FORMAT
+
+
 def _ingest_one(
     con: Any,
     source: Source,
@@ -430,6 +513,7 @@ def _ingest_one(
     strict: bool,
     keep_text: bool,
     progress: Progress | None,
+    opts: _Options = _Options(),
 ) -> FileResult:
     size = mtime_ns = None
     key = source.name
@@ -437,7 +521,10 @@ def _ingest_one(
         stat = source.path.stat()
         size, mtime_ns = stat.st_size, stat.st_mtime_ns
         key = str(source.path.resolve())
-        if writes.find_file(con, path=key, size=size, mtime_ns=mtime_ns) is not None:
+        if (
+            not opts.reload
+            and writes.find_file(con, path=key, size=size, mtime_ns=mtime_ns) is not None
+        ):
             if progress:
                 progress(size)
             return FileResult(source.name, _format_of(con, key), skipped=True)
@@ -445,7 +532,14 @@ def _ingest_one(
         raise InputError(
             "cannot detect the format of stdin", hint="name it with --as, e.g. --as requests"
         )
-    fmt = forced or detect(source)
+    if opts.mapping:
+        try:
+            detected = forced or detect(source)
+        except InputError:
+            detected = None  # a log no reader knows: the mapping says where its fields are
+        fmt = _mapped_format(detected, source, opts.mapping)
+    else:
+        fmt = forced or detect(source)
     if fmt is None:
         return FileResult(source.name, "empty")
 
@@ -455,8 +549,11 @@ def _ingest_one(
         reader = ChunkReader(stream, source.name)
         con.execute("BEGIN TRANSACTION")
         try:
+            if opts.reload and source.path is not None:
+                writes.forget_paths(con, [key])  # in this file's transaction: all or nothing
             file_id = writes.next_file_id(con)
-            job = formats.Job(con, source, file_id, reader, keep_text=keep_text, on_bytes=on_bytes)
+            job = formats.Job(con, source, file_id, reader, keep_text=keep_text, on_bytes=on_bytes,
+                              mapping=opts.mapping)  # fmt: skip
             counts = fmt.load(job)
             digest = reader.hexdigest()
             result = _conclude(
@@ -513,6 +610,30 @@ def _format_of(con: Any, path: str) -> str:
         "SELECT format FROM files WHERE path = ? ORDER BY file_id DESC LIMIT 1", [path]
     ).fetchone()
     return str(row[0]) if row else "?"
+
+
+def forget(con: Any, paths: list[str]) -> dict[str, int]:
+    """Remove what the files at PATHS loaded, in one transaction (`llmcost forget`).
+
+    A path is matched as ingest recorded it (resolved); a folder or glob expands as for ingest,
+    and a file no longer on disk is matched by the path given."""
+    from pathlib import Path
+
+    keys: list[str] = []
+    for p in paths:
+        if Path(p).exists() or any(c in p for c in "*?["):
+            sources, _ = expand([p])
+            keys.extend(str(s.path.resolve()) for s in sources if s.path is not None)
+        else:
+            keys.append(str(Path(p).resolve()))
+    con.execute("BEGIN TRANSACTION")
+    try:
+        gone = writes.forget_paths(con, keys)
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+    return gone
 
 
 def rejects(con: Any, limit: int | None = 50) -> list[dict[str, Any]]:

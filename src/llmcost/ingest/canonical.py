@@ -13,6 +13,7 @@ import weakref
 from functools import lru_cache
 from typing import Any
 
+from llmcost.ingest import text as _text
 from llmcost.store.sql import ident, literal
 
 # Canonical field -> the JSON paths that may carry it, first match wins.
@@ -50,6 +51,10 @@ TEXT_FIELDS = {
     "response": ["completion", "output_text"],
 }
 TEXT_KEYS = frozenset(p for ps in TEXT_FIELDS.values() for p in ps)
+# Other keys whose values are prompt or response text (choices, content, candidates...): left
+# out of attrs without --keep-text (SPEC §3), at the top level and inside CONTAINERS objects.
+OTHER_TEXT_KEYS = _text.TEXT_KEYS - TEXT_KEYS
+CONTAINERS = tuple(sorted(_text.CONTAINER_KEYS))
 
 # Fields whose value is text: a JSON string as its text, any other value as its JSON text.
 STRING_FIELDS = [
@@ -206,7 +211,8 @@ def top_key(path: str) -> str:
 
 
 # Every top-level key the parse SQL may read; `parse_sql(present=...)` takes a subset of these.
-TOP_KEYS = frozenset(top_key(p) for p in PATHS)
+# (and the keys whose text the parse drops: a key set without them needs no dropping)
+TOP_KEYS = frozenset(top_key(p) for p in PATHS) | OTHER_TEXT_KEYS | frozenset(CONTAINERS)
 
 
 @lru_cache(maxsize=256)
@@ -274,6 +280,10 @@ def parse_sql(
     path_list = "[" + ", ".join(f"'{_path(p)}'" for p in paths) + "]"
     usage_list = "[" + ", ".join(f"'{_path(p)}'" for p in USAGE_PATHS) + "]"
     drop_keys = [k for k in MAPPED_TOP if present is None or k in present]
+    if not keep_text:
+        drop_keys += sorted(
+            k for k in OTHER_TEXT_KEYS - set(drop_keys) if present is None or k in present
+        )
     drop_patch = "{" + ", ".join(f'"{k}": null' for k in drop_keys) + "}"
 
     nested_refs = [
@@ -448,14 +458,24 @@ WITH src AS (
     FROM parsed
 )"""
         # a rejected line keeps no attrs (and an invalid one has none to merge)
-        attrs = f"CASE WHEN reason IS NULL THEN nullif(json_merge_patch(line, '{drop_patch}'), '{{}}') END"
+        attrs = f"json_merge_patch(line, '{drop_patch}')"
+        if not keep_text:  # the text inside a {"request": ..., "response": ...} goes too
+            for key in [k for k in CONTAINERS if present is None or k in present]:
+                patch = f'{{"{key}": {_TEXT_PATCH}}}'
+                marker = _marker_sql(f"json_extract_string(line, '$.{key}')")
+                whole = _marker_sql(f"CAST(json_extract(line, '$.{key}') AS VARCHAR)")
+                attrs = f"""(CASE json_type(line, '$.{key}') WHEN 'OBJECT' THEN json_merge_patch({attrs}, '{patch}')
+                    WHEN 'VARCHAR' THEN json_merge_patch({attrs}, json_object('{key}', {marker}))
+                    WHEN 'ARRAY' THEN json_merge_patch({attrs}, json_object('{key}', {whole}))
+                    ELSE {attrs} END)"""
+        attrs = f"CASE WHEN reason IS NULL THEN nullif(CAST({attrs} AS VARCHAR), '{{}}') END"
     else:
         # the reader gave each key its own column: no list to build, and nothing costly to keep
         # (the CTEs below are inlined rather than materialised)
         head = f"""
 WITH ex AS (
     SELECT NULL::VARCHAR AS line, NULL::VARCHAR AS raw, NULL::VARCHAR AS pre_reason,
-           true AS valid, 'OBJECT' AS jtype, {_column_attrs(columns)} AS x_attrs, *
+           true AS valid, 'OBJECT' AS jtype, {_column_attrs(columns, keep_text)} AS x_attrs, *
     FROM {source_table}
 )"""
         # as it is: a rejected row never reaches `requests` (`direct` stops at it), and a CASE
@@ -567,7 +587,18 @@ def _column_value(path: str) -> str:
 ATTRS_GROUP = 8
 
 
-def _column_attrs(columns: tuple[str, ...]) -> str:
+# inside a container, a nested input/output goes whole
+_TEXT_PATCH = (
+    "{" + ", ".join(f'"{k}": null' for k in sorted(_text.TEXT_KEYS | _text.CONTAINER_KEYS)) + "}"
+)
+
+
+def _marker_sql(string: str) -> str:
+    """SQL for `text.marker` of the text STRING (an SQL expression)."""
+    return f"('[text removed: ' || format('{{:,}}', length({string})) || ' characters]')"
+
+
+def _column_attrs(columns: tuple[str, ...], keep_text: bool = True) -> str:
     """`attrs` from the unmapped columns: a JSON object of those a line carries (not null).
 
     Built by one `concat` a group of ATTRS_GROUP keys, each key's separator chosen by whether a
@@ -575,20 +606,23 @@ def _column_attrs(columns: tuple[str, ...]) -> str:
     this costs half as much. The choice names every key before it, so keys are grouped (a
     group's expression grows with the square of its keys), and the groups joined by `concat_ws`.
     """
-    mapped = set(MAPPED_TOP)
+    mapped = set(MAPPED_TOP) | (set() if keep_text else OTHER_TEXT_KEYS)
     extras = [k for k in columns if k not in mapped]
     if not extras:
         return "NULL::VARCHAR"
+    scrub = frozenset() if keep_text else frozenset(CONTAINERS)
     groups = [extras[i : i + ATTRS_GROUP] for i in range(0, len(extras), ATTRS_GROUP)]
     if len(groups) == 1:
-        return _attrs_group(groups[0], "{", "}")
-    joined = ", ".join(_attrs_group(g, "", "") for g in groups)
+        return _attrs_group(groups[0], "{", "}", scrub)
+    joined = ", ".join(_attrs_group(g, "", "", scrub) for g in groups)
     return f"nullif('{{' || concat_ws(',', {joined}) || '}}', '{{}}')"
 
 
-def _attrs_group(keys: list[str], open_: str, close: str) -> str:
+def _attrs_group(
+    keys: list[str], open_: str, close: str, scrub: frozenset[str] = frozenset()
+) -> str:
     """`"k":value` of each of KEYS a line carries, comma-separated, between OPEN_ and CLOSE; NULL
-    when it carries none."""
+    when it carries none. The text inside an object under a key of SCRUB is left out."""
     present = [f"{ident(k)} IS NOT NULL" for k in keys]
     pieces = [literal(open_)] if open_ else []
     for i, k in enumerate(keys):
@@ -599,7 +633,15 @@ def _attrs_group(keys: list[str], open_: str, close: str) -> str:
             before = " OR ".join(present[:i])
             sep = f"CASE WHEN {before} THEN {literal(',' + name)} ELSE {literal(name)} END"
         pieces.append(f"CASE WHEN {present[i]} THEN {sep} END")
-        pieces.append(f"CAST({ident(k)} AS VARCHAR)")
+        value = f"CAST({ident(k)} AS VARCHAR)"
+        if k in scrub:  # an object loses its text; a string is text
+            marker = _marker_sql(f"json_extract_string({value}, '$')")
+            value = (
+                f"CASE left({value}, 1) WHEN '{{' THEN CAST(json_merge_patch({value}, '{_TEXT_PATCH}') AS VARCHAR)"
+                f" WHEN '\"' THEN CAST(to_json({marker}) AS VARCHAR)"
+                f" WHEN '[' THEN CAST(to_json({_marker_sql(value)}) AS VARCHAR) ELSE {value} END"
+            )
+        pieces.append(value)
     if close:
         pieces.append(literal(close))
     return f"CASE WHEN {' OR '.join(present)} THEN concat({', '.join(pieces)}) END"

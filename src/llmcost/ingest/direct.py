@@ -315,7 +315,8 @@ def _reader_stops_at_unknown_keys(con: Any, tmp: Path) -> bool:
 def _touch(columns: tuple[str, ...], keep_text: bool) -> str:
     """A filter that reads the columns the parse leaves unread (the text fields, without
     --keep-text): DuckDB's reader checks for unknown keys only while it reads every column."""
-    unread = [] if keep_text else [c for c in columns if c in canonical.TEXT_KEYS]
+    text_keys = canonical.TEXT_KEYS | canonical.OTHER_TEXT_KEYS
+    unread = [] if keep_text else [c for c in columns if c in text_keys]
     return "".join(
         f" AND (strlen(CAST({ident(c)} AS VARCHAR)) >= 0 OR {ident(c)} IS NULL)" for c in unread
     )

@@ -27,6 +27,7 @@ class Job:
     reader: ChunkReader
     keep_text: bool = False
     on_bytes: Callable[[int], None] = field(default=lambda n: None)
+    mapping: dict[str, str] = field(default_factory=dict)  # canonical field -> path (--map)
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,10 @@ def load_table(
     from llmcost.tokens import fill_missing_counts  # lines with text but no token counts (SPEC §2)
 
     fill_missing_counts(con, STAGE, job.keep_text)
+    if not job.keep_text:
+        from llmcost.ingest import text  # a reject keeps no prompt or answer (SPEC §3)
+
+        text.scrub_rejects(con, STAGE)
     counts = writes.commit_staged_requests(con, STAGE, file_id=job.file_id, kind=kind)
     con.execute(f"DROP TABLE {STAGE}")
     return counts

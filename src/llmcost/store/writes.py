@@ -88,6 +88,27 @@ def forget_rejects(con: Any, path: str) -> None:
     )
 
 
+def forget_paths(con: Any, paths: list[str]) -> dict[str, int]:
+    """Remove what the files at PATHS loaded: requests, usage, billed and revenue rows, rejects
+    and their manifest rows (in the caller's transaction). Returns how many of each went."""
+    ids = [
+        r[0]
+        for r in con.execute(
+            "SELECT file_id FROM files WHERE path IN (SELECT unnest(?::VARCHAR[]))", [paths]
+        ).fetchall()
+    ]
+    gone = {"files": len(ids)}
+    if not ids:
+        return gone | {t: 0 for t in ("requests", "usage", "billed", "revenue", "rejects")}
+    for table in ("requests", "usage", "billed", "revenue", "rejects"):
+        (n,) = con.execute(
+            f"DELETE FROM {table} WHERE file_id IN (SELECT unnest(?::BIGINT[]))", [ids]
+        ).fetchone()
+        gone[table] = int(n)
+    con.execute("DELETE FROM files WHERE file_id IN (SELECT unnest(?::BIGINT[]))", [ids])
+    return gone
+
+
 def commit_staged_requests(
     con: Any, stage: str, *, file_id: int, kind: str, read_rejected: tuple[int, int] | None = None
 ) -> Counts:

@@ -393,8 +393,17 @@ class Stager:
         self.job, self.kind = job, kind
         self.counts = Counts()
         self.rows = Rows()
+        self.ids: set[str] = set()  # request ids given so far in this file
 
     def add(self, line_no: int, raw: str, outcome: dict[str, Any] | str) -> None:
+        rid = outcome.get("request_id") if isinstance(outcome, dict) else None
+        if isinstance(rid, str):
+            # records of one line share its line number, which the loader's dedupe goes by: a
+            # repeated id (two tracers' spans of one call) is counted here
+            if rid in self.ids:
+                self.counts.add(Counts(read=1, duplicates=1))
+                return
+            self.ids.add(rid)
         self.rows.add(line_no, raw, outcome)
         if len(self.rows.nums) >= BATCH:
             self.flush()

@@ -488,6 +488,10 @@ class Staged:
                 self.prepared = True
             con.execute(f"EXECUTE {INSERT}({int(job.file_id)}, {int(seq)})")
         if c.rejected:
+            if not job.keep_text:
+                from llmcost.ingest import text  # a reject keeps no prompt or answer (SPEC §3)
+
+                text.scrub_rejects(con, "cc_plan", f"seq = {int(seq)} AND action = 'reject'")
             con.execute(
                 "INSERT INTO rejects SELECT ?, line_no, reason, line FROM cc_plan WHERE seq = ? AND action = 'reject'",
                 [job.file_id, seq],

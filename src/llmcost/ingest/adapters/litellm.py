@@ -3,7 +3,8 @@ JSON lines, or CSV (`\\copy "LiteLLM_SpendLogs" TO ... CSV HEADER`, the UI expor
 `StandardLoggingPayload` that LiteLLM's S3/GCS loggers write.
 
 Traps: LiteLLM normalises usage to OpenAI's shape, so `prompt_tokens` INCLUDES cached tokens,
-whose counts live in `metadata.additional_usage_values`; a row whose cache counts exceed
+whose counts live in `metadata.additional_usage_values` (SpendLogs) or `metadata.usage_object`
+and `response.usage` (StandardLoggingPayload, which has no `additional_usage_values`); a row whose cache counts exceed
 `prompt_tokens` was logged the Anthropic way (exclusive) and gets them added. `startTime` is a
 database time without a zone (UTC) in SpendLogs, and float epoch seconds in the payload.
 `cache_hit` is the string "True"/"False": LiteLLM's own cache answered, no provider call.
@@ -37,15 +38,38 @@ MAPPED_META = {
 
 
 def _cache_counts(usage: Any) -> tuple[Any, Any]:
-    """(cache read, cache write) from an additional_usage_values / usage object, either vendor's names."""
+    """(cache read, cache write) from an additional_usage_values / usage object, either vendor's names.
+
+    A count of 0 is a count: the first name that is present wins, zero or not."""
     if not isinstance(usage, dict):
         return None, None
     details = rs.obj(usage.get("prompt_tokens_details"))
-    read = rs.pick(usage, "cache_read_input_tokens") or rs.pick(details, "cached_tokens")
-    write = rs.pick(usage, "cache_creation_input_tokens") or rs.pick(
-        details, "cache_creation_tokens", "cache_write_tokens"
-    )
+    read = _present(usage, "cache_read_input_tokens")
+    if read is None:
+        read = _present(details, "cached_tokens")
+    write = _present(usage, "cache_creation_input_tokens")
+    if write is None:
+        write = _present(details, "cache_creation_tokens", "cache_write_tokens")
     return rs.as_int(read), rs.as_int(write)
+
+
+def _present(mapping: dict[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if mapping.get(key) not in (None, ""):
+            return mapping[key]
+    return None
+
+
+def _usages(rec: dict[str, Any], meta: dict[str, Any]) -> list[Any]:
+    """The usage objects a row may carry, most specific first."""
+    response = rs.obj(rec.get("response"))
+    return [
+        meta.get("additional_usage_values"),
+        meta.get("usage_object"),
+        response.get("usage"),
+        rec.get("usage"),
+        rec.get("response_usage"),
+    ]
 
 
 def convert(rec: Any) -> list[tuple[str | None, rs.Outcome]]:
@@ -54,9 +78,17 @@ def convert(rec: Any) -> list[tuple[str | None, rs.Outcome]]:
     rec = {k: rs.maybe_json(rec[k]) if k in JSON_FIELDS else rec[k] for k in rec}
     meta = rs.obj(rec.get("metadata"))
     custom = rs.obj(meta.get("spend_logs_metadata"))
-    read, write = _cache_counts(meta.get("additional_usage_values"))
-    if read is None and write is None:
-        read, write = _cache_counts(rec.get("usage") or rec.get("response_usage"))
+    read = write = reasoning = None
+    for usage in _usages(rec, meta):
+        read, write = _cache_counts(usage)
+        if read is not None or write is not None:
+            break
+    for usage in _usages(rec, meta):
+        reasoning = _present(
+            rs.obj(rs.obj(usage).get("completion_tokens_details")), "reasoning_tokens"
+        )
+        if reasoning is not None:
+            break
     prompt = rs.as_int(rec.get("prompt_tokens"))
     caches = rs.add_ints(read, write)
     input_tokens: Any = prompt
@@ -84,6 +116,7 @@ def convert(rec: Any) -> list[tuple[str | None, rs.Outcome]]:
         "cache_read_tokens": read,
         "cache_write_tokens": write,
         "output_tokens": rs.as_int(rec.get("completion_tokens")),
+        "reasoning_tokens": rs.as_int(reasoning),
         "cache_hit": cache_hit,
         "status": "ok"
         if status in ("success", "ok", "")

@@ -8,6 +8,16 @@ Traps: both generations of the GenAI conventions are read (`gen_ai.system` and
 number. `gen_ai.usage.input_tokens` SHOULD include cached tokens; an emitter whose cache counts
 exceed it did not follow that, and they are added. Only inference spans are requests: agent,
 tool and workflow spans (`invoke_agent`...) often carry summed usage and are passed over.
+
+Emitters' own names: the Anthropic SDK's built-in tracing writes cache writes as
+`gen_ai.usage.cache_write.input_tokens` and the TTL split as
+`anthropic.usage.cache_creation.ephemeral_{5m,1h}_input_tokens`; OpenLLMetry (Traceloop) the
+pre-1.37 `gen_ai.usage.prompt_tokens` with `cache_read_input_tokens`; OpenLIT `gen_ai.usage.cost`;
+OpenInference `llm.token_count.*`. One call traced by two instrumentations (the SDK's own tracing
+and another) gives two spans with the same `gen_ai.response.id`: that id is the request id, so
+the second is a duplicate. The official OpenAI tracer (`opentelemetry-instrumentation-openai-v2`)
+and others record no cache counts: such a span is marked `cache_tokens_recorded: false`, and the
+ingest summary says how many there are (their cache reads, if any, are priced as input).
 """
 
 from __future__ import annotations
@@ -26,20 +36,27 @@ NOT_REQUESTS = {"invoke_agent", "create_agent", "execute_tool", "invoke_workflow
 PROVIDERS = {"aws.bedrock": "bedrock", "gcp.gemini": "google", "gcp.vertex_ai": "google", "gcp.gen_ai": "google",
              "azure.ai.openai": "azure", "azure.ai.inference": "azure", "az.ai.openai": "azure"}  # fmt: skip
 ATTR = {
-    "input": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
-    "output": ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
+    "input": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"),
+    "output": ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion"),
     "cache_read": ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens",
-                   "gen_ai.usage.input_tokens.cached", "gen_ai.usage.cached_tokens"),
-    "cache_write": ("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens",
-                    "gen_ai.usage.input_tokens.cache_write"),
+                   "gen_ai.usage.input_tokens.cached", "gen_ai.usage.cached_tokens",
+                   "gen_ai.usage.cached_input_tokens", "llm.token_count.prompt_details.cache_read"),
+    "cache_write": ("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_write.input_tokens",
+                    "gen_ai.usage.cache_creation_input_tokens", "gen_ai.usage.input_tokens.cache_write",
+                    "llm.token_count.prompt_details.cache_write"),
+    "cache_write_5m": ("anthropic.usage.cache_creation.ephemeral_5m_input_tokens",),
+    "cache_write_1h": ("anthropic.usage.cache_creation.ephemeral_1h_input_tokens",),
     "reasoning": ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens",
-                  "gen_ai.usage.output_tokens.reasoning"),
+                  "gen_ai.usage.output_tokens.reasoning", "llm.token_count.completion_details.reasoning"),
+    "cost": ("gen_ai.usage.cost",),
     "user": ("enduser.id", "user.id", "app.user_id", "user_id"),
     "customer": ("app.customer_id", "customer.id", "tenant.id", "app.tenant_id", "customer_id", "tenant_id"),
     "feature": ("app.feature", "feature", "app.feature_id"),
     "plan": ("app.plan", "plan"),
 }  # fmt: skip
 MAPPED = {k for keys in ATTR.values() for k in keys}
+TOKEN_KEYS = ("input", "output", "cache_read", "cache_write", "cache_write_5m", "cache_write_1h",
+              "reasoning", "cost")  # fmt: skip
 
 
 def value_of(v: Any) -> Any:
@@ -81,7 +98,7 @@ def _is_request(attrs: dict[str, Any]) -> bool:
     op = str(attrs.get("gen_ai.operation.name") or "").lower()
     if op in NOT_REQUESTS:
         return False
-    has_usage = any(k.startswith("gen_ai.usage.") for k in attrs)
+    has_usage = any(k.startswith(("gen_ai.usage.", "llm.token_count.")) for k in attrs)
     return has_usage and (op in INFERENCE_OPS or not op)
 
 
@@ -89,15 +106,16 @@ def span_record(span: dict[str, Any], resource: dict[str, Any], scope: Any) -> r
     attrs = {**resource, **attributes(span.get("attributes"))}
     if not _is_request(attrs):
         return None
-    tokens = {
-        k: _first(attrs, ATTR[k])
-        for k in ("input", "output", "cache_read", "cache_write", "reasoning")
-    }
+    tokens = {k: _first(attrs, ATTR[k]) for k in TOKEN_KEYS}
     for name, v in tokens.items():
-        if v is not None and not isinstance(rs.as_int(v), int):
+        if name != "cost" and v is not None and not isinstance(rs.as_int(v), int):
             return f"gen_ai.usage {name} tokens must be an integer, got {str(v)[:40]}"
+    write_5m, write_1h = rs.as_int(tokens["cache_write_5m"]), rs.as_int(tokens["cache_write_1h"])
+    write = rs.as_int(tokens["cache_write"])
+    if write_1h is not None:  # the TTL split (the Anthropic SDK's names): the total is 5m + 1h
+        write = write_5m if write_5m is not None else max(0, (write or 0) - write_1h)
     inp = rs.as_int(tokens["input"])
-    caches = rs.add_ints(tokens["cache_read"], tokens["cache_write"])
+    caches = rs.add_ints(tokens["cache_read"], write, write_1h)
     if isinstance(inp, int) and isinstance(caches, int) and caches > inp:
         inp += caches  # the emitter left cached tokens out of input_tokens
     provider = _first(attrs, ("gen_ai.provider.name", "gen_ai.system"))
@@ -105,8 +123,12 @@ def span_record(span: dict[str, Any], resource: dict[str, Any], scope: Any) -> r
     code = status.get("code")
     failed = code in (2, "2", "STATUS_CODE_ERROR") or attrs.get("error.type") not in (None, "")
     trace, span_id = span.get("traceId"), span.get("spanId")
+    response_id = attrs.get("gen_ai.response.id")
     fields = {
-        "request_id": f"{trace}:{span_id}" if trace and span_id else None,
+        # one call, two tracers: the response id makes the second span a duplicate
+        "request_id": str(response_id)
+        if response_id not in (None, "")
+        else (f"{trace}:{span_id}" if trace and span_id else None),
         "timestamp": rs.as_int(span.get("startTimeUnixNano")),
         "provider": PROVIDERS.get(str(provider).lower(), provider) if provider else None,
         "model": _first(attrs, ("gen_ai.response.model", "gen_ai.request.model")),
@@ -117,11 +139,13 @@ def span_record(span: dict[str, Any], resource: dict[str, Any], scope: Any) -> r
         "plan": _first(attrs, ATTR["plan"]),
         "input_tokens": inp,
         "cache_read_tokens": rs.as_int(tokens["cache_read"]),
-        "cache_write_tokens": rs.as_int(tokens["cache_write"]),
+        "cache_write_tokens": write,
+        "cache_write_1h_tokens": write_1h,
         "output_tokens": rs.as_int(tokens["output"]),
         "reasoning_tokens": rs.as_int(tokens["reasoning"]),
         "status": "error" if failed else "ok",
         "latency_ms": _latency(span),
+        "cost_usd": rs.as_num(tokens["cost"]),
     }
     extras = {
         "span_name": span.get("name"),
@@ -136,7 +160,11 @@ def span_record(span: dict[str, Any], resource: dict[str, Any], scope: Any) -> r
         "error_type": attrs.get("error.type"),
         "scope": scope.get("name") if isinstance(scope, dict) else None,
         "span_id": span_id,
+        "trace_span": f"{trace}:{span_id}" if response_id not in (None, "") else None,
         "parent_span_id": span.get("parentSpanId") or None,
+        "cache_tokens_recorded": False
+        if tokens["cache_read"] is None and tokens["cache_write"] is None
+        else None,
     }  # gen_ai.input/output.messages are text: never kept
     return rs.canonical_record(fields, extras, KIND)
 

@@ -298,9 +298,7 @@ def test_suggest_ranks_levers(jsonl: Any, run_cli: Any) -> None:
         "cache tagger",
         "cap tagger at P95",
     ]
-    assert [r["savings_usd"] for r in doc["rows"]] == pytest.approx(
-        [0.023055, 0.0178875, 0.014115]
-    )
+    assert [r["savings_usd"] for r in doc["rows"]] == pytest.approx([0.023055, 0.0178875, 0.014115])
     code, out, _ = run_cli("whatif", "--suggest")
     assert "quality is NOT measured" in out
 

@@ -305,13 +305,16 @@ def prices_show(
 
 @prices_app.command("check")
 def prices_check(ctx: typer.Context, fmt: FormatOpt = "table") -> None:
-    """Models seen in the data with no price at their time, and rates the table lacks."""
+    """Models seen in the data with no price at their time, or priced by fallback, and rates the
+    table lacks. Exits 1 when any request is unpriced (a CI gate), 0 otherwise."""
     from llmcost.render import render
     from llmcost.views import prices_check_result
 
     state = _state(ctx)
     result = prices_check_result(state.connect(), state.prices())
     emit(render(result, fmt))
+    if result.doc["unpriced_requests"]:
+        raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------- what-if and estimate

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from llmcost.render import Column, Table
@@ -83,8 +84,11 @@ def prices_list_table(table: Any) -> SimpleResult:
                 "batch_discount": v.batch_discount,
                 "versions": len(model.versions),
                 "aliases": ", ".join(model.aliases),
+                "replaces": ", ".join(model.replaces),
             }
         )
+    if any(r["replaces"] for r in rows):  # an overlay took over a bundled name: say so
+        cols.append(Column("replaces"))
     doc = {"pricing": {"files": table.files, "sha256": table.sha256}, "models": rows}
     note = "USD per 1M tokens"
     return SimpleResult(
@@ -131,17 +135,37 @@ def prices_show_table(model: Any) -> SimpleResult:
 
 
 def prices_check_result(con: Any, table: Any) -> SimpleResult:
-    """Models in the data that are unpriced (unknown, or used before their first price), and fallbacks."""
+    """Models in the data that are unpriced (unknown, or used before their first price), and those
+    priced by fallback (their host unknown, another host's price borrowed), with request counts and
+    cost share. `doc["unpriced_requests"]` > 0 makes `prices check` exit 1."""
     from llmcost import pricing
 
     pricing.install(con, table)
     found = con.execute(
-        """SELECT model, count(*) AS requests, count(price_model) AS priced, min(ts), max(ts)
-           FROM priced GROUP BY model HAVING count(*) > count(price_model) ORDER BY requests DESC"""
+        """SELECT model, count(*) AS requests, count(price_model) AS priced, min(ts), max(ts),
+                  sum(cost_usd) AS cost
+           FROM priced GROUP BY model ORDER BY requests DESC, model"""
     ).fetchall()
+    total_cost = sum((r[5] for r in found if r[5] is not None), start=Decimal(0))
+    total_requests = sum(r[1] for r in found)
     rows = []
-    for model, n, priced, first, last in found:
-        known = table.resolve(model)
+    fallback_rows = []
+    for model, n, priced, first, last, cost in found:
+        known, how = table.resolve_how(model)
+        if how == "fallback" and priced:
+            fallback_rows.append(
+                {
+                    "model": model,
+                    "priced_as": known.id,
+                    "requests": priced,
+                    "cost_usd": float(cost) if cost is not None else None,
+                    "cost_share": float(cost / total_cost)
+                    if cost is not None and total_cost
+                    else None,
+                }
+            )
+        if n == priced:
+            continue
         reason = (
             "no price for this model"
             if known is None
@@ -151,6 +175,7 @@ def prices_check_result(con: Any, table: Any) -> SimpleResult:
             {
                 "model": model,
                 "unpriced_requests": n - priced,
+                "request_share": (n - priced) / total_requests if total_requests else None,
                 "first_seen": first,
                 "last_seen": last,
                 "reason": reason,
@@ -174,17 +199,41 @@ def prices_check_result(con: Any, table: Any) -> SimpleResult:
     }
     warnings = table.warnings()
     relevant = [w for w in warnings if w.split(" ", 1)[0] in used]
-    lines = [f"{len(rows)} model name(s) in the data without a price at their time"]
+    unpriced_requests = sum(r["unpriced_requests"] for r in rows)
+    lines = [
+        f"{len(rows)} model name(s) in the data without a price at their time"
+        f" ({unpriced_requests} of {total_requests} requests)",
+        f"{len(fallback_rows)} model name(s) priced by fallback (no host known; another host's price)"
+        f" ({sum(r['requests'] for r in fallback_rows)} requests)",
+    ]
     lines += [f"warning: {w}" for w in relevant]
     if len(warnings) > len(relevant):
         lines.append(
             f"{len(warnings) - len(relevant)} rate fallback(s) in models your data does not use (see --format json)"
         )
     doc = {
+        "requests": total_requests,
+        "unpriced_requests": unpriced_requests,
         "unpriced": rows,
+        "fallback": fallback_rows,
         "warnings": warnings,
         "pricing": {"files": table.files, "sha256": table.sha256},
     }
-    return SimpleResult(
-        doc, [Table("unpriced models", cols, rows, note="add a price with --pricing FILE")], lines
-    )
+    fb_cols = [
+        Column("model"),
+        Column("priced_as"),
+        Column("requests", kind="int"),
+        Column("cost_usd", kind="usd"),
+        Column("cost_share", kind="ratio"),
+    ]
+    tables = [Table("unpriced models", cols, rows, note="add a price with --pricing FILE")]
+    if fallback_rows:
+        tables.append(
+            Table(
+                "priced by fallback",
+                fb_cols,
+                fallback_rows,
+                note="log the provider to price at its host",
+            )
+        )
+    return SimpleResult(doc, tables, lines)

@@ -1,0 +1,387 @@
+"""SPEC §4 as amended: prices per host, the generated table, overlay rules, `prices check` as a gate.
+
+Expected rates are the sources' figures in force on 2026-11-15 (USD per 1M tokens), read from the
+snapshots in pricing/sources/ (genai-prices 0.2.3 leads; LiteLLM 1.110.2 where it alone lists a name).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmcost import price_import, pricing
+
+ROOT = Path(__file__).resolve().parents[1]
+DAY = date(2026, 11, 15)
+
+
+@pytest.fixture(scope="module")
+def table() -> pricing.PriceTable:
+    return pricing.load()
+
+
+# logged name, model it prices as, input, output, cache read on 2026-11-15
+CASES = [
+    ("gpt-5.1", "gpt-5.1", "1.25", "10", "0.125"),
+    ("gpt-5.4-mini", "gpt-5.4-mini", "0.75", "4.5", "0.075"),
+    ("claude-opus-4-6", "claude-opus-4-6", "5", "25", "0.5"),
+    ("claude-sonnet-4-6", "claude-sonnet-4-6", "3", "15", "0.3"),
+    ("gemini-2.5-flash-lite", "gemini-2.5-flash-lite", "0.1", "0.4", "0.01"),
+    ("gemini-3-flash-preview", "gemini-3-flash-preview", "0.5", "3", "0.05"),
+    ("o3-pro", "o3-pro", "20", "80", "20"),
+    ("grok-4", "grok-4-0709", "3", "15", "0.75"),
+    ("xai/grok-4", "grok-4-0709", "3", "15", "0.75"),
+    ("groq/llama-3.3-70b-versatile", "groq/llama-3.3-70b-versatile", "0.59", "0.79", "0.59"),
+    (
+        "together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        "together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        "1.04",
+        "1.04",
+        "1.04",
+    ),
+    (
+        "deepinfra/meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        "deepinfra/meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        "0.1",
+        "0.32",
+        "0.1",
+    ),
+    (
+        "fireworks_ai/accounts/fireworks/models/llama-v3p3-70b-instruct",
+        "fireworks_ai/accounts/fireworks/models/llama-v3p3-70b-instruct",
+        "0.9",
+        "0.9",
+        "0.9",
+    ),
+    (
+        "openrouter/anthropic/claude-3.7-sonnet",
+        "openrouter/anthropic/claude-3.7-sonnet",
+        "3",
+        "15",
+        "3",
+    ),
+    ("openrouter/openai/gpt-4o", "openrouter/openai/gpt-4o", "2.5", "10", "1.25"),
+    # fine-tunes at the fine-tune rate (LiteLLM ft:gpt-4o-mini-2024-07-18 0.3/1.2), never the base 0.15/0.6
+    ("ft:gpt-4o-mini-2024-07-18:acme::abc123", "ft:gpt-4o-mini", "0.3", "1.2", "0.3"),
+    ("ft:gpt-4.1-mini-2025-04-14:acme::x", "ft:gpt-4.1-mini-2025-04-14", "0.8", "3.2", "0.2"),
+    # Bedrock: regional profiles +10 % (1.1/5.5, 5.5/27.5), global at list
+    (
+        "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "regional.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "1.1",
+        "5.5",
+        "0.11",
+    ),
+    (
+        "jp.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "regional.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "1.1",
+        "5.5",
+        "0.11",
+    ),
+    (
+        "global.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "global.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "1",
+        "5",
+        "0.1",
+    ),
+    (
+        "bedrock/us.anthropic.claude-opus-4-5-20251101-v1:0",
+        "regional.anthropic.claude-opus-4-5-v1:0",
+        "5.5",
+        "27.5",
+        "0.55",
+    ),
+    (
+        "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "3.3",
+        "16.5",
+        "0.33",
+    ),
+    (
+        "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "3",
+        "15",
+        "0.3",
+    ),
+    (
+        "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "regional.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "1.1",
+        "5.5",
+        "0.11",
+    ),
+    # Vertex at Vertex's price; name@version never falls back to the family
+    ("vertex_ai/gemini-2.0-flash", "vertex_ai/gemini-2.0-flash", "0.15", "0.6", "0.15"),
+    ("vertex_ai/mistral-large@2407", "vertex_ai/mistral-large@2407", "2", "6", "2"),
+    (
+        "vertex_ai/claude-sonnet-4-5@20250929",
+        "vertex_ai/claude-sonnet-4-5@20250929",
+        "3",
+        "15",
+        "0.3",
+    ),
+    # Azure data zones 1.1x
+    ("azure/eu/gpt-4o", "azure/eu/gpt-4o", "2.75", "11", "1.375"),
+    ("azure/us/gpt-5", "azure/eu/gpt-5", "1.375", "11", "0.1375"),
+    ("azure/gpt-4o-mini", "azure/gpt-4o-mini", "0.15", "0.6", "0.075"),
+    # first-party, with and without the vendor's gateway prefix
+    ("gpt-4o", "gpt-4o", "2.5", "10", "1.25"),
+    ("openai/gpt-5", "gpt-5", "1.25", "10", "0.125"),
+    ("anthropic/claude-opus-4-5", "claude-opus-4-5", "5", "25", "0.5"),
+    ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5", "3", "15", "0.3"),
+    ("gemini/gemini-2.5-flash", "gemini-2.5-flash", "0.3", "2.5", "0.03"),
+    ("gemini-2.5-pro", "gemini-2.5-pro", "1.25", "10", "0.125"),
+    ("mistral-large-latest", "mistral-large-latest", "0.5", "1.5", "0.05"),
+    ("mistral/mistral-small-latest", "mistral-small-latest", "0.15", "0.6", "0.015"),
+    ("mistral-large-2512", "mistral-large-2512", "0.5", "1.5", "0.05"),
+    ("o3", "o3", "2", "8", "0.5"),
+]
+
+
+@pytest.mark.parametrize(("name", "model_id", "inp", "out", "cached"), CASES)
+def test_names_price_at_their_hosts_figure(table: pricing.PriceTable, name: str, model_id: str,
+                                           inp: str, out: str, cached: str) -> None:  # fmt: skip
+    model, how = table.resolve_how(name)
+    assert model is not None and model.id == model_id and how == "host"
+    v = model.version_at(DAY)
+    assert v is not None
+    assert (v.input, v.output, v.cache_read) == (Decimal(inp), Decimal(out), Decimal(cached))
+
+
+def test_cost_of_a_bedrock_regional_request_by_hand(table: pricing.PriceTable) -> None:
+    # us.anthropic Haiku 4.5: 100,000 in (60,000 cache reads), 5,000 out:
+    # (40,000 x 1.1 + 60,000 x 0.11 + 5,000 x 5.5) / 1e6 = (44,000 + 6,600 + 27,500) / 1e6 = 0.0781
+    model = table.resolve("us.anthropic.claude-haiku-4-5-20251001-v1:0")
+    assert model is not None
+    v = model.version_at(DAY)
+    assert v is not None
+    cost = v.cost(input_tokens=100_000, cache_read_tokens=60_000, output_tokens=5_000)
+    assert cost == Decimal("0.0781")
+
+
+def test_dated_versions(table: pricing.PriceTable) -> None:
+    o3 = table.resolve("o3")
+    assert o3 is not None
+    before, after = o3.version_at(date(2025, 6, 9)), o3.version_at(date(2025, 6, 10))
+    assert before is not None and (before.input, before.output) == (10, 40)
+    assert after is not None and (after.input, after.output) == (2, 8)
+    together = table.resolve("together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo")
+    assert together is not None
+    aug, sep = together.version_at(date(2026, 8, 31)), together.version_at(date(2026, 9, 1))
+    assert aug is not None and aug.input == Decimal("0.88")
+    assert sep is not None and sep.input == Decimal("1.04")
+
+
+def test_unknown_host_borrows_only_as_fallback(table: pricing.PriceTable) -> None:
+    model, how = table.resolve_how("meta-llama/Llama-3.3-70B-Instruct-Turbo")
+    assert model is not None and how == "fallback"
+    # a known host that does not list the model: unpriced, never another host's price
+    assert table.resolve_how("vertex_ai/mistral-large") == (None, "")
+    assert table.resolve_how("groq/gpt-4o") == (None, "")
+    # the provider names the host when the name does not
+    model, how = table.resolve_how("gpt-4o-mini", "azure")
+    assert model is not None and model.id.startswith("azure/") and how == "host"
+    # the org part of a model name is never stripped
+    assert (
+        pricing.host_candidates("together_ai/openai/gpt-oss-120b")[1][0]
+        == "together_ai/openai/gpt-oss-120b"
+    )
+
+
+def test_fine_tune_never_base_price(table: pricing.PriceTable) -> None:
+    assert table.resolve("ft:my-own-base:acme::x") is None
+    assert table.resolve("ft:gpt-4o-mini-2024-07-18:acme::x").id != "gpt-4o-mini"  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- coverage against the sources
+
+
+def _snapshot(prefix: str) -> Any:
+    path = next((ROOT / "pricing" / "sources").glob(f"{prefix}-*.json.gz"))
+    return json.loads(gzip.decompress(path.read_bytes()))
+
+
+def test_coverage_of_the_sources_current_text_models(table: pricing.PriceTable) -> None:
+    ll = _snapshot("litellm")
+    total = resolved = 0
+    wrong = []
+    for key, v in ll.items():
+        if not isinstance(v, dict) or v.get("mode") not in ("chat", "completion", "responses"):
+            continue
+        hn = price_import.ll_host(key, v)
+        if hn is None or price_import.ll_rates(v) is None:
+            continue
+        if v.get("deprecation_date") and str(v["deprecation_date"]) < DAY.isoformat():
+            continue
+        total += 1
+        # as logged: the key LiteLLM routes, with its host as the request's provider
+        model, how = table.resolve_how(key, hn[0])
+        if model is None:
+            continue
+        resolved += 1
+        if how != "host" or model.provider != hn[0]:
+            wrong.append((key, model.id, model.provider))
+    assert total > 1500
+    assert resolved / total >= 0.95, (resolved, total)
+    assert wrong == []
+
+
+# ---------------------------------------------------------------- the importer
+
+
+def test_importer_appends_and_never_rewrites(tmp_path: Path) -> None:
+    gp = [{"id": "openai", "models": [
+        {"id": "gpt-x", "match": {"or": [{"equals": "gpt-x"}, {"starts_with": "gpt-x-2026"}]},
+         "prices": [{"prices": {"input_mtok": "2", "output_mtok": "8"}},
+                    {"constraint": {"start_date": "2026-06-01"}, "prices": {"input_mtok": "1", "output_mtok": "4"}}]}]}]  # fmt: skip
+    ll = {"gpt-x": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1.5e-06,
+                    "output_cost_per_token": 4e-06},
+          "azure/eu/gpt-x": {"litellm_provider": "azure", "mode": "chat", "input_cost_per_token": 1.1e-06,
+                             "output_cost_per_token": 4.4e-06}}  # fmt: skip
+    (tmp_path / "gp.json").write_text(json.dumps(gp))
+    (tmp_path / "ll.json").write_text(json.dumps(ll))
+    table = tmp_path / "pricing"
+    table.mkdir()
+    args = {"genai_prices": tmp_path / "gp.json", "litellm": tmp_path / "ll.json", "table_dir": table,
+            "out_dir": table, "versions": {"genai-prices": "t", "litellm": "t"}}  # fmt: skip
+    disagreements, _, counts = price_import.run(as_of=date(2026, 11, 15), **args)  # type: ignore[arg-type]
+    # genai-prices leads; LiteLLM's 1.5 input is printed for a person to decide
+    assert disagreements == ["openai gpt-x: genai-prices input 1 vs LiteLLM gpt-x: input 1.5"]
+    assert counts == {"openai": 1, "azure": 1}
+    loaded = pricing.load(bundled=table)
+    x = loaded.resolve("gpt-x-20260101")
+    assert x is not None and [(v.effective_from, v.input) for v in x.versions] == [
+        (date(2023, 1, 1), 2), (date(2026, 6, 1), 1)]  # fmt: skip
+    assert loaded.resolve("azure/eu/gpt-x").version_at(DAY).input == Decimal("1.1")  # type: ignore[union-attr]
+    # the source changes its price: a new version is appended, the old ones stay
+    gp[0]["models"][0]["prices"] = {"input_mtok": "0.5", "output_mtok": "2"}
+    (tmp_path / "gp.json").write_text(json.dumps(gp))
+    _, changes, _ = price_import.run(as_of=date(2026, 12, 1), **args)  # type: ignore[arg-type]
+    assert changes == ["openai gpt-x: price changed, new version from 2026-12-01"]
+    x = pricing.load(bundled=table).resolve("gpt-x")
+    assert x is not None and [(v.effective_from, v.input) for v in x.versions] == [
+        (date(2023, 1, 1), 2), (date(2026, 6, 1), 1), (date(2026, 12, 1), Decimal("0.5"))]  # fmt: skip
+
+
+def test_override_needs_reason_and_source(tmp_path: Path) -> None:
+    from llmcost.errors import PricingError
+
+    (tmp_path / "overrides.toml").write_text(
+        '[[override]]\nhost = "openai"\nmodel = "gpt-x"\nreason = "r"\n'
+    )
+    with pytest.raises(PricingError, match=r"line 1: an override needs 'source'"):
+        price_import.read_overrides(tmp_path / "overrides.toml")
+
+
+# ---------------------------------------------------------------- overlay rules
+
+
+def _overlay(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "mine.toml"
+    p.write_text(text)
+    return p
+
+
+def test_overlay_may_not_rebind_a_bundled_alias_silently(tmp_path: Path) -> None:
+    from llmcost.errors import PricingError
+
+    text = '[[models]]\nid = "my-gpt"\naliases = ["gpt-5"]\n[[models.prices]]\neffective_from = 2026-01-01\ninput = 7.0\noutput = 7.0\n'
+    with pytest.raises(
+        PricingError, match=r"alias 'gpt-5' of my-gpt is already used by gpt-5.*replaces"
+    ):
+        pricing.load([_overlay(tmp_path, text)])
+    taken = text.replace('aliases = ["gpt-5"]', 'aliases = ["gpt-5"]\nreplaces = "gpt-5"')
+    t = pricing.load([_overlay(tmp_path, taken)])
+    model = t.resolve("gpt-5")
+    assert model is not None and model.id == "my-gpt" and model.replaces == ["gpt-5"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "effective_from = 2026-01-01\ninput = 1.0\noutput = 1.0\n[[models.prices]]\neffective_from = 2026-01-01\ninput = 2.0\noutput = 2.0\n",
+            r"mine.toml line 8: x-model: two prices from 2026-01-01",
+        ),
+        (
+            "effective_from = 2026-01-01\ninput = inf\noutput = 1.0\n",
+            r"mine.toml line 5: x-model: 'input' = Infinity is not a price",
+        ),
+        (
+            "effective_from = 2026-01-01\ninput = nan\noutput = 1.0\n",
+            r"mine.toml line 5: x-model: 'input' = NaN is not a price",
+        ),
+        (
+            "effective_from = 2026-01-01\ninput = 1e30\noutput = 1.0\n",
+            r"mine.toml line 5: x-model: 'input' = 1E\+30 is not a price",
+        ),
+        (
+            "effective_from = 2026-01-01\noutput = 1.0\n",
+            r"mine.toml line \d+: x-model: a price needs 'input'",
+        ),
+    ],
+)
+def test_overlay_errors_name_file_and_line(tmp_path: Path, body: str, message: str) -> None:
+    from llmcost.errors import PricingError
+
+    text = '[[models]]\nid = "x-model"\n[[models.prices]]\n' + body
+    with pytest.raises(PricingError, match=message):
+        pricing.load([_overlay(tmp_path, text)])
+
+
+def test_overlay_new_model_without_price_is_an_error(tmp_path: Path) -> None:
+    from llmcost.errors import PricingError
+
+    with pytest.raises(PricingError, match=r"x-model: no \[\[models.prices\]\]"):
+        pricing.load([_overlay(tmp_path, '[[models]]\nid = "x-model"\n')])
+
+
+# ---------------------------------------------------------------- prices check as a gate
+
+
+def test_prices_check_exit_codes_and_fallback(run_cli: Any, jsonl: Any) -> None:
+    def rec(i: int, model: str) -> dict[str, Any]:
+        return {"request_id": f"r{i}", "timestamp": "2026-11-15T10:00:00Z", "model": model,
+                "input_tokens": 1000, "output_tokens": 100}  # fmt: skip
+
+    run_cli("ingest", str(jsonl([rec(1, "gpt-4o"), rec(2, "gpt-4o")], "a.jsonl")), "-q")
+    code, out, _ = run_cli("prices", "check", "--format", "json")
+    assert code == 0 and json.loads(out)["unpriced_requests"] == 0
+    run_cli(
+        "ingest", str(jsonl([rec(3, "meta-llama/Llama-3.3-70B-Instruct-Turbo")], "b.jsonl")), "-q"
+    )
+    code, out, _ = run_cli("prices", "check", "--format", "json")
+    doc = json.loads(out)
+    assert code == 0
+    # gpt-4o: 2 x (1000 x 2.5 + 100 x 10) / 1e6 = 0.007; Llama at Together: (1000 + 100) x 1.04 / 1e6 = 0.001144
+    (fb,) = doc["fallback"]
+    assert fb["model"] == "meta-llama/Llama-3.3-70B-Instruct-Turbo" and fb["requests"] == 1
+    assert fb["cost_share"] == pytest.approx(0.001144 / (0.007 + 0.001144))
+    run_cli("ingest", str(jsonl([rec(4, "no-such-model")], "c.jsonl")), "-q")
+    code, out, _ = run_cli("prices", "check", "--format", "json")
+    assert code == 1 and json.loads(out)["unpriced_requests"] == 1
+
+
+def test_prices_list_shows_what_an_overlay_replaces(run_cli: Any, tmp_path: Path) -> None:
+    _overlay(tmp_path, '[[models]]\nid = "my-gpt"\naliases = ["gpt-5"]\nreplaces = "gpt-5"\n'
+             "[[models.prices]]\neffective_from = 2026-01-01\ninput = 7.0\noutput = 7.0\n")  # fmt: skip
+    code, out, _ = run_cli(
+        "--pricing", str(tmp_path / "mine.toml"), "prices", "list", "--format", "json"
+    )
+    assert code == 0
+    (row,) = [r for r in json.loads(out)["models"] if r["model"] == "my-gpt"]
+    assert row["replaces"] == "gpt-5"
+    code, out, _ = run_cli(
+        "--pricing", str(tmp_path / "mine.toml"), "prices", "list", "--format", "csv"
+    )
+    assert "replaces" in out.splitlines()[0]

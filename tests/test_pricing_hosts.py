@@ -385,3 +385,65 @@ def test_prices_list_shows_what_an_overlay_replaces(run_cli: Any, tmp_path: Path
         "--pricing", str(tmp_path / "mine.toml"), "prices", "list", "--format", "csv"
     )
     assert "replaces" in out.splitlines()[0]
+
+
+def test_the_committed_table_is_rebuilt_exactly_from_its_snapshots(
+    run_cli: Any, tmp_path: Path
+) -> None:
+    import shutil
+
+    copy = tmp_path / "pricing"
+    shutil.copytree(ROOT / "pricing", copy, ignore=shutil.ignore_patterns("README.md"))
+    sources = sorted((copy / "sources").glob("*.json.gz"))
+    gp = next(p for p in sources if p.name.startswith("genai-prices-"))
+    ll = next(p for p in sources if p.name.startswith("litellm-"))
+    code, _, err = run_cli("prices", "import", "--genai-prices", str(gp), "--litellm", str(ll),
+                             "--into", str(copy), "--as-of", "2026-11-15")  # fmt: skip
+    assert code == 0, err
+    assert "sources disagree: openai" in err or "sources disagree:" in err
+    for path in sorted((ROOT / "pricing").glob("*.toml")):
+        assert (copy / path.name).read_text() == path.read_text(), path.name
+
+
+def test_prices_update_writes_a_dated_overlay(run_cli: Any, tmp_path: Path) -> None:
+    ll = {
+        "gpt-4o": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 2e-06,
+                   "output_cost_per_token": 8e-06, "cache_read_input_token_cost": 1e-06},
+        "groq/my-new-model": {"litellm_provider": "groq", "mode": "chat", "input_cost_per_token": 1e-07,
+                              "output_cost_per_token": 2e-07},
+    }  # fmt: skip
+    (tmp_path / "ll.json").write_text(json.dumps(ll))
+    mine = tmp_path / "mine"
+    code, out, err = run_cli("prices", "update", "--from", str(tmp_path / "ll.json"), "--into", str(mine),
+                             "--as-of", "2026-12-01")  # fmt: skip
+    assert code == 0, err
+    assert "2 model(s) written to" in out
+    bundled_before = pricing.load()
+    t = pricing.load([mine])
+    gpt = t.resolve("gpt-4o")
+    assert gpt is not None
+    # the old versions stay; the file's price starts on its date
+    assert gpt.version_at(date(2026, 11, 30)) == bundled_before.resolve("gpt-4o").version_at(
+        date(2026, 11, 30)
+    )  # type: ignore[union-attr]
+    v = gpt.version_at(date(2026, 12, 1))
+    assert v is not None and (v.input, v.output, v.cache_read) == (2, 8, 1)
+    new = t.resolve("groq/my-new-model")
+    assert new is not None and new.version_at(DAY).input == Decimal("0.1")  # type: ignore[union-attr]
+    assert pricing.load().resolve("groq/my-new-model") is None  # bundled files untouched
+
+
+def test_report_coverage_counts_fallback(run_cli: Any, jsonl: Any) -> None:
+    recs = [
+        {"request_id": f"r{i}", "timestamp": "2026-11-15T10:00:00Z", "model": m, "input_tokens": 1000,
+         "output_tokens": 100}
+        for i, m in enumerate(["gpt-4o", "meta-llama/Llama-3.3-70B-Instruct-Turbo", "together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo"])
+    ]  # fmt: skip
+    run_cli("ingest", str(jsonl(recs)), "-q")
+    code, out, _ = run_cli("report", "--format", "json")
+    assert code == 0
+    cov = json.loads(out)["coverage"]
+    assert (cov["priced"], cov["fallback"]) == (3, 1)
+    assert cov["fallback_models"] == ["meta-llama/Llama-3.3-70B-Instruct-Turbo"]
+    _, out, _ = run_cli("report")
+    assert "1 priced by fallback (meta-llama/Llama-3.3-70B-Instruct-Turbo)" in out

@@ -529,7 +529,8 @@ def merge(old: dict[tuple[str, str], Entry], new: Imported, overrides: list[Over
             cur.versions.append(v)
             changes.append(f"{cur.host} {cur.id}: new version from {v.effective_from}")
         src_now = [v for v in e.versions if v.effective_from <= as_of]
-        if not later and src_now and _differs(src_now[-1], last):
+        old_now = [v for v in cur.versions if v.effective_from <= as_of] or [last]
+        if not later and src_now and _differs(src_now[-1], old_now[-1]):
             cur.versions.append(Version(as_of, src_now[-1].rates, src_now[-1].source))
             changes.append(f"{cur.host} {cur.id}: price changed, new version from {as_of}")
     return out, changes
@@ -645,3 +646,143 @@ def run(
         )
         counts[host] = len(entries)
     return imported.disagreements, changes, counts
+
+
+# ---------------------------------------------------------------- inputs as a person gives them
+
+
+def installed_genai_prices() -> tuple[Any, str]:
+    """genai-prices' bundled data as JSON-shaped objects (needs the `import` extra), and its version."""
+    try:
+        import genai_prices  # type: ignore[import-not-found,unused-ignore]
+        from genai_prices import data  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise PricingError(
+            "genai-prices is not installed",
+            hint="pip install 'llmcost[import]', or give its data with --genai-prices FILE",
+        ) from None
+    return _plain(data.providers), str(getattr(genai_prices, "__version__", "unknown"))
+
+
+def _plain(o: Any) -> Any:
+    """genai-prices' dataclasses as the JSON its data file holds (Decimals and dates as strings)."""
+    import dataclasses
+    from datetime import time
+
+    if type(o).__name__ == "ModelPrice":
+        return {k: _plain(v) for k, v in o._comparable_values().items()}
+    if dataclasses.is_dataclass(o) and not isinstance(o, type):
+        out = {}
+        for f in dataclasses.fields(o):
+            v = getattr(o, f.name)
+            if f.name.startswith("_") or not f.init or f.name == "extractors" or v is None:
+                continue
+            out[f.name.rstrip("_")] = _plain(v)
+        return out
+    if isinstance(o, list):
+        return [_plain(x) for x in o]
+    if isinstance(o, dict):
+        return {k: _plain(v) for k, v in o.items()}
+    if isinstance(o, Decimal):
+        return str(o)
+    if isinstance(o, date | time):
+        return o.isoformat()
+    return o
+
+
+_VERSION = re.compile(r"-(\d+(?:\.\d+)+)")
+
+
+def read_source(path: Path) -> tuple[Any, str, str]:
+    """(document, kind, version) of a data file: JSON, .json.gz, or the litellm wheel itself."""
+    import zipfile
+
+    if path.suffix == ".whl":
+        try:
+            with zipfile.ZipFile(path) as z:
+                member = next(
+                    n
+                    for n in z.namelist()
+                    if n.endswith("model_prices_and_context_window_backup.json")
+                )
+                doc = json.loads(z.read(member))
+        except (OSError, StopIteration, zipfile.BadZipFile, ValueError):
+            raise PricingError(
+                f"cannot read {path}: no LiteLLM price file in it",
+                hint="give litellm's wheel or its JSON",
+            ) from None
+    else:
+        doc = read_json(path)
+    m = _VERSION.search(path.name)
+    return doc, kind_of(doc), m.group(1) if m else "unknown"
+
+
+def snapshot(doc: Any, directory: Path, name: str) -> Path:
+    """The exact input, kept beside the table so that the same table can be built again offline."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(doc, sort_keys=True, indent=0).encode(), 9, mtime=0))
+    return path
+
+
+def update_overlay(
+    source: Path, bundled: Path, into: Path, as_of: date
+) -> tuple[Path, int, list[str]]:
+    """`prices update --from FILE`: what FILE prices differently from the table, as a dated overlay in
+    `into` (the bundled files are not touched). Returns (file written, models in it, disagreements)."""
+    doc, kind, version = read_source(source)
+    imported = from_sources(
+        doc if kind == "genai-prices" else None, doc if kind == "litellm" else None
+    )
+    old = read_table(bundled)
+    if into.is_dir():
+        for k, e in read_table(into).items():
+            if k in old:
+                old[k].versions = sorted({v.effective_from: v for v in [*old[k].versions, *e.versions]}.values(),
+                                         key=lambda v: v.effective_from)  # fmt: skip
+            else:
+                old[k] = e
+    before = {k: len(e.versions) for k, e in old.items()}
+    table, _ = merge(old, imported, [], as_of)
+    out: list[Entry] = []
+    for k, e in table.items():
+        if k not in before:
+            out.append(e)  # a model the table does not have
+        elif len(e.versions) > before[k]:  # only the new versions; the id makes them this model's
+            out.append(Entry(e.host, e.id, [], e.versions[before[k] :], e.tier, origin="update"))
+    into.mkdir(parents=True, exist_ok=True)
+    path = into / f"update-{kind}-{as_of.isoformat()}.toml"
+    header = [
+        f"Made by `llmcost prices update --from {source.name}` ({kind} {version}) on {as_of}.",
+        "",
+    ]
+    seen = {
+        n.lower()
+        for k, e in old.items()
+        for n in [e.id, *(HOSTS.get(e.host, ("",))[0] + x for x in e.names)]
+    }
+    texts: list[str] = []
+    for host in HOSTS:
+        entries = [e for e in out if e.host == host]
+        if entries:
+            for e in entries:
+                if e.origin == "update":
+                    seen.discard(e.id.lower())
+            texts.append(render_host(host, entries, header if not texts else [], seen))
+    path.write_text(_one_file(texts), encoding="utf-8")
+    return path, len(out), imported.disagreements
+
+
+def _one_file(texts: list[str]) -> str:
+    """Host files joined as one overlay: each model names its host (an overlay has no single provider)."""
+    out = []
+    for text in texts:
+        host = ""
+        for line in text.splitlines():
+            if line.startswith("provider = "):
+                host = line.split("=", 1)[1].strip()
+                continue
+            out.append(line)
+            if line.startswith("tier = ") and host:
+                out.append(f"provider = {host}")
+    return "\n".join(out) + "\n"

@@ -125,7 +125,7 @@ CASES = [
     ("vertex_ai/mistral-large@2407", "vertex_ai/mistral-large@2407", "2", "6", "2"),
     (
         "vertex_ai/claude-sonnet-4-5@20250929",
-        "vertex_ai/claude-sonnet-4-5@20250929",
+        "vertex_ai/claude-sonnet-4-5",
         "3",
         "15",
         "0.3",

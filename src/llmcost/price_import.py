@@ -316,6 +316,12 @@ def _tier(name: str) -> str:
     return "mid"
 
 
+def _gp_host(provider: str, model: str) -> str:
+    """genai-prices' `google` lists Claude at Vertex AI's (global endpoint) rates: that host is Vertex."""
+    host = next(h for h, spec in HOSTS.items() if provider in spec[1])
+    return "vertex" if host == "google" and model.lower().startswith("claude") else host
+
+
 def from_sources(gp: Any | None, ll: Any | None) -> Imported:
     """Group the sources' names into models per host; the genai-prices price leads where both list one."""
     entries: dict[tuple[str, str], Entry] = {}
@@ -326,11 +332,12 @@ def from_sources(gp: Any | None, ll: Any | None) -> Imported:
         host = next((h for h, spec in HOSTS.items() if provider["id"] in spec[1]), None)
         if host is None:
             continue
-        prefix = HOSTS[host][0]
         for m in provider.get("models", []):
             versions, vnotes = gp_versions(m)
             if not versions:
                 continue
+            host = _gp_host(provider["id"], m["id"])
+            prefix = HOSTS[host][0]
             names = [m["id"], *(n for n in _names(m.get("match") or {}) if n != m["id"])]
             names = list(dict.fromkeys(names))
             e = Entry(host, prefix + m["id"], names, versions, _tier(m["id"]), bool(m.get("deprecated")),

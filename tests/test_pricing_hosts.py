@@ -447,3 +447,15 @@ def test_report_coverage_counts_fallback(run_cli: Any, jsonl: Any) -> None:
     assert cov["fallback_models"] == ["meta-llama/Llama-3.3-70B-Instruct-Turbo"]
     _, out, _ = run_cli("report")
     assert "1 priced by fallback (meta-llama/Llama-3.3-70B-Instruct-Turbo)" in out
+
+
+def test_prices_list_by_host_then_filtered(run_cli: Any) -> None:
+    code, out, _ = run_cli("prices", "list")
+    assert code == 0 and "price table by host" in out and "openrouter" in out
+    code, out, _ = run_cli("prices", "list", "haiku", "--host", "bedrock", "--format", "json")
+    rows = json.loads(out)["models"]
+    assert rows and all(
+        r["provider"] == "bedrock" and "haiku" in (r["model"] + r["aliases"]) for r in rows
+    )
+    code, out, _ = run_cli("prices", "list", "--format", "json")
+    assert len(json.loads(out)["models"]) > 2000

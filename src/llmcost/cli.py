@@ -275,12 +275,27 @@ def reconcile(
 
 
 @prices_app.command("list")
-def prices_list(ctx: typer.Context, fmt: FormatOpt = "table", output: OutputOpt = None) -> None:
-    """Every model in the table with its current rates."""
+def prices_list(
+    ctx: typer.Context,
+    match: Annotated[
+        str | None, typer.Argument(help="only models whose id or an alias contains this")
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host", help="only this host's models (openai, bedrock, azure, vertex, ...)"
+        ),
+    ] = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:
+    """Every model in the table with its current rates (as a table: one row per host, unless
+    MATCH or --host narrows it)."""
     from llmcost.render import render
     from llmcost.views import prices_list_table
 
-    emit(render(prices_list_table(_state(ctx).prices()), fmt, output))
+    summary = fmt == "table" and match is None and host is None
+    emit(render(prices_list_table(_state(ctx).prices(), match, host, summary=summary), fmt, output))
 
 
 @prices_app.command("show")

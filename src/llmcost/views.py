@@ -59,7 +59,36 @@ def rejects_table(rows: list[dict[str, Any]]) -> SimpleResult:
     )
 
 
-def prices_list_table(table: Any) -> SimpleResult:
+def prices_list_table(
+    table: Any, match: str | None = None, host: str | None = None, *, summary: bool = False
+) -> SimpleResult:
+    """Every model (or those whose id or alias contains `match`, on `host`) with its current rates.
+    `summary` gives one row per host instead: a terminal cannot show ~2,300 rows usefully."""
+    models = [
+        m for m in table.models.values()
+        if (host is None or m.provider == host)
+        and (match is None or any(match.lower() in n.lower() for n in [m.id, *m.aliases]))
+    ]  # fmt: skip
+    if summary:
+        counts: dict[str, list[Any]] = {}
+        for m in models:
+            counts.setdefault(m.provider, []).append(m)
+        hosts = [
+            {"provider": h, "models": len(ms), "names": sum(1 + len(m.aliases) for m in ms)}
+            for h, ms in sorted(counts.items())
+        ]
+        return SimpleResult(
+            {"pricing": {"files": table.files, "sha256": table.sha256}, "hosts": hosts},
+            [
+                Table(
+                    "price table by host",
+                    [Column("provider"), Column("models", kind="int"), Column("names", kind="int")],
+                    hosts,
+                    note="llmcost prices list MATCH or --host HOST lists the models; --format json all of them",
+                )
+            ],
+            [f"{len(models)} models, sha256 {table.sha256[:12]}"],
+        )
     cols = [
         Column("provider"), Column("model"), Column("tier"), Column("since"),
         Column("input", kind="num"), Column("output", kind="num"), Column("cache_read", kind="num"),
@@ -68,7 +97,7 @@ def prices_list_table(table: Any) -> SimpleResult:
     ]  # fmt: skip
     rows = []
     today = date.today()
-    for model in sorted(table.models.values(), key=lambda m: (m.provider, m.id)):
+    for model in sorted(models, key=lambda m: (m.provider, m.id)):
         v = model.version_at(today) or model.versions[-1]
         rows.append(
             {

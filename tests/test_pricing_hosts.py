@@ -459,3 +459,24 @@ def test_prices_list_by_host_then_filtered(run_cli: Any) -> None:
     )
     code, out, _ = run_cli("prices", "list", "--format", "json")
     assert len(json.loads(out)["models"]) > 2000
+
+
+def test_prices_check_flags_a_provider_whose_price_the_name_missed(
+    run_cli: Any, jsonl: Any
+) -> None:
+    recs = [
+        {"request_id": "a1", "timestamp": "2026-11-15T10:00:00Z", "model": "gpt-4o-mini", "provider": "azure",
+         "input_tokens": 1000, "output_tokens": 100},
+        {"request_id": "a2", "timestamp": "2026-11-15T10:00:00Z", "model": "gpt-4o-mini", "provider": "groq",
+         "input_tokens": 1000, "output_tokens": 100},
+        {"request_id": "a3", "timestamp": "2026-11-15T10:00:00Z", "model": "gpt-4o-mini",
+         "input_tokens": 1000, "output_tokens": 100},
+    ]  # fmt: skip
+    run_cli("ingest", str(jsonl(recs)), "-q")
+    code, out, _ = run_cli("prices", "check", "--format", "json")
+    assert code == 0
+    reasons = {(r["provider"], r["reason"]) for r in json.loads(out)["fallback"]}
+    assert reasons == {
+        ("azure", "provider azure: its price (azure/gpt-4o-mini) not used"),
+        ("groq", "provider groq does not list it"),
+    }

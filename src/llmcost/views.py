@@ -171,28 +171,55 @@ def prices_check_result(con: Any, table: Any) -> SimpleResult:
 
     pricing.install(con, table)
     found = con.execute(
-        """SELECT model, count(*) AS requests, count(price_model) AS priced, min(ts), max(ts),
+        """SELECT model, provider, count(*) AS requests, count(price_model) AS priced, min(ts), max(ts),
                   sum(cost_usd) AS cost
-           FROM priced GROUP BY model ORDER BY requests DESC, model"""
+           FROM priced GROUP BY model, provider ORDER BY model, provider"""
     ).fetchall()
-    total_cost = sum((r[5] for r in found if r[5] is not None), start=Decimal(0))
-    total_requests = sum(r[1] for r in found)
+    total_cost = sum((r[6] for r in found if r[6] is not None), start=Decimal(0))
+    total_requests = sum(r[2] for r in found)
     rows = []
     fallback_rows = []
-    for model, n, priced, first, last, cost in found:
+    by_model: dict[str, list[Any]] = {}
+    for model, provider, n, priced, first, last, cost in found:
         known, how = table.resolve_how(model)
-        if how == "fallback" and priced:
+        hosted, _ = table.resolve_how(model, provider)
+        # priced by the name alone; "fallback" when no host is known, or when the provider names a
+        # host whose price the name did not reach
+        note = None
+        if priced and how == "fallback":
+            note = "no host known"
+        elif priced and known is not None and hosted is not None and hosted.id != known.id:
+            note = f"provider {provider}: its price ({hosted.id}) not used"
+        elif (
+            priced
+            and known is not None
+            and hosted is None
+            and provider not in (None, known.provider)
+            and pricing.HOST_PREFIX.get(str(provider))
+            not in (None, pricing.HOST_PREFIX.get(known.provider))
+        ):
+            note = f"provider {provider} does not list it"
+        if note:
             fallback_rows.append(
                 {
                     "model": model,
-                    "priced_as": known.id,
+                    "provider": provider,
+                    "priced_as": known.id if known else None,
                     "requests": priced,
                     "cost_usd": float(cost) if cost is not None else None,
                     "cost_share": float(cost / total_cost)
                     if cost is not None and total_cost
                     else None,
+                    "reason": note,
                 }
             )
+        agg = by_model.setdefault(model, [0, 0, first, last, known])
+        agg[0] += n
+        agg[1] += priced
+        agg[2], agg[3] = min(agg[2], first), max(agg[3], last)
+    for model, (n, priced, first, last, known) in sorted(
+        by_model.items(), key=lambda kv: (-kv[1][0], kv[0])
+    ):
         if n == priced:
             continue
         reason = (
@@ -250,10 +277,12 @@ def prices_check_result(con: Any, table: Any) -> SimpleResult:
     }
     fb_cols = [
         Column("model"),
+        Column("provider"),
         Column("priced_as"),
         Column("requests", kind="int"),
         Column("cost_usd", kind="usd"),
         Column("cost_share", kind="ratio"),
+        Column("reason"),
     ]
     tables = [Table("unpriced models", cols, rows, note="add a price with --pricing FILE")]
     if fallback_rows:

@@ -145,6 +145,19 @@ CASES = [
     ("mistral/mistral-small-latest", "mistral-small-latest", "0.15", "0.6", "0.015"),
     ("mistral-large-2512", "mistral-large-2512", "0.5", "1.5", "0.05"),
     ("o3", "o3", "2", "8", "0.5"),
+    # genai-prices: 0.135/0.55 off-peak (16:30-00:30 UTC), 0.27/1.1 the rest of the day: the day's highest
+    ("deepseek-chat", "deepseek-chat", "0.27", "1.1", "0.07"),
+    ("deepseek/deepseek-chat", "deepseek-chat", "0.27", "1.1", "0.07"),
+    # a Bedrock region LiteLLM prices apart (genai-prices has one price for every region): LiteLLM's
+    # figure; it gives no cache rates there, so cache reads fall back to input (prices check warns)
+    (
+        "bedrock/us-gov-west-1/anthropic.claude-3-5-sonnet-20240620-v1:0",
+        "us-gov-west-1/anthropic.claude-3-5-sonnet-20240620-v1:0",
+        "3.6",
+        "18",
+        "3.6",
+    ),
+    ("eu.amazon.nova-pro-v1:0", "eu.amazon.nova-pro-v1:0", "1.05", "4.2", "0.2625"),
 ]
 
 
@@ -256,7 +269,7 @@ def test_importer_appends_and_never_rewrites(tmp_path: Path) -> None:
             "out_dir": table, "versions": {"genai-prices": "t", "litellm": "t"}}  # fmt: skip
     disagreements, _, counts = price_import.run(as_of=date(2026, 11, 15), **args)  # type: ignore[arg-type]
     # genai-prices leads; LiteLLM's 1.5 input is printed for a person to decide
-    assert disagreements == ["openai gpt-x: genai-prices input 1 vs LiteLLM gpt-x: input 1.5"]
+    assert disagreements == ["openai gpt-x: genai-prices input 1.0 vs LiteLLM gpt-x: input 1.5"]
     assert counts == {"openai": 1, "azure": 1}
     loaded = pricing.load(bundled=table)
     x = loaded.resolve("gpt-x-20260101")

@@ -192,27 +192,38 @@ def gp_batch(model: dict[str, Any], rates: dict[str, Decimal]) -> Decimal | None
 
 
 def gp_versions(model: dict[str, Any]) -> tuple[list[Version], list[str]]:
+    """genai-prices' price list as dated versions. A time-of-day price (DeepSeek's off-peak hours)
+    cannot be kept by a table priced by the day: the day's highest rate of each kind is used, so
+    that a request is never priced below what it may have cost."""
     prices = model.get("prices")
     notes: list[str] = []
     entries = [{"prices": prices}] if isinstance(prices, dict) else list(prices or [])
     out: list[Version] = []
+    by_hour: list[dict[str, Decimal]] = []
     for e in entries:
         constraint = e.get("constraint") or {}
-        if "start_time" in constraint:
-            notes.append("a time-of-day price is not imported")
-            continue
         rates = gp_rates(e.get("prices") or {})
         if rates is None:
+            continue
+        if "start_time" in constraint:
+            by_hour.append(rates)
             continue
         start = (
             date.fromisoformat(constraint["start_date"]) if "start_date" in constraint else UNDATED
         )
         out.append(Version(start, rates, "genai-prices"))
+    out.sort(key=lambda v: v.effective_from)
+    if by_hour and out:
+        notes.append("time-of-day prices: the day's highest rates are used")
+        base = out[0].rates
+        for rates in by_hour:
+            for k in RATES:
+                if k in rates and rates[k] > base.get(k, Decimal(0)):
+                    base[k] = rates[k]
     if out:
         discount = gp_batch(model, out[-1].rates)
         if discount is not None and 0 < discount < 1:
             out[-1].rates["batch_discount"] = discount
-    out.sort(key=lambda v: v.effective_from)
     return out, notes
 
 
@@ -322,8 +333,10 @@ def _gp_host(provider: str, model: str) -> str:
     return "vertex" if host == "google" and model.lower().startswith("claude") else host
 
 
-def from_sources(gp: Any | None, ll: Any | None) -> Imported:
-    """Group the sources' names into models per host; the genai-prices price leads where both list one."""
+def from_sources(gp: Any | None, ll: Any | None, as_of: date | None = None) -> Imported:
+    """Group the sources' names into models per host; the genai-prices price (in force on `as_of`)
+    leads where both price a name."""
+    as_of = as_of or date.today()
     entries: dict[tuple[str, str], Entry] = {}
     disagreements: list[str] = []
     notes: list[str] = []
@@ -360,6 +373,15 @@ def from_sources(gp: Any | None, ll: Any | None) -> Imported:
         owner = next((e for e, rule in gp_rules.get(host, []) if _match(rule, name) or name.lower() in
                       (n.lower() for n in e.names)), None)  # fmt: skip
         if owner is not None:
+            now = [v for v in owner.versions if v.effective_from <= as_of] or owner.versions[:1]
+            cur = now[-1].rates
+            diff = [k for k in ("input", "output", "cache_read", "cache_write") if k in rates and k in cur
+                    and rates[k] != cur[k]]  # fmt: skip
+            if diff and name.lower() not in (n.lower() for n in owner.names):
+                # a rule matches, but LiteLLM prices this very name (a region, a data zone) differently:
+                # genai-prices has no figure for it, so it is a model of its own at LiteLLM's price
+                owner = None
+        if owner is not None:
             if (
                 name.lower() == owner.id.lower().removeprefix(HOSTS[host][0])
                 or owner.litellm is None
@@ -368,15 +390,12 @@ def from_sources(gp: Any | None, ll: Any | None) -> Imported:
             if name not in owner.names:
                 owner.names.append(name)
             owner.origin = "both"
-            cur = owner.versions[-1].rates
-            diff = [k for k in ("input", "output", "cache_read", "cache_write") if k in rates and k in cur
-                    and rates[k] != cur[k]]  # fmt: skip
             if diff:
                 disagreements.append(
                     f"{host} {owner.id}: genai-prices "
-                    + ", ".join(f"{k} {cur[k]}" for k in diff)
+                    + ", ".join(f"{k} {_num(cur[k])}" for k in diff)
                     + f" vs LiteLLM {key}: "
-                    + ", ".join(f"{k} {rates[k]}" for k in diff)
+                    + ", ".join(f"{k} {_num(rates[k])}" for k in diff)
                 )
             for k in ("batch_discount", "cache_write_1h", "long_context_threshold", "long_input", "long_output",
                       "long_cache_read", "long_cache_write"):  # fmt: skip
@@ -529,7 +548,18 @@ def merge(old: dict[tuple[str, str], Entry], new: Imported, overrides: list[Over
                 e.names.append(a)
         if o.tier:
             e.tier = o.tier
+    # several source models may reach one table model (genai-prices' regional model and LiteLLM's
+    # un-prefixed key, say): its price comes from one, genai-prices' first
+    chosen: dict[int, tuple[Entry, Entry]] = {}
     for cur, e in pairs:
+        rank = (e.origin == "litellm", e.id.lower() != cur.id.lower())
+        best = chosen.get(id(cur))
+        if best is None or rank < (
+            best[1].origin == "litellm",
+            best[1].id.lower() != cur.id.lower(),
+        ):
+            chosen[id(cur)] = (cur, e)
+    for cur, e in chosen.values():
         last = cur.versions[-1]
         later = [v for v in e.versions if v.effective_from > last.effective_from]
         for v in later:
@@ -628,7 +658,7 @@ def run(
         raise PricingError(
             f"{litellm} is not LiteLLM's price file", hint="pass it as --genai-prices"
         )
-    imported = from_sources(gp, ll)
+    imported = from_sources(gp, ll, as_of)
     old = read_table(table_dir)
     table, changes = merge(
         old, imported, read_overrides(overrides or table_dir / "overrides.toml"), as_of

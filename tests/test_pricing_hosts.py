@@ -18,6 +18,7 @@ import pytest
 from llmcost import price_import, pricing
 
 ROOT = Path(__file__).resolve().parents[1]
+HOST_IDS = {host: spec[0] for host, spec in price_import.HOSTS.items()}
 DAY = date(2026, 11, 15)
 
 
@@ -225,25 +226,38 @@ def _snapshot(prefix: str) -> Any:
 
 
 def test_coverage_of_the_sources_current_text_models(table: pricing.PriceTable) -> None:
+    """Every current text model LiteLLM lists for the hosts, as logged (its key, its host as the
+    provider): at least 95 % resolve, each at its own host, at LiteLLM's figure, or at genai-prices'
+    where the importer printed the disagreement (genai-prices leads)."""
     ll = _snapshot("litellm")
+    gp = _snapshot("genai-prices")
+    imported = price_import.from_sources(gp, ll, DAY)
+    overrides = price_import.read_overrides(ROOT / "pricing" / "overrides.toml")
+    price_import.merge(price_import.read_table(ROOT / "pricing"), imported, overrides, DAY)
+    disagreed = " ".join(imported.disagreements)
     total = resolved = 0
     wrong = []
     for key, v in ll.items():
         if not isinstance(v, dict) or v.get("mode") not in ("chat", "completion", "responses"):
             continue
         hn = price_import.ll_host(key, v)
-        if hn is None or price_import.ll_rates(v) is None:
+        rates = price_import.ll_rates(v) if hn else None
+        if hn is None or rates is None:
             continue
         if v.get("deprecation_date") and str(v["deprecation_date"]) < DAY.isoformat():
             continue
         total += 1
-        # as logged: the key LiteLLM routes, with its host as the request's provider
         model, how = table.resolve_how(key, hn[0])
         if model is None:
             continue
         resolved += 1
-        if how != "host" or model.provider != hn[0]:
+        version = model.version_at(DAY)
+        if how != "host" or model.provider != hn[0] or version is None:
             wrong.append((key, model.id, model.provider))
+        elif (version.input, version.output) != (rates["input"], rates["output"]):
+            printed = (f"LiteLLM {key}:", f"{hn[0]} {model.id}: ", f"{HOST_IDS[hn[0]]}{hn[1]} ")
+            if not any(p in disagreed for p in printed):
+                wrong.append((key, model.id, version.input, version.output, rates["input"]))
     assert total > 1500
     assert resolved / total >= 0.95, (resolved, total)
     assert wrong == []

@@ -46,7 +46,8 @@ HOSTS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]] 
         ("vertex_ai/",),
     ),
     "bedrock": ("", ("aws",), ("bedrock", "bedrock_converse"), ("bedrock/converse/", "bedrock/")),
-    "azure": ("azure/", ("azure",), ("azure", "azure_ai"), ("azure/", "azure_ai/")),
+    "azure": ("azure/", ("azure",), ("azure",), ("azure/",)),
+    "azure_ai": ("azure_ai/", (), ("azure_ai",), ("azure_ai/",)),
     "mistral": ("", ("mistral",), ("mistral",), ("mistral/",)),
     "deepseek": ("", ("deepseek",), ("deepseek",), ("deepseek/",)),
     "xai": ("", ("x-ai",), ("xai",), ("xai/",)),
@@ -333,6 +334,10 @@ def _gp_host(provider: str, model: str) -> str:
     return "vertex" if host == "google" and model.lower().startswith("claude") else host
 
 
+def _rates_text(rates: dict[str, Decimal]) -> str:
+    return "/".join(_num(rates[k]) for k in ("input", "output") if k in rates)
+
+
 def from_sources(gp: Any | None, ll: Any | None, as_of: date | None = None) -> Imported:
     """Group the sources' names into models per host; the genai-prices price (in force on `as_of`)
     leads where both price a name."""
@@ -359,15 +364,23 @@ def from_sources(gp: Any | None, ll: Any | None, as_of: date | None = None) -> I
             gp_rules.setdefault(host, []).append((e, m.get("match") or {}))
     # LiteLLM keys: join a genai-prices model whose rules match, else a sibling with the same price
     by_base: dict[tuple[str, str, tuple[Any, ...]], Entry] = {}
-    for key, v in sorted((ll or {}).items()):
+    keys: list[tuple[bool, str, str, str, dict[str, Decimal], Any]] = []
+    for key, v in (ll or {}).items():
         if not isinstance(v, dict) or v.get("mode") not in TEXT_MODES:
             continue
         hn = ll_host(key, v)
-        if hn is None:
+        rates = ll_rates(v) if hn is not None else None
+        if hn is None or rates is None:
             continue
-        host, name = hn
-        rates = ll_rates(v)
-        if rates is None:
+        routed = key.lower().startswith(HOSTS[hn[0]][3])  # the name LiteLLM routes by leads
+        keys.append((not routed, key, hn[0], hn[1], rates, v))
+    taken: dict[tuple[str, str], tuple[str, dict[str, Decimal]]] = {}
+    for _, key, host, name, rates, v in sorted(keys, key=lambda k: (k[0], k[1])):
+        first = taken.setdefault((host, name.lower()), (key, rates))
+        if first[0] != key:  # two keys for one name on one host
+            if first[1] != rates:
+                disagreements.append(f"{host} {name}: LiteLLM {first[0]} (kept) vs LiteLLM {key}: "
+                                     + _rates_text(first[1]) + " vs " + _rates_text(rates))  # fmt: skip
             continue
         version = Version(UNDATED, rates, "litellm")
         owner = next((e for e, rule in gp_rules.get(host, []) if _match(rule, name) or name.lower() in
@@ -559,6 +572,18 @@ def merge(old: dict[tuple[str, str], Entry], new: Imported, overrides: list[Over
             best[1].id.lower() != cur.id.lower(),
         ):
             chosen[id(cur)] = (cur, e)
+    for cur, e in pairs:
+        lead = chosen[id(cur)][1]
+        if (
+            e is not lead
+            and e.versions
+            and lead.versions
+            and _differs(e.versions[-1], lead.versions[-1])
+        ):
+            new.disagreements.append(
+                f"{cur.host} {cur.id}: {lead.origin} {lead.id} {_rates_text(lead.versions[-1].rates)} (kept) "
+                f"vs {e.origin} {e.id} {_rates_text(e.versions[-1].rates)}"
+            )
     for cur, e in chosen.values():
         last = cur.versions[-1]
         later = [v for v in e.versions if v.effective_from > last.effective_from]

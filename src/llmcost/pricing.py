@@ -161,14 +161,14 @@ class PriceTable:
 # A price belongs to a model as sold by a host (SPEC section 4). The table's ids and aliases carry the
 # host: first-party names bare (`gpt-4o`, `claude-opus-4-6`, `gemini-2.5-flash`, `mistral-large-2512`,
 # `deepseek-chat`, `grok-4`), Bedrock ids in their dotted form (`us.anthropic.claude-...-v1:0`), the
-# others with a gateway prefix (`vertex_ai/`, `azure/` with data zones `azure/eu/`, `groq/`,
+# others with a gateway prefix (`vertex_ai/`, `azure/` with data zones `azure/eu/`, `azure_ai/`, `groq/`,
 # `together_ai/`, `fireworks_ai/`, `deepinfra/`, `openrouter/`).
 
 # gateway prefix as logged -> the table's prefix for that host ("" for a bare first-party name)
 GATEWAYS = {
     "openai/": "", "anthropic/": "", "gemini/": "", "google/": "", "mistral/": "", "deepseek/": "",
     "xai/": "", "x-ai/": "", "bedrock/converse/": "", "bedrock_converse/": "", "bedrock/": "",
-    "vertex_ai/": "vertex_ai/", "vertex/": "vertex_ai/", "azure/": "azure/", "azure_ai/": "azure/",
+    "vertex_ai/": "vertex_ai/", "vertex/": "vertex_ai/", "azure/": "azure/", "azure_ai/": "azure_ai/",
     "groq/": "groq/", "together_ai/": "together_ai/", "together/": "together_ai/",
     "fireworks_ai/": "fireworks_ai/", "fireworks/": "fireworks_ai/", "deepinfra/": "deepinfra/",
     "openrouter/": "openrouter/",
@@ -179,7 +179,7 @@ _ORG_LIKE = {"openai/", "google/", "mistral/", "deepseek/", "x-ai/"}
 HOST_PREFIX = {
     "openai": "", "anthropic": "", "google": "", "gemini": "", "mistral": "", "deepseek": "", "xai": "",
     "x-ai": "", "bedrock": "", "aws": "", "vertex": "vertex_ai/", "vertex_ai": "vertex_ai/",
-    "azure": "azure/", "azure_openai": "azure/", "azure_ai": "azure/", "groq": "groq/",
+    "azure": "azure/", "azure_openai": "azure/", "azure_ai": "azure_ai/", "groq": "groq/",
     "together": "together_ai/", "together_ai": "together_ai/", "fireworks": "fireworks_ai/",
     "fireworks_ai": "fireworks_ai/", "deepinfra": "deepinfra/", "openrouter": "openrouter/",
 }  # fmt: skip

@@ -507,3 +507,67 @@ def test_prices_check_flags_a_provider_whose_price_the_name_missed(
         ("azure", "provider azure: its price (azure/gpt-4o-mini) not used"),
         ("groq", "provider groq does not list it"),
     }
+
+
+def _cost(table: pricing.PriceTable, name: str, when: date = DAY, **usage: Any) -> Decimal:
+    model = table.resolve(name)
+    assert model is not None
+    version = model.version_at(when)
+    assert version is not None
+    return version.cost(**usage)
+
+
+def test_long_context_thresholds_other_than_200k(table: pricing.PriceTable) -> None:
+    # gpt-5.4 (genai-prices): 2.5/15 up to 272k input tokens, 5/22.5 for the whole request above
+    # 272,000 x 2.5 + 5,000 x 15 = 755,000 -> 0.755
+    assert _cost(table, "gpt-5.4", input_tokens=272_000, output_tokens=5_000) == Decimal("0.755")
+    # 272,001 x 5 + 5,000 x 22.5 = 1,472,505 -> 1.472505
+    assert _cost(table, "gpt-5.4", input_tokens=272_001, output_tokens=5_000) == Decimal("1.472505")
+    # claude-haiku-5-5 above 100k: 0.5 / 2.5, cache read 0.05
+    # uncached 50,001 x 0.5 + 50,000 x 0.05 + 1,000 x 2.5 = 25,000.5 + 2,500 + 2,500 -> 0.0300005
+    cost = _cost(
+        table,
+        "claude-haiku-5-5",
+        input_tokens=100_001,
+        cache_read_tokens=50_000,
+        output_tokens=1_000,
+    )
+    assert cost == Decimal("0.0300005")
+
+
+def test_mistral_cache_reads_and_batch(table: pricing.PriceTable) -> None:
+    # mistral-large-2512 from its first day: cache read 0.05 (0.1x), batch 50 %
+    # (900,000 x 0.5 + 100,000 x 0.05 + 1,000,000 x 1.5) x 0.5 = (450,000 + 5,000 + 1,500,000) x 0.5 -> 0.9775
+    cost = _cost(table, "mistral-large-2512", date(2025, 12, 2), input_tokens=1_000_000,
+                 cache_read_tokens=100_000, output_tokens=1_000_000, batch=True)  # fmt: skip
+    assert cost == Decimal("0.9775")
+
+
+def test_bedrock_sonnet_4_5_batch_and_long_context(table: pricing.PriceTable) -> None:
+    # regional profile, 2025-10-01, batch, 300,000 in: long rates 6.6 / 24.75, then x 0.5
+    # (300,000 x 6.6 + 10,000 x 24.75) x 0.5 = (1,980,000 + 247,500) x 0.5 -> 1.11375
+    name = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    cost = _cost(
+        table, name, date(2025, 10, 1), input_tokens=300_000, output_tokens=10_000, batch=True
+    )
+    assert cost == Decimal("1.11375")
+    # global: 6 / 22.5 -> (1,800,000 + 225,000) x 0.5 = 1.0125
+    name = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    cost = _cost(
+        table, name, date(2025, 10, 1), input_tokens=300_000, output_tokens=10_000, batch=True
+    )
+    assert cost == Decimal("1.0125")
+
+
+def test_prices_check_gates_on_the_window(run_cli: Any, jsonl: Any) -> None:
+    recs = [
+        {"request_id": "w1", "timestamp": "2026-10-01T10:00:00Z", "model": "no-such-model",
+         "input_tokens": 10, "output_tokens": 1},
+        {"request_id": "w2", "timestamp": "2026-11-15T10:00:00Z", "model": "gpt-4o", "input_tokens": 10,
+         "output_tokens": 1},
+    ]  # fmt: skip
+    run_cli("ingest", str(jsonl(recs)), "-q")
+    assert run_cli("prices", "check")[0] == 1
+    code, out, _ = run_cli("prices", "check", "--since", "2026-11-01", "--format", "json")
+    assert code == 0 and json.loads(out)["requests"] == 1
+    assert run_cli("prices", "check", "--until", "2026-11-01")[0] == 1

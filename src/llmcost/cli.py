@@ -319,14 +319,22 @@ def prices_show(
 
 
 @prices_app.command("check")
-def prices_check(ctx: typer.Context, fmt: FormatOpt = "table") -> None:
+def prices_check(
+    ctx: typer.Context,
+    fmt: FormatOpt = "table",
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d"),
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+) -> None:
     """Models seen in the data with no price at their time, or priced by fallback, and rates the
-    table lacks. Exits 1 when any request is unpriced (a CI gate), 0 otherwise."""
+    table lacks. Exits 1 when any request in the window is unpriced (a CI gate), 0 otherwise."""
     from llmcost.render import render
     from llmcost.views import prices_check_result
 
     state = _state(ctx)
-    result = prices_check_result(state.connect(), state.prices())
+    result = prices_check_result(state.connect(), state.prices(), _window(since, until))
     emit(render(result, fmt))
     if result.doc["unpriced_requests"]:
         raise typer.Exit(1)

@@ -163,17 +163,19 @@ def prices_show_table(model: Any) -> SimpleResult:
     return SimpleResult(doc, [Table("price versions (USD per 1M tokens)", cols, rows)], head)
 
 
-def prices_check_result(con: Any, table: Any) -> SimpleResult:
+def prices_check_result(con: Any, table: Any, window: Any = None) -> SimpleResult:
     """Models in the data that are unpriced (unknown, or used before their first price), and those
     priced by fallback (their host unknown, another host's price borrowed), with request counts and
     cost share. `doc["unpriced_requests"]` > 0 makes `prices check` exit 1."""
     from llmcost import pricing
 
     pricing.install(con, table)
+    where, params = window.sql("ts") if window is not None else ("TRUE", [])
     found = con.execute(
-        """SELECT model, provider, count(*) AS requests, count(price_model) AS priced, min(ts), max(ts),
-                  sum(cost_usd) AS cost
-           FROM priced GROUP BY model, provider ORDER BY model, provider"""
+        f"""SELECT model, provider, count(*) AS requests, count(price_model) AS priced, min(ts), max(ts),
+                   sum(cost_usd) AS cost
+            FROM priced WHERE {where} GROUP BY model, provider ORDER BY model, provider""",
+        params,
     ).fetchall()
     total_cost = sum((r[6] for r in found if r[6] is not None), start=Decimal(0))
     total_requests = sum(r[2] for r in found)

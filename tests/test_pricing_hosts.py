@@ -571,3 +571,34 @@ def test_prices_check_gates_on_the_window(run_cli: Any, jsonl: Any) -> None:
     code, out, _ = run_cli("prices", "check", "--since", "2026-11-01", "--format", "json")
     assert code == 0 and json.loads(out)["requests"] == 1
     assert run_cli("prices", "check", "--until", "2026-11-01")[0] == 1
+
+
+@pytest.mark.parametrize("source", ["claude_code", "otel", "litellm", "bedrock"])
+def test_real_logs_are_priced(run_cli: Any, source: str) -> None:
+    """Logs made by the real systems (a Claude Code history of 2026 was mostly claude-opus-4-6)."""
+    folder = ROOT.parent / "shared" / "realworld" / source
+    if not folder.is_dir():
+        pytest.skip("real-world samples not present")
+    run_cli("ingest", str(folder), "-q")
+    code, out, _ = run_cli("prices", "check", "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["requests"] > 0 and doc["unpriced_requests"] == 0
+
+
+def test_parsed_table_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = pricing.load()
+    (cached,) = (tmp_path / "llmcost").glob("prices-*.pickle")
+    again = pricing.load()
+    assert again.sha256 == first.sha256 and again.index == first.index
+    assert again.resolve("o3").versions == first.resolve("o3").versions  # type: ignore[union-attr]
+    cached.write_bytes(b"not a pickle")  # a damaged cache is rebuilt, not trusted
+    assert pricing.load().index == first.index
+    assert cached.read_bytes() != b"not a pickle"
+    # an overlay never leaks into the cache: the next load is the bundled table again
+    overlay = tmp_path / "mine.toml"
+    overlay.write_text(
+        '[[models]]\nid = "x-model"\n[[models.prices]]\neffective_from = 2026-01-01\ninput = 1.0\noutput = 1.0\n'
+    )
+    assert pricing.load([overlay]).resolve("x-model") is not None
+    assert pricing.load().resolve("x-model") is None

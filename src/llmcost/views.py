@@ -261,7 +261,7 @@ def prices_check_result(con: Any, table: Any, window: Any = None) -> SimpleResul
     lines = [
         f"{len(rows)} model name(s) in the data without a price at their time"
         f" ({unpriced_requests} of {total_requests} requests)",
-        f"{len(fallback_rows)} model name(s) priced by fallback (no host known; another host's price)"
+        f"{len({r['model'] for r in fallback_rows})} model name(s) priced by fallback, at another host's price"
         f" ({sum(r['requests'] for r in fallback_rows)} requests)",
     ]
     lines += [f"warning: {w}" for w in relevant]

@@ -146,6 +146,28 @@ CASES = [
     ("mistral/mistral-small-latest", "mistral-small-latest", "0.15", "0.6", "0.015"),
     ("mistral-large-2512", "mistral-large-2512", "0.5", "1.5", "0.05"),
     ("o3", "o3", "2", "8", "0.5"),
+    # us-gov. profiles at GovCloud's price (LiteLLM 3.6/18), Opus 4.6 regional +10 % vs global
+    (
+        "us-gov.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "us-gov.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "3.6",
+        "18",
+        "0.36",
+    ),
+    (
+        "us.anthropic.claude-opus-4-6-v1",
+        "regional.anthropic.claude-opus-4-6-v1:0",
+        "5.5",
+        "27.5",
+        "0.55",
+    ),
+    (
+        "global.anthropic.claude-opus-4-6-v1",
+        "global.anthropic.claude-opus-4-6-v1:0",
+        "5",
+        "25",
+        "0.5",
+    ),
     # more names as logs carry them, each at both sources' figure (genai-prices only where LiteLLM
     # dropped the retired first-party key)
     ("gpt-4.1", "gpt-4.1", "2", "8", "0.5"),

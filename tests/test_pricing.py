@@ -216,7 +216,7 @@ def test_unpriced_models_in_report_and_prices_check(run_cli: Any, jsonl: Any) ->
     # only the priced request counts: 1000*3 + 100*15 = 4500 -> 0.0045
     assert doc["totals"]["cost_usd"] == pytest.approx(0.0045, abs=1e-12)
     code, out, _ = run_cli("prices", "check", "--format", "json")
-    assert code == 0
+    assert code == 1  # requests are unpriced: the CI gate fails
     rows = {r["model"]: r for r in json.loads(out)["unpriced"]}
     assert set(rows) == {"my-finetune", "o3"}
     assert rows["my-finetune"]["reason"] == "no price for this model"

@@ -1,7 +1,7 @@
 """What-if levers against hand-computed totals, with the bundled prices (USD per 1M tokens):
 claude-sonnet-4-5 in 3 / out 15 / cache read 0.30 / write 3.75 / write-1h 6.00, batch x0.5 (from 2025-09-29);
 claude-haiku-4-5 in 1 / out 5, batch x0.5 (from 2025-10-15); claude-sonnet-4 3 / 15 (from 2025-05-22);
-claude-3-haiku in 0.25 / out 1.25 (from 2024-03-13).
+claude-3-haiku in 0.25 / out 1.25 (from 2024-03-13); claude-haiku-5-5 in 0.1 / out 0.5 (genai-prices 0.2.3, undated).
 """
 
 from __future__ import annotations
@@ -290,17 +290,15 @@ def test_suggest_ranks_levers(jsonl: Any, run_cli: Any) -> None:
     assert any("quality is NOT measured" in n for n in doc["notes"])
     names = [r["name"] for r in doc["rows"]]
     # baseline 2000*3 + 1190*15 = 0.02385
-    # route to the cheapest small anthropic model (claude-3-haiku): 2000*0.25 + 1190*1.25 = 0.0019875 -> saves 0.0218625
+    # route to the cheapest small anthropic model (claude-haiku-5-5): 2000*0.1 + 1190*0.5 = 0.000795 -> saves 0.023055
     # cache at the observed 75% repeat rate: saves 0.75 * 0.02385 = 0.0178875
     # cap at P95 = floor(10 + 0.05*990) = 59: (1000 - 59) * 15 = 0.014115
     assert names == [
-        f"route tagger {SONNET} → claude-3-haiku",
+        f"route tagger {SONNET} → claude-haiku-5-5",
         "cache tagger",
         "cap tagger at P95",
     ]
-    assert [r["savings_usd"] for r in doc["rows"]] == pytest.approx(
-        [0.0218625, 0.0178875, 0.014115]
-    )
+    assert [r["savings_usd"] for r in doc["rows"]] == pytest.approx([0.023055, 0.0178875, 0.014115])
     code, out, _ = run_cli("whatif", "--suggest")
     assert "quality is NOT measured" in out
 

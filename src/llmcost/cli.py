@@ -351,12 +351,27 @@ def export(
 
 
 @prices_app.command("list")
-def prices_list(ctx: typer.Context, fmt: FormatOpt = "table", output: OutputOpt = None) -> None:
-    """Every model in the table with its current rates."""
+def prices_list(
+    ctx: typer.Context,
+    match: Annotated[
+        str | None, typer.Argument(help="only models whose id or an alias contains this")
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host", help="only this host's models (openai, bedrock, azure, vertex, ...)"
+        ),
+    ] = None,
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:
+    """Every model in the table with its current rates (as a table: one row per host, unless
+    MATCH or --host narrows it)."""
     from llmcost.render import render
     from llmcost.views import prices_list_table
 
-    emit(render(prices_list_table(_state(ctx).prices()), fmt, output))
+    summary = fmt == "table" and match is None and host is None
+    emit(render(prices_list_table(_state(ctx).prices(), match, host, summary=summary), fmt, output))
 
 
 @prices_app.command("show")
@@ -380,14 +395,131 @@ def prices_show(
 
 
 @prices_app.command("check")
-def prices_check(ctx: typer.Context, fmt: FormatOpt = "table") -> None:
-    """Models seen in the data with no price at their time, and rates the table lacks."""
+def prices_check(
+    ctx: typer.Context,
+    fmt: FormatOpt = "table",
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d"),
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+) -> None:
+    """Models seen in the data with no price at their time, or priced by fallback, and rates the
+    table lacks. Exits 1 when any request in the window is unpriced (a CI gate), 0 otherwise."""
     from llmcost.render import render
     from llmcost.views import prices_check_result
 
     state = _state(ctx)
-    result = prices_check_result(state.connect(), state.prices())
+    result = prices_check_result(state.connect(), state.prices(), _window(since, until))
     emit(render(result, fmt))
+    if result.doc["unpriced_requests"]:
+        raise typer.Exit(1)
+
+
+@prices_app.command("import")
+def prices_import(
+    genai_prices: Annotated[
+        Path | None,
+        typer.Option(
+            "--genai-prices",
+            help="genai-prices data JSON (.json or .json.gz) [default: the installed genai-prices package, extra `import`]",
+        ),
+    ] = None,
+    litellm: Annotated[
+        Path | None,
+        typer.Option(
+            "--litellm",
+            help="LiteLLM's model_prices_and_context_window JSON, or the litellm wheel (pip download --no-deps litellm)",
+        ),
+    ] = None,
+    into: Annotated[
+        Path, typer.Option("--into", help="the table's directory (its overrides.toml is applied)")
+    ] = Path("pricing"),
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="date a changed price starts, YYYY-MM-DD [default: today]"),
+    ] = None,
+) -> None:
+    """Rebuild the bundled price table from the public sources (a maintainer's command).
+
+    Keeps every version already in the table, appends the sources' new ones, applies
+    overrides.toml, keeps the exact inputs in sources/, and prints where the sources disagree."""
+    from llmcost import price_import as pi
+
+    day = _day(as_of)
+    docs: dict[str, Any] = {}
+    versions: dict[str, str] = {}
+    if genai_prices is None:
+        docs["genai-prices"], versions["genai-prices"] = pi.installed_genai_prices()
+    else:
+        docs["genai-prices"], _, versions["genai-prices"] = pi.read_source(genai_prices)
+    if litellm is not None:
+        docs["litellm"], _, versions["litellm"] = pi.read_source(litellm)
+    paths = {k: pi.snapshot(doc, into / "sources", f"{k}-{versions[k]}") for k, doc in docs.items()}
+    disagreements, changes, counts = pi.run(
+        genai_prices=paths["genai-prices"], litellm=paths.get("litellm"), table_dir=into, out_dir=into,
+        as_of=day, versions=versions,
+    )  # fmt: skip
+    for line in disagreements:
+        warn(f"sources disagree: {line}")
+    emit(
+        "\n".join(
+            [
+                *changes,
+                f"{sum(counts.values())} models in {len(counts)} files under {into}; {len(disagreements)} disagreement(s) to review",
+            ]
+        )
+        + "\n"
+    )
+
+
+@prices_app.command("update")
+def prices_update(
+    ctx: typer.Context,
+    source: Annotated[
+        Path,
+        typer.Option(
+            "--from", help="a genai-prices data JSON or LiteLLM price file (or the litellm wheel)"
+        ),
+    ],
+    into: Annotated[
+        Path | None,
+        typer.Option(
+            "--into",
+            help="your pricing directory [default: the first --pricing directory, else .llmcost/pricing]",
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="date a changed price starts, YYYY-MM-DD [default: today]"),
+    ] = None,
+) -> None:
+    """Write what FILE prices differently from the table as a dated overlay (bundled files untouched)."""
+    from llmcost import price_import as pi
+
+    state = _state(ctx)
+    target = into or next(
+        (p for p in state.settings.pricing if p.is_dir()), Path(".llmcost/pricing")
+    )
+    path, n, disagreements = pi.update_overlay(
+        source, config.bundled_pricing_dir(), target, _day(as_of)
+    )
+    for line in disagreements:
+        warn(f"sources disagree: {line}")
+    emit(
+        f'{n} model(s) written to {path}; use it with --pricing {target} (or pricing = ["{target}"] in llmcost.toml)\n'
+    )
+
+
+def _day(text: str | None) -> Any:
+    from datetime import date
+
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise LlmcostError(f"--as-of {text!r} is not a date", hint="give YYYY-MM-DD") from None
 
 
 # ---------------------------------------------------------------- what-if and estimate

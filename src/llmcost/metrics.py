@@ -268,6 +268,15 @@ def effective_window(con: Any, window: Window) -> Window:
 # ---------------------------------------------------------------- the result
 
 
+def _fallback(con: Any, prices: pricing.PriceTable) -> tuple[int, list[str]]:
+    """Priced requests of this period whose name gives no host, and those names."""
+    rows = con.execute(
+        "SELECT model, sum(n) FROM lc_fine WHERE sel AND NOT prev AND priced GROUP BY model ORDER BY model"
+    ).fetchall()
+    hits = [(m, int(n)) for m, n in rows if prices.resolve_how(m)[1] == "fallback"]
+    return sum(n for _, n in hits), [m for m, _ in hits]
+
+
 @dataclass
 class Coverage:
     requests: int
@@ -276,10 +285,14 @@ class Coverage:
     unpriced_models: list[str]
     # requests whose emitter records no cached tokens (ingest.no_cache_counts)
     no_cache_counts: int = 0
+    fallback: int = 0  # priced requests whose host is unknown: another host's price (SPEC §4)
+    fallback_models: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         share = (self.priced / self.requests * 100) if self.requests else 100.0
         text = f"coverage: {self.priced:,} of {self.requests:,} requests priced ({share:.2f}%)"
+        if self.fallback:
+            text += f"; {self.fallback:,} priced by fallback ({', '.join(self.fallback_models)})"
         if self.unpriced:
             text += f"; {self.unpriced:,} unpriced ({', '.join(self.unpriced_models)}), left out of every sum — see `llmcost prices check`"
         if self.no_cache_counts:
@@ -1184,6 +1197,7 @@ def report(
         cur_t.get("requests", 0), cur_t.get("priced", 0), cur_t.get("requests", 0) - cur_t.get("priced", 0),
         list(cur_t.get("unpriced_models") or []), _no_cache_counts(con, win, filters),
     )  # fmt: skip
+    coverage.fallback, coverage.fallback_models = _fallback(con, prices)
     total_cost = cur_t.get("cost")
     revenue = _revenue_total(con, filters, alloc, prev=False) if has_revenue else None
     totals: dict[str, Any] = {
@@ -1213,6 +1227,8 @@ def report(
             "priced": coverage.priced,
             "unpriced": coverage.unpriced,
             "unpriced_models": coverage.unpriced_models,
+            "fallback": coverage.fallback,
+            "fallback_models": coverage.fallback_models,
             **({"no_cache_counts": coverage.no_cache_counts} if coverage.no_cache_counts else {}),
             "logged_cost": {
                 "requests": cur_t.get("logged_n", 0),

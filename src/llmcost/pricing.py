@@ -8,6 +8,8 @@ then is unpriced (NULL cost, never 0).
 from __future__ import annotations
 
 import hashlib
+import os
+import pickle
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from llmcost import __version__
 from llmcost.config import bundled_pricing_dir
 from llmcost.errors import PricingError
 
@@ -31,7 +34,11 @@ PRICE_KEYS = {
     "note",
     "source",
 }
-MODEL_KEYS = {"id", "aliases", "tier", "prices", "provider", "note", "source", "name"}
+MODEL_KEYS = {"id", "aliases", "tier", "prices", "provider", "note", "source", "name", "replaces"}
+CACHE_FORMAT = 1  # bump when PriceTable, Model or PriceVersion change shape
+MAX_RATE = Decimal(
+    10_000
+)  # USD per 1M tokens: above this a figure is a typo (the dearest real rate is ~600)
 TIERS = ("small", "mid", "frontier")
 Q = Decimal("0.000000001")  # rates are kept to 1e-9 USD per 1M tokens
 
@@ -97,6 +104,7 @@ class Model:
     aliases: list[str]
     versions: list[PriceVersion]
     files: list[str] = field(default_factory=list)
+    replaces: list[str] = field(default_factory=list)  # bundled names an overlay model takes over
 
     def version_at(self, when: datetime | date) -> PriceVersion | None:
         day = when.date() if isinstance(when, datetime) else when
@@ -114,14 +122,28 @@ class PriceTable:
     sha256: str
     index: dict[str, str] = field(default_factory=dict)  # lower-case id or alias -> model id
 
-    def resolve(self, name: str | None) -> Model | None:
+    def resolve(self, name: str | None, host: str | None = None) -> Model | None:
+        """The model a logged name is priced as (see `resolve_how`)."""
+        return self.resolve_how(name, host)[0]
+
+    def resolve_how(self, name: str | None, host: str | None = None) -> tuple[Model | None, str]:
+        """(model, how): how is "host" when the name (or `host`, the request's provider) says where it
+        was served and that host lists it, "fallback" when no host is known and another host's price is
+        borrowed, "" when unpriced."""
         if not name:
-            return None
-        for candidate in name_candidates(name):
+            return None, ""
+        known, candidates = host_candidates(name, host)
+        for candidate in candidates:
             model_id = self.index.get(candidate)
             if model_id is not None:
-                return self.models[model_id]
-        return None
+                return self.models[model_id], "host"
+        if known is not None:
+            return None, ""  # a known host that does not list the model: never another host's price
+        for candidate in fallback_candidates(name):
+            model_id = self.index.get(candidate)
+            if model_id is not None:
+                return self.models[model_id], "fallback"
+        return None, ""
 
     def warnings(self) -> list[str]:
         out = []
@@ -135,16 +157,48 @@ class PriceTable:
 
 
 # ---------------------------------------------------------------- name resolution
+#
+# A price belongs to a model as sold by a host (SPEC section 4). The table's ids and aliases carry the
+# host: first-party names bare (`gpt-4o`, `claude-opus-4-6`, `gemini-2.5-flash`, `mistral-large-2512`,
+# `deepseek-chat`, `grok-4`), Bedrock ids in their dotted form (`us.anthropic.claude-...-v1:0`), the
+# others with a gateway prefix (`vertex_ai/`, `azure/` with data zones `azure/eu/`, `azure_ai/`, `groq/`,
+# `together_ai/`, `fireworks_ai/`, `deepinfra/`, `openrouter/`).
 
+# gateway prefix as logged -> the table's prefix for that host ("" for a bare first-party name)
+GATEWAYS = {
+    "openai/": "", "anthropic/": "", "gemini/": "", "google/": "", "mistral/": "", "deepseek/": "",
+    "xai/": "", "x-ai/": "", "bedrock/converse/": "", "bedrock_converse/": "", "bedrock/": "",
+    "vertex_ai/": "vertex_ai/", "vertex/": "vertex_ai/", "azure/": "azure/", "azure_ai/": "azure_ai/",
+    "groq/": "groq/", "together_ai/": "together_ai/", "together/": "together_ai/",
+    "fireworks_ai/": "fireworks_ai/", "fireworks/": "fireworks_ai/", "deepinfra/": "deepinfra/",
+    "openrouter/": "openrouter/",
+}  # fmt: skip
+# vendor prefixes that are also the org part of open-weight model names (`openai/gpt-oss-120b`)
+_ORG_LIKE = {"openai/", "google/", "mistral/", "deepseek/", "x-ai/"}
+# a request's provider -> its host's prefix
+HOST_PREFIX = {
+    "openai": "", "anthropic": "", "google": "", "gemini": "", "mistral": "", "deepseek": "", "xai": "",
+    "x-ai": "", "bedrock": "", "aws": "", "vertex": "vertex_ai/", "vertex_ai": "vertex_ai/",
+    "azure": "azure/", "azure_openai": "azure/", "azure_ai": "azure_ai/", "groq": "groq/",
+    "together": "together_ai/", "together_ai": "together_ai/", "fireworks": "fireworks_ai/",
+    "fireworks_ai": "fireworks_ai/", "deepinfra": "deepinfra/", "openrouter": "openrouter/",
+}  # fmt: skip
 _BEDROCK = re.compile(
-    r"^(?:(?:us|eu|apac|global|jp|au|ca|us-gov)\.)?(?:anthropic|meta|mistral|amazon|cohere|ai21|deepseek|openai|qwen|writer)\."
-    r"(?P<name>.+?)(?:-v\d+(?::\d+)?)?(?::\d+)?$"
+    r"^(?:(?:us|eu|apac|global|jp|au|ca|us-gov)\.)?(?:anthropic|meta|mistral|amazon|cohere|ai21|deepseek|openai|qwen|writer|twelvelabs|moonshot|minimax|nvidia|google)\."
+)
+_ARN = re.compile(
+    r"^arn:aws[\w-]*:bedrock:[^:]*:[^:]*:(?:foundation-model|inference-profile|application-inference-profile)/(.+)$"
 )
 _DATE_SUFFIX = re.compile(r"-(?:\d{8}|\d{4}-\d{2}-\d{2})$")
+_FINE_TUNE = re.compile(r"^(ft:[^:]+):")
 
 
-def name_candidates(name: str) -> list[str]:
-    """The names to look up for a logged model string, most specific first."""
+def host_candidates(name: str, host: str | None = None) -> tuple[str | None, list[str]]:
+    """(the table prefix of the host the name or provider names, or None; the names to look up).
+
+    Only known gateway prefixes are stripped, never the org part of a model name; `name@version` is
+    looked up as it is (never as its bare family); a fine-tuned `ft:BASE:org::id` is looked up as
+    `ft:BASE` (the fine-tune rate), never as BASE."""
     out: list[str] = []
 
     def add(n: str) -> None:
@@ -152,26 +206,44 @@ def name_candidates(name: str) -> list[str]:
             out.append(n)
 
     n = name.strip().lower()
-    add(n)
-    if "/" in n:  # gateway prefixes: openai/gpt-4o, openrouter/anthropic/claude-..., bedrock/...
-        n = n.rsplit("/", 1)[1]
-        add(n)
-    if ":" in n and not _BEDROCK.match(n):  # openrouter variants such as :free, :beta
-        add(n.split(":", 1)[0])
-    if "@" in n:  # vertex: claude-3-haiku@20240307
-        add(n.replace("@", "-"))
-        add(n.split("@", 1)[0])
-    m = _BEDROCK.match(n)
+    m = _ARN.match(n)
     if m:
-        add(
-            n.split(".", 1)[1]
-            if n.split(".", 1)[0] in {"us", "eu", "apac", "global", "jp", "au", "ca"}
-            else n
-        )
-        add(m.group("name"))
-        n = m.group("name")
+        n = m.group(1)
+    known: str | None = None
+    for gw, prefix in GATEWAYS.items():
+        if n.startswith(gw):
+            rest = n[len(gw) :]
+            if gw in _ORG_LIKE and "/" in rest:
+                break  # openai/… with a further slash is an org, not a gateway
+            known, n = prefix, prefix + rest
+            break
+    if known is None and _BEDROCK.match(n):
+        known = ""
+    if known is None and host:
+        h = HOST_PREFIX.get(host.strip().lower())
+        if h is not None:
+            known = h
+            n = h + n if h and not n.startswith(h) else n
+    add(n)
+    ft = _FINE_TUNE.match(n)
+    if ft:
+        return "", [ft.group(1)]
     add(_DATE_SUFFIX.sub("", n))
+    return known, out
+
+
+def fallback_candidates(name: str) -> list[str]:
+    """A name whose host is unknown: as it is, then as each host that lists it sells it."""
+    n = name.strip().lower()
+    out = [n, _DATE_SUFFIX.sub("", n)]
+    out += [p + n for p in dict.fromkeys(GATEWAYS.values()) if p]
     return out
+
+
+def name_candidates(name: str) -> list[str]:
+    """The names to look up for a logged model string, most specific first (no host given)."""
+    known, out = host_candidates(name)
+    return out if known is not None else [*out, *fallback_candidates(name)]
 
 
 # ---------------------------------------------------------------- loading
@@ -221,6 +293,15 @@ def _rate(value: Any, path: Path, text: str, model: str, key: str, version: int 
             version=version,
         )
     rate = Decimal(value)
+    if not rate.is_finite() or rate > MAX_RATE:
+        raise _fail(
+            path,
+            text,
+            f"{model}: '{key}' = {value} is not a price (USD per 1M tokens, at most {MAX_RATE})",
+            model=model,
+            key=key,
+            version=version,
+        )
     if rate < 0:
         raise _fail(
             path,
@@ -303,7 +384,11 @@ def _version(
     )  # fmt: skip
 
 
-def _read_file(path: Path, label: str, *, overlay: bool) -> tuple[list[Model], bytes]:
+def _read_file(
+    path: Path, label: str, *, overlay: bool, known: dict[str, str] | None = None
+) -> tuple[list[Model], bytes]:
+    """The models of one price file; `known` is the index so far (an overlay may extend its models)."""
+    known = known or {}
     try:
         blob = path.read_bytes()
     except OSError as exc:
@@ -344,9 +429,22 @@ def _read_file(path: Path, label: str, *, overlay: bool) -> tuple[list[Model], b
         prices = raw.get("prices", [])
         if not prices and not overlay:
             raise _fail(path, text, f"{model_id}: no [[models.prices]]", model=model_id)
+        if not prices and overlay and model_id.lower() not in known:
+            raise _fail(path, text, f"{model_id}: no [[models.prices]] (a new model needs a price)",
+                        model=model_id)  # fmt: skip
         versions = [
             _version(p, path, text, model_id, label, i) for i, p in enumerate(prices, start=1)
         ]
+        dates = [v.effective_from for v in versions]
+        for i, d in enumerate(dates):
+            if d in dates[:i]:
+                raise _fail(path, text, f"{model_id}: two prices from {d}; give each date once",
+                            model=model_id, key="effective_from", version=i + 1)  # fmt: skip
+        replaces = raw.get("replaces", [])
+        replaces = [replaces] if isinstance(replaces, str) else replaces
+        if not isinstance(replaces, list) or not all(isinstance(r, str) for r in replaces):
+            raise _fail(path, text, f"{model_id}: replaces must be a name or a list of names",
+                        model=model_id, key="replaces")  # fmt: skip
         aliases = raw.get("aliases", [])
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
             raise _fail(
@@ -364,14 +462,22 @@ def _read_file(path: Path, label: str, *, overlay: bool) -> tuple[list[Model], b
                 aliases=list(aliases),
                 versions=versions,
                 files=[label],
+                replaces=[r.lower() for r in replaces],
             )
         )
     return models, blob
 
 
-def _toml_files(path: Path) -> list[Path]:
+def _toml_files(path: Path, *, bundled: bool = False) -> list[Path]:
     if path.is_dir():
-        return sorted(p for p in path.rglob("*.toml") if p.is_file())
+        files = sorted(p for p in path.rglob("*.toml") if p.is_file())
+        if bundled:  # the importer's inputs live beside the table; they are not price files
+            files = [
+                p
+                for p in files
+                if p.name != "overrides.toml" and "sources" not in p.relative_to(path).parts
+            ]
+        return files
     if path.is_file():
         return [path]
     raise PricingError(
@@ -379,23 +485,67 @@ def _toml_files(path: Path) -> list[Path]:
     )
 
 
+def _cache_path(digest: str) -> Path | None:
+    root = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache")
+    return Path(root) / "llmcost" / f"prices-{digest[:32]}.pickle"
+
+
+def _load_bundled(base: Path) -> tuple[PriceTable, list[tuple[str, bytes]]]:
+    """The bundled table, parsed once per content and kept in the user's cache (parsing ~2,300
+    models costs ~0.5 s; unpickling them a few ms)."""
+    files = _toml_files(base, bundled=True)
+    blobs = []
+    for p in files:
+        try:
+            blobs.append((f"pricing/{p.relative_to(base)}", p.read_bytes()))
+        except OSError as exc:
+            raise PricingError(f"cannot read prices: {p}: {exc.strerror}") from None
+    key = hashlib.sha256(f"llmcost-prices\0{__version__}\0{CACHE_FORMAT}\0".encode())
+    for label, blob in blobs:
+        key.update(label.encode() + b"\0" + hashlib.sha256(blob).digest())
+    cache = _cache_path(key.hexdigest())
+    if cache is not None:
+        try:
+            with cache.open("rb") as f:
+                table = pickle.load(f)
+            if isinstance(table, PriceTable):
+                return table, blobs
+        except Exception:  # a missing, stale or unreadable cache is rebuilt
+            pass
+    table = PriceTable(models={}, files=[], sha256="")
+    for (label, _), path in zip(blobs, files, strict=True):
+        models, _ = _read_file(path, label, overlay=False)
+        for model in models:
+            _merge(table, model, path, False)
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as f:
+                pickle.dump(table, f, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(cache)
+        except OSError:
+            pass
+    return table, blobs
+
+
 def load(overlays: list[Path] | None = None, *, bundled: Path | None = None) -> PriceTable:
     """The bundled table with the overlays applied in order (later files win)."""
     base = bundled or bundled_pricing_dir()
+    table, blobs = _load_bundled(base)
     digest = hashlib.sha256()
     files: list[str] = []
-    table = PriceTable(models={}, files=files, sha256="")
-    sources: list[tuple[Path, str, bool]] = [
-        (p, f"pricing/{p.relative_to(base)}", False) for p in _toml_files(base)
-    ]
-    for overlay in overlays or []:
-        sources += [(p, str(p), True) for p in _toml_files(overlay)]
-    for path, label, is_overlay in sources:
-        models, blob = _read_file(path, label, overlay=is_overlay)
+    for label, blob in blobs:
         digest.update(label.encode() + b"\0" + hashlib.sha256(blob).digest())
         files.append(label)
-        for model in models:
-            _merge(table, model, path, is_overlay)
+    table.files = files
+    for overlay in overlays or []:
+        for path in _toml_files(overlay):
+            models, blob = _read_file(path, str(path), overlay=True, known=table.index)
+            digest.update(str(path).encode() + b"\0" + hashlib.sha256(blob).digest())
+            files.append(str(path))
+            for model in models:
+                _merge(table, model, path, True)
     for model in table.models.values():
         model.versions.sort(key=lambda v: v.effective_from)
     table.sha256 = digest.hexdigest()
@@ -404,13 +554,22 @@ def load(overlays: list[Path] | None = None, *, bundled: Path | None = None) -> 
 
 def _merge(table: PriceTable, model: Model, path: Path, overlay: bool) -> None:
     existing_id = table.index.get(model.id.lower())
+    if existing_id is not None and overlay and existing_id.lower() != model.id.lower():
+        if model.id.lower() not in model.replaces:  # the overlay's id is a bundled model's alias
+            raise PricingError(
+                f"cannot read prices: {path}: {model.id} is an alias of {existing_id} in the bundled table",
+                hint=f'add replaces = "{model.id}" to the model to take the name over, or use id = "{existing_id}"',
+            )
+        existing_id = None
     if existing_id is None:
         for alias in model.aliases:
             owner = table.index.get(alias.lower())
-            if owner is not None and not overlay:
+            if owner is not None and not (overlay and alias.lower() in model.replaces):
                 raise PricingError(
                     f"cannot read prices: {path}: alias '{alias}' of {model.id} is already used by {owner}",
-                    hint="aliases must be unique across price files",
+                    hint=f'aliases must be unique across price files; add replaces = "{alias}" to take it over'
+                    if overlay
+                    else "aliases must be unique across price files",
                 )
         if model.tier is None and not overlay:
             raise PricingError(f"cannot read prices: {path}: {model.id} has no tier")
@@ -431,7 +590,14 @@ def _merge(table: PriceTable, model: Model, path: Path, overlay: bool) -> None:
     target.versions = list(by_date.values())
     target.tier = model.tier or target.tier
     target.files.append(model.files[0])
+    target.replaces += [r for r in model.replaces if r not in target.replaces]
     for alias in model.aliases:
+        owner = table.index.get(alias.lower())
+        if owner is not None and owner != target.id and alias.lower() not in model.replaces:
+            raise PricingError(
+                f"cannot read prices: {path}: alias '{alias}' of {model.id} is already used by {owner}",
+                hint=f'add replaces = "{alias}" to the model to take the name over',
+            )
         if alias not in target.aliases:
             target.aliases.append(alias)
         table.index[alias.lower()] = target.id

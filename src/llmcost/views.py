@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from llmcost.render import Column, Table
@@ -59,7 +60,36 @@ def rejects_table(rows: list[dict[str, Any]]) -> SimpleResult:
     )
 
 
-def prices_list_table(table: Any) -> SimpleResult:
+def prices_list_table(
+    table: Any, match: str | None = None, host: str | None = None, *, summary: bool = False
+) -> SimpleResult:
+    """Every model (or those whose id or alias contains `match`, on `host`) with its current rates.
+    `summary` gives one row per host instead: a terminal cannot show ~2,300 rows usefully."""
+    models = [
+        m for m in table.models.values()
+        if (host is None or m.provider == host)
+        and (match is None or any(match.lower() in n.lower() for n in [m.id, *m.aliases]))
+    ]  # fmt: skip
+    if summary:
+        counts: dict[str, list[Any]] = {}
+        for m in models:
+            counts.setdefault(m.provider, []).append(m)
+        hosts = [
+            {"provider": h, "models": len(ms), "names": sum(1 + len(m.aliases) for m in ms)}
+            for h, ms in sorted(counts.items())
+        ]
+        return SimpleResult(
+            {"pricing": {"files": table.files, "sha256": table.sha256}, "hosts": hosts},
+            [
+                Table(
+                    "price table by host",
+                    [Column("provider"), Column("models", kind="int"), Column("names", kind="int")],
+                    hosts,
+                    note="llmcost prices list MATCH or --host HOST lists the models; --format json all of them",
+                )
+            ],
+            [f"{len(models)} models, sha256 {table.sha256[:12]}"],
+        )
     cols = [
         Column("provider"), Column("model"), Column("tier"), Column("since"),
         Column("input", kind="num"), Column("output", kind="num"), Column("cache_read", kind="num"),
@@ -68,7 +98,7 @@ def prices_list_table(table: Any) -> SimpleResult:
     ]  # fmt: skip
     rows = []
     today = date.today()
-    for model in sorted(table.models.values(), key=lambda m: (m.provider, m.id)):
+    for model in sorted(models, key=lambda m: (m.provider, m.id)):
         v = model.version_at(today) or model.versions[-1]
         rows.append(
             {
@@ -84,8 +114,11 @@ def prices_list_table(table: Any) -> SimpleResult:
                 "batch_discount": v.batch_discount,
                 "versions": len(model.versions),
                 "aliases": ", ".join(model.aliases),
+                "replaces": ", ".join(model.replaces),
             }
         )
+    if any(r["replaces"] for r in rows):  # an overlay took over a bundled name: say so
+        cols.append(Column("replaces"))
     doc = {"pricing": {"files": table.files, "sha256": table.sha256}, "models": rows}
     note = "USD per 1M tokens"
     return SimpleResult(
@@ -131,18 +164,67 @@ def prices_show_table(model: Any) -> SimpleResult:
     return SimpleResult(doc, [Table("price versions (USD per 1M tokens)", cols, rows)], head)
 
 
-def prices_check_result(con: Any, table: Any) -> SimpleResult:
-    """Models in the data that are unpriced (unknown, or used before their first price), and fallbacks."""
+def prices_check_result(con: Any, table: Any, window: Any = None) -> SimpleResult:
+    """Models in the data that are unpriced (unknown, or used before their first price), and those
+    priced by fallback (their host unknown, another host's price borrowed), with request counts and
+    cost share. `doc["unpriced_requests"]` > 0 makes `prices check` exit 1."""
     from llmcost import pricing
 
     pricing.install(con, table)
+    where, params = window.sql("ts") if window is not None else ("TRUE", [])
     found = con.execute(
-        """SELECT model, count(*) AS requests, count(price_model) AS priced, min(ts), max(ts)
-           FROM priced GROUP BY model HAVING count(*) > count(price_model) ORDER BY requests DESC"""
+        f"""SELECT model, provider, count(*) AS requests, count(price_model) AS priced, min(ts), max(ts),
+                   sum(cost_usd) AS cost
+            FROM priced WHERE {where} GROUP BY model, provider ORDER BY model, provider""",
+        params,
     ).fetchall()
+    total_cost = sum((r[6] for r in found if r[6] is not None), start=Decimal(0))
+    total_requests = sum(r[2] for r in found)
     rows = []
-    for model, n, priced, first, last in found:
-        known = table.resolve(model)
+    fallback_rows = []
+    by_model: dict[str, list[Any]] = {}
+    for model, provider, n, priced, first, last, cost in found:
+        known, how = table.resolve_how(model)
+        hosted, _ = table.resolve_how(model, provider)
+        # priced by the name alone; "fallback" when no host is known, or when the provider names a
+        # host whose price the name did not reach
+        note = None
+        if priced and how == "fallback":
+            note = "no host known"
+        elif priced and known is not None and hosted is not None and hosted.id != known.id:
+            note = f"provider {provider}: its price ({hosted.id}) not used"
+        elif (
+            priced
+            and known is not None
+            and hosted is None
+            and provider not in (None, known.provider)
+            and pricing.HOST_PREFIX.get(str(provider))
+            not in (None, pricing.HOST_PREFIX.get(known.provider))
+        ):
+            note = f"provider {provider} does not list it"
+        if note:
+            fallback_rows.append(
+                {
+                    "model": model,
+                    "provider": provider,
+                    "priced_as": known.id if known else None,
+                    "requests": priced,
+                    "cost_usd": float(cost) if cost is not None else None,
+                    "cost_share": float(cost / total_cost)
+                    if cost is not None and total_cost
+                    else None,
+                    "reason": note,
+                }
+            )
+        agg = by_model.setdefault(model, [0, 0, first, last, known])
+        agg[0] += n
+        agg[1] += priced
+        agg[2], agg[3] = min(agg[2], first), max(agg[3], last)
+    for model, (n, priced, first, last, known) in sorted(
+        by_model.items(), key=lambda kv: (-kv[1][0], kv[0])
+    ):
+        if n == priced:
+            continue
         reason = (
             "no price for this model"
             if known is None
@@ -152,6 +234,7 @@ def prices_check_result(con: Any, table: Any) -> SimpleResult:
             {
                 "model": model,
                 "unpriced_requests": n - priced,
+                "request_share": (n - priced) / total_requests if total_requests else None,
                 "first_seen": first,
                 "last_seen": last,
                 "reason": reason,
@@ -175,17 +258,43 @@ def prices_check_result(con: Any, table: Any) -> SimpleResult:
     }
     warnings = table.warnings()
     relevant = [w for w in warnings if w.split(" ", 1)[0] in used]
-    lines = [f"{len(rows)} model name(s) in the data without a price at their time"]
+    unpriced_requests = sum(r["unpriced_requests"] for r in rows)
+    lines = [
+        f"{len(rows)} model name(s) in the data without a price at their time"
+        f" ({unpriced_requests} of {total_requests} requests)",
+        f"{len({r['model'] for r in fallback_rows})} model name(s) priced by fallback, at another host's price"
+        f" ({sum(r['requests'] for r in fallback_rows)} requests)",
+    ]
     lines += [f"warning: {w}" for w in relevant]
     if len(warnings) > len(relevant):
         lines.append(
             f"{len(warnings) - len(relevant)} rate fallback(s) in models your data does not use (see --format json)"
         )
     doc = {
+        "requests": total_requests,
+        "unpriced_requests": unpriced_requests,
         "unpriced": rows,
+        "fallback": fallback_rows,
         "warnings": warnings,
         "pricing": {"files": table.files, "sha256": table.sha256},
     }
-    return SimpleResult(
-        doc, [Table("unpriced models", cols, rows, note="add a price with --pricing FILE")], lines
-    )
+    fb_cols = [
+        Column("model"),
+        Column("provider"),
+        Column("priced_as"),
+        Column("requests", kind="int"),
+        Column("cost_usd", kind="usd"),
+        Column("cost_share", kind="ratio"),
+        Column("reason"),
+    ]
+    tables = [Table("unpriced models", cols, rows, note="add a price with --pricing FILE")]
+    if fallback_rows:
+        tables.append(
+            Table(
+                "priced by fallback",
+                fb_cols,
+                fallback_rows,
+                note="log the provider to price at its host",
+            )
+        )
+    return SimpleResult(doc, tables, lines)

@@ -111,6 +111,7 @@ def ingest(
     show_rejects: Annotated[bool, typer.Option("--show-rejects", help="list the rejected lines stored so far and exit")] = False,
     list_formats: Annotated[bool, typer.Option("--list-formats", help="list the input formats and exit")] = False,
     claude_code: Annotated[bool, typer.Option("--claude-code", help="also ingest Claude Code's session logs from their default places (CLAUDE_CONFIG_DIR, ~/.config/claude, ~/.claude)")] = False,
+    max_line_mb: Annotated[float | None, typer.Option("--max-line-mb", help="reject lines longer than this many MiB, unread [env LLMCOST_MAX_LINE_MB; default 16]")] = None,
 ) -> None:  # fmt: skip
     """Load request logs, provider exports and revenue CSVs into the database."""
     from llmcost import ingest as ingest_mod
@@ -135,8 +136,9 @@ def ingest(
         raise LlmcostError("nothing to ingest", hint="give files, folders, globs or - (stdin)")
     with _progress(quiet) as advance:
         summary = ingest_mod.ingest_paths(
-            con, paths, as_format=as_format, strict=strict, keep_text=keep_text, progress=advance
-        )
+            con, paths, as_format=as_format, strict=strict, keep_text=keep_text, progress=advance,
+            max_line_bytes=_max_line_bytes(max_line_mb),
+        )  # fmt: skip
     emit(_render_simple(ingest_summary(summary), fmt))
     for name in summary.passed_over[:5]:
         warn(f"passed over (not a log file by its name): {name}")
@@ -146,6 +148,19 @@ def ingest(
         )
     if summary.strict_failed:
         raise typer.Exit(ExitCode.GATE)
+
+
+def _max_line_bytes(flag: float | None) -> int | None:
+    text = os.environ.get("LLMCOST_MAX_LINE_MB") if flag is None else str(flag)
+    if not text:
+        return None
+    try:
+        mb = float(text)
+    except ValueError:
+        mb = 0.0
+    if not 0 < mb <= 4096:
+        raise LlmcostError(f"--max-line-mb must be a number of MiB up to 4096, got {text!r}")
+    return int(mb * 1024 * 1024)
 
 
 def _render_simple(result: Any, fmt: str) -> str | None:

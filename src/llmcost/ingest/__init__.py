@@ -6,6 +6,7 @@ path, size and mtime; or the same content under another name) is skipped.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import sys
@@ -70,8 +71,11 @@ def detect(source: Source) -> formats.Format | None:
     if not head.strip():
         return None
     for fmt in formats.ordered():
-        if fmt.sniff(head, source):
-            return fmt
+        try:
+            if fmt.sniff(head, source):
+                return fmt
+        except (ValueError, RecursionError, csv.Error):
+            continue  # a head this format's test cannot even read is not of this format
     names = ", ".join(f.name for f in formats.ordered())
     raise InputError(
         f"cannot recognise the format of {source.name} (tried: {names})",
@@ -95,6 +99,26 @@ def ingest_paths(
     strict: bool = False,
     keep_text: bool = False,
     progress: Progress | None = None,
+    max_line_bytes: int | None = None,
+) -> IngestSummary:
+    from llmcost.ingest import sources as sources_mod
+
+    limit = sources_mod.MAX_LINE_BYTES
+    if max_line_bytes is not None:
+        sources_mod.MAX_LINE_BYTES = max_line_bytes  # read by every reader of this run
+    try:
+        return _ingest_paths(con, paths, as_format, strict, keep_text, progress)
+    finally:
+        sources_mod.MAX_LINE_BYTES = limit
+
+
+def _ingest_paths(
+    con: Any,
+    paths: list[str],
+    as_format: str | None,
+    strict: bool,
+    keep_text: bool,
+    progress: Progress | None,
 ) -> IngestSummary:
     sources, passed_over = expand(paths)
     forced = forced_format(as_format) if as_format else None

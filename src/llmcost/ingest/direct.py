@@ -42,7 +42,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from llmcost.ingest import canonical
+from llmcost.ingest import canonical, sources
 from llmcost.ingest.formats import Job
 from llmcost.store import writes
 from llmcost.store.sql import ident, literal
@@ -247,8 +247,10 @@ def _insert(
         )
     else:
         options = DETECT
+    # a line over the limit stops the reader: the line path rejects it by its size
+    options += f", maximum_object_size = {sources.MAX_LINE_BYTES}"
     canonical.install_macros(con)
-    touch = _touch(columns, job.keep_text)
+    touch = _touch(columns, job.keep_text) + _deep(columns)
     # the parts' rows, given to the parse as a subquery (a view would be planned twice: when it
     # is made and where it is used, each time opening every part)
     source = (
@@ -321,6 +323,24 @@ def _touch(columns: tuple[str, ...], keep_text: bool) -> str:
     )
 
 
+def _deep(columns: tuple[str, ...]) -> str:
+    """A filter that stops the statement at a value that may be nested too deep (as many
+    brackets as `requests_log.MAX_DEPTH`): the line path measures it and rejects it, or loads it.
+    Only a long value is counted (its length costs nothing to read)."""
+    from llmcost.ingest.requests_log import MAX_DEPTH
+
+    checks = []
+    for c in columns:
+        v = f"CAST({ident(c)} AS VARCHAR)"
+        checks.append(
+            f"(strlen({v}) >= {2 * MAX_DEPTH} AND strlen({v})"
+            f" - strlen(replace(replace({v}, '[', ''), '{{', '')) >= {MAX_DEPTH})"
+        )
+    if not checks:
+        return ""
+    return f" AND CASE WHEN {' OR '.join(checks)} THEN error('deep') ELSE true END"
+
+
 def _usable(keys: list[str]) -> bool:
     """Whether the reader can give KEYS their own columns."""
     if not keys or len(keys) > MAX_KEYS or RESERVED & set(keys):
@@ -373,7 +393,7 @@ def _sample(path: Path, size: int) -> _Sample | None:
                     continue
                 try:
                     rec = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     return None
                 if not isinstance(rec, dict):
                     return None

@@ -18,6 +18,25 @@ from llmcost.errors import InputError
 LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".log", ".txt")
 COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 CHUNK_BYTES = 32 * 1024 * 1024
+# A line longer than this is rejected by its size, never held whole (`ingest --max-line-mb`).
+MAX_LINE_BYTES = 16 * 1024 * 1024
+BOM = b"\xef\xbb\xbf"
+# What stands for an over-long line in the chunks: its size and first bytes, for the reject.
+OVERSIZE = b"\x00llmcost-oversize:"
+OVERSIZE_PREVIEW = 200
+
+
+def oversize_line(size: int, head: bytes) -> bytes:
+    """The placeholder of an over-long line (SIZE bytes, starting with HEAD): no newline in it."""
+    return OVERSIZE + str(size).encode() + b":" + head[:OVERSIZE_PREVIEW]
+
+
+def read_oversize(line: bytes) -> tuple[int, str] | None:
+    """(size, first bytes as text) when LINE is the placeholder of an over-long line."""
+    if not line.startswith(OVERSIZE):
+        return None
+    size, _, head = line[len(OVERSIZE) :].partition(b":")
+    return int(size), head.decode("utf-8", errors="backslashreplace")
 
 
 @dataclass(frozen=True)
@@ -111,34 +130,65 @@ def read_head(source: Source, size: int = 64 * 1024) -> bytes:
     """The first bytes of a file (decompressed), for format detection."""
     with open_binary(source) as fh:
         try:
-            return fh.read(size)
-        except (OSError, EOFError) as exc:
+            head = fh.read(size)
+        except (OSError, EOFError, ValueError) as exc:  # zstandard raises ZstdError, a ValueError
             raise InputError(
-                f"cannot read {source.name}: {exc}", hint="is the file complete?"
+                f"cannot read {source.name}: {_why(exc)}", hint="is the file complete?"
             ) from None
+    return head[len(BOM) :] if head.startswith(BOM) else head
+
+
+def _why(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 class ChunkReader:
     """Newline-aligned chunks of a stream, with a running sha256 of everything read."""
 
-    def __init__(self, stream: IO[bytes], name: str, chunk_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        stream: IO[bytes],
+        name: str,
+        chunk_bytes: int | None = None,
+        max_line: int | None = None,
+    ) -> None:
         self.stream = stream
         self.name = name
         self.chunk_bytes = chunk_bytes or CHUNK_BYTES  # read at call time, so tests can shrink it
+        self.max_line = max_line or MAX_LINE_BYTES
         self.digest = hashlib.sha256()
         self.bytes_read = 0
 
     def __iter__(self) -> Iterator[bytes]:
+        """Chunks of whole lines; a UTF-8 byte-order mark at the start is left out, and a line
+        longer than `max_line` is skipped as it is read, its placeholder (`oversize_line`) in
+        its place: memory stays within a chunk and a line."""
         carry = b""
+        skipped = 0  # bytes of an over-long line passed over so far
+        head = b""
+        first = True
         for block in self.blocks():
+            if first:
+                first = False
+                if block.startswith(BOM):
+                    block = block[len(BOM) :]
+            if skipped:
+                end = block.find(b"\n")
+                if end < 0:
+                    skipped += len(block)
+                    continue
+                yield oversize_line(skipped + end, head) + b"\n"
+                skipped, block = 0, block[end + 1 :]
             data = carry + block if carry else block
             cut = data.rfind(b"\n")
-            if cut < 0:
-                carry = data
-                continue
-            carry = data[cut + 1 :]
-            yield data[: cut + 1]
-        if carry:
+            carry = data if cut < 0 else data[cut + 1 :]
+            if len(carry) > self.max_line:
+                skipped, head, carry = len(carry), carry[:OVERSIZE_PREVIEW], b""
+            if cut >= 0:
+                yield data[: cut + 1]
+        if skipped:
+            yield oversize_line(skipped, head)
+        elif carry:
             yield carry
 
     def blocks(self) -> Iterator[bytes]:
@@ -147,9 +197,9 @@ class ChunkReader:
         while True:
             try:
                 block = self.stream.read(self.chunk_bytes)
-            except (OSError, EOFError) as exc:
+            except (OSError, EOFError, ValueError) as exc:  # ZstdError is a ValueError
                 raise InputError(
-                    f"cannot read {self.name}: {exc}", hint="is the file complete?"
+                    f"cannot read {self.name}: {_why(exc)}", hint="is the file complete?"
                 ) from None
             if not block:
                 return

@@ -6,6 +6,7 @@ them, so `llmcost --help` starts fast.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from llmcost import config
-from llmcost.errors import ExitCode, LlmcostError
+from llmcost.errors import INTERRUPTED, ExitCode, LlmcostError, describe
 
 app = typer.Typer(
     name="llmcost",
@@ -39,6 +40,7 @@ class State:
     def __init__(self, db: Path | None, pricing: list[Path], config_path: Path | None) -> None:
         self._db, self._pricing, self._config = db, pricing, config_path
         self._settings: config.Settings | None = None
+        self.command: str | None = None
 
     @property
     def settings(self) -> config.Settings:
@@ -49,7 +51,8 @@ class State:
     def connect(self) -> Any:
         from llmcost.store import connect
 
-        return connect(self.settings.db)
+        # every command but ingest only reads: it waits for an ingest, and takes a read-only file
+        return connect(self.settings.db, read=self.command != "ingest")
 
     def prices(self) -> Any:
         from llmcost import pricing
@@ -75,6 +78,7 @@ def main_options(
     config_path: Annotated[Path | None, typer.Option("--config", help="config file [default llmcost.toml, then [tool.llmcost] in pyproject.toml]")] = None,
 ) -> None:  # fmt: skip
     ctx.obj = State(db, list(pricing or []), config_path)
+    ctx.obj.command = ctx.invoked_subcommand
 
 
 def emit(text: str | None) -> None:
@@ -142,6 +146,8 @@ def ingest(
     emit(_render_simple(ingest_summary(summary), fmt))
     for name in summary.passed_over[:5]:
         warn(f"passed over (not a log file by its name): {name}")
+    for line in summary.warnings:
+        warn(f"llmcost: warning: {line}")
     if summary.totals["rejected"] and not quiet:
         warn(
             "some lines were rejected: `llmcost ingest --show-rejects` lists them with their reasons"
@@ -483,7 +489,17 @@ def synth(
 # ---------------------------------------------------------------- entry point
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    import signal
+
+    # `kill` (SIGTERM) ends the process as Ctrl-C does: the file in progress is rolled back and
+    # its part files removed, by the same handlers
+    with contextlib.suppress(ValueError):  # not the main thread (tests)
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         # standalone_mode=False returns a typer.Exit's code (ingest --strict) instead of exiting
         code = app(standalone_mode=False)
@@ -507,6 +523,15 @@ def main() -> None:
         sys.exit(ExitCode.USAGE)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as exc:  # the machine's or the database file's: one line, not a traceback
+        known = describe(exc)
+        if known is None or os.environ.get("LLMCOST_DEBUG"):
+            raise
+        message, exit_code = known
+        if exit_code == INTERRUPTED:
+            message = "interrupted; the file being loaded was rolled back, run the same command again to finish"
+        warn(f"llmcost: error: {message}")
+        sys.exit(exit_code)
     if code == 130:  # typer turns KeyboardInterrupt into Exit(130)
         warn(
             "llmcost: interrupted; the file being loaded was rolled back, run the same command again to finish"

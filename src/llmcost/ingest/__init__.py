@@ -45,6 +45,7 @@ class FileResult:
 class IngestSummary:
     files: list[FileResult] = field(default_factory=list)
     passed_over: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what was skipped and why (a FIFO, a loop)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -120,9 +121,10 @@ def _ingest_paths(
     keep_text: bool,
     progress: Progress | None,
 ) -> IngestSummary:
-    sources, passed_over = expand(paths)
+    warnings: list[str] = []
+    sources, passed_over = expand(paths, warnings)
     forced = forced_format(as_format) if as_format else None
-    summary = IngestSummary(passed_over=passed_over)
+    summary = IngestSummary(passed_over=passed_over, warnings=warnings)
     # The read-ahead thread runs Python while DuckDB commits: after each statement the main
     # thread waits for the GIL, up to the switch interval (5 ms), which hundreds of small
     # files' statements pay each. A shorter interval hands it back at once.

@@ -113,6 +113,18 @@ class _Remover(threading.Thread):
             self.join()
 
 
+SPARE_BYTES = 256 << 20  # left free beside the part files (for DuckDB's own writes)
+
+
+def _room_for_parts(folder: Path, size: int) -> bool:
+    """Whether the part files (a copy of the file, SIZE bytes) fit in FOLDER's file system with
+    room to spare; else the file is read line by line, which copies nothing."""
+    try:
+        return shutil.disk_usage(folder).free >= size + SPARE_BYTES
+    except OSError:
+        return False
+
+
 def _yield_to_duckdb() -> None:
     """Lower this thread's priority (Linux): DuckDB's threads keep the cores while they work, and
     the hash takes what they leave (waits on the disk, the end of a part). It is done by the time
@@ -148,6 +160,9 @@ def load(job: Job, kind: str) -> writes.Counts | None:
     threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
     order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
     tmp = _part_dir(con)
+    if not _room_for_parts(tmp, before.st_size):
+        tmp.rmdir()
+        return None  # the line path needs no copy of the file
     remover = _Remover(tmp)
     try:
         nparts = max(1, min(threads, before.st_size // PART_MIN_BYTES))
@@ -543,14 +558,48 @@ def _drop_duplicates(con: Any, file_id: int, kind: str) -> int:
     return int(deleted)
 
 
+PARTS_PREFIX = "llmcost-parts-"
+
+
 def _part_dir(con: Any) -> Path:
     """A fresh folder for the part files, where DuckDB spills its own temporary data (beside the
-    database by default), else the system's temporary folder."""
+    database by default), else the system's temporary folder. Its name carries this process's
+    id, so that a later run can tell a killed run's folder (`clean_stale_parts`)."""
+    prefix = f"{PARTS_PREFIX}{os.getpid()}-"
     root = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
     if root:
         try:
             Path(root).mkdir(parents=True, exist_ok=True)
-            return Path(tempfile.mkdtemp(prefix="llmcost-parts-", dir=root))
+            return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
         except OSError:
             pass
-    return Path(tempfile.mkdtemp(prefix="llmcost-parts-"))
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def clean_stale_parts(con: Any) -> int:
+    """Remove the part folders of runs that were killed (their process is gone), beside the
+    database and in the system's temporary folder; returns how many. A run that ends in any
+    other way removes its own."""
+    root = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    removed = 0
+    for folder in {Path(root) if root else None, Path(tempfile.gettempdir())} - {None}:
+        try:
+            found = list(folder.glob(PARTS_PREFIX + "*"))  # type: ignore[union-attr]
+        except OSError:
+            continue
+        for stale in found:
+            pid = stale.name[len(PARTS_PREFIX) :].split("-", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                shutil.rmtree(stale, ignore_errors=True)
+                removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process
+    return True

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import glob
 import gzip
 import hashlib
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,14 +70,23 @@ def _is_log_file(path: Path) -> bool:
     return name.endswith(LOG_SUFFIXES) and not path.name.startswith(".")
 
 
-def expand(paths: list[str]) -> tuple[list[Source], list[str]]:
-    """Files, directories (recursive), globs and '-' to sources; also the names passed over."""
+def expand(paths: list[str], warnings: list[str] | None = None) -> tuple[list[Source], list[str]]:
+    """Files, directories (recursive), globs and '-' to sources; also the names passed over.
+
+    In a directory, what is not a regular file (a symlink loop or a broken link, a FIFO, a
+    device, a socket) is skipped, and said so in WARNINGS: reading it could hang or fail.
+    """
     sources: list[Source] = []
     passed_over: list[str] = []
     seen: set[Path] = set()
+    warned = warnings if warnings is not None else []
 
     def add(path: Path) -> None:
-        key = path.resolve()
+        try:
+            key = path.resolve(strict=True)
+        except (OSError, RuntimeError):  # a loop, or a link to nothing
+            warned.append(f"skipped {path}: {_special(path)}")
+            return
         if key not in seen:
             seen.add(key)
             sources.append(Source(str(path), path, _compression(path)))
@@ -94,17 +105,49 @@ def expand(paths: list[str]) -> tuple[list[Source], list[str]]:
                     dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                     for fname in sorted(files):
                         child = Path(root) / fname
-                        if _is_log_file(child):
+                        if _is_log_file(child) and not _regular(child):
+                            warned.append(f"skipped {child}: {_special(child)}")
+                        elif _is_log_file(child):
                             add(child)
                         elif not fname.startswith("."):
                             passed_over.append(str(child))
             elif path.is_file():
                 add(path)
+            elif path.is_symlink() and not path.exists():
+                raise InputError(f"cannot read {arg}: {_special(path)}", hint="check the link")
             elif not path.exists():
                 raise InputError(f"file not found: {arg}", hint="check the path")
             else:
                 raise InputError(f"not a regular file: {arg}")
     return sources, passed_over
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except (OSError, RuntimeError):
+        return False
+
+
+def _special(path: Path) -> str:
+    """What a path that is not a regular file is, in a few words."""
+    try:
+        mode = path.stat().st_mode
+    except RuntimeError:
+        return "a symlink loop"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symlink loop"
+        if path.is_symlink():
+            return "a broken symlink"
+        return exc.strerror or "cannot be read"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe), not a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not a file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a file"
+    return "not a regular file"
 
 
 def open_binary(source: Source) -> IO[bytes]:
@@ -131,7 +174,7 @@ def read_head(source: Source, size: int = 64 * 1024) -> bytes:
     with open_binary(source) as fh:
         try:
             head = fh.read(size)
-        except (OSError, EOFError, ValueError) as exc:  # zstandard raises ZstdError, a ValueError
+        except Exception as exc:  # a damaged archive (see ChunkReader.blocks)
             raise InputError(
                 f"cannot read {source.name}: {_why(exc)}", hint="is the file complete?"
             ) from None
@@ -197,7 +240,8 @@ class ChunkReader:
         while True:
             try:
                 block = self.stream.read(self.chunk_bytes)
-            except (OSError, EOFError, ValueError) as exc:  # ZstdError is a ValueError
+            # a damaged archive: gzip's OSError, EOFError or zlib.error, zstandard's ZstdError
+            except Exception as exc:
                 raise InputError(
                     f"cannot read {self.name}: {_why(exc)}", hint="is the file complete?"
                 ) from None

@@ -305,7 +305,7 @@ def parse_sql(
         f"WHEN c_{f} IS NULL AND lc_present(j_{f}) THEN '{f} {told}, got ' || left(j_{f}, 40)"
         if f not in INT_FIELDS
         # an integer too large to count anything (10^15 and up) is told apart from a non-integer
-        else f"WHEN c_{f} IS NULL AND lc_present(j_{f}) THEN '{f} ' || CASE WHEN abs(TRY_CAST(lc_unq(j_{f}) AS DOUBLE)) >= 1e15"
+        else f"WHEN c_{f} IS NULL AND lc_present(j_{f}) THEN '{f} ' || CASE WHEN abs(TRY_CAST(lc_unq(j_{f}) AS DOUBLE)) BETWEEN 1e15 AND 1e308"
         f" THEN 'is out of range (below 10^15)' ELSE '{told}' END || ', got ' || left(j_{f}, 40)"
         for f, (_, told) in conv.items()
     ]
@@ -528,7 +528,7 @@ WITH ex AS (
             WHEN jtype <> 'OBJECT' THEN 'not a JSON object (got ' || lower(jtype) || ')'
             -- trim() only where the first character could be blank (it copies the string)
             WHEN CASE WHEN model IS NULL THEN true WHEN ascii(model) BETWEEN 33 AND 126 THEN false
-                      ELSE trim(model) = '' END THEN 'missing model'
+                      ELSE trim(model, ' ' || chr(9) || chr(10) || chr(13)) = '' END THEN 'missing model'
             WHEN ts_s IS NULL THEN 'missing timestamp'
             WHEN ts IS NULL THEN 'bad timestamp: ' || left(ts_s, 40)
             WHEN NOT (ts >= TIMESTAMP '1970-01-01' AND ts < TIMESTAMP '2200-01-01')

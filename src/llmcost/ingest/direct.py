@@ -339,21 +339,25 @@ def _touch(columns: tuple[str, ...], keep_text: bool) -> str:
 
 
 def _deep(columns: tuple[str, ...]) -> str:
-    """A filter that stops the statement at a value that may be nested too deep (as many
-    brackets as `requests_log.MAX_DEPTH`): the line path measures it and rejects it, or loads it.
-    Only a long value is counted (its length costs nothing to read)."""
+    """A filter that stops the statement at a line that may be too long (its values alone are
+    over `sources.MAX_LINE_BYTES`; DuckDB's own limit is not exact) or a value that may be
+    nested too deep (as many brackets as `requests_log.MAX_DEPTH`): the line path measures the
+    line and rejects it, or loads it. Lengths cost nothing to read; only a long value's
+    brackets are counted."""
     from llmcost.ingest.requests_log import MAX_DEPTH
 
-    checks = []
-    for c in columns:
-        v = f"CAST({ident(c)} AS VARCHAR)"
+    if not columns:
+        return ""
+    values = [f"CAST({ident(c)} AS VARCHAR)" for c in columns]
+    checks = [
+        " + ".join(f"coalesce(strlen({v}), 0)" for v in values) + f" > {sources.MAX_LINE_BYTES}"
+    ]
+    for v in values:
         checks.append(
             f"(strlen({v}) >= {2 * MAX_DEPTH} AND strlen({v})"
             f" - strlen(replace(replace({v}, '[', ''), '{{', '')) >= {MAX_DEPTH})"
         )
-    if not checks:
-        return ""
-    return f" AND CASE WHEN {' OR '.join(checks)} THEN error('deep') ELSE true END"
+    return f" AND CASE WHEN {' OR '.join(checks)} THEN error('long or deep') ELSE true END"
 
 
 def _usable(keys: list[str]) -> bool:

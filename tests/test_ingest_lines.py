@@ -105,3 +105,31 @@ def test_the_first_bad_lines_do_not_decide_the_format(con: Any, tmp_path: Path) 
     f = summary.files[0]
     # 110 lines: 100 loaded, 8 missing a model and 2 not objects rejected
     assert (f.format, f.read, f.loaded, f.rejected) == ("requests", 110, 100, 10)
+
+
+@pytest.mark.parametrize("block", [3, 7, 64])
+def test_the_direct_path_finds_a_long_line_in_any_block(
+    block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmcost.ingest.direct import _LongLines
+
+    monkeypatch.setattr(sources, "MAX_LINE_BYTES", 10)
+    for lines, long in (
+        ([4, 4, 4], False),
+        ([5, 10, 3], False),
+        ([5, 11, 3], True),
+        ([30], True),
+        ([2, 2, 12], True),
+        ([10] * 9, False),
+    ):
+        data = b"".join(b"x" * n + b"\n" for n in lines)
+        if lines == [2, 2, 12]:
+            data = data[:-1]  # the last line without its newline
+        check = _LongLines()
+        for at in range(0, len(data), block):
+            check.feed(data[at : at + block], at)
+        check.end(len(data))
+        # a line of half the limit or more may be told long (the line path measures it); over it, always
+        assert check.found or not long, (lines, block)
+        if max(lines) < 5:
+            assert not check.found

@@ -146,7 +146,7 @@ CREATE OR REPLACE TEMP MACRO lc_int_s(s) AS (
          THEN CASE WHEN TRY_CAST(s AS DOUBLE) = trunc(TRY_CAST(s AS DOUBLE)) AND abs(TRY_CAST(s AS DOUBLE)) < 1e15
                    THEN TRY_CAST(TRY_CAST(s AS DOUBLE) AS BIGINT) END
          -- at most 15 characters: below 10^15, so that no sum of counts can overflow
-         WHEN length(s) < 16 THEN TRY_CAST(s AS BIGINT) END);
+         WHEN strlen(s) < 16 THEN TRY_CAST(s AS BIGINT) END);
 CREATE OR REPLACE TEMP MACRO lc_int(j) AS (lc_int_s(lc_unq(j)));
 CREATE OR REPLACE TEMP MACRO lc_num(j) AS (TRY_CAST(lc_unq(j) AS DOUBLE));
 CREATE OR REPLACE TEMP MACRO lc_bad_num(j) AS (CASE WHEN lc_present(j) THEN TRY_CAST(lc_unq(j) AS DOUBLE) IS NULL ELSE false END);

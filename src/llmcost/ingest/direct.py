@@ -74,6 +74,7 @@ class _Hasher(threading.Thread):
         self.job = job
         self.from_byte = from_byte
         self.lines = lines_before
+        self.long_lines = _LongLines()
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -86,13 +87,48 @@ class _Hasher(threading.Thread):
                 if end > self.from_byte:
                     skip = max(self.from_byte - at, 0)
                     self.lines += chunk.count(b"\n", skip)
+                self.long_lines.feed(chunk, at)
                 at = end
                 last = chunk[-1:] or last
                 self.job.on_bytes(len(chunk))
+            self.long_lines.end(at)
             if last != b"\n":
                 self.lines += 1  # the last line has no newline
         except BaseException as exc:  # re-raised in the caller's thread
             self.error = exc
+
+
+class _LongLines:
+    """Whether a file read block by block has a line over `sources.MAX_LINE_BYTES`: exactly
+    across blocks (where the last newline was), and within a block by windows of half the
+    limit, each a `find` that stops at its first newline (a line over the limit covers one
+    window whole). A line of half the limit or more may be told long: the line path then
+    measures it."""
+
+    def __init__(self) -> None:
+        self.limit = sources.MAX_LINE_BYTES
+        self.last_newline = -1  # offset in the file
+        self.found = False
+
+    def feed(self, block: bytes, at: int) -> None:
+        first = block.find(b"\n")
+        if first < 0:
+            self.found = self.found or at + len(block) - self.last_newline - 1 > self.limit
+            return
+        last = block.rfind(b"\n")
+        half = max(self.limit // 2, 1)
+        self.found = (
+            self.found
+            or at + first - self.last_newline - 1 > self.limit
+            or any(
+                block.find(b"\n", begin, begin + half) < 0
+                for begin in range(first + 1, last - half + 1, half)
+            )
+        )
+        self.last_newline = at + last
+
+    def end(self, size: int) -> None:
+        self.found = self.found or size - self.last_newline - 1 > self.limit
 
 
 class _Remover(threading.Thread):
@@ -230,7 +266,7 @@ def _load(
         and (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
         and job.reader.bytes_read == before.st_size
     )
-    if inserted != hasher.lines or not unchanged:
+    if inserted != hasher.lines or not unchanged or hasher.long_lines.found:
         return None  # a blank line (the reader skips it: line numbers would shift), or a live file
     duplicates = _drop_duplicates(con, job.file_id, kind)
     return writes.Counts(read=inserted, loaded=inserted - duplicates, duplicates=duplicates)
@@ -265,7 +301,7 @@ def _insert(
     # a line over the limit stops the reader: the line path rejects it by its size
     options += f", maximum_object_size = {sources.MAX_LINE_BYTES}"
     canonical.install_macros(con)
-    touch = _touch(columns, job.keep_text) + _deep(columns)
+    touch = _touch(columns, job.keep_text)
     # the parts' rows, given to the parse as a subquery (a view would be planned twice: when it
     # is made and where it is used, each time opening every part)
     source = (
@@ -297,7 +333,7 @@ def _insert(
     (inserted,) = con.execute(
         f"""INSERT INTO requests ({names})
             SELECT {values} FROM ({parse})
-            WHERE CASE WHEN reason IS NOT NULL OR request_id IS NULL
+            WHERE CASE WHEN reason IS NOT NULL OR request_id IS NULL{_deep_attrs()}
                        THEN error('line ' || line_no || ' needs the line-by-line path') ELSE true END""",
         {"kind": kind, "file": job.file_id},
     ).fetchone()
@@ -338,26 +374,16 @@ def _touch(columns: tuple[str, ...], keep_text: bool) -> str:
     )
 
 
-def _deep(columns: tuple[str, ...]) -> str:
-    """A filter that stops the statement at a line that may be too long (its values alone are
-    over `sources.MAX_LINE_BYTES`; DuckDB's own limit is not exact) or a value that may be
-    nested too deep (as many brackets as `requests_log.MAX_DEPTH`): the line path measures the
-    line and rejects it, or loads it. Lengths cost nothing to read; only a long value's
-    brackets are counted."""
+def _deep_attrs() -> str:
+    """A condition on a row's `attrs` (its unmapped values) that may be nested too deep: as many
+    brackets as `requests_log.MAX_DEPTH`. The line path then measures the line and rejects it,
+    or loads it. A short `attrs` (most) costs one length, which costs nothing to read."""
     from llmcost.ingest.requests_log import MAX_DEPTH
 
-    if not columns:
-        return ""
-    values = [f"CAST({ident(c)} AS VARCHAR)" for c in columns]
-    checks = [
-        " + ".join(f"coalesce(strlen({v}), 0)" for v in values) + f" > {sources.MAX_LINE_BYTES}"
-    ]
-    for v in values:
-        checks.append(
-            f"(strlen({v}) >= {2 * MAX_DEPTH} AND strlen({v})"
-            f" - strlen(replace(replace({v}, '[', ''), '{{', '')) >= {MAX_DEPTH})"
-        )
-    return f" AND CASE WHEN {' OR '.join(checks)} THEN error('long or deep') ELSE true END"
+    return (
+        f" OR (strlen(attrs) >= {2 * MAX_DEPTH} AND strlen(attrs)"
+        f" - strlen(replace(replace(attrs, '[', ''), '{{', '')) >= {MAX_DEPTH})"
+    )
 
 
 def _usable(keys: list[str]) -> bool:

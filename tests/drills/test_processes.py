@@ -16,7 +16,9 @@ from .conftest import llmcost, one_line_error, part_folders, run, state, wait_fo
 REFERENCE: dict[str, tuple[tuple[Any, ...], float]] = {}
 
 
-def reference(name: str, source: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[tuple[Any, ...], float]:
+def reference(
+    name: str, source: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[tuple[Any, ...], float]:
     """The state one uninterrupted ingest of SOURCE gives, and how long it took."""
     if name not in REFERENCE:
         db = tmp_path_factory.mktemp(f"ref-{name}") / "ref.duckdb"
@@ -43,7 +45,11 @@ KILLS = [
 
 @pytest.mark.parametrize(("name", "moment"), KILLS)
 def test_kill_9_then_the_same_command_completes_exactly(
-    name: str, moment: Any, logs: dict[str, Path], tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    name: str,
+    moment: Any,
+    logs: dict[str, Path],
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     expected, took = reference(name, logs[name], tmp_path_factory)
     db = tmp_path / "db.duckdb"
@@ -65,7 +71,10 @@ def test_kill_9_then_the_same_command_completes_exactly(
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_and_sigterm_exit_130_in_one_line(
-    sig: signal.Signals, logs: dict[str, Path], tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    sig: signal.Signals,
+    logs: dict[str, Path],
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     expected, _ = reference("big", logs["big"], tmp_path_factory)
     db = tmp_path / "db.duckdb"
@@ -83,7 +92,9 @@ def test_ctrl_c_and_sigterm_exit_130_in_one_line(
     assert code == 0 and state(db) == expected, err
 
 
-def test_a_second_writer_is_told_the_database_is_in_use(logs: dict[str, Path], tmp_path: Path) -> None:
+def test_a_second_writer_is_told_the_database_is_in_use(
+    logs: dict[str, Path], tmp_path: Path
+) -> None:
     db = tmp_path / "db.duckdb"
     first = llmcost("--db", str(db), "ingest", "-q", str(logs["big"]))
     try:

@@ -70,7 +70,10 @@ def describe(exc: BaseException) -> tuple[str, int] | None:
             "(free some space, or point --db or TMPDIR elsewhere, and run the same command again)",
             ExitCode.USAGE,
         )
-    if any(type(e).__name__ == "InterruptException" for e in chain):
+    # DuckDB stops a query at Ctrl-C with InterruptException, or a RuntimeError saying so
+    if any(type(e).__name__ == "InterruptException" for e in chain) or any(
+        isinstance(e, RuntimeError) and "query interrupted" in t for e, t in zip(chain, texts)
+    ):
         return "interrupted", INTERRUPTED
     if from_duckdb and any(any(s in t for s in _DAMAGED) for t in texts):
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

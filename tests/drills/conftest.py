@@ -85,8 +85,9 @@ def wait_for(predicate: Any, timeout: float = 60.0, step: float = 0.01) -> bool:
 
 @pytest.fixture(scope="session")
 def logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
-    """A big canonical log (plain and gzipped, with a few rejects and duplicates), and a Claude
-    Code tree of small files (the grouped path)."""
+    """A big canonical log (duplicates, no reject: the direct path loads it; and a gzipped copy
+    with three bad lines, read line by line), and a Claude Code tree of small files (the
+    grouped path)."""
     base = tmp_path_factory.mktemp("drill-logs")
     big = base / "big.jsonl"
     with big.open("w") as fh:
@@ -102,9 +103,13 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
                 "session_id": f"s{i // 5}",
                 "tier": "pro",
             }
-            fh.write("not json\n" if i % 40_000 == 17 else json.dumps(rec) + "\n")
+            fh.write(json.dumps(rec) + "\n")
+    # the compressed copy (read line by line) has a few bad lines too
+    lines = big.read_bytes().split(b"\n")
+    for at in (17, 40_017, 80_017):
+        lines[at] = b"not json"
     gz = base / "big-gz.jsonl.gz"
-    gz.write_bytes(gzip.compress(big.read_bytes(), compresslevel=1))
+    gz.write_bytes(gzip.compress(b"\n".join(lines), compresslevel=1))
     spec = importlib.util.spec_from_file_location(
         "claude_code_tree", ROOT / "benchmarks" / "claude_code_tree.py"
     )

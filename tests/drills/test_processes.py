@@ -58,6 +58,7 @@ def test_kill_9_then_the_same_command_completes_exactly(
         time.sleep(took * moment)
     else:
         assert wait_for(lambda: bool(part_folders(db)) or proc.poll() is not None)
+        assert proc.poll() is None, "the direct path made no part files"
         if moment == "parts+":
             time.sleep(0.3)
     proc.kill()  # SIGKILL: no handler runs

@@ -72,7 +72,8 @@ def describe(exc: BaseException) -> tuple[str, int] | None:
         )
     # DuckDB stops a query at Ctrl-C with InterruptException, or a RuntimeError saying so
     if any(type(e).__name__ == "InterruptException" for e in chain) or any(
-        isinstance(e, RuntimeError) and "query interrupted" in t for e, t in zip(chain, texts)
+        isinstance(e, RuntimeError) and "query interrupted" in t
+        for e, t in zip(chain, texts, strict=True)
     ):
         return "interrupted", INTERRUPTED
     if from_duckdb and any(any(s in t for s in _DAMAGED) for t in texts):

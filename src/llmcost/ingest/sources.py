@@ -163,10 +163,54 @@ def open_binary(source: Source) -> IO[bytes]:
     if source.compression == "gzip":
         return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
     if source.compression == "zstd":
+        return _Zstd(raw)  # type: ignore[return-value]
+    return raw
+
+
+class _Zstd:
+    """A zstd file's decompressed bytes, frame after frame; a file that ends inside a frame is
+    an error (zstandard's own stream reader returns what it has, so a truncated archive would
+    load in part)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)  # type: ignore[no-any-return,unused-ignore]
-    return raw
+        self._raw = raw
+        self._new = zstandard.ZstdDecompressor().decompressobj
+        self._obj = self._new()
+        self._started = False  # bytes of the current frame were fed
+        self._buf = b""
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to SIZE bytes (all that is left when SIZE < 0); b"" at the end."""
+        while size < 0 or len(self._buf) < size:
+            block = self._raw.read(1 << 20)
+            if not block:
+                if self._started and not self._obj.eof:
+                    raise EOFError("the zstd file ends inside a frame (is it complete?)")
+                break
+            out = [self._buf]
+            while block:
+                if self._obj.eof:  # the next frame
+                    self._obj, self._started = self._new(), False
+                out.append(self._obj.decompress(block))
+                self._started = True
+                block = self._obj.unused_data if self._obj.eof else b""
+            self._buf = b"".join(out)
+        if size < 0:
+            data, self._buf = self._buf, b""
+        else:
+            data, self._buf = self._buf[:size], self._buf[size:]
+        return data
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> _Zstd:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def read_head(source: Source, size: int = 64 * 1024) -> bytes:

@@ -24,6 +24,9 @@ as if this had not been tried):
 - no two keys differ only in case (DuckDB's column names do not tell them apart);
 - no row is rejected, and every row has a request_id (a reject keeps the line's text, and an id
   made from the text needs it: the line path has both);
+- no line may be over the size limit (the hash thread looks for one) and no row's `attrs` may
+  be nested too deep (its brackets are counted when it is long): the line path measures them;
+- the disk has room for the part files (else the line path copies nothing);
 - the file did not change while it was read (its size, mtime and hashed bytes agree).
 Duplicates are then removed as the line path leaves them out: a request_id seen earlier in the
 file, or loaded before from the same kind of source.

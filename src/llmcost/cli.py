@@ -498,8 +498,17 @@ def main() -> None:
 
     # `kill` (SIGTERM) ends the process as Ctrl-C does: the file in progress is rolled back and
     # its part files removed, by the same handlers
+    before = None
     with contextlib.suppress(ValueError):  # not the main thread (tests)
-        signal.signal(signal.SIGTERM, _terminated)
+        before = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        _main()
+    finally:
+        if before is not None:
+            signal.signal(signal.SIGTERM, before)
+
+
+def _main() -> None:
     try:
         # standalone_mode=False returns a typer.Exit's code (ingest --strict) instead of exiting
         code = app(standalone_mode=False)

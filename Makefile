@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEMO_DB := .llmcost/demo.duckdb
 SOURCES_DB := .llmcost/sources.duckdb
 
-.PHONY: demo test lint bench sample clean
+.PHONY: demo test drill lint bench sample clean
 
 $(BIN)/llmcost: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ demo: $(BIN)/llmcost
 
 test: $(BIN)/llmcost
 	$(BIN)/python -m pytest
+
+# The reliability drills alone (real processes: kill -9, two writers, damaged files, a browser).
+drill: $(BIN)/llmcost
+	$(BIN)/python -m pytest tests/drills -q
 
 lint: $(BIN)/llmcost
 	$(BIN)/ruff check src tests benchmarks

@@ -6,6 +6,7 @@ them, so `llmcost --help` starts fast.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from llmcost import config
-from llmcost.errors import ExitCode, LlmcostError
+from llmcost.errors import INTERRUPTED, ExitCode, LlmcostError, describe
 
 app = typer.Typer(
     name="llmcost",
@@ -39,6 +40,7 @@ class State:
     def __init__(self, db: Path | None, pricing: list[Path], config_path: Path | None) -> None:
         self._db, self._pricing, self._config = db, pricing, config_path
         self._settings: config.Settings | None = None
+        self.command: str | None = None
 
     @property
     def settings(self) -> config.Settings:
@@ -49,7 +51,8 @@ class State:
     def connect(self) -> Any:
         from llmcost.store import connect
 
-        return connect(self.settings.db)
+        # every command but ingest only reads: it waits for an ingest, and takes a read-only file
+        return connect(self.settings.db, read=self.command != "ingest")
 
     def prices(self) -> Any:
         from llmcost import pricing
@@ -75,6 +78,7 @@ def main_options(
     config_path: Annotated[Path | None, typer.Option("--config", help="config file [default llmcost.toml, then [tool.llmcost] in pyproject.toml]")] = None,
 ) -> None:  # fmt: skip
     ctx.obj = State(db, list(pricing or []), config_path)
+    ctx.obj.command = ctx.invoked_subcommand
 
 
 def emit(text: str | None) -> None:
@@ -114,6 +118,7 @@ def ingest(
     map_: Annotated[list[str] | None, typer.Option("--map", help="FIELD=PATH: where a canonical field is in your request log (dotted path, or a \"quoted\" constant); overlays [ingest.map] (repeatable)")] = None,
     explain: Annotated[str | None, typer.Option("--explain", help="show how the first lines of FILE load (format, each field and where it came from, attrs) and exit; writes nothing")] = None,
     reload: Annotated[bool, typer.Option("--reload", help="forget what each file loaded before, then load it again (a corrected --map)")] = False,
+    max_line_mb: Annotated[float | None, typer.Option("--max-line-mb", help="reject lines longer than this many MiB, unread [env LLMCOST_MAX_LINE_MB; default 16]")] = None,
 ) -> None:  # fmt: skip
     """Load request logs, provider exports and revenue CSVs into the database."""
     from llmcost import ingest as ingest_mod
@@ -146,12 +151,14 @@ def ingest(
     with _progress(quiet) as advance:
         summary = ingest_mod.ingest_paths(
             con, paths, as_format=as_format, strict=strict, keep_text=keep_text, progress=advance,
-            mapping=mapping, reload=reload,
+            mapping=mapping, reload=reload, max_line_bytes=_max_line_bytes(max_line_mb),
         )  # fmt: skip
     if len(summary.failed) < len(summary.files):  # a summary of nothing but errors says nothing
         emit(_render_simple(ingest_summary(summary), fmt))
     for name in summary.passed_over[:5]:
         warn(f"passed over (not a log file by its name): {name}")
+    for line in summary.warnings:
+        warn(f"llmcost: warning: {line}")
     if summary.no_cache_counts and not quiet:
         warn(
             f"{summary.no_cache_counts:,} requests carry no cached-token counts (their tracer does not record them): "
@@ -194,6 +201,19 @@ def forget(
         f"forgot {gone['files']:,} file(s): {gone['requests']:,} requests, {gone['usage']:,} usage rows, "
         f"{gone['billed']:,} billed rows, {gone['revenue']:,} revenue rows, {gone['rejects']:,} rejects\n"
     )
+
+
+def _max_line_bytes(flag: float | None) -> int | None:
+    text = os.environ.get("LLMCOST_MAX_LINE_MB") if flag is None else str(flag)
+    if not text:
+        return None
+    try:
+        mb = float(text)
+    except ValueError:
+        mb = 0.0
+    if not 0 < mb <= 4096:
+        raise LlmcostError(f"--max-line-mb must be a number of MiB up to 4096, got {text!r}")
+    return int(mb * 1024 * 1024)
 
 
 def _render_simple(result: Any, fmt: str) -> str | None:
@@ -676,7 +696,26 @@ def synth(
 # ---------------------------------------------------------------- entry point
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    import signal
+
+    # `kill` (SIGTERM) ends the process as Ctrl-C does: the file in progress is rolled back and
+    # its part files removed, by the same handlers
+    before = None
+    with contextlib.suppress(ValueError):  # not the main thread (tests)
+        before = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        _main()
+    finally:
+        if before is not None:
+            signal.signal(signal.SIGTERM, before)
+
+
+def _main() -> None:
     try:
         # standalone_mode=False returns a typer.Exit's code (ingest --strict) instead of exiting
         code = app(standalone_mode=False)
@@ -700,6 +739,15 @@ def main() -> None:
         sys.exit(ExitCode.USAGE)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as exc:  # the machine's or the database file's: one line, not a traceback
+        known = describe(exc)
+        if known is None or os.environ.get("LLMCOST_DEBUG"):
+            raise
+        message, exit_code = known
+        if exit_code == INTERRUPTED:
+            message = "interrupted; the file being loaded was rolled back, run the same command again to finish"
+        warn(f"llmcost: error: {message}")
+        sys.exit(exit_code)
     if code == 130:  # typer turns KeyboardInterrupt into Exit(130)
         warn(
             "llmcost: interrupted; the file being loaded was rolled back, run the same command again to finish"

@@ -51,7 +51,7 @@ SYNONYMS = {
     "task_id": "task",
     "request_id": "request",
 }
-ATTR_NAME = re.compile(r"^attrs\.([A-Za-z0-9_\-.]+)$")
+ATTR_NAME = re.compile(r"^attrs\.([A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)$")  # no empty part: a..b
 # --where fields: the string dimensions above (not the derived dates) and the two flags.
 WHERE_FIELDS = [k for k in DIMENSIONS if k not in ("day", "week", "month")] + ["batch", "cache_hit"]
 BOOL_FIELDS = {"batch", "cache_hit"}
@@ -201,18 +201,31 @@ def parse_when(text: str | None, *, now: datetime | None = None) -> datetime | N
     if m:
         base = now or _clock()
         n, unit = int(m.group(1)), m.group(2)
-        delta = {
-            "h": timedelta(hours=n),
-            "d": timedelta(days=n),
-            "w": timedelta(weeks=n),
-            "m": timedelta(days=30 * n),
-        }
-        return base - delta[unit]
+        try:
+            delta = {
+                "h": timedelta(hours=n),
+                "d": timedelta(days=n),
+                "w": timedelta(weeks=n),
+                "m": timedelta(days=30 * n),
+            }
+            return _in_range(base - delta[unit], text)
+        except OverflowError:
+            return _in_range(datetime.min, text)
     value = _parse_iso(text)
     if value is None:
         raise LlmcostError(
             f"cannot read the date {text!r}",
             hint="use 2026-08-01, 2026-08-01T12:00:00Z or a window such as 30d",
+        )
+    return _in_range(value, text)
+
+
+def _in_range(value: datetime, text: str) -> datetime:
+    """VALUE when it is a time a request can have (ingest rejects any other): 1970 .. 2200."""
+    if not datetime(1970, 1, 1) <= value.replace(tzinfo=None) <= datetime(2200, 1, 1):
+        raise LlmcostError(
+            f"the date {text!r} is out of range",
+            hint="requests are from 1970-01-01 .. 2200-01-01",
         )
     return value
 

@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
+from llmcost import safe_text
 from llmcost.errors import LlmcostError
 
 FORMATS = ("table", "json", "csv", "markdown", "html", "parquet")
@@ -113,23 +114,22 @@ def _plain(value: Any) -> str:
     return str(jsonable(value))
 
 
+def _csv_text(value: Any) -> str:
+    """A CSV cell; a text value is kept from being read as a formula (numbers are numbers)."""
+    return safe_text.csv_cell(value) if isinstance(value, str) else _plain(value)
+
+
 def to_csv(table: Table) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([c.key for c in table.columns])
+    writer.writerow([safe_text.csv_cell(c.key) for c in table.columns])
     for row in table.rows:
-        writer.writerow([_plain(row.get(c.key)) for c in table.columns])
+        writer.writerow([_csv_text(row.get(c.key)) for c in table.columns])
     return buf.getvalue()
 
 
 def _md_escape(text: str) -> str:
-    return (
-        text.replace("\\", "\\\\")
-        .replace("|", "\\|")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("\n", " ")
-    )
+    return safe_text.markdown(text)
 
 
 def md_table(table: Table) -> str:
@@ -168,15 +168,24 @@ def to_terminal(result: Result, *, width: int | None = None) -> str:
         file=buf, width=width or 120, force_terminal=False, no_color=True, highlight=False
     )
     for line in result.headline():
-        console.print(Text(line))
+        console.print(Text(safe_text.terminal(line)))
     for table in result.tables():
         rt = RichTable(
             title=table.title, box=box.SIMPLE_HEAD, title_justify="left", caption=table.note or None
         )
         for c in table.columns:
-            rt.add_column(c.title, justify="left" if c.kind == "text" else "right", overflow="fold")
+            rt.add_column(
+                Text(safe_text.terminal(c.title)),
+                justify="left" if c.kind == "text" else "right",
+                overflow="fold",
+            )
         for row in table.rows:
-            rt.add_row(*(Text(fmt_value(row.get(c.key), cell_kind(c, row))) for c in table.columns))
+            rt.add_row(
+                *(
+                    Text(safe_text.terminal(fmt_value(row.get(c.key), cell_kind(c, row))))
+                    for c in table.columns
+                )
+            )
         console.print(rt)
     return buf.getvalue()
 
@@ -201,7 +210,12 @@ def render(
         to_parquet(result.tables()[0], output)
         return None
     if fmt == "json":
-        text = json.dumps(jsonable(result.to_json()), indent=2, ensure_ascii=False) + "\n"
+        text = (
+            safe_text.json_text(
+                json.dumps(jsonable(result.to_json()), indent=2, ensure_ascii=False)
+            )
+            + "\n"
+        )
     elif fmt == "csv":
         text = to_csv(result.tables()[0])
     elif fmt == "markdown":

@@ -6,6 +6,7 @@ path, size and mtime; or the same content under another name) is skipped.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import sys
@@ -49,6 +50,7 @@ class IngestSummary:
     passed_over: list[str] = field(default_factory=list)
     # requests loaded by this run whose emitter records no cached-token counts
     no_cache_counts: int = 0
+    warnings: list[str] = field(default_factory=list)  # what was skipped and why (a FIFO, a loop)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -80,8 +82,11 @@ def detect(source: Source) -> formats.Format | None:
     if not head.strip():
         return None
     for fmt in formats.ordered():
-        if fmt.sniff(head, source):
-            return fmt
+        try:
+            if fmt.sniff(head, source):
+                return fmt
+        except (ValueError, RecursionError, csv.Error):
+            continue  # a head this format's test cannot even read is not of this format
     names = ", ".join(f.name for f in formats.ordered())
     raise InputError(
         f"cannot recognise the format of {source.name} (tried: {names})",
@@ -107,17 +112,41 @@ def ingest_paths(
     progress: Progress | None = None,
     mapping: dict[str, str] | None = None,
     reload: bool = False,
+    max_line_bytes: int | None = None,
 ) -> IngestSummary:
     """Load PATHS. MAPPING: canonical field -> path for request logs (`--map`); RELOAD: each
-    file's earlier load is forgotten first, in the file's own transaction (`--reload`)."""
+    file's earlier load is forgotten first, in the file's own transaction (`--reload`);
+    MAX_LINE_BYTES: lines longer than this are rejected by size, unread."""
+    from llmcost.ingest import sources as sources_mod
+
+    limit = sources_mod.MAX_LINE_BYTES
+    if max_line_bytes is not None:
+        sources_mod.MAX_LINE_BYTES = max_line_bytes  # read by every reader of this run
+    try:
+        return _ingest_paths(con, paths, as_format, strict, keep_text, progress, mapping, reload)
+    finally:
+        sources_mod.MAX_LINE_BYTES = limit
+
+
+def _ingest_paths(
+    con: Any,
+    paths: list[str],
+    as_format: str | None,
+    strict: bool,
+    keep_text: bool,
+    progress: Progress | None,
+    mapping: dict[str, str] | None,
+    reload: bool,
+) -> IngestSummary:
     if mapping:
         from llmcost.ingest.adapters import sdk
 
         sdk.check_mapping(mapping)
     opts = _Options(mapping or {}, reload)
-    sources, passed_over = expand(paths)
+    warnings: list[str] = []
+    sources, passed_over = expand(paths, warnings)
     forced = forced_format(as_format) if as_format else None
-    summary = IngestSummary(passed_over=passed_over)
+    summary = IngestSummary(passed_over=passed_over, warnings=warnings)
     unrecorded = no_cache_counts(con)
     # The read-ahead thread runs Python while DuckDB commits: after each statement the main
     # thread waits for the GIL, up to the switch interval (5 ms), which hundreds of small

@@ -148,8 +148,10 @@ CREATE OR REPLACE TEMP MACRO lc_unq(j) AS (CASE WHEN left(j, 1) = '"' THEN subst
 -- TRY_CAST('1.5' AS BIGINT) rounds to 2: a value with a '.' or an exponent must be integral (100.0, 1e3)
 CREATE OR REPLACE TEMP MACRO lc_int_s(s) AS (
     CASE WHEN contains(s, '.') OR contains(s, 'e') OR contains(s, 'E')
-         THEN CASE WHEN TRY_CAST(s AS DOUBLE) = trunc(TRY_CAST(s AS DOUBLE)) THEN TRY_CAST(TRY_CAST(s AS DOUBLE) AS BIGINT) END
-         ELSE TRY_CAST(s AS BIGINT) END);
+         THEN CASE WHEN TRY_CAST(s AS DOUBLE) = trunc(TRY_CAST(s AS DOUBLE)) AND abs(TRY_CAST(s AS DOUBLE)) < 1e15
+                   THEN TRY_CAST(TRY_CAST(s AS DOUBLE) AS BIGINT) END
+         -- at most 15 characters: below 10^15, so that no sum of counts can overflow
+         WHEN strlen(s) < 16 THEN TRY_CAST(s AS BIGINT) END);
 CREATE OR REPLACE TEMP MACRO lc_int(j) AS (lc_int_s(lc_unq(j)));
 CREATE OR REPLACE TEMP MACRO lc_num(j) AS (TRY_CAST(lc_unq(j) AS DOUBLE));
 CREATE OR REPLACE TEMP MACRO lc_bad_num(j) AS (CASE WHEN lc_present(j) THEN TRY_CAST(lc_unq(j) AS DOUBLE) IS NULL ELSE false END);
@@ -165,9 +167,10 @@ CREATE OR REPLACE TEMP MACRO lc_epoch(b) AS (
          WHEN abs(b) < 100000000000000000 THEN make_timestamp(b)
          ELSE make_timestamp(b // 1000) END);
 CREATE OR REPLACE TEMP MACRO lc_epoch_frac(d) AS (
-    CASE WHEN abs(d) < 100000000000 THEN make_timestamp(CAST(round(d * 1000000) AS BIGINT))
-         WHEN abs(d) < 100000000000000 THEN make_timestamp(CAST(round(d * 1000) AS BIGINT))
-         ELSE make_timestamp(CAST(round(d) AS BIGINT)) END);
+    CASE WHEN abs(d) < 100000000000 THEN make_timestamp(TRY_CAST(round(d * 1000000) AS BIGINT))
+         WHEN abs(d) < 100000000000000 THEN make_timestamp(TRY_CAST(round(d * 1000) AS BIGINT))
+         -- 1e25 or 1e19 fits no timestamp: NULL (a reject), not an error that stops the file
+         ELSE make_timestamp(TRY_CAST(round(d) AS BIGINT)) END);
 CREATE OR REPLACE TEMP MACRO lc_ts(s) AS coalesce(
     -- JavaScript's toISOString() (the commonest form): an exact format, read faster than the test
     -- below; strptime has no offset to ignore, and anything else it does not read goes on
@@ -310,7 +313,17 @@ def parse_sql(
     conv = {f: v for f, v in conv.items() if f in fields}
     bad_checks = [
         f"WHEN c_{f} IS NULL AND lc_present(j_{f}) THEN '{f} {told}, got ' || left(j_{f}, 40)"
+        if f not in INT_FIELDS
+        # an integer too large to count anything (10^15 and up) is told apart from a non-integer
+        else f"WHEN c_{f} IS NULL AND lc_present(j_{f}) THEN '{f} ' || CASE WHEN abs(TRY_CAST(lc_unq(j_{f}) AS DOUBLE)) BETWEEN 1e15 AND 1e308"
+        f" THEN 'is out of range (below 10^15)' ELSE '{told}' END || ', got ' || left(j_{f}, 40)"
         for f, (_, told) in conv.items()
+    ]
+    # Infinity, -Infinity, "NaN": a number, but none that can be added up
+    bad_checks += [
+        f"WHEN NOT isfinite(c_{f}) THEN '{f} must be a finite number, got ' || left(j_{f}, 40)"
+        for f in NUM_FIELDS
+        if f in conv
     ]
     conv_cols = "".join(f", {expr} AS c_{f}" for f, (expr, _) in conv.items())
     # an integer's text unquoted a step before it is read: `lc_int_s` names it seven times, and
@@ -535,9 +548,11 @@ WITH ex AS (
             WHEN jtype <> 'OBJECT' THEN 'not a JSON object (got ' || lower(jtype) || ')'
             -- trim() only where the first character could be blank (it copies the string)
             WHEN CASE WHEN model IS NULL THEN true WHEN ascii(model) BETWEEN 33 AND 126 THEN false
-                      ELSE trim(model) = '' END THEN 'missing model'
+                      ELSE trim(model, ' ' || chr(9) || chr(10) || chr(13)) = '' END THEN 'missing model'
             WHEN ts_s IS NULL THEN 'missing timestamp'
             WHEN ts IS NULL THEN 'bad timestamp: ' || left(ts_s, 40)
+            WHEN NOT (ts >= TIMESTAMP '1970-01-01' AND ts < TIMESTAMP '2200-01-01')
+                THEN 'timestamp out of range (1970-01-01 .. 2200-01-01): ' || left(ts_s, 40)
             {" ".join(bad_checks)}
             WHEN bad_usage THEN 'usage object has a token count that is not an integer'
             WHEN shape = 'none' THEN 'no token counts (input_tokens / output_tokens or a usage object)'
@@ -548,18 +563,25 @@ WITH ex AS (
                  > coalesce(input_tokens, 0) THEN 'cache tokens exceed input_tokens (which must include them)'
             WHEN coalesce(reasoning_tokens, 0) > coalesce(output_tokens, 0) THEN 'reasoning_tokens exceed output_tokens'
             WHEN step < 0 THEN 'step must not be negative'
+            WHEN step > 2147483647 THEN 'step is out of range (below 2^31)'
             WHEN latency_ms < 0 THEN 'latency_ms must not be negative'
         END AS reason
     FROM timed
 )
 SELECT
     line_no, CASE WHEN reason IS NOT NULL THEN regexp_replace(coalesce(raw, line), '\\r$', '') END AS line, reason,
-    coalesce(request_id_s, 'md5:' || md5(coalesce(raw, line))) AS request_id,
+    -- a made-up id hashes the record as parsed (no line end, BOM or spacing of its own), so that
+    -- a CRLF copy makes the same ids; `made_id` lets the loader number repeated records apart
+    CASE WHEN request_id_s IS NOT NULL THEN request_id_s
+         WHEN raw IS NULL AND valid THEN 'md5:' || md5(CAST(json(line) AS VARCHAR))
+         WHEN json_valid(raw) THEN 'md5:' || md5(CAST(json(raw) AS VARCHAR))
+         ELSE 'md5:' || md5(coalesce(raw, line)) END AS request_id,
+    request_id_s IS NULL AS made_id,
     ts,
     lower(coalesce(provider_s, lc_provider(model))) AS provider,
     model, user_id,
     coalesce(customer_s, user_id) AS customer_id,
-    feature, task_id, CAST(step AS INTEGER) AS step, plan, status,
+    feature, task_id, TRY_CAST(step AS INTEGER) AS step, plan, status,
     coalesce(input_tokens, 0) AS input_tokens,
     coalesce(cache_read_tokens, 0) AS cache_read_tokens,
     coalesce(cache_write_tokens, 0) AS cache_write_tokens,

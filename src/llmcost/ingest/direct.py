@@ -24,6 +24,9 @@ as if this had not been tried):
 - no two keys differ only in case (DuckDB's column names do not tell them apart);
 - no row is rejected, and every row has a request_id (a reject keeps the line's text, and an id
   made from the text needs it: the line path has both);
+- no line may be over the size limit (the hash thread looks for one) and no row's `attrs` may
+  be nested too deep (its brackets are counted when it is long): the line path measures them;
+- the disk has room for the part files (else the line path copies nothing);
 - the file did not change while it was read (its size, mtime and hashed bytes agree).
 Duplicates are then removed as the line path leaves them out: a request_id seen earlier in the
 file, or loaded before from the same kind of source.
@@ -42,7 +45,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from llmcost.ingest import canonical
+from llmcost.ingest import canonical, sources
 from llmcost.ingest.formats import Job
 from llmcost.store import writes
 from llmcost.store.sql import ident, literal
@@ -74,6 +77,7 @@ class _Hasher(threading.Thread):
         self.job = job
         self.from_byte = from_byte
         self.lines = lines_before
+        self.long_lines = _LongLines()
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -86,13 +90,48 @@ class _Hasher(threading.Thread):
                 if end > self.from_byte:
                     skip = max(self.from_byte - at, 0)
                     self.lines += chunk.count(b"\n", skip)
+                self.long_lines.feed(chunk, at)
                 at = end
                 last = chunk[-1:] or last
                 self.job.on_bytes(len(chunk))
+            self.long_lines.end(at)
             if last != b"\n":
                 self.lines += 1  # the last line has no newline
         except BaseException as exc:  # re-raised in the caller's thread
             self.error = exc
+
+
+class _LongLines:
+    """Whether a file read block by block has a line over `sources.MAX_LINE_BYTES`: exactly
+    across blocks (where the last newline was), and within a block by windows of half the
+    limit, each a `find` that stops at its first newline (a line over the limit covers one
+    window whole). A line of half the limit or more may be told long: the line path then
+    measures it."""
+
+    def __init__(self) -> None:
+        self.limit = sources.MAX_LINE_BYTES
+        self.last_newline = -1  # offset in the file
+        self.found = False
+
+    def feed(self, block: bytes, at: int) -> None:
+        first = block.find(b"\n")
+        if first < 0:
+            self.found = self.found or at + len(block) - self.last_newline - 1 > self.limit
+            return
+        last = block.rfind(b"\n")
+        half = max(self.limit // 2, 1)
+        self.found = (
+            self.found
+            or at + first - self.last_newline - 1 > self.limit
+            or any(
+                block.find(b"\n", begin, begin + half) < 0
+                for begin in range(first + 1, last - half + 1, half)
+            )
+        )
+        self.last_newline = at + last
+
+    def end(self, size: int) -> None:
+        self.found = self.found or size - self.last_newline - 1 > self.limit
 
 
 class _Remover(threading.Thread):
@@ -111,6 +150,18 @@ class _Remover(threading.Thread):
             self.run()
         else:
             self.join()
+
+
+SPARE_BYTES = 256 << 20  # left free beside the part files (for DuckDB's own writes)
+
+
+def _room_for_parts(folder: Path, size: int) -> bool:
+    """Whether the part files (a copy of the file, SIZE bytes) fit in FOLDER's file system with
+    room to spare; else the file is read line by line, which copies nothing."""
+    try:
+        return shutil.disk_usage(folder).free >= size + SPARE_BYTES
+    except OSError:
+        return False
 
 
 def _yield_to_duckdb() -> None:
@@ -148,6 +199,9 @@ def load(job: Job, kind: str) -> writes.Counts | None:
     threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
     order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
     tmp = _part_dir(con)
+    if not _room_for_parts(tmp, before.st_size):
+        tmp.rmdir()
+        return None  # the line path needs no copy of the file
     remover = _Remover(tmp)
     try:
         nparts = max(1, min(threads, before.st_size // PART_MIN_BYTES))
@@ -215,7 +269,7 @@ def _load(
         and (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
         and job.reader.bytes_read == before.st_size
     )
-    if inserted != hasher.lines or not unchanged:
+    if inserted != hasher.lines or not unchanged or hasher.long_lines.found:
         return None  # a blank line (the reader skips it: line numbers would shift), or a live file
     duplicates = _drop_duplicates(con, job.file_id, kind)
     return writes.Counts(read=inserted, loaded=inserted - duplicates, duplicates=duplicates)
@@ -247,6 +301,8 @@ def _insert(
         )
     else:
         options = DETECT
+    # a line over the limit stops the reader: the line path rejects it by its size
+    options += f", maximum_object_size = {sources.MAX_LINE_BYTES}"
     canonical.install_macros(con)
     touch = _touch(columns, job.keep_text)
     # the parts' rows, given to the parse as a subquery (a view would be planned twice: when it
@@ -280,7 +336,7 @@ def _insert(
     (inserted,) = con.execute(
         f"""INSERT INTO requests ({names})
             SELECT {values} FROM ({parse})
-            WHERE CASE WHEN reason IS NOT NULL OR request_id IS NULL
+            WHERE CASE WHEN reason IS NOT NULL OR request_id IS NULL{_deep_attrs()}
                        THEN error('line ' || line_no || ' needs the line-by-line path') ELSE true END""",
         {"kind": kind, "file": job.file_id},
     ).fetchone()
@@ -319,6 +375,18 @@ def _touch(columns: tuple[str, ...], keep_text: bool) -> str:
     unread = [] if keep_text else [c for c in columns if c in text_keys]
     return "".join(
         f" AND (strlen(CAST({ident(c)} AS VARCHAR)) >= 0 OR {ident(c)} IS NULL)" for c in unread
+    )
+
+
+def _deep_attrs() -> str:
+    """A condition on a row's `attrs` (its unmapped values) that may be nested too deep: as many
+    brackets as `requests_log.MAX_DEPTH`. The line path then measures the line and rejects it,
+    or loads it. A short `attrs` (most) costs one length, which costs nothing to read."""
+    from llmcost.ingest.requests_log import MAX_DEPTH
+
+    return (
+        f" OR (strlen(attrs) >= {2 * MAX_DEPTH} AND strlen(attrs)"
+        f" - strlen(replace(replace(attrs, '[', ''), '{{', '')) >= {MAX_DEPTH})"
     )
 
 
@@ -374,7 +442,7 @@ def _sample(path: Path, size: int) -> _Sample | None:
                     continue
                 try:
                     rec = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     return None
                 if not isinstance(rec, dict):
                     return None
@@ -524,14 +592,48 @@ def _drop_duplicates(con: Any, file_id: int, kind: str) -> int:
     return int(deleted)
 
 
+PARTS_PREFIX = "llmcost-parts-"
+
+
 def _part_dir(con: Any) -> Path:
     """A fresh folder for the part files, where DuckDB spills its own temporary data (beside the
-    database by default), else the system's temporary folder."""
+    database by default), else the system's temporary folder. Its name carries this process's
+    id, so that a later run can tell a killed run's folder (`clean_stale_parts`)."""
+    prefix = f"{PARTS_PREFIX}{os.getpid()}-"
     root = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
     if root:
         try:
             Path(root).mkdir(parents=True, exist_ok=True)
-            return Path(tempfile.mkdtemp(prefix="llmcost-parts-", dir=root))
+            return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
         except OSError:
             pass
-    return Path(tempfile.mkdtemp(prefix="llmcost-parts-"))
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def clean_stale_parts(con: Any) -> int:
+    """Remove the part folders of runs that were killed (their process is gone), beside the
+    database and in the system's temporary folder; returns how many. A run that ends in any
+    other way removes its own."""
+    root = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    removed = 0
+    for folder in {Path(root) if root else None, Path(tempfile.gettempdir())} - {None}:
+        try:
+            found = list(folder.glob(PARTS_PREFIX + "*"))  # type: ignore[union-attr]
+        except OSError:
+            continue
+        for stale in found:
+            pid = stale.name[len(PARTS_PREFIX) :].split("-", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                shutil.rmtree(stale, ignore_errors=True)
+                removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process
+    return True

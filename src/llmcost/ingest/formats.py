@@ -56,16 +56,17 @@ def first_records(head: bytes, limit: int = 5) -> list[Any]:
     if stripped.startswith(("{", "[")):
         try:
             return [json.loads(stripped)]
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             pass
     out: list[Any] = []
-    lines = text.splitlines()
+    lines = text.split("\n")  # a bare CR inside a line does not end it
     # the last line of a head sample may be cut short
     for line in lines[:-1] if len(lines) > 1 and not text.endswith("\n") else lines:
         if line.strip():
             try:
                 out.append(json.loads(line))
-            except json.JSONDecodeError:
+            # nested too deep for Python's reader: not a record either
+            except (json.JSONDecodeError, RecursionError):
                 continue
         if len(out) >= limit:
             break

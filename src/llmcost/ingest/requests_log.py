@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from llmcost.ingest import canonical
+from llmcost.ingest import canonical, sources
 from llmcost.ingest.formats import Format, Job, first_records, register
-from llmcost.ingest.sources import ChunkReader, Source, open_binary
+from llmcost.ingest.sources import (
+    OVERSIZE,
+    OVERSIZE_PREVIEW,
+    ChunkReader,
+    Source,
+    open_binary,
+    read_oversize,
+)
 from llmcost.store import writes
 
 STAGE = "lc_stage"
@@ -32,6 +40,8 @@ def chunk_table(data: bytes, first_line_no: int) -> tuple[Any, int]:
     lines = pc.split_pattern(pa.array([data], pa.large_binary()), pattern=b"\n").flatten()
     if data.endswith(b"\n"):
         lines = lines.slice(0, len(lines) - 1)
+    if _suspect(data, lines):
+        return _chunk_table_slow(data, first_line_no)
     try:
         lines = lines.cast(pa.large_string())
     except pa.ArrowInvalid:
@@ -48,6 +58,61 @@ def chunk_table(data: bytes, first_line_no: int) -> tuple[Any, int]:
         )
     )
     return table, n
+
+
+# A line nested deeper than this is rejected (Python's own JSON reader, which some formats use,
+# gives up near 1000 levels; no log needs more than a few dozen).
+MAX_DEPTH = 256
+
+
+def _suspect(data: bytes, lines: Any) -> bool:
+    """Whether a chunk may hold a line to reject before parsing: a placeholder of an over-long
+    line, a line over the limit, or one with MAX_DEPTH brackets (deep nesting needs them)."""
+    import pyarrow.compute as pc
+
+    if OVERSIZE in data:
+        return True
+    if len(lines) and pc.max(pc.binary_length(lines)).as_py() > sources.MAX_LINE_BYTES:
+        return True
+    if data.count(b"[") + data.count(b"{") < MAX_DEPTH:
+        return False
+    openers = pc.add(pc.count_substring(lines, "["), pc.count_substring(lines, "{"))
+    return bool(len(lines)) and pc.max(openers).as_py() >= MAX_DEPTH
+
+
+def line_reason(line: bytes) -> str | None:
+    """Why a line is rejected before it is parsed (its size or its depth), if it is."""
+    oversize = read_oversize(line)
+    if oversize is not None:
+        return f"line too long ({oversize[0]:,} bytes; the limit is {sources.MAX_LINE_BYTES:,}: ingest --max-line-mb)"
+    if len(line) > sources.MAX_LINE_BYTES:
+        return f"line too long ({len(line):,} bytes; the limit is {sources.MAX_LINE_BYTES:,}: ingest --max-line-mb)"
+    if line.count(b"[") + line.count(b"{") >= MAX_DEPTH and json_depth(line) > MAX_DEPTH:
+        return f"nested deeper than {MAX_DEPTH} levels"
+    return None
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def json_depth(line: bytes) -> int:
+    """The deepest nesting of brackets in LINE, outside strings."""
+    depth = deepest = 0
+    for m in _BRACKET.finditer(_STRING.sub(b"", line)):
+        if m.group() in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def _preview(line: bytes) -> str:
+    """What a reject keeps of a line rejected for its size or depth: its first bytes."""
+    oversize = read_oversize(line)
+    head = oversize[1] if oversize else line[:OVERSIZE_PREVIEW].decode("utf-8", "backslashreplace")
+    return head + "…"
 
 
 def _batched(table: Any) -> Any:
@@ -69,6 +134,12 @@ def _chunk_table_slow(data: bytes, first_line_no: int) -> tuple[Any, int]:
     reasons: list[str | None] = []
     for i, part in enumerate(parts):
         nums.append(first_line_no + i)
+        reason = line_reason(part)
+        if reason is not None:
+            lines.append(None)
+            raws.append(_preview(part))
+            reasons.append(reason)
+            continue
         try:
             lines.append(part.decode("utf-8"))
             raws.append(None)
@@ -110,6 +181,7 @@ def load_table(
     from llmcost.tokens import fill_missing_counts  # lines with text but no token counts (SPEC §2)
 
     fill_missing_counts(con, STAGE, job.keep_text)
+    number_made_ids(con, STAGE, job.file_id)
     if not job.keep_text:
         from llmcost.ingest import text  # a reject keeps no prompt or answer (SPEC §3)
 
@@ -117,6 +189,46 @@ def load_table(
     counts = writes.commit_staged_requests(con, STAGE, file_id=job.file_id, kind=kind)
     con.execute(f"DROP TABLE {STAGE}")
     return counts
+
+
+MADE = "lc_made_ids"  # per file: how many times each made-up id occurred in its earlier chunks
+
+
+def number_made_ids(con: Any, stage: str, file_id: int) -> None:
+    """Tell repeated records without a request_id apart: the k-th occurrence of the same record
+    in a file gets `#k` after its made-up id (the first keeps it bare), so that two identical
+    lines are two requests, while the same file read again, or a copy with other line ends,
+    makes the same ids. Counted across the file's chunks in a temporary table, which rolls back
+    with the file."""
+    (made,) = con.execute(
+        f"SELECT count(*) FROM {stage} WHERE made_id AND reason IS NULL"
+    ).fetchone()
+    if not made:
+        return
+    con.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {MADE} (file_id BIGINT, request_id VARCHAR, n BIGINT)"
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE lc_made_now AS
+            SELECT s.line_no, s.request_id,
+                   row_number() OVER (PARTITION BY s.request_id ORDER BY s.line_no) + coalesce(m.n, 0) AS k
+            FROM {stage} s LEFT JOIN {MADE} m ON m.file_id = $file AND m.request_id = s.request_id
+            WHERE s.made_id AND s.reason IS NULL""",
+        {"file": file_id},
+    )
+    con.execute(
+        f"""UPDATE {stage} SET request_id = {stage}.request_id || '#' || n.k
+            FROM lc_made_now n WHERE {stage}.line_no = n.line_no AND n.k > 1"""
+    )
+    con.execute(
+        f"DELETE FROM {MADE} WHERE file_id = $file AND request_id IN (SELECT request_id FROM lc_made_now)",
+        {"file": file_id},
+    )
+    con.execute(
+        f"INSERT INTO {MADE} SELECT $file, request_id, max(k) FROM lc_made_now GROUP BY request_id",
+        {"file": file_id},
+    )
+    con.execute("DROP TABLE lc_made_now")
 
 
 class Staged(Protocol):
@@ -224,9 +336,13 @@ def _restore(con: Any, limit: str) -> None:
         con.execute(f"SET memory_limit = '{limit}'")
 
 
+SNIFF_RECORDS = 1000
+
+
 def sniff(head: bytes, source: Source) -> bool:
     # a few bad lines at the top (an array, a stray string) must not hide a log: most must be objects
-    records = first_records(head)
+    # every record of the head, not the first few: a log's first lines may all be bad ones
+    records = first_records(head, limit=SNIFF_RECORDS)
     objects = sum(isinstance(r, dict) for r in records)
     return (
         bool(records)

@@ -41,6 +41,9 @@ def sniff(head: bytes, source: Source) -> bool:
     return _columns(next(csv.reader([line]))) is not None
 
 
+MAX_REVENUE = Decimal(10) ** 12
+
+
 def _money(text: str) -> Decimal:
     cleaned = text.strip().replace("$", "").replace(",", "")
     value = Decimal(cleaned)
@@ -97,6 +100,9 @@ def load(job: Job) -> writes.Counts:
                 continue
             if amount < 0:
                 rejects.append((line_no, "revenue must not be negative", raw))
+                continue
+            if amount >= MAX_REVENUE:  # the column holds DECIMAL(18, 6)
+                rejects.append((line_no, "revenue is out of range (below 10^12 USD)", raw))
                 continue
             good.append((line_no, customer, f"{m.group(1)}-{m.group(2)}-01", amount, plan))
     writes.reject_lines(job.con, job.file_id, rejects)

@@ -221,7 +221,9 @@ def warm_up() -> threading.Thread:
 def to_svg(spec: dict[str, Any]) -> str:
     import vl_convert as vlc
 
-    return sanitize_svg(vlc.vegalite_to_svg(spec))
+    from llmcost.safe_text import chart_spec
+
+    return sanitize_svg(vlc.vegalite_to_svg(chart_spec(spec)))
 
 
 def sanitize_svg(svg: str) -> str:

@@ -187,6 +187,17 @@ def m003_report_rollups(con: Any) -> None:
 MIGRATIONS: list[Migration] = [m001_initial, m002_usage_and_billed, m003_report_rollups]
 
 
+def schema_version(con: Any) -> int:
+    """The highest migration recorded in the database (0 for a new one)."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
+        " AND database_name = current_database()"
+    ).fetchone()[0]
+    if not found:
+        return 0
+    return int(con.execute("SELECT coalesce(max(id), 0) FROM schema_migrations").fetchone()[0])
+
+
 def migrate(con: Any) -> int:
     """Apply what is missing; returns how many migrations ran."""
     con.execute(

@@ -369,6 +369,27 @@ def whatif(
 
 
 @app.command()
+def explain(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option("--since", help="this period's start (inclusive) [default: the month of the last request]")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="this period's end (exclusive)")] = None,
+    compare_to: Annotated[str, typer.Option("--compare-to", help="previous | a month (2026-09) | SINCE..UNTIL")] = "previous",
+    by: Annotated[str, typer.Option("--by", help="feature | customer | model")] = "feature",
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:  # fmt: skip
+    """Why the cost moved: the bridge from one period to the next, by driver; its parts add up exactly."""
+    from llmcost import explain as explain_mod
+    from llmcost.render import render
+
+    state = _state(ctx)
+    result = explain_mod.explain(
+        state.connect(), state.prices(), window=_window(since, until), compare_to=compare_to, by=by
+    )
+    emit(render(result, fmt, output, title="llmcost explain"))
+
+
+@app.command()
 def estimate(
     ctx: typer.Context,
     prompt: Annotated[str | None, typer.Argument(help="prompt file, or - / nothing for stdin")] = None,

@@ -780,6 +780,8 @@ class CompareResult:
         return self.notes
 
     def tables(self) -> list[Table]:
+        if self.rows and "command" in self.rows[0]:
+            return self._suggest_tables()
         first = [Column("rank", "#", "int")] if self.rows and "rank" in self.rows[0] else []
         cols = [*first, Column("name", "scenario"), Column("scope_requests", "requests", "int"),
                 Column("baseline_cost_usd", "baseline", "usd"), Column("scenario_cost_usd", "scenario", "usd"),
@@ -789,6 +791,19 @@ class CompareResult:
             for r in self.rows
         ]
         return [Table(self.title, cols, rows)]
+
+    def _suggest_tables(self) -> list[Table]:
+        margin = (
+            [Column("margin_points", "margin pts", "num")]
+            if self.rows[0].get("margin_points") is not None
+            else []
+        )
+        cols = [Column("rank", "#", "int"), Column("name", "opportunity"), Column("scope_requests", "requests", "int"),
+                Column("baseline_cost_usd", "cost now", "usd"), Column("savings_usd", "savings", "usd"),
+                Column("savings_pct", "savings %", "pct"), *margin, Column("why", "why")]  # fmt: skip
+        commands = Table("reproduce each one", [Column("rank", "#", "int"), Column("command")], self.rows,
+                         note="quality is not measured")  # fmt: skip
+        return [Table(self.title, cols, self.rows), commands]
 
 
 def compare_all(
@@ -844,44 +859,113 @@ def from_options(
 ROUTE_MAX_AVG_OUTPUT = 256  # tokens: short, classification-like answers
 ROUTE_MAX_AVG_INPUT = 2000
 BATCH_MIN_P50_LATENCY_MS = 60_000  # a feature that already waits a minute has no latency need
+# half a feature's requests in one hour of the day (UTC), on 3 days or more: a scheduled job
+BATCH_MIN_HOUR_SHARE = 0.5
+BATCH_MIN_DAYS = 3
 CAP_MIN_TAIL_SHARE = (
     0.05  # cap output at P95 only when the tail above it is at least 5% of output tokens
 )
 REPEAT_MIN_RATE = 0.02
+STEPS_MIN_P95 = 10  # tasks of a feature whose P95 is this many steps or more are long agent runs
+PREFIX_MIN_TOKENS = 1024  # the smallest prefix the providers cache
+PREFIX_MAX_CACHED_SHARE = (
+    0.2  # a feature+model that reads less than this share of its input from the cache
+)
+
+
+def cheapest_of_tier(
+    prices: pricing.PriceTable, provider: str, tier: str, when: datetime
+) -> pricing.Model | None:
+    """The model of `provider` and `tier` with the lowest input + output rate at `when`; at the same rate the
+    newest model (latest first price version), then the id."""
+    best: tuple[Decimal, int, str] | None = None
+    for m in prices.models.values():
+        v = m.version_at(when)
+        if m.provider == provider and m.tier == tier and v is not None:
+            key = (v.input + v.output, -m.versions[0].effective_from.toordinal(), m.id)
+            best = key if best is None or key < best else best
+    return prices.models[best[2]] if best else None
 
 
 def cheapest_small(
     prices: pricing.PriceTable, provider: str, when: datetime
 ) -> pricing.Model | None:
     """The small-tier model of `provider` with the lowest input + output rate at `when`."""
-    best: tuple[Decimal, str] | None = None
-    for m in prices.models.values():
-        v = m.version_at(when)
-        if m.provider == provider and m.tier == "small" and v is not None:
-            key = (v.input + v.output, m.id)
-            best = key if best is None or key < best else best
-    return prices.models[best[1]] if best else None
+    return cheapest_of_tier(prices, provider, "small", when)
 
 
-def suggest(con: Any, prices: pricing.PriceTable, *, window: Window | None = None) -> CompareResult:
-    """Candidate levers found in the data, each re-priced as a scenario, ranked by savings."""
-    window = window or Window()
-    pricing.install(con, prices)
-    wsql, wparams = window.sql()
-    rsql, _ = window.sql("r.ts")
-    candidates: list[tuple[Scenario, str]] = []
-    # routing: short requests of a feature on a mid/frontier model -> cheapest small model of the provider
-    for feature, model, provider, n, avg_in, avg_out, last in con.execute(
-        f"""SELECT feature, model, price_provider, count(*), avg(input_tokens), avg(output_tokens), max(ts)
+def route_target(
+    prices: pricing.PriceTable, provider: str, tier: str, when: datetime, *, short: bool
+) -> pricing.Model | None:
+    """Short, classification-like requests: the cheapest small model of the same vendor; others: the
+    cheapest model one tier down (frontier -> mid -> small), else any smaller tier."""
+    below = list(pricing.TIERS[: pricing.TIERS.index(tier)])
+    order = below if short else below[::-1]
+    for t in order:
+        found = cheapest_of_tier(prices, provider, t, when)
+        if found is not None:
+            return found
+    return None
+
+
+def command(s: Scenario, window: Window) -> str:
+    """The `llmcost whatif` command line that reproduces the scenario."""
+    import shlex
+
+    parts = ["llmcost", "whatif"]
+    for feat in s.scope.features:
+        parts += ["--feature", feat]
+    if s.scope.model:
+        parts += ["--model", s.scope.model]
+    for w in s.scope.where:
+        parts += ["--where", w]
+    lv, default = s.levers, Levers()
+    for f in fields(Levers):
+        value = getattr(lv, f.name)
+        if value == getattr(default, f.name):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        parts += (
+            [flag]
+            if value is True
+            else [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+        )
+    for name, when in (("--since", window.since), ("--until", window.until)):
+        if when is not None:
+            parts += [name, when.strftime("%Y-%m-%dT%H:%M:%SZ")]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _route_candidates(
+    con: Any, prices: pricing.PriceTable, wsql: str, wparams: list[Any]
+) -> list[tuple[str, Scenario, str]]:
+    out = []
+    for feature, model, provider, tier, avg_in, avg_out, last in con.execute(
+        f"""SELECT feature, model, price_provider, tier, avg(input_tokens), avg(output_tokens), max(ts)
             FROM priced WHERE {wsql} AND price_model IS NOT NULL AND tier IN ('mid', 'frontier') AND feature IS NOT NULL
-            GROUP BY ALL HAVING avg(output_tokens) <= ? AND avg(input_tokens) <= ? ORDER BY 1, 2""",
-        [*wparams, ROUTE_MAX_AVG_OUTPUT, ROUTE_MAX_AVG_INPUT],
+            GROUP BY ALL ORDER BY 1, 2""",
+        wparams,
     ).fetchall():
-        target = cheapest_small(prices, provider, last)
-        if target is not None:
-            why = f"{n:,} short requests (avg {avg_in:,.0f} in / {avg_out:,.0f} out tokens): classification-like"
-            candidates.append((Scenario(f"route {feature} {model} → {target.id}", Scope([feature], model),
-                                        Levers(route_to=target.id)), why))  # fmt: skip
+        short = avg_out <= ROUTE_MAX_AVG_OUTPUT and avg_in <= ROUTE_MAX_AVG_INPUT
+        target = route_target(prices, provider, tier, last, short=short)
+        if target is None:
+            continue
+        why = f"{tier} model, avg {avg_in:,.0f} in / {avg_out:,.0f} out tokens"
+        why += ": short, classification-like" if short else ""
+        why += f"; the cheapest {target.tier} model of {target.provider}"
+        s = Scenario(
+            f"route {feature} {model} → {target.id}",
+            Scope([feature], model),
+            Levers(route_to=target.id),
+        )
+        out.append(("route", s, why))
+    return out
+
+
+def _feature_candidates(
+    con: Any, wsql: str, wparams: list[Any], rsql: str
+) -> list[tuple[str, Scenario, str]]:
+    out: list[tuple[str, Scenario, str]] = []
     # exact repeats: a prompt hash seen before is a hit an exact-match cache would have served
     for feature, n, distinct in con.execute(
         f"""SELECT feature, count(*), count(DISTINCT json_extract_string(attrs, '$.prompt_hash'))
@@ -891,31 +975,48 @@ def suggest(con: Any, prices: pricing.PriceTable, *, window: Window | None = Non
         rate = 1 - distinct / n
         if rate >= REPEAT_MIN_RATE:
             why = f"{n - distinct:,} of {n:,} prompts repeat exactly (attrs.prompt_hash): observed hit rate {rate:.1%}"
-            candidates.append((Scenario(f"cache {feature}", Scope([feature] if feature else []),
-                                        Levers(cache_hit_rate=round(rate, 6))), why))  # fmt: skip
-    # batchable and output caps, per feature
-    for feature, batch_share, p50_latency, p95_out, out_total, tail in con.execute(
+            out.append(("cache", Scenario(f"cache {feature}", Scope([feature] if feature else []),
+                                          Levers(cache_hit_rate=round(rate, 6))), why))  # fmt: skip
+    # batchable (no latency need, or a schedule) and output caps, per feature
+    for (
+        feature,
+        batch_share,
+        p50_latency,
+        days,
+        hour_share,
+        p95_out,
+        out_total,
+        tail,
+    ) in con.execute(
         f"""WITH f AS (SELECT feature, avg(CAST(batch AS INT)) AS b, median(latency_ms) AS lat,
+                              count(DISTINCT CAST(ts AS DATE)) AS days,
                               floor(quantile_cont(output_tokens, 0.95)) AS p95, sum(output_tokens) AS out_total
-                       FROM requests WHERE {wsql} AND feature IS NOT NULL GROUP BY 1)
-            SELECT f.feature, f.b, f.lat, f.p95, f.out_total,
+                       FROM requests WHERE {wsql} AND feature IS NOT NULL GROUP BY 1),
+                 h AS (SELECT feature, max(k) / sum(k) AS hour_share FROM (
+                           SELECT feature, hour(ts) AS hr, count(*) AS k FROM requests
+                           WHERE {wsql} AND feature IS NOT NULL GROUP BY ALL) GROUP BY 1)
+            SELECT f.feature, f.b, f.lat, f.days, h.hour_share, f.p95, f.out_total,
                    (SELECT sum(greatest(r.output_tokens - f.p95, 0)) FROM requests r WHERE r.feature = f.feature AND {rsql})
-            FROM f ORDER BY 1""",
-        [*wparams, *wparams],
+            FROM f JOIN h USING (feature) ORDER BY 1""",
+        [*wparams, *wparams, *wparams],
     ).fetchall():
-        if batch_share < 1 and (batch_share > 0 or (p50_latency or 0) >= BATCH_MIN_P50_LATENCY_MS):
-            why = (
-                f"{batch_share:.0%} already batch"
-                if batch_share > 0
-                else f"median latency {p50_latency / 1000:,.0f} s"
-            ) + ": no latency need"
-            candidates.append(
-                (Scenario(f"batch {feature}", Scope([feature]), Levers(batch=True)), why)
+        slow = (p50_latency or 0) >= BATCH_MIN_P50_LATENCY_MS
+        scheduled = hour_share >= BATCH_MIN_HOUR_SHARE and days >= BATCH_MIN_DAYS
+        if batch_share < 1 and (batch_share > 0 or slow or scheduled):
+            if batch_share > 0:
+                why = f"{batch_share:.0%} already batch: no latency need"
+            elif slow:
+                why = f"median latency {p50_latency / 1000:,.0f} s: no latency need"
+            else:
+                why = f"{hour_share:.0%} of its requests in one hour of the day (UTC) over {days} days: a scheduled job"
+            out.append(
+                ("batch", Scenario(f"batch {feature}", Scope([feature]), Levers(batch=True)), why)
             )
         if out_total and tail and tail / out_total >= CAP_MIN_TAIL_SHARE:
             why = f"long output tail: {tail / out_total:.0%} of output tokens are above the P95 ({int(p95_out):,})"
-            candidates.append(
+            out.append(
                 (
+                    "cap",
                     Scenario(
                         f"cap {feature} at P95",
                         Scope([feature]),
@@ -924,14 +1025,56 @@ def suggest(con: Any, prices: pricing.PriceTable, *, window: Window | None = Non
                     why,
                 )
             )
+    # long agent tasks: stop at the P90 of steps
+    for feature, tasks, p50, p90, _p95, longest in con.execute(
+        f"""SELECT feature, count(*), median(k), floor(quantile_cont(k, 0.9)), quantile_cont(k, 0.95), max(k)
+            FROM (SELECT arg_min(feature, ts) AS feature, count(*) AS k FROM requests
+                  WHERE {wsql} AND task_id IS NOT NULL GROUP BY task_id)
+            WHERE feature IS NOT NULL GROUP BY 1 HAVING quantile_cont(k, 0.95) >= ? ORDER BY 1""",
+        [*wparams, STEPS_MIN_P95],
+    ).fetchall():
+        if p90 >= 1 and longest > p90:
+            why = f"long agent tasks: {tasks:,} tasks, steps median {p50:,.0f}, P90 {p90:,.0f}, max {longest:,}"
+            out.append(("max_steps", Scenario(f"stop {feature} tasks at {int(p90)} steps", Scope([feature]),
+                                              Levers(max_steps=int(p90))), why))  # fmt: skip
+    # large prefixes not cached: half the smallest common uncached input (its P10) as a cacheable prefix
+    for feature, model, p10, share in con.execute(
+        f"""SELECT feature, model, quantile_cont({_uncached()}, 0.1),
+                   sum(cache_read_tokens) / nullif(sum(input_tokens), 0)
+            FROM requests WHERE {wsql} AND feature IS NOT NULL AND NOT cache_hit GROUP BY ALL
+            HAVING quantile_cont({_uncached()}, 0.1) >= ? AND coalesce(sum(cache_read_tokens) / nullif(sum(input_tokens), 0), 0) < ?
+            ORDER BY 1, 2""",
+        [*wparams, 2 * PREFIX_MIN_TOKENS, PREFIX_MAX_CACHED_SHARE],
+    ).fetchall():
+        prefix = int(p10 // 2)
+        why = (f"P10 of uncached input {p10:,.0f} tokens, {float(share or 0):.0%} of input read from the prompt cache; "
+               "assumes a shared prefix of half that (not observed)")  # fmt: skip
+        out.append(("prompt_cache", Scenario(f"prompt-cache {feature} {model}", Scope([feature], model),
+                                             Levers(prompt_cache=prefix)), why))  # fmt: skip
+    return out
+
+
+def suggest(con: Any, prices: pricing.PriceTable, *, window: Window | None = None) -> CompareResult:
+    """Candidate levers found in the data, each re-priced as a scenario, ranked by savings."""
+    window = window or Window()
+    pricing.install(con, prices)
+    wsql, wparams = window.sql()
+    rsql, _ = window.sql("r.ts")
+    candidates = _route_candidates(con, prices, wsql, wparams) + _feature_candidates(
+        con, wsql, wparams, rsql
+    )
+    revenue = _revenue(con, [], window)
+    total_revenue = revenue[0] if revenue is not None else None
     rows = []
-    for s, why in candidates:
+    for lever, s, why in candidates:
         t = run(con, prices, s, window=window).doc["totals"]
         if t["savings_usd"] is not None and t["savings_usd"] > 0:
-            rows.append({"name": s.name, "why": why, "scenario": {"scope": _asdict(s.scope), "levers": _asdict(s.levers)},
+            rows.append({"name": s.name, "lever": lever, "why": why, "scenario": {"scope": _asdict(s.scope), "levers": _asdict(s.levers)},
+                         "command": command(s, window), "quality": "not measured",
                          "scope_requests": t["scope_requests"],
                          **{k: t["scope_" + k] for k in ("baseline_cost_usd", "scenario_cost_usd", "savings_usd", "savings_pct")},
-                         "total_savings_pct": t["savings_pct"]})  # fmt: skip
+                         "total_savings_pct": t["savings_pct"],
+                         "margin_points": float(t["savings_usd"]) / float(total_revenue) * 100 if total_revenue else None})  # fmt: skip
     rows.sort(key=lambda r: (-r["savings_usd"], r["name"]))
     for i, r in enumerate(rows, 1):
         r["rank"] = i
@@ -939,6 +1082,10 @@ def suggest(con: Any, prices: pricing.PriceTable, *, window: Window | None = Non
         "opportunities found in this data, each re-priced as a what-if scenario; costs and savings are those of its scope",
         "quality is NOT measured: check a sample of answers before you route, cap or cache a feature",
     ]
+    if total_revenue:
+        notes.append(
+            f"margin points: savings / revenue of the window ({fmt_value(total_revenue, 'usd')}) x 100, what the gross margin would gain"
+        )
     if not rows:
         notes.append("no lever found anything to save with the thresholds in docs/whatif.md")
     return CompareResult(

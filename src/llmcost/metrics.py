@@ -360,6 +360,17 @@ class ReportResult:
                     f"revenue of customer-months without requests: {fmt_value(d['allocation']['unallocated_usd'], 'usd')}"
                     " (in the totals and per customer; no feature or other group gets it)"
                 )
+        rr = d.get("run_rate")
+        if rr and rr["complete"]:
+            lines.append(
+                f"run rate: month {rr['month']} complete, cost {fmt_value(rr['month_to_date_usd'], 'usd')}"
+            )
+        elif rr:
+            lines.append(
+                f"run rate: {rr['month']} month-to-date {fmt_value(rr['month_to_date_usd'], 'usd')} over {rr['elapsed_days']:.1f} "
+                f"of {rr['month_days']:.1f} days, projected month-end {fmt_value(rr['projected_month_usd'], 'usd')} "
+                "(linear: month-to-date / elapsed x the month's length)"
+            )
         lines.append(self.coverage.line())
         if not t["requests"]:
             lines.append(
@@ -1086,6 +1097,44 @@ def _rollups_for(
         return None
 
 
+# ---------------------------------------------------------------- run rate
+
+RUN_RATE_METHOD = (
+    "linear: month-to-date cost / elapsed time x the month's length, as of now (or the last request, when later)"
+    " or the window's end, whichever is earlier"
+)
+
+
+def run_rate(con: Any, win: Window) -> dict[str, Any] | None:
+    """Month-to-date and projected month-end cost of the month of the window's last request (from lc_fine)."""
+    month = con.execute(
+        "SELECT max(month) FROM lc_fine WHERE sel AND NOT prev AND n > 0"
+    ).fetchone()[0]
+    if month is None:
+        return None
+    start = datetime(month.year, month.month, 1)
+    end = _add_months(start, 1)
+    begin = max(start, win.since) if win.since is not None else start
+    # requests dated after now (a clock ahead of ours) count as elapsed time, not as a projection
+    wsql, wparams = win.sql()
+    last = con.execute(f"SELECT max(ts) FROM requests WHERE {wsql}", wparams).fetchone()[0]
+    as_of = min(x for x in (max(now(), last or now()), win.until, end) if x is not None)
+    mtd = con.execute(
+        f"SELECT {F_SUM_COST} FROM lc_fine WHERE sel AND NOT prev AND month = ?", [month]
+    ).fetchone()[0]
+    elapsed = (as_of - begin).total_seconds()
+    if elapsed <= 0:
+        return None
+    complete = as_of >= end
+    span = (end - begin).total_seconds()
+    projected = None if mtd is None else (float(mtd) if complete else float(mtd) * span / elapsed)
+    return {
+        "month": start.strftime("%Y-%m"), "from": begin, "as_of": as_of, "complete": complete,
+        "elapsed_days": elapsed / 86400, "month_days": span / 86400,
+        "month_to_date_usd": mtd, "projected_month_usd": projected, "method": RUN_RATE_METHOD,
+    }  # fmt: skip
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -1219,6 +1268,7 @@ def report(
         },
     }
     if summary_mode:
+        doc["run_rate"] = run_rate(con, win)
         _fill_summary(
             con, doc, per, prev_win, alloc, filters, task_rows, target_rules, has_revenue, rollups
         )

@@ -334,6 +334,8 @@ def whatif(
     max_output_tokens: Annotated[int | None, typer.Option("--max-output-tokens", help="cut output tokens above N")] = None,
     compress_input: Annotated[float | None, typer.Option("--compress-input", help="uncached input shrinks by this fraction")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="agent tasks stop after N steps")] = None,
+    cap_user_cost: Annotated[float | None, typer.Option("--cap-user-cost", help="USD per user and month: later requests are not served")] = None,
+    plan_price: Annotated[list[str] | None, typer.Option("--plan-price", help="PLAN=USD: what a customer-month on PLAN pays (repeatable)")] = None,
     all_: Annotated[bool, typer.Option("--all", help="every configured scenario side by side")] = False,
     suggest: Annotated[bool, typer.Option("--suggest", help="rank the levers by what they would save on this data")] = False,
     by: Annotated[str | None, typer.Option("--by", help="group rows by these dimensions (as in report)")] = None,
@@ -359,7 +361,8 @@ def whatif(
     else:
         levers = dict(route_to=route_to, share=share, cache_hit_rate=cache_hit_rate, cache_lookup_cost=cache_lookup_cost,
                       prompt_cache=prompt_cache, cache_ttl=cache_ttl, batch=batch, max_output_tokens=max_output_tokens,
-                      compress_input=compress_input, max_steps=max_steps)  # fmt: skip
+                      compress_input=compress_input, max_steps=max_steps, cap_user_cost=cap_user_cost,
+                      plan_price=wi.parse_plan_prices(plan_price))  # fmt: skip
         feats, wheres = list(feature or []), list(where or [])
         scenario = wi.from_options(
             name, raw, features=feats, model=model, where=wheres, levers=levers

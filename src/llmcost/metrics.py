@@ -1230,6 +1230,9 @@ def report(
         rows = _group_rows(con, by, [f"d{i}" for i in range(len(by))], alloc, total_cost, rollups)
         if by == ["customer"] or by == ["customer_id"]:
             rows = _add_unattributed_customers(con, rows, by[0], filters, has_revenue)
+    extra: list[Table] = []
+    if by == ["plan"] and has_revenue:
+        extra.append(_breakeven(con, rows, target_rules))
 
     drift_logged = _num(cur_t.get("logged_usd"))
     doc: dict[str, Any] = {
@@ -1273,8 +1276,48 @@ def report(
             con, doc, per, prev_win, alloc, filters, task_rows, target_rules, has_revenue, rollups
         )
     return ReportResult(
-        doc=doc, by=by, rows=rows, coverage=coverage, rows_sql=rollups.rows if rollups else None
+        doc=doc, by=by, rows=rows, coverage=coverage, extra_tables=extra,
+        rows_sql=rollups.rows if rollups else None,
+    )  # fmt: skip
+
+
+def _breakeven(
+    con: Any, rows: list[dict[str, Any]], targets: dict[str, tuple[str, float]]
+) -> Table:
+    """Per plan: revenue, cost and tokens per active user-month, and the cost and tokens a user-month may
+    reach at the target gross margin ([targets] min_gross_margin_pct; 0 %, break-even, without one)."""
+    target = targets.get("gross_margin_pct")
+    margin = target[1] if target and target[0] == "min" else 0.0
+    per = {
+        plan: (um, tokens)
+        for plan, um, tokens in con.execute(
+            """SELECT d0, count(DISTINCT (user_id, month)) FILTER (WHERE user_id IS NOT NULL), sum(in_t + out_t)
+               FROM lc_fine WHERE sel AND NOT prev GROUP BY d0"""
+        ).fetchall()
+    }
+    for row in rows:
+        um, tokens = per.get(row["plan"], (0, 0))
+        cost = float(row["cost_usd"]) if row.get("cost_usd") is not None else None
+        rev = _div(row.get("revenue_usd"), um)
+        allowed = None if rev is None else rev * (1 - margin / 100)
+        per_token = _div(cost, tokens)
+        row.update(
+            user_months=um, target_margin_pct=margin, revenue_per_user_month_usd=rev,
+            cost_per_user_month_usd=_div(cost, um), tokens_per_user_month=_div(tokens, um),
+            breakeven_cost_per_user_month_usd=allowed,
+            breakeven_tokens_per_user_month=None if allowed is None or not per_token else allowed / per_token,
+        )  # fmt: skip
+    cols = [
+        _c("plan"), _c("user_months", "user-months", "int"), _c("revenue_per_user_month_usd", "revenue/um", "usd"),
+        _c("cost_per_user_month_usd", "cost/um", "usd"), _c("tokens_per_user_month", "tokens/um", "num"),
+        _c("breakeven_cost_per_user_month_usd", "max cost/um", "usd"),
+        _c("breakeven_tokens_per_user_month", "max tokens/um", "num"),
+    ]  # fmt: skip
+    note = (
+        f"max: what a user-month may cost (and use, at the plan's cost per token) for a {margin:g}% gross margin"
+        + ("" if target else " (no min_gross_margin_pct in the targets section: break-even)")
     )
+    return Table("break-even per active user-month (um) by plan", cols, rows, note=note)
 
 
 def _ts_literal(value: datetime | None) -> str:

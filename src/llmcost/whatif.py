@@ -9,6 +9,7 @@ in the scenario, whatever the levers do.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -49,6 +50,8 @@ class Levers:
     max_output_tokens: int | None = None
     compress_input: float | None = None
     max_steps: int | None = None
+    cap_user_cost: float | None = None
+    plan_price: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -86,6 +89,24 @@ def validate(s: Scenario) -> None:
         value = getattr(lv, key)
         if value is not None and value < (1 if key == "max_steps" else 0):
             raise bad(f"--{key.replace('_', '-')} must be a positive whole number", hint="e.g. 500")
+    if lv.cap_user_cost is not None and not (
+        math.isfinite(lv.cap_user_cost) and lv.cap_user_cost >= 0
+    ):
+        raise bad(
+            "--cap-user-cost must be a USD amount, 0 or more", hint="USD per user and month, e.g. 5"
+        )
+    for plan, price in lv.plan_price.items():
+        if (
+            not plan
+            or isinstance(price, bool)
+            or not isinstance(price, (int, float))
+            or not math.isfinite(price)
+            or price < 0
+        ):
+            raise bad(
+                f"--plan-price {plan}={price!r}: the price must be a USD amount, 0 or more",
+                hint="e.g. --plan-price pro=49",
+            )
     if lv.cache_ttl not in TTLS:
         raise bad(
             f"--cache-ttl must be 5m or 1h, got {lv.cache_ttl!r}",
@@ -112,6 +133,23 @@ def parse_where(clause: str) -> tuple[str, str, str]:
     return WHERE_FIELDS[m.group(1)], m.group(2), value
 
 
+def parse_plan_prices(items: list[str] | None) -> dict[str, float] | None:
+    """--plan-price PLAN=USD (repeatable): USD per customer and month on that plan."""
+    out: dict[str, float] = {}
+    for item in items or []:
+        plan, sep, usd = item.partition("=")
+        try:
+            value = float(usd) if sep and plan.strip() else None
+        except ValueError:
+            value = None
+        if value is None:
+            raise LlmcostError(
+                f"cannot read --plan-price {item!r}", hint="use PLAN=USD, e.g. --plan-price pro=49"
+            )
+        out[plan.strip()] = value
+    return out or None
+
+
 # ---------------------------------------------------------------- result
 
 
@@ -136,15 +174,27 @@ class WhatifResult:
             f"scope: {t['scope_requests']:,} of {t['requests']:,} requests: {fmt_value(t['scope_baseline_cost_usd'], 'usd')}"
             f"  →  {fmt_value(t['scope_scenario_cost_usd'], 'usd')}, saves {fmt_value(t['scope_savings_pct'], 'pct')} of its cost"
             + (
-                f"; {t['dropped_requests']:,} dropped by --max-steps"
+                f"; {t['dropped_requests']:,} dropped by {self._dropped_by()}"
                 if t["dropped_requests"]
                 else ""
             ),
         ]
         if self.has_revenue and t.get("revenue_usd") is not None:
+            after = (
+                f" → {fmt_value(t['revenue_after_usd'], 'usd')} at --plan-price"
+                if "revenue_after_usd" in t
+                else ""
+            )
             lines.append(
-                f"revenue {fmt_value(t['revenue_usd'], 'usd')}   gross margin {fmt_value(t['margin_before_pct'], 'pct')}"
+                f"revenue {fmt_value(t['revenue_usd'], 'usd')}{after}   gross margin {fmt_value(t['margin_before_pct'], 'pct')}"
                 f" → {fmt_value(t['margin_after_pct'], 'pct')}"
+            )
+        cap = self.doc.get("cap")
+        if cap:
+            lines.append(
+                f"cap {fmt_value(cap['cap_usd'], 'usd')} per user-month: {cap['requests_not_served']:,} requests not served, "
+                f"{cap['users_affected']:,} users ({cap['user_months_capped']:,} user-months) of {cap['customers_affected']:,} customers; "
+                f"revenue of those customer-months (at risk) {fmt_value(cap['revenue_at_risk_usd'], 'usd')}"
             )
         share = c["priced"] / c["requests"] * 100 if c["requests"] else 100.0
         cov = f"coverage: {c['priced']:,} of {c['requests']:,} requests priced ({share:.2f}%)"
@@ -153,6 +203,13 @@ class WhatifResult:
         lines.append(cov)
         lines += [f"assumes: {a}" for a in self.assumptions]
         return lines
+
+    def _dropped_by(self) -> str:
+        lv = self.doc["scenario"]["levers"]
+        names = ["--max-steps"] if lv.get("max_steps") is not None else []
+        return " and ".join(
+            names + (["--cap-user-cost"] if lv.get("cap_user_cost") is not None else [])
+        )
 
     def tables(self) -> list[Table]:
         cols = [Column(b) for b in self.by] + [
@@ -168,9 +225,12 @@ class WhatifResult:
                 Column("margin_before_pct", "margin before", "pct"),
                 Column("margin_after_pct", "margin after", "pct"),
             ]
+        if self.rows and "revenue_after_usd" in self.rows[0]:
+            cols.insert(len(cols) - 2, Column("revenue_after_usd", "revenue after", "usd"))
         title = "what-if by " + ", ".join(self.by) if self.by else "what-if"
+        plans = self._plans_table()
         if self.by:
-            return [Table(title, cols, self.rows)]
+            return [Table(title, cols, self.rows), *plans]
         t = self.doc["totals"]
         scope = {
             "part": "scope",
@@ -178,7 +238,19 @@ class WhatifResult:
             **{k[6:]: v for k, v in t.items() if k.startswith("scope_")},
         }
         cols = [Column("part"), *cols[:5]]
-        return [Table(title, cols, [scope, {"part": "all requests", **t}])]
+        return [Table(title, cols, [scope, {"part": "all requests", **t}]), *plans]
+
+    def _plans_table(self) -> list[Table]:
+        plans = self.doc.get("plans")
+        if not plans:
+            return []
+        cols = [Column("plan"), Column("repriced"), Column("customers", "customers", "int"),
+                Column("revenue_usd", "revenue", "usd"), Column("revenue_after_usd", "revenue after", "usd"),
+                Column("baseline_cost_usd", "cost", "usd"), Column("scenario_cost_usd", "scenario cost", "usd"),
+                Column("margin_before_pct", "margin before", "pct"), Column("margin_after_pct", "margin after", "pct")]  # fmt: skip
+        rows = [{**p, "repriced": "yes" if p["repriced"] else ""} for p in plans]
+        note = "revenue by each customer-month's plan (revenue.csv, else its requests'); cost by the requests' plan"
+        return [Table("by plan, at --plan-price", cols, rows, note=note)]
 
 
 # ---------------------------------------------------------------- the scenario rows
@@ -197,6 +269,7 @@ class WhatifResult:
 # Sums of these are the same numbers, digit for digit, as summing every request's DECIMAL cost.
 
 DROP = "lc_wi_drop"
+CAP = "lc_wi_cap"
 PCACHE = "lc_wi_pcache"
 PRICES_I = "lc_wi_prices_i"
 GIGA = 1_000_000_000
@@ -314,6 +387,26 @@ def _plan(con: Any, prices: pricing.PriceTable, s: Scenario, window: Window, dim
             [*sparams, *wparams],
         )
         dropped = f"rid IN (SELECT rid FROM {DROP})"
+    # 1b. --cap-user-cost: per user and calendar month, in time order, the request that takes the user's
+    # cost (as logged, before the other levers) over the cap and every later one are not served
+    if lv.cap_user_cost is not None:
+        not_dropped = (
+            f"AND rowid NOT IN (SELECT rid FROM {DROP})" if lv.max_steps is not None else ""
+        )
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {CAP} AS SELECT rid, user_id, customer_id, month FROM (
+                    SELECT r.rid, r.user_id, r.customer_id, CAST(date_trunc('month', r.ts) AS DATE) AS month,
+                           sum(coalesce({pricing.cost_usd_sql("r", "p")}, 0)) OVER (
+                               PARTITION BY r.user_id, date_trunc('month', r.ts) ORDER BY r.ts, r.request_id
+                               ROWS UNBOUNDED PRECEDING) AS cum
+                    FROM (SELECT rowid AS rid, * FROM requests
+                          WHERE coalesce({scope}, false) AND ({wsql}) AND user_id IS NOT NULL {not_dropped}) r
+                    LEFT JOIN {PRICES} p ON p.model = r.model AND r.ts >= p.valid_from AND r.ts < p.valid_to)
+                WHERE cum > CAST(? AS DECIMAL(38,24))""",
+            [*sparams, *wparams, str(Decimal(str(lv.cap_user_cost)))],
+        )
+        capped = f"rid IN (SELECT rid FROM {CAP})"
+        dropped = capped if dropped == "false" else f"({dropped} OR {capped})"
     # 2. --route-to [--share]: a deterministic fraction by the md5 of request_id
     route = "false"
     if target is not None:
@@ -497,9 +590,95 @@ def run(
     if by:
         sql = f"SELECT * FROM ({sql}) ORDER BY gid DESC, {7 + len(by)} DESC NULLS LAST, {group}"
     recs = con.execute(sql, plan.params).fetchall()
-    return _summarise(
-        con, prices, scenario, by, window, {"target": plan.target}, recs, generated_at
+    facts: dict[str, Any] = {"target": plan.target}
+    if lv.cap_user_cost is not None:
+        facts["cap"] = _cap_facts(con, lv.cap_user_cost)
+    result = _summarise(con, prices, scenario, by, window, facts, recs, generated_at)
+    if lv.plan_price:
+        _apply_plan_prices(con, prices, scenario, result, window)
+    return result
+
+
+def _cap_facts(con: Any, cap: float) -> dict[str, Any]:
+    """Who --cap-user-cost stops: requests not served, users and customers, and the revenue of the
+    customer-months in which one of their users hit the cap (at risk if those users leave)."""
+    n, users, customers, months = con.execute(
+        f"SELECT count(*), count(DISTINCT user_id), count(DISTINCT customer_id), count(DISTINCT (user_id, month)) FROM {CAP}"
+    ).fetchone()
+    at_risk = con.execute(
+        f"""SELECT sum(revenue_usd) FROM revenue
+            WHERE (customer_id, month) IN (SELECT DISTINCT customer_id, month FROM {CAP} WHERE customer_id IS NOT NULL)"""
+    ).fetchone()[0]
+    return {"cap_usd": cap, "requests_not_served": n, "users_affected": users, "user_months_capped": months,
+            "customers_affected": customers, "revenue_at_risk_usd": at_risk}  # fmt: skip
+
+
+PLAN_REVENUE = """
+WITH cm AS (SELECT customer_id, CAST(date_trunc('month', ts) AS DATE) AS month, min(plan) AS plan
+            FROM requests WHERE {wsql} AND customer_id IS NOT NULL GROUP BY ALL),
+rv AS (SELECT customer_id, month, sum(revenue_usd) AS revenue, min(plan) AS plan FROM revenue
+       WHERE month IN (SELECT DISTINCT CAST(date_trunc('month', ts) AS DATE) FROM requests WHERE {wsql}) GROUP BY ALL)
+SELECT customer_id, month, coalesce(rv.plan, cm.plan) AS plan, coalesce(rv.revenue, 0) AS revenue
+FROM cm FULL JOIN rv USING (customer_id, month) ORDER BY 1, 2
+"""
+
+
+def _apply_plan_prices(
+    con: Any, prices: pricing.PriceTable, s: Scenario, result: WhatifResult, window: Window
+) -> None:
+    """--plan-price: each customer-month on PLAN (revenue.csv's plan, else its requests') earns USD instead
+    of its revenue; margin after per plan and per customer. Revenue is over the months with requests."""
+    wsql, wparams = window.sql()
+    new = {plan: Decimal(str(usd)) for plan, usd in s.levers.plan_price.items()}
+    per_plan: dict[Any, dict[str, Any]] = {}
+    per_customer: dict[Any, Decimal] = {}
+    total = Decimal(0)
+    for customer, _month, plan, revenue in con.execute(
+        PLAN_REVENUE.format(wsql=wsql), [*wparams, *wparams]
+    ).fetchall():
+        after = new.get(plan, revenue)
+        total += after
+        per_customer[customer] = per_customer.get(customer, Decimal(0)) + after
+        p = per_plan.setdefault(
+            plan,
+            {
+                "plan": plan,
+                "customers": set(),
+                "revenue_usd": Decimal(0),
+                "revenue_after_usd": Decimal(0),
+            },
+        )
+        p["customers"].add(customer)
+        p["revenue_usd"] += revenue
+        p["revenue_after_usd"] += after
+    doc, t = result.doc, result.doc["totals"]
+    t["revenue_after_usd"] = total
+    if t.get("revenue_usd") is None:
+        t["revenue_usd"] = sum((p["revenue_usd"] for p in per_plan.values()), Decimal(0))
+    _margins(t)
+    if result.by in (["customer"], ["customer_id"]):
+        for row in result.rows:
+            row["revenue_after_usd"] = per_customer.get(row[result.by[0]])
+            _margins(row)
+    costs = run(
+        con, prices, replace(s, levers=replace(s.levers, plan_price={})), by=["plan"], window=window
     )
+    for row in costs.rows:
+        p = per_plan.setdefault(row["plan"], {"plan": row["plan"], "customers": set(), "revenue_usd": Decimal(0),
+                                              "revenue_after_usd": Decimal(0)})  # fmt: skip
+        p.update(
+            baseline_cost_usd=row["baseline_cost_usd"], scenario_cost_usd=row["scenario_cost_usd"]
+        )
+    plans = []
+    for p in sorted(per_plan.values(), key=lambda p: str(p["plan"])):
+        p["customers"] = len(p["customers"])
+        p.setdefault("baseline_cost_usd", None)
+        p.setdefault("scenario_cost_usd", None)
+        p["repriced"] = p["plan"] in new
+        _margins(p)
+        plans.append(p)
+    doc["plans"] = plans
+    result.has_revenue = True
 
 
 def _sum_usd(units: str, exact: str, where: str) -> str:
@@ -527,12 +706,14 @@ def _savings(row: dict[str, Any]) -> None:
 
 
 def _margins(row: dict[str, Any]) -> None:
+    """Margin before on the revenue, after on the revenue after --plan-price (the same without it)."""
     rev = row.get("revenue_usd")
-    for key, cost in (
-        ("margin_before_pct", row["baseline_cost_usd"]),
-        ("margin_after_pct", row["scenario_cost_usd"]),
+    after = row.get("revenue_after_usd", rev)
+    for key, cost, r in (
+        ("margin_before_pct", row["baseline_cost_usd"], rev),
+        ("margin_after_pct", row["scenario_cost_usd"], after),
     ):
-        row[key] = _pct(rev - (cost or 0), rev) if rev else None
+        row[key] = _pct(r - (cost or 0), r) if r else None
 
 
 def _revenue(con: Any, by: list[str], window: Window) -> tuple[Any, dict[Any, Any]] | None:
@@ -614,6 +795,8 @@ def _summarise(
         "by": by,
         "rows": rows,
     }
+    if "cap" in facts:
+        doc["cap"] = facts["cap"]
     has_rev = revenue is not None and (not by or bool(revenue[1]))
     return WhatifResult(doc=doc, by=by, rows=rows, assumptions=assumptions, has_revenue=has_rev)
 
@@ -649,6 +832,11 @@ def describe(s: Scenario, facts: dict[str, Any] | None = None) -> list[str]:
         out.append(
             f"agent tasks stop after {lv.max_steps} steps (order: step, then time); later steps are dropped, cost 0"
         )
+    if lv.cap_user_cost is not None:
+        out.append(
+            f"each user's cost is capped at ${lv.cap_user_cost:g} per calendar month (UTC): in time order, the request "
+            "that takes the user's cost as logged over the cap, and every later one that month, is not served (cost 0)"
+        )
     if lv.route_to:
         target = (facts or {}).get("target")
         name = f"{target.id} ({target.provider}, {target.tier} tier)" if target else lv.route_to
@@ -683,7 +871,12 @@ def describe(s: Scenario, facts: dict[str, Any] | None = None) -> list[str]:
         )
     if sum(1 for line in out[1:]) > 1:
         out.append(
-            "levers apply in this order: max-steps, route, compress, output cap, prompt cache, batch, semantic cache"
+            "levers apply in this order: max-steps, user cost cap, route, compress, output cap, prompt cache, batch, semantic cache"
+        )
+    if lv.plan_price:
+        prices_text = ", ".join(f"{plan} ${usd:g}" for plan, usd in lv.plan_price.items())
+        out.append(
+            f"plan prices per customer-month: {prices_text} (instead of the revenue loaded); costs do not change"
         )
     out.append("quality and latency are not measured")
     return out
@@ -710,7 +903,8 @@ def scenario_from_config(name: str, raw: Any) -> Scenario:
 
     lever_kwargs = {k: v for k, v in raw.items() if k in {f.name for f in fields(Levers)}}
     types = {"share": float, "cache_hit_rate": float, "cache_lookup_cost": float, "compress_input": float,
-             "prompt_cache": int, "max_output_tokens": int, "max_steps": int, "batch": bool, "route_to": str, "cache_ttl": str}  # fmt: skip
+             "prompt_cache": int, "max_output_tokens": int, "max_steps": int, "batch": bool, "route_to": str, "cache_ttl": str,
+             "cap_user_cost": float, "plan_price": dict}  # fmt: skip
     for key, value in lever_kwargs.items():
         want = types[key]
         ok = isinstance(value, want) or (

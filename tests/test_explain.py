@@ -314,3 +314,20 @@ def test_cells_always_add_up_exactly(cells: list[tuple[Any, ...]]) -> None:
             total[k] += v
     change = sum((b.total() - a.total() for a, b in sides), Fraction(0))
     assert sum(total.values(), Fraction(0)) == change
+
+
+def test_html_report_draws_the_waterfall(explain: Any, run_cli: Any, tmp_path: Path) -> None:
+    # the report's window (January and February) has no previous period with requests: the bridge is
+    # February's from January's, the volume case above (+$0.12)
+    explain(reqs("2026-01", 10) + reqs("2026-02", 20))
+    out = tmp_path / "report.html"
+    code, _, err = run_cli(
+        "--pricing", str(tmp_path / "ex.toml"), "report", "--format", "html", "-o", str(out)
+    )
+    assert code == 0, err
+    page = out.read_text()
+    section = page[
+        page.index('id="explain"') : page.index("</section>", page.index('id="explain"'))
+    ]
+    assert "<svg" in section and "change $0.1200" in section
+    assert '<td>volume (requests)</td><td class="n">$0.1200</td>' in section

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
-from math import factorial
+from math import factorial, lcm
 from typing import Any
 
 from llmcost import pricing
@@ -51,7 +51,6 @@ DRIVERS: dict[str, str] = {
 }
 SHORT = {"volume": "volume", "mix": "mix", "input_tokens": "input tok", "output_tokens": "output tok",
          "price": "price", "batch": "batch", "provider_cache": "prompt cache", "semantic_cache": "sem. cache"}  # fmt: skip
-ONE = Fraction(1)
 
 # The requests of both periods per cell and price row. `rate_*` are the rates a request is priced at
 # (long-context rates above the threshold), `bf` the batch factor it gets (1 when not batch).
@@ -147,25 +146,33 @@ def shapley_product(pairs: list[tuple[str, Fraction, Fraction]]) -> dict[str, Fr
     The sum over S is read off the polynomial prod_{l != j} (a_l + b_l t): its t^m coefficient is the sum
     over the sets of size m. The values add up to prod(b) - prod(a) exactly.
     """
+    # In integers: each pair over a common denominator D_j (a = A/D, b = B/D), so every term of the sum has
+    # the same denominator k! x prod D and only one Fraction is made per factor (about 10x faster).
     k = len(pairs)
-    weights = [Fraction(factorial(m) * factorial(k - 1 - m), factorial(k)) for m in range(k)]
+    ints: list[tuple[str, int, int]] = []
+    den = factorial(k)
+    for name, a, b in pairs:
+        d = lcm(a.denominator, b.denominator)
+        ints.append((name, a.numerator * (d // a.denominator), b.numerator * (d // b.denominator)))
+        den *= d
+    weights = [factorial(m) * factorial(k - 1 - m) for m in range(k)]
     out: dict[str, Fraction] = {}
-    for j, (name, a_j, b_j) in enumerate(pairs):
+    for j, (name, a_j, b_j) in enumerate(ints):
         if a_j == b_j:
             out[name] = out.get(name, Fraction(0))
             continue
-        poly = [ONE]
-        for idx, (_, a, b) in enumerate(pairs):
+        poly = [1]
+        for idx, (_, ia, ib) in enumerate(ints):
             if idx == j:
                 continue
-            nxt = [Fraction(0)] * (len(poly) + 1)
+            nxt = [0] * (len(poly) + 1)
             for m, c in enumerate(poly):
                 if c:
-                    nxt[m] += c * a
-                    nxt[m + 1] += c * b
+                    nxt[m] += c * ia
+                    nxt[m + 1] += c * ib
             poly = nxt
-        total = sum((weights[m] * c for m, c in enumerate(poly) if c), Fraction(0))
-        out[name] = out.get(name, Fraction(0)) + (b_j - a_j) * total
+        total = sum(weights[m] * c for m, c in enumerate(poly))
+        out[name] = out.get(name, Fraction(0)) + Fraction((b_j - a_j) * total, den)
     return out
 
 

@@ -361,7 +361,15 @@ def _register_prices(
     return thresholds
 
 
-def _plan(con: Any, prices: pricing.PriceTable, s: Scenario, window: Window, dims: str) -> _Plan:
+def _plan(
+    con: Any,
+    prices: pricing.PriceTable,
+    s: Scenario,
+    window: Window,
+    dims: str,
+    *,
+    scope_only: bool = False,
+) -> _Plan:
     """Levers 1-4 and 6 (max-steps, route, compress, output cap, batch) as expressions; the price rows."""
     lv = s.levers
     scope, sparams = _scope_sql(con, prices, s.scope)
@@ -439,13 +447,14 @@ def _plan(con: Any, prices: pricing.PriceTable, s: Scenario, window: Window, dim
     if lv.batch:
         replace_cols.append("batch OR live AS batch")
     new_cols = f" REPLACE ({', '.join(replace_cols)})" if replace_cols else ""
+    only = f" AND coalesce({scope}, false)" if scope_only else ""
     ctes = f"""
-        r AS (SELECT rowid AS rid, *, coalesce({scope}, false) AS in_scope FROM requests WHERE {wsql}),
+        r AS (SELECT rowid AS rid, *, coalesce({scope}, false) AS in_scope FROM requests WHERE {wsql}{only}),
         b AS (SELECT *, model AS orig_model, {_tokens("b")}, batch AS b_batch, {_long(thresholds)} AS b_long,
                      {dropped} AS dropped{dims} FROM r),
         g AS (SELECT *, in_scope AND NOT dropped AS live FROM b),
         t AS (SELECT *{new_cols} FROM (SELECT *, {route} AS routed FROM g))"""
-    return _Plan(ctes, [*sparams, *wparams], target, thresholds)
+    return _Plan(ctes, [*sparams, *wparams, *(sparams if scope_only else [])], target, thresholds)
 
 
 def _tokens(prefix: str) -> str:
@@ -517,8 +526,10 @@ def run(
     by: list[str] | None = None,
     window: Window | None = None,
     generated_at: datetime | None = None,
+    scope_only: bool = False,
 ) -> WhatifResult:
-    """Baseline vs scenario cost, savings and margin, per --by group."""
+    """Baseline vs scenario cost, savings and margin, per --by group. `scope_only`: read only the requests in
+    scope (the totals are then the scope's; --suggest needs no more)."""
     by = by or []
     window = window or Window()
     validate(scenario)
@@ -528,7 +539,7 @@ def run(
     early = "".join(f", {d} AS d{i}" for i, d in enumerate(dims) if d != "tier")
     early_keys = "".join(f", d{i}" for i, d in enumerate(dims) if d != "tier")
     late = "".join(f", p.tier AS d{i}" for i, d in enumerate(dims) if d == "tier")
-    plan = _plan(con, prices, scenario, window, early)
+    plan = _plan(con, prices, scenario, window, early, scope_only=scope_only)
     last = _prompt_cache(con, lv, plan)
     semantic = _semantic_cache(con, lv)
     group = ", ".join(f"d{i}" for i in range(len(by)))
@@ -1260,8 +1271,13 @@ def suggest(con: Any, prices: pricing.PriceTable, *, window: Window | None = Non
     revenue = _revenue(con, [], window)
     total_revenue = revenue[0] if revenue is not None else None
     rows = []
+    total_base: Any = None
     for lever, s, why in candidates:
-        t = run(con, prices, s, window=window).doc["totals"]
+        # the first run reads every request (the total baseline); the others only their scope
+        t = run(con, prices, s, window=window, scope_only=total_base is not None).doc["totals"]
+        if total_base is None:
+            total_base = t["baseline_cost_usd"]
+        t["savings_pct"] = _pct(t["scope_savings_usd"], total_base)
         if t["savings_usd"] is not None and t["savings_usd"] > 0:
             rows.append({"name": s.name, "lever": lever, "why": why, "scenario": {"scope": _asdict(s.scope), "levers": _asdict(s.levers)},
                          "command": command(s, window), "quality": "not measured",

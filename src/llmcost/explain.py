@@ -532,8 +532,12 @@ def _margin(
     """Margin bridge when revenue is loaded: revenue change minus each cost driver (SPEC §6 window rule)."""
     if not con.execute("SELECT count(*) FROM revenue").fetchone()[0]:
         return None
-    con.execute(REVENUE, [cur_w.since, cur_w.until, base_w.since, base_w.until])
-    per = dict(con.execute("SELECT prev, sum(revenue) FROM lc_rev GROUP BY prev").fetchall())
+    # the report's rule (REVENUE), into a table of its own: a report on the same connection keeps lc_rev
+    con.execute(
+        REVENUE.replace("lc_rev", "lc_ex_rev"),
+        [cur_w.since, cur_w.until, base_w.since, base_w.until],
+    )
+    per = dict(con.execute("SELECT prev, sum(revenue) FROM lc_ex_rev GROUP BY prev").fetchall())
     if not per:
         return None
     r_prev, r_cur = round(float(per.get(True) or 0), 9), round(float(per.get(False) or 0), 9)

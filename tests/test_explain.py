@@ -211,6 +211,12 @@ def test_margin_bridge(explain: Any) -> None:
     assert sum(v for k, v in parts.items() if k != "total margin change") == pytest.approx(29.88)
 
 
+def test_no_margin_bridge_when_a_period_has_no_revenue(explain: Any) -> None:
+    revenue = "customer_id,month,revenue_usd\nc1,2026-02,130\n"
+    doc = explain(reqs("2026-01", 10) + reqs("2026-02", 20), *JAN, revenue=revenue)
+    assert doc["margin"] is None  # January's margin is unknown, not $0 - $0.12
+
+
 def test_by_model_and_default_period(explain: Any) -> None:
     # default: this period is the month of the last request (February), compared to the one before
     doc = explain(reqs("2026-01", 10) + reqs("2026-02", 20), "--by", "model")

@@ -538,7 +538,9 @@ def _margin(
         [cur_w.since, cur_w.until, base_w.since, base_w.until],
     )
     per = dict(con.execute("SELECT prev, sum(revenue) FROM lc_ex_rev GROUP BY prev").fetchall())
-    if not per:
+    if (
+        per.get(True) is None or per.get(False) is None
+    ):  # a period without revenue has no margin to compare
         return None
     r_prev, r_cur = round(float(per.get(True) or 0), 9), round(float(per.get(False) or 0), 9)
     m_prev, m_cur = r_prev - float(prev_cost), r_cur - float(cur_cost)

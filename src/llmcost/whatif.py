@@ -284,7 +284,19 @@ BUCKETS = (
 )
 
 
-def _scope_sql(con: Any, prices: pricing.PriceTable, scope: Scope) -> tuple[str, list[Any]]:
+def _model_names(con: Any, memo: dict[str, Any] | None) -> list[str]:
+    """The logged model names (one scan); kept in `memo` when a caller runs many scenarios on the same data."""
+    if memo is not None and "names" in memo:
+        return memo["names"]  # type: ignore[no-any-return]
+    names = [r[0] for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()]
+    if memo is not None:
+        memo["names"] = names
+    return names
+
+
+def _scope_sql(
+    con: Any, prices: pricing.PriceTable, scope: Scope, memo: dict[str, Any] | None = None
+) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     if scope.features:
@@ -293,7 +305,7 @@ def _scope_sql(con: Any, prices: pricing.PriceTable, scope: Scope) -> tuple[str,
     if scope.model:
         # the logged names that resolve to the same priced model, or the exact logged name
         target = prices.resolve(scope.model)
-        names = [r[0] for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()]
+        names = _model_names(con, memo)
         match = [
             n
             for n in names
@@ -329,11 +341,14 @@ class _Plan:
 
 
 def _register_prices(
-    con: Any, prices: pricing.PriceTable, target: pricing.Model | None
+    con: Any,
+    prices: pricing.PriceTable,
+    target: pricing.Model | None,
+    memo: dict[str, Any] | None = None,
 ) -> list[int]:
     """Price rows for every logged name (the baseline, and scenario rows not routed) plus the routed key,
     with each rate x 1e9 and the batch factor x 1e9 as integers. Returns the long-context thresholds."""
-    names = [r[0] for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()]
+    names = _model_names(con, memo)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {PRICES} ({pricing.PRICE_COLUMNS})")
     rows = pricing.price_rows(prices, names)
     if target is not None:
@@ -369,10 +384,11 @@ def _plan(
     dims: str,
     *,
     scope_only: bool = False,
+    memo: dict[str, Any] | None = None,
 ) -> _Plan:
     """Levers 1-4 and 6 (max-steps, route, compress, output cap, batch) as expressions; the price rows."""
     lv = s.levers
-    scope, sparams = _scope_sql(con, prices, s.scope)
+    scope, sparams = _scope_sql(con, prices, s.scope, memo)
     wsql, wparams = window.sql()
     target = None
     if lv.route_to:
@@ -382,7 +398,7 @@ def _plan(
                 f"--route-to {lv.route_to!r} has no price",
                 hint="`llmcost prices list` shows the models",
             )
-    thresholds = _register_prices(con, prices, target)
+    thresholds = _register_prices(con, prices, target, memo)
     # 1. --max-steps: the steps after N of each task in scope, in step then time order, are dropped
     dropped = "false"
     if lv.max_steps is not None:
@@ -527,6 +543,7 @@ def run(
     window: Window | None = None,
     generated_at: datetime | None = None,
     scope_only: bool = False,
+    memo: dict[str, Any] | None = None,
 ) -> WhatifResult:
     """Baseline vs scenario cost, savings and margin, per --by group. `scope_only`: read only the requests in
     scope (the totals are then the scope's; --suggest needs no more)."""
@@ -539,7 +556,7 @@ def run(
     early = "".join(f", {d} AS d{i}" for i, d in enumerate(dims) if d != "tier")
     early_keys = "".join(f", d{i}" for i, d in enumerate(dims) if d != "tier")
     late = "".join(f", p.tier AS d{i}" for i, d in enumerate(dims) if d == "tier")
-    plan = _plan(con, prices, scenario, window, early, scope_only=scope_only)
+    plan = _plan(con, prices, scenario, window, early, scope_only=scope_only, memo=memo)
     last = _prompt_cache(con, lv, plan)
     semantic = _semantic_cache(con, lv)
     group = ", ".join(f"d{i}" for i in range(len(by)))
@@ -604,7 +621,7 @@ def run(
     facts: dict[str, Any] = {"target": plan.target}
     if lv.cap_user_cost is not None:
         facts["cap"] = _cap_facts(con, lv.cap_user_cost)
-    result = _summarise(con, prices, scenario, by, window, facts, recs, generated_at)
+    result = _summarise(con, prices, scenario, by, window, facts, recs, generated_at, memo)
     if lv.plan_price:
         _apply_plan_prices(con, prices, scenario, result, window)
     return result
@@ -761,6 +778,7 @@ def _revenue(con: Any, by: list[str], window: Window) -> tuple[Any, dict[Any, An
 def _summarise(
     con: Any, prices: pricing.PriceTable, s: Scenario, by: list[str], window: Window,
     facts: dict[str, Any], recs: list[tuple[Any, ...]], generated_at: datetime | None,
+    memo: dict[str, Any] | None = None,
 ) -> WhatifResult:  # fmt: skip
     k = len(by)
     t = recs[0][k + 1 :]  # requests, in scope, dropped, priced, unpriced models, 4 sums
@@ -772,7 +790,10 @@ def _summarise(
     scope_part = {"baseline_cost_usd": t[7], "scenario_cost_usd": t[8]}
     _savings(scope_part)
     totals.update({f"scope_{key}": v for key, v in scope_part.items()})
-    revenue = _revenue(con, by, window)
+    key = "revenue:" + ",".join(by)
+    revenue = memo[key] if memo is not None and key in memo else _revenue(con, by, window)
+    if memo is not None:
+        memo[key] = revenue
     if revenue is not None:
         totals["revenue_usd"] = revenue[0]
         _margins(totals)
@@ -1272,9 +1293,13 @@ def suggest(con: Any, prices: pricing.PriceTable, *, window: Window | None = Non
     total_revenue = revenue[0] if revenue is not None else None
     rows = []
     total_base: Any = None
+    # the model names and the revenue are the same for every candidate
+    memo: dict[str, Any] = {"revenue:": revenue}
     for lever, s, why in candidates:
         # the first run reads every request (the total baseline); the others only their scope
-        t = run(con, prices, s, window=window, scope_only=total_base is not None).doc["totals"]
+        t = run(con, prices, s, window=window, scope_only=total_base is not None, memo=memo).doc[
+            "totals"
+        ]
         if total_base is None:
             total_base = t["baseline_cost_usd"]
         t["savings_pct"] = _pct(t["scope_savings_usd"], total_base)

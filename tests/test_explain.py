@@ -41,6 +41,21 @@ cache_write_1h = 20.0
 batch_discount = 0.5
 
 [[models]]
+id = "ex-long"
+provider = "test"
+tier = "mid"
+[[models.prices]]
+effective_from = 2026-01-01
+input = 10.0
+output = 20.0
+cache_read = 1.0
+cache_write = 12.5
+cache_write_1h = 20.0
+long_context_threshold = 2000
+long_input = 20.0
+long_output = 30.0
+
+[[models]]
 id = "ex-small"
 provider = "test"
 tier = "small"
@@ -53,7 +68,7 @@ cache_write = 1.25
 cache_write_1h = 2.0
 batch_discount = 0.5
 """
-DRIVERS = ("volume", "mix", "input_tokens", "output_tokens", "price", "batch", "provider_cache",
+DRIVERS = ("volume", "mix", "input_tokens", "output_tokens", "price", "long_context", "batch", "provider_cache",
            "semantic_cache", "new", "gone")  # fmt: skip
 
 
@@ -154,6 +169,20 @@ def test_price_version_alone(explain: Any) -> None:
     assert doc["price_changes"] == [
         {"model": "ex-big", "previous": ["2026-01-01"], "current": ["2026-03-01"]}
     ]
+
+
+def test_long_context_alone(explain: Any) -> None:
+    # ex-long: above 2,000 input tokens every token is at 20 / 30 instead of 10 / 20.
+    # January: 5 x 3,000 in (long): (3000 x 20 + 100 x 30) / 1e6 = 0.063 and 5 x 1,000 in: 0.012; 0.375.
+    # February: 10 x 2,000 in (not above): 0.022; 0.22. Same tokens per request (2,000 / 100), same base
+    # rates: the change, -0.155, is all long-context share
+    jan = reqs("2026-01", 5, model="ex-long", tin=3000) + reqs(
+        "2026-01", 5, model="ex-long", start=5
+    )
+    doc = explain(jan + reqs("2026-02", 10, model="ex-long", tin=2000), *JAN)
+    only(doc, "long_context", -0.155)
+    d = {x["driver"]: x["detail"] for x in doc["drivers"]}
+    assert "50.0% → 0.0%" in d["long_context"]
 
 
 def test_mix_alone(explain: Any) -> None:

@@ -42,7 +42,8 @@ DRIVERS: dict[str, str] = {
     "mix": "mix (share of requests per group, feature and model)",
     "input_tokens": "input tokens per request",
     "output_tokens": "output tokens per request",
-    "price": "price changes (list rates in force)",
+    "price": "price changes (price-table versions in force)",
+    "long_context": "long-context share (requests above a model's threshold)",
     "batch": "batch share (batch discount)",
     "provider_cache": "provider prompt-cache rate",
     "semantic_cache": "semantic cache rate",
@@ -50,10 +51,11 @@ DRIVERS: dict[str, str] = {
     "gone": "gone groups",
 }
 SHORT = {"volume": "volume", "mix": "mix", "input_tokens": "input tok", "output_tokens": "output tok",
-         "price": "price", "batch": "batch", "provider_cache": "prompt cache", "semantic_cache": "sem. cache"}  # fmt: skip
+         "price": "price", "long_context": "long ctx", "batch": "batch", "provider_cache": "prompt cache", "semantic_cache": "sem. cache"}  # fmt: skip
 
 # The requests of both periods per cell and price row. `rate_*` are the rates a request is priced at
-# (long-context rates above the threshold), `bf` the batch factor it gets (1 when not batch).
+# (long-context rates above the threshold), `base_*` the version's base rates, `bf` the batch factor it
+# gets (1 when not batch).
 CELLS = """
 SELECT r.ts >= ? AS cur, r.g, r.feature, r.model, p.model_id, p.valid_from,
        coalesce(r.cache_hit, false) AS hit, p.model_id IS NOT NULL AS priced,
@@ -61,7 +63,8 @@ SELECT r.ts >= ? AS cur, r.g, r.feature, r.model, p.model_id, p.valid_from,
        sum(r.input_tokens - r.cache_read_tokens - r.cache_write_tokens - r.cache_write_1h_tokens) AS unc,
        sum(r.cache_read_tokens) AS cr, sum(r.cache_write_tokens) AS cw, sum(r.cache_write_1h_tokens) AS cw1,
        sum(r.output_tokens) AS out,
-       {rates}, CASE WHEN r.batch THEN p.batch_factor ELSE 1 END AS bf, coalesce(r.batch, false) AS batch
+       {rates}, CASE WHEN r.batch THEN p.batch_factor ELSE 1 END AS bf, coalesce(r.batch, false) AS batch,
+       coalesce(p.long_threshold IS NOT NULL AND r.input_tokens > p.long_threshold, false) AS long
 FROM (SELECT *, {group} AS g FROM requests WHERE (ts >= ? AND ts < ?) OR (ts >= ? AND ts < ?)) r
 LEFT JOIN lc_prices p ON p.model = r.model AND r.ts >= p.valid_from AND r.ts < p.valid_to
 GROUP BY ALL
@@ -77,10 +80,11 @@ RATE_COLS = {
 
 def _rates_sql() -> str:
     long = "p.long_threshold IS NOT NULL AND r.input_tokens > p.long_threshold"
-    return ", ".join(
+    rates = [
         f"CASE WHEN {long} THEN coalesce(p.l_{k}, p.r_{k}) ELSE p.r_{k} END AS rate_{b}"
         for b, k in RATE_COLS.items()
-    )
+    ]
+    return ", ".join(rates + [f"p.r_{k} AS base_{b}" for b, k in RATE_COLS.items()])
 
 
 # ---------------------------------------------------------------- periods
@@ -183,8 +187,12 @@ class _Side:
     n: int = 0
     hits: int = 0
     batch_n: int = 0
+    long_n: int = 0
     tokens: dict[str, int] = field(default_factory=lambda: dict.fromkeys(BUCKETS, 0))
     in_t: int = 0
+    base_cost: dict[str, Fraction] = field(
+        default_factory=lambda: dict.fromkeys(BUCKETS, Fraction(0))
+    )
     list_cost: dict[str, Fraction] = field(
         default_factory=lambda: dict.fromkeys(BUCKETS, Fraction(0))
     )
@@ -206,17 +214,13 @@ class _Side:
             t = self.tokens[b]
             if b != "out":
                 f["c_" + b] = Fraction(t, self.in_t) if self.in_t else None
-            f["l_" + b] = self.list_cost[b] / t if t else None
-            f["b_" + b] = self.cost[b] / self.list_cost[b] if self.list_cost[b] else None
+            base, lst = self.base_cost[b], self.list_cost[b]
+            # price: the version's base rate per token; long context: list / base (a base rate of 0 with a
+            # long rate above it leaves the long-context uplift in the price, so the product stays exact)
+            f["l_" + b] = (base if base else lst) / t if t else None
+            f["g_" + b] = lst / base if base else (Fraction(1) if lst else None)
+            f["b_" + b] = self.cost[b] / lst if lst else None
         return f
-
-
-PLAYER = {"keep": "semantic_cache", "i": "input_tokens", "o": "output_tokens"}
-for _b in BUCKETS:
-    PLAYER["l_" + _b] = "price"
-    PLAYER["b_" + _b] = "batch"
-    if _b != "out":
-        PLAYER["c_" + _b] = "provider_cache"
 
 
 def _fill(a: dict[str, Any], b: dict[str, Any]) -> None:
@@ -251,7 +255,11 @@ def split_cell(prev: _Side, cur: _Side, n_prev: int, n_cur: int) -> dict[str, Fr
         terms = [*head, tokens]
         if b != "out":
             terms.append(("provider_cache", fa["c_" + b], fb["c_" + b]))
-        terms += [("price", fa["l_" + b], fb["l_" + b]), ("batch", fa["b_" + b], fb["b_" + b])]
+        terms += [
+            ("price", fa["l_" + b], fb["l_" + b]),
+            ("long_context", fa["g_" + b], fb["g_" + b]),
+            ("batch", fa["b_" + b], fb["b_" + b]),
+        ]
         for name, v in shapley_product(terms).items():
             out[name] += v
     return out
@@ -370,7 +378,7 @@ def explain(
             cov["unpriced_models"].add(model)
             continue
         cov["priced"] += n
-        rates, bf, batch = rest[:5], rest[5], rest[6]
+        rates, base_rates, bf, batch, long = rest[:5], rest[5:10], rest[10], rest[11], rest[12]
         versions.setdefault(model_id, [set(), set()])[1 if is_cur else 0].add(
             valid_from.strftime("%Y-%m-%d")
         )
@@ -379,12 +387,16 @@ def explain(
         side = cells.setdefault(key, [_Side(), _Side()])[1 if is_cur else 0]
         side.n += n
         side.batch_n += n if batch else 0
+        side.long_n += n if long else 0
         if hit:
             side.hits += n
             continue
         side.in_t += in_t
-        for b, t, rate in zip(BUCKETS, (unc, cr, cw, cw1, out), rates, strict=True):
+        for b, t, rate, base in zip(
+            BUCKETS, (unc, cr, cw, cw1, out), rates, base_rates, strict=True
+        ):
             side.tokens[b] += t
+            side.base_cost[b] += Fraction(Decimal(t) * Decimal(base)) / 1_000_000
             lc = Fraction(Decimal(t) * Decimal(rate)) / 1_000_000
             side.list_cost[b] += lc
             side.cost[b] += lc * Fraction(Decimal(bf))
@@ -482,6 +494,7 @@ def _add(tgt: _Side, s: _Side) -> None:
     tgt.n += s.n
     tgt.hits += s.hits
     tgt.batch_n += s.batch_n
+    tgt.long_n += s.long_n
     tgt.in_t += s.in_t
     for b in BUCKETS:
         tgt.tokens[b] += s.tokens[b]
@@ -511,7 +524,8 @@ def _details(
         "mix": "shares of requests move between groups, features and models",
         "input_tokens": f"input tokens per served request {per(a.in_t, sa)} → {per(b.in_t, sb)}",
         "output_tokens": f"output tokens per served request {per(a.tokens['out'], sa)} → {per(b.tokens['out'], sb)}",
-        "price": "list rates per token in force (price versions, long-context rates)",
+        "price": "base rates per token of the price versions in force",
+        "long_context": f"requests above a long-context threshold {_rate(a.long_n, a.n)} → {_rate(b.long_n, b.n)}",
         "batch": f"batch requests {_rate(a.batch_n, a.n)} → {_rate(b.batch_n, b.n)}",
         "provider_cache": f"cache-read share of input {_rate(a.tokens['cr'], a.in_t)} → {_rate(b.tokens['cr'], b.in_t)}",
         "semantic_cache": f"semantic cache hits {_rate(a.hits, a.n)} → {_rate(b.hits, b.n)}",

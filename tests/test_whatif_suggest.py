@@ -180,3 +180,21 @@ def test_sample_puts_support_chat_on_a_small_model_in_the_top_three(run_cli: Any
     )
     code, out, _ = run_cli("whatif", "--suggest")
     assert "reproduce each one" in out and "quality is not measured" in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [({"latency_ms": 120_000}, "median latency 120 s"), ({"batch": True}, "already batch")],
+)
+def test_batchable_by_latency_or_partly_batch(
+    suggest: Any, extra: dict[str, Any], why: str
+) -> None:
+    # four requests of 0.000375 (spread over days and hours: no schedule). By latency: all four go to
+    # batch, saving half of 0.0015 = 0.00075. Partly batch (one of four already): the other three, 0.0005625
+    recs = [req(i, "reports", "acme-tiny", 1000, 100, **(extra if extra.get("latency_ms") or i == 0 else {}))
+            for i in range(4)]  # fmt: skip
+    row = by_name(suggest(recs))["batch reports"]
+    assert why in row["why"]
+    assert row["savings_usd"] == pytest.approx(
+        0.00075 if "latency_ms" in extra else 0.0005625, abs=1e-12
+    )

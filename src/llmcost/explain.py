@@ -4,11 +4,11 @@ The requests of both periods are summed per cell (the --by group, feature and mo
 (model version, batch, long-context side, semantic-cache hit): token sums and the exact DECIMAL cost of
 each token bucket. A cell's cost is then the product form
 
-    cost = N x s x (1 - h) x [ i x (u.r_in + c.r_cr + w.r_cw + w1.r_cw1) + o x r_out ],  r = l x b
+    cost = N x s x (1 - h) x [ i x (u.r_in + c.r_cr + w.r_cw + w1.r_cw1) + o x r_out ],  r = l x g x b
 
 (volume, mix, semantic cache, input and output tokens per served request, provider cache split of the
-input, list rate and batch factor per token bucket), which equals the logged requests' cost to the last
-digit. Each cell's change is split over those drivers by the Shapley value, in exact rational
+input, and per token bucket the base rate of the versions in force, the long-context uplift and the
+batch factor), which equals the logged requests' cost to the last digit. Each cell's change is split over those drivers by the Shapley value, in exact rational
 arithmetic, so the parts add up to the change exactly. Formulas and edge cases: docs/explain.md.
 """
 

@@ -366,3 +366,31 @@ def test_html_report_draws_the_waterfall(explain: Any, run_cli: Any, tmp_path: P
     ]
     assert "<svg" in section and "change $0.1200" in section
     assert '<td>volume (requests)</td><td class="n">$0.1200</td>' in section
+
+
+def test_sample_costs_agree_with_report(run_cli: Any) -> None:
+    # on the sample: both periods' costs are the report's for the same windows, and the parts add up
+    root = Path(__file__).resolve().parents[1] / "sample_logs"
+    code, _, err = run_cli("ingest", "-q", str(root / "logs"), str(root / "revenue.csv"))
+    assert code == 0, err
+    code, out, err = run_cli("explain", "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["period"] == {"since": "2026-10-01T00:00:00Z", "until": "2026-11-01T00:00:00Z"}
+    for key, since, until in (
+        ("previous", "2026-09-01", "2026-10-01"),
+        ("current", "2026-10-01", "2026-11-01"),
+    ):
+        code, out, err = run_cli("report", "--since", since, "--until", until, "--format", "json")
+        assert code == 0, err
+        assert doc["totals"][f"{key}_cost_usd"] == pytest.approx(
+            json.loads(out)["totals"]["cost_usd"], abs=1e-9
+        )
+    parts = sum(d["usd"] for d in doc["drivers"] if d["driver"] != "total")
+    assert (
+        parts == pytest.approx(doc["totals"]["change_usd"], abs=1e-9)
+        and doc["totals"]["residual_usd"] == 0
+    )
+    assert sum(r["change_usd"] for r in doc["rows"]) == pytest.approx(
+        doc["totals"]["change_usd"], abs=1e-9
+    )

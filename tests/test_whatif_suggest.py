@@ -198,3 +198,30 @@ def test_batchable_by_latency_or_partly_batch(
     assert row["savings_usd"] == pytest.approx(
         0.00075 if "latency_ms" in extra else 0.0005625, abs=1e-12
     )
+
+
+def test_candidates_sharing_a_target_match_their_own_runs(
+    suggest: Any, run_cli: Any, tmp_path: Path
+) -> None:
+    # two features routed to the same model are re-priced in one run --by feature,model: each row must be
+    # what its own command gives. a: 3 x (100 x 3 + 10 x 15) / 1e6 = 0.00135 -> 3 x 0.0000375; b: 5 requests
+    recs = [req(i, "a", "acme-mid", 100, 10) for i in range(3)] + [
+        req(i, "b", "acme-mid", 100, 10) for i in range(5)
+    ]
+    rows = by_name(suggest(recs))
+    assert set(rows) == {"route a acme-mid → acme-tiny", "route b acme-mid → acme-tiny"}
+    for row in rows.values():
+        code, out, err = run_cli(
+            "--pricing",
+            str(tmp_path / "acme.toml"),
+            *shlex.split(row["command"])[1:],
+            "--format",
+            "json",
+        )
+        assert code == 0, err
+        t = json.loads(out)["totals"]
+        assert (row["scope_requests"], row["baseline_cost_usd"], row["savings_usd"]) == (
+            t["scope_requests"], t["scope_baseline_cost_usd"], t["scope_savings_usd"])  # fmt: skip
+    assert rows["route a acme-mid → acme-tiny"]["savings_usd"] == pytest.approx(
+        3 * (0.00045 - 0.0000375), abs=1e-12
+    )

@@ -1280,6 +1280,52 @@ def _feature_candidates(
     return out
 
 
+def _routed(
+    con: Any,
+    prices: pricing.PriceTable,
+    scenarios: list[Scenario],
+    window: Window,
+    memo: dict[str, Any],
+) -> tuple[dict[str, dict[str, Any]], Any]:
+    """The routing candidates' scope totals, one what-if per target model instead of one per candidate: a
+    routed request's cost depends on nothing but itself, so each candidate's numbers are the sums of its
+    (feature, logged model) rows of a run over all the candidates' features --by feature,model, the same
+    rows its own run would sum. Returns them by name, and the total baseline (the first run reads every
+    request for it)."""
+    by_target: dict[str, list[Scenario]] = {}
+    for s in scenarios:
+        by_target.setdefault(str(s.levers.route_to), []).append(s)
+    names = _model_names(con, memo)
+    out: dict[str, dict[str, Any]] = {}
+    total: Any = None
+    for target, group in by_target.items():
+        scope = Scope(sorted({f for s in group for f in s.scope.features}))
+        res = run(con, prices, Scenario("route", scope, Levers(route_to=target)), by=["feature", "model"],
+                  window=window, scope_only=bool(out), memo=memo)  # fmt: skip
+        if not out:
+            total = res.doc["totals"]["baseline_cost_usd"]
+        rows = {(r["feature"], r["model"]): r for r in res.rows}
+        for s in group:
+            # the logged names _scope_sql matches for the candidate's --model
+            want = prices.resolve(s.scope.model)
+            match = [n for n in names if n == s.scope.model or (want is not None and (m := prices.resolve(n)) and m.id == want.id)]  # fmt: skip
+            picked = [
+                rows[(s.scope.features[0], n)] for n in match if (s.scope.features[0], n) in rows
+            ]
+            t: dict[str, Any] = {"scope_requests": sum(r["scope_requests"] for r in picked)}
+            for key in ("baseline_cost_usd", "scenario_cost_usd"):
+                values = [r[key] for r in picked if r[key] is not None]
+                t[key] = sum(values, Decimal(0)) if values else None
+            _savings(t)
+            out[s.name] = {f"scope_{k}": v for k, v in t.items() if k != "scope_requests"}
+            out[s.name].update(
+                scope_requests=t["scope_requests"],
+                savings_usd=t["savings_usd"],
+                baseline_cost_usd=total,
+            )
+    return out, total
+
+
 def suggest(con: Any, prices: pricing.PriceTable, *, window: Window | None = None) -> CompareResult:
     """Candidate levers found in the data, each re-priced as a scenario, ranked by savings."""
     window = window or Window()
@@ -1292,14 +1338,19 @@ def suggest(con: Any, prices: pricing.PriceTable, *, window: Window | None = Non
     revenue = _revenue(con, [], window)
     total_revenue = revenue[0] if revenue is not None else None
     rows = []
-    total_base: Any = None
     # the model names and the revenue are the same for every candidate
     memo: dict[str, Any] = {"revenue:": revenue}
+    routed, total_base = _routed(
+        con, prices, [s for lever, s, _ in candidates if lever == "route"], window, memo
+    )
     for lever, s, why in candidates:
-        # the first run reads every request (the total baseline); the others only their scope
-        t = run(con, prices, s, window=window, scope_only=total_base is not None, memo=memo).doc[
-            "totals"
-        ]
+        if lever == "route":
+            t = routed[s.name]
+        else:
+            # the first run reads every request (the total baseline); the others only their scope
+            t = run(
+                con, prices, s, window=window, scope_only=total_base is not None, memo=memo
+            ).doc["totals"]
         if total_base is None:
             total_base = t["baseline_cost_usd"]
         t["savings_pct"] = _pct(t["scope_savings_usd"], total_base)

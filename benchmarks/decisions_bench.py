@@ -7,7 +7,8 @@
 The data is `llmcost synth DIR -n ROWS --seed 42` ingested once into benchmarks/data/decisions_ROWS/
 (git-ignored, kept). Each command runs as a fresh process (`llmcost --db DB ... --format json`), once
 to warm the file cache, then --repeat times: wall time from the parent, peak RSS of the child from
-os.wait4, the median reported. Results: printed, and written to benchmarks/results/decisions.json.
+os.wait4, the median reported. Results: printed, and written to benchmarks/results/decisions.json (1M)
+or decisions_ROWS.json (any other size).
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ def main() -> None:
     print(f"load average {load:.1f} on {os.cpu_count()} cores; target at 10M: <= {TARGET_S} s")
     RESULTS.mkdir(exist_ok=True)
     doc = {"load_average": round(load, 2), "cores": os.cpu_count(), "results": results}
-    (RESULTS / "decisions.json").write_text(json.dumps(doc, indent=2) + "\n")
+    name = "decisions.json" if a.rows == 1_000_000 else f"decisions_{a.rows}.json"
+    (RESULTS / name).write_text(json.dumps(doc, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -184,7 +184,10 @@ def test_sample_puts_support_chat_on_a_small_model_in_the_top_three(run_cli: Any
 
 @pytest.mark.parametrize(
     ("extra", "why"),
-    [({"latency_ms": 120_000}, "median latency 120 s"), ({"batch": True}, "already batch")],
+    [
+        ({"latency_ms": 120_000}, "100% of its requests take a minute or more"),
+        ({"batch": True}, "already batch"),
+    ],
 )
 def test_batchable_by_latency_or_partly_batch(
     suggest: Any, extra: dict[str, Any], why: str
@@ -225,3 +228,24 @@ def test_candidates_sharing_a_target_match_their_own_runs(
     assert rows["route a acme-mid → acme-tiny"]["savings_usd"] == pytest.approx(
         3 * (0.00045 - 0.0000375), abs=1e-12
     )
+
+
+def test_quantile_from_counts_is_duckdbs(con: Any) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from llmcost.whatif import quantile_cont
+
+    @settings(max_examples=80, deadline=None)
+    @given(
+        st.lists(st.integers(0, 5000), min_size=1, max_size=60),
+        st.sampled_from([0.0, 0.1, 0.5, 0.9, 0.95, 1.0]),
+    )
+    def check(values: list[int], q: float) -> None:
+        counts = sorted({v: values.count(v) for v in values}.items())
+        want = con.execute(
+            "SELECT quantile_cont(v, ?) FROM unnest(?) t(v)", [q, values]
+        ).fetchone()[0]
+        assert quantile_cont(counts, q) == pytest.approx(want, abs=1e-9)
+
+    check()

@@ -1084,7 +1084,7 @@ def from_options(
 
 ROUTE_MAX_AVG_OUTPUT = 256  # tokens: short, classification-like answers
 ROUTE_MAX_AVG_INPUT = 2000
-BATCH_MIN_P50_LATENCY_MS = 60_000  # a feature that already waits a minute has no latency need
+BATCH_MIN_LATENCY_MS = 60_000  # half a feature's requests already wait a minute: no latency need
 # half a feature's requests in one hour of the day (UTC), on 3 days or more: a scheduled job
 BATCH_MIN_HOUR_SHARE = 0.5
 BATCH_MIN_DAYS = 3
@@ -1097,6 +1097,27 @@ PREFIX_MIN_TOKENS = 1024  # the smallest prefix the providers cache
 PREFIX_MAX_CACHED_SHARE = (
     0.2  # a feature+model that reads less than this share of its input from the cache
 )
+
+
+def quantile_cont(counts: list[tuple[int, int]], q: float) -> float:
+    """DuckDB's quantile_cont from (value, count) pairs in value order: linear interpolation between the
+    order statistics at floor and ceil of (n - 1) x q."""
+    n = sum(k for _, k in counts)
+    if not n:
+        return 0.0
+    h = (n - 1) * q
+    lo, hi = math.floor(h), math.ceil(h)
+    x_lo = x_hi = None
+    seen = 0
+    for value, k in counts:
+        if x_lo is None and lo < seen + k:
+            x_lo = value
+        if hi < seen + k:
+            x_hi = value
+            break
+        seen += k
+    assert x_lo is not None and x_hi is not None
+    return x_lo + (h - lo) * (x_hi - x_lo)
 
 
 def cheapest_of_tier(
@@ -1188,9 +1209,7 @@ def _route_candidates(
     return out
 
 
-def _feature_candidates(
-    con: Any, wsql: str, wparams: list[Any], rsql: str
-) -> list[tuple[str, Scenario, str]]:
+def _feature_candidates(con: Any, wsql: str, wparams: list[Any]) -> list[tuple[str, Scenario, str]]:
     out: list[tuple[str, Scenario, str]] = []
     # exact repeats: a prompt hash seen before is a hit an exact-match cache would have served
     for feature, n, distinct in con.execute(
@@ -1203,50 +1222,58 @@ def _feature_candidates(
             why = f"{n - distinct:,} of {n:,} prompts repeat exactly (attrs.prompt_hash): observed hit rate {rate:.1%}"
             out.append(("cache", Scenario(f"cache {feature}", Scope([feature] if feature else []),
                                           Levers(cache_hit_rate=round(rate, 6))), why))  # fmt: skip
-    # batchable (no latency need, or a schedule) and output caps, per feature
-    for (
-        feature,
-        batch_share,
-        p50_latency,
-        days,
-        hour_share,
-        p95_out,
-        out_total,
-        tail,
-    ) in con.execute(
-        f"""WITH f AS (SELECT feature, avg(CAST(batch AS INT)) AS b, median(latency_ms) AS lat,
-                              count(DISTINCT CAST(ts AS DATE)) AS days,
-                              floor(quantile_cont(output_tokens, 0.95)) AS p95, sum(output_tokens) AS out_total
-                       FROM requests WHERE {wsql} AND feature IS NOT NULL GROUP BY 1),
-                 h AS (SELECT feature, max(k) / sum(k) AS hour_share FROM (
-                           SELECT feature, hour(ts) AS hr, count(*) AS k FROM requests
-                           WHERE {wsql} AND feature IS NOT NULL GROUP BY ALL) GROUP BY 1)
-            SELECT f.feature, f.b, f.lat, f.days, h.hour_share, f.p95, f.out_total,
-                   (SELECT sum(greatest(r.output_tokens - f.p95, 0)) FROM requests r WHERE r.feature = f.feature AND {rsql})
-            FROM f JOIN h USING (feature) ORDER BY 1""",
-        [*wparams, *wparams, *wparams],
+    # batchable (no latency need, or a schedule) and output caps, per feature: two grouped scans (by day and
+    # hour; by output length) read in Python, instead of holistic aggregates over every request
+    shape: dict[Any, dict[str, Any]] = {}
+    for feature, day, hr, k, nb, nl, slow in con.execute(
+        f"""SELECT feature, CAST(ts AS DATE), hour(ts), count(*), count(*) FILTER (WHERE batch), count(latency_ms),
+                   count(*) FILTER (WHERE latency_ms >= ?)
+            FROM requests WHERE {wsql} AND feature IS NOT NULL GROUP BY ALL""",
+        [BATCH_MIN_LATENCY_MS, *wparams],
     ).fetchall():
-        slow = (p50_latency or 0) >= BATCH_MIN_P50_LATENCY_MS
-        scheduled = hour_share >= BATCH_MIN_HOUR_SHARE and days >= BATCH_MIN_DAYS
+        f = shape.setdefault(
+            feature, {"n": 0, "batch": 0, "timed": 0, "slow": 0, "days": set(), "hours": {}}
+        )
+        f["n"] += k
+        f["batch"] += nb
+        f["timed"] += nl
+        f["slow"] += slow
+        f["days"].add(day)
+        f["hours"][hr] = f["hours"].get(hr, 0) + k
+    lengths: dict[Any, list[tuple[int, int]]] = {}
+    for feature, tokens, k in con.execute(
+        f"""SELECT feature, output_tokens, count(*) FROM requests WHERE {wsql} AND feature IS NOT NULL
+            GROUP BY ALL ORDER BY 1, 2""",
+        wparams,
+    ).fetchall():
+        lengths.setdefault(feature, []).append((tokens, k))
+    for feature in sorted(shape, key=str):
+        f = shape[feature]
+        batch_share = f["batch"] / f["n"]
+        slow = bool(f["timed"]) and f["slow"] * 2 >= f["timed"]
+        hour_share = max(f["hours"].values()) / f["n"]
+        scheduled = hour_share >= BATCH_MIN_HOUR_SHARE and len(f["days"]) >= BATCH_MIN_DAYS
         if batch_share < 1 and (batch_share > 0 or slow or scheduled):
             if batch_share > 0:
                 why = f"{batch_share:.0%} already batch: no latency need"
             elif slow:
-                why = f"median latency {p50_latency / 1000:,.0f} s: no latency need"
+                why = f"{f['slow'] / f['timed']:.0%} of its requests take a minute or more: no latency need"
             else:
-                why = f"{hour_share:.0%} of its requests in one hour of the day (UTC) over {days} days: a scheduled job"
+                why = f"{hour_share:.0%} of its requests in one hour of the day (UTC) over {len(f['days'])} days: a scheduled job"
             out.append(
                 ("batch", Scenario(f"batch {feature}", Scope([feature]), Levers(batch=True)), why)
             )
+        counts = lengths.get(feature, [])
+        p95 = math.floor(quantile_cont(counts, 0.95))
+        out_total = sum(t * k for t, k in counts)
+        tail = sum(max(t - p95, 0) * k for t, k in counts)
         if out_total and tail and tail / out_total >= CAP_MIN_TAIL_SHARE:
-            why = f"long output tail: {tail / out_total:.0%} of output tokens are above the P95 ({int(p95_out):,})"
+            why = f"long output tail: {tail / out_total:.0%} of output tokens are above the P95 ({p95:,})"
             out.append(
                 (
                     "cap",
                     Scenario(
-                        f"cap {feature} at P95",
-                        Scope([feature]),
-                        Levers(max_output_tokens=int(p95_out)),
+                        f"cap {feature} at P95", Scope([feature]), Levers(max_output_tokens=p95)
                     ),
                     why,
                 )
@@ -1331,9 +1358,8 @@ def suggest(con: Any, prices: pricing.PriceTable, *, window: Window | None = Non
     window = window or Window()
     pricing.install(con, prices)
     wsql, wparams = window.sql()
-    rsql, _ = window.sql("r.ts")
     candidates = _route_candidates(con, prices, wsql, wparams) + _feature_candidates(
-        con, wsql, wparams, rsql
+        con, wsql, wparams
     )
     revenue = _revenue(con, [], window)
     total_revenue = revenue[0] if revenue is not None else None

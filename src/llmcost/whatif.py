@@ -1211,10 +1211,11 @@ def _route_candidates(
 
 def _feature_candidates(con: Any, wsql: str, wparams: list[Any]) -> list[tuple[str, Scenario, str]]:
     out: list[tuple[str, Scenario, str]] = []
-    # exact repeats: a prompt hash seen before is a hit an exact-match cache would have served
+    # exact repeats: a prompt hash seen before is a hit an exact-match cache would have served (a LIKE first:
+    # the JSON is parsed only where the key appears)
     for feature, n, distinct in con.execute(
         f"""SELECT feature, count(*), count(DISTINCT json_extract_string(attrs, '$.prompt_hash'))
-            FROM requests WHERE {wsql} AND json_extract_string(attrs, '$.prompt_hash') IS NOT NULL GROUP BY 1 ORDER BY 1""",
+            FROM requests WHERE {wsql} AND attrs LIKE '%prompt_hash%' AND json_extract_string(attrs, '$.prompt_hash') IS NOT NULL GROUP BY 1 ORDER BY 1""",
         wparams,
     ).fetchall():
         rate = 1 - distinct / n

@@ -22,6 +22,8 @@ demo: $(BIN)/llmcost
 	$(BIN)/llmcost --db $(DEMO_DB) report
 	$(BIN)/llmcost --db $(DEMO_DB) report --by feature
 	$(BIN)/llmcost --db $(DEMO_DB) whatif --route-to haiku --feature support-chat
+	$(BIN)/llmcost --db $(DEMO_DB) whatif --suggest
+	$(BIN)/llmcost --db $(DEMO_DB) explain
 	-$(BIN)/llmcost --db $(DEMO_DB) prices check
 	$(BIN)/llmcost --db $(DEMO_DB) report --format html -o .llmcost/report.html
 	$(BIN)/llmcost --db $(DEMO_DB) export --format focus -o .llmcost/focus.csv --grain day

@@ -22,6 +22,7 @@ RULES: dict[str, tuple[str, str, str]] = {
     "max_p90_user_cost_usd": ("max", "usd", "P90 of cost per active user-month"),
     "max_unpriced_share": ("max", "ratio", "unpriced requests / all requests"),
     "max_cost_growth_pct": ("max", "pct", "cost of the last full week vs the week before"),
+    "max_projected_month_cost_usd": ("max", "usd", "projected month-end cost (linear run rate)"),
 }
 
 
@@ -195,6 +196,8 @@ def _value(
         )
     if name == "max_cost_growth_pct":
         return _growth(con, window)
+    if name == "max_projected_month_cost_usd":
+        return _projected(con, doc)
     raise AssertionError(name)
 
 
@@ -224,3 +227,19 @@ def _growth(con: Any, window: Any) -> tuple[float | None, str]:
             f"{label}: the data starts on {first:%Y-%m-%d}, after the earlier week's Monday",
         )
     return (float(last_week or 0) - float(before)) / float(before) * 100.0, label
+
+
+def _projected(con: Any, doc: dict[str, Any]) -> tuple[float | None, str]:
+    """The summary's run rate over the report's window (its lc_fine is still on the connection)."""
+    from llmcost import metrics
+
+    w = doc.get("window") or {}
+    rr = metrics.run_rate(con, metrics.Window(w.get("since"), w.get("until")))
+    if rr is None or rr["projected_month_usd"] is None:
+        return None, "no priced requests in the window"
+    state = (
+        "complete" if rr["complete"] else f"{rr['elapsed_days']:.1f} of {rr['month_days']:.1f} days"
+    )
+    return float(
+        rr["projected_month_usd"]
+    ), f"{rr['month']} ({state}): month-to-date x month / elapsed"

@@ -562,6 +562,8 @@ def whatif(
     max_output_tokens: Annotated[int | None, typer.Option("--max-output-tokens", help="cut output tokens above N")] = None,
     compress_input: Annotated[float | None, typer.Option("--compress-input", help="uncached input shrinks by this fraction")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="agent tasks stop after N steps")] = None,
+    cap_user_cost: Annotated[float | None, typer.Option("--cap-user-cost", help="USD per user and month: later requests are not served")] = None,
+    plan_price: Annotated[list[str] | None, typer.Option("--plan-price", help="PLAN=USD: what a customer-month on PLAN pays (repeatable)")] = None,
     all_: Annotated[bool, typer.Option("--all", help="every configured scenario side by side")] = False,
     suggest: Annotated[bool, typer.Option("--suggest", help="rank the levers by what they would save on this data")] = False,
     by: Annotated[str | None, typer.Option("--by", help="group rows by these dimensions (as in report)")] = None,
@@ -587,13 +589,35 @@ def whatif(
     else:
         levers = dict(route_to=route_to, share=share, cache_hit_rate=cache_hit_rate, cache_lookup_cost=cache_lookup_cost,
                       prompt_cache=prompt_cache, cache_ttl=cache_ttl, batch=batch, max_output_tokens=max_output_tokens,
-                      compress_input=compress_input, max_steps=max_steps)  # fmt: skip
+                      compress_input=compress_input, max_steps=max_steps, cap_user_cost=cap_user_cost,
+                      plan_price=wi.parse_plan_prices(plan_price))  # fmt: skip
         feats, wheres = list(feature or []), list(where or [])
         scenario = wi.from_options(
             name, raw, features=feats, model=model, where=wheres, levers=levers
         )
         result = wi.run(con, prices, scenario, by=metrics.parse_by(by), window=window)
     emit(render(result, fmt, output, title="llmcost what-if"))
+
+
+@app.command()
+def explain(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option("--since", help="this period's start (inclusive) [default: the month of the last request]")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="this period's end (exclusive)")] = None,
+    compare_to: Annotated[str, typer.Option("--compare-to", help="previous | a month (2026-09) | SINCE..UNTIL")] = "previous",
+    by: Annotated[str, typer.Option("--by", help="feature | customer | model")] = "feature",
+    fmt: FormatOpt = "table",
+    output: OutputOpt = None,
+) -> None:  # fmt: skip
+    """Why the cost moved: the bridge from one period to the next, by driver; its parts add up exactly."""
+    from llmcost import explain as explain_mod
+    from llmcost.render import render
+
+    state = _state(ctx)
+    result = explain_mod.explain(
+        state.connect(), state.prices(), window=_window(since, until), compare_to=compare_to, by=by
+    )
+    emit(render(result, fmt, output, title="llmcost explain"))
 
 
 @app.command()

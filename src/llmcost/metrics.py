@@ -405,6 +405,17 @@ class ReportResult:
                     f"revenue of customer-months without requests: {fmt_value(d['allocation']['unallocated_usd'], 'usd')}"
                     " (in the totals and per customer; no feature or other group gets it)"
                 )
+        rr = d.get("run_rate")
+        if rr and rr["complete"]:
+            lines.append(
+                f"run rate: month {rr['month']} complete, cost {fmt_value(rr['month_to_date_usd'], 'usd')}"
+            )
+        elif rr:
+            lines.append(
+                f"run rate: {rr['month']} month-to-date {fmt_value(rr['month_to_date_usd'], 'usd')} over {rr['elapsed_days']:.1f} "
+                f"of {rr['month_days']:.1f} days, projected month-end {fmt_value(rr['projected_month_usd'], 'usd')} "
+                "(linear: month-to-date / elapsed x the month's length)"
+            )
         lines.append(self.coverage.line())
         if not t["requests"]:
             lines.append(
@@ -1131,6 +1142,44 @@ def _rollups_for(
         return None
 
 
+# ---------------------------------------------------------------- run rate
+
+RUN_RATE_METHOD = (
+    "linear: month-to-date cost / elapsed time x the month's length, as of now (or the last request, when later)"
+    " or the window's end, whichever is earlier"
+)
+
+
+def run_rate(con: Any, win: Window) -> dict[str, Any] | None:
+    """Month-to-date and projected month-end cost of the month of the window's last request (from lc_fine)."""
+    month = con.execute(
+        "SELECT max(month) FROM lc_fine WHERE sel AND NOT prev AND n > 0"
+    ).fetchone()[0]
+    if month is None:
+        return None
+    start = datetime(month.year, month.month, 1)
+    end = _add_months(start, 1)
+    begin = max(start, win.since) if win.since is not None else start
+    # requests dated after now (a clock ahead of ours) count as elapsed time, not as a projection
+    wsql, wparams = win.sql()
+    last = con.execute(f"SELECT max(ts) FROM requests WHERE {wsql}", wparams).fetchone()[0]
+    as_of = min(x for x in (max(now(), last or now()), win.until, end) if x is not None)
+    mtd = con.execute(
+        f"SELECT {F_SUM_COST} FROM lc_fine WHERE sel AND NOT prev AND month = ?", [month]
+    ).fetchone()[0]
+    elapsed = (as_of - begin).total_seconds()
+    if elapsed <= 0:
+        return None
+    complete = as_of >= end
+    span = (end - begin).total_seconds()
+    projected = None if mtd is None else (float(mtd) if complete else float(mtd) * span / elapsed)
+    return {
+        "month": start.strftime("%Y-%m"), "from": begin, "as_of": as_of, "complete": complete,
+        "elapsed_days": elapsed / 86400, "month_days": span / 86400,
+        "month_to_date_usd": mtd, "projected_month_usd": projected, "method": RUN_RATE_METHOD,
+    }  # fmt: skip
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -1227,6 +1276,9 @@ def report(
         rows = _group_rows(con, by, [f"d{i}" for i in range(len(by))], alloc, total_cost, rollups)
         if by == ["customer"] or by == ["customer_id"]:
             rows = _add_unattributed_customers(con, rows, by[0], filters, has_revenue)
+    extra: list[Table] = []
+    if by == ["plan"] and has_revenue:
+        extra.append(_breakeven(con, rows, target_rules))
 
     drift_logged = _num(cur_t.get("logged_usd"))
     doc: dict[str, Any] = {
@@ -1268,12 +1320,53 @@ def report(
         },
     }
     if summary_mode:
+        doc["run_rate"] = run_rate(con, win)
         _fill_summary(
             con, doc, per, prev_win, alloc, filters, task_rows, target_rules, has_revenue, rollups
         )
     return ReportResult(
-        doc=doc, by=by, rows=rows, coverage=coverage, rows_sql=rollups.rows if rollups else None
+        doc=doc, by=by, rows=rows, coverage=coverage, extra_tables=extra,
+        rows_sql=rollups.rows if rollups else None,
+    )  # fmt: skip
+
+
+def _breakeven(
+    con: Any, rows: list[dict[str, Any]], targets: dict[str, tuple[str, float]]
+) -> Table:
+    """Per plan: revenue, cost and tokens per active user-month, and the cost and tokens a user-month may
+    reach at the target gross margin ([targets] min_gross_margin_pct; 0 %, break-even, without one)."""
+    target = targets.get("gross_margin_pct")
+    margin = target[1] if target and target[0] == "min" else 0.0
+    per = {
+        plan: (um, tokens)
+        for plan, um, tokens in con.execute(
+            """SELECT d0, count(DISTINCT (user_id, month)) FILTER (WHERE user_id IS NOT NULL), sum(in_t + out_t)
+               FROM lc_fine WHERE sel AND NOT prev GROUP BY d0"""
+        ).fetchall()
+    }
+    for row in rows:
+        um, tokens = per.get(row["plan"], (0, 0))
+        cost = float(row["cost_usd"]) if row.get("cost_usd") is not None else None
+        rev = _div(row.get("revenue_usd"), um)
+        allowed = None if rev is None else rev * (1 - margin / 100)
+        per_token = _div(cost, tokens)
+        row.update(
+            user_months=um, target_margin_pct=margin, revenue_per_user_month_usd=rev,
+            cost_per_user_month_usd=_div(cost, um), tokens_per_user_month=_div(tokens, um),
+            breakeven_cost_per_user_month_usd=allowed,
+            breakeven_tokens_per_user_month=None if allowed is None or not per_token else allowed / per_token,
+        )  # fmt: skip
+    cols = [
+        _c("plan"), _c("user_months", "user-months", "int"), _c("revenue_per_user_month_usd", "revenue/um", "usd"),
+        _c("cost_per_user_month_usd", "cost/um", "usd"), _c("tokens_per_user_month", "tokens/um", "num"),
+        _c("breakeven_cost_per_user_month_usd", "max cost/um", "usd"),
+        _c("breakeven_tokens_per_user_month", "max tokens/um", "num"),
+    ]  # fmt: skip
+    note = (
+        f"max: what a user-month may cost (and use, at the plan's cost per token) for a {margin:g}% gross margin"
+        + ("" if target else " (no min_gross_margin_pct in the targets section: break-even)")
     )
+    return Table("break-even per active user-month (um) by plan", cols, rows, note=note)
 
 
 def _ts_literal(value: datetime | None) -> str:

@@ -9,6 +9,7 @@ in the scenario, whatever the levers do.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -49,6 +50,8 @@ class Levers:
     max_output_tokens: int | None = None
     compress_input: float | None = None
     max_steps: int | None = None
+    cap_user_cost: float | None = None
+    plan_price: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -86,6 +89,24 @@ def validate(s: Scenario) -> None:
         value = getattr(lv, key)
         if value is not None and value < (1 if key == "max_steps" else 0):
             raise bad(f"--{key.replace('_', '-')} must be a positive whole number", hint="e.g. 500")
+    if lv.cap_user_cost is not None and not (
+        math.isfinite(lv.cap_user_cost) and lv.cap_user_cost >= 0
+    ):
+        raise bad(
+            "--cap-user-cost must be a USD amount, 0 or more", hint="USD per user and month, e.g. 5"
+        )
+    for plan, price in lv.plan_price.items():
+        if (
+            not plan
+            or isinstance(price, bool)
+            or not isinstance(price, (int, float))
+            or not math.isfinite(price)
+            or price < 0
+        ):
+            raise bad(
+                f"--plan-price {plan}={price!r}: the price must be a USD amount, 0 or more",
+                hint="e.g. --plan-price pro=49",
+            )
     if lv.cache_ttl not in TTLS:
         raise bad(
             f"--cache-ttl must be 5m or 1h, got {lv.cache_ttl!r}",
@@ -112,6 +133,23 @@ def parse_where(clause: str) -> tuple[str, str, str]:
     return WHERE_FIELDS[m.group(1)], m.group(2), value
 
 
+def parse_plan_prices(items: list[str] | None) -> dict[str, float] | None:
+    """--plan-price PLAN=USD (repeatable): USD per customer and month on that plan."""
+    out: dict[str, float] = {}
+    for item in items or []:
+        plan, sep, usd = item.partition("=")
+        try:
+            value = float(usd) if sep and plan.strip() else None
+        except ValueError:
+            value = None
+        if value is None:
+            raise LlmcostError(
+                f"cannot read --plan-price {item!r}", hint="use PLAN=USD, e.g. --plan-price pro=49"
+            )
+        out[plan.strip()] = value
+    return out or None
+
+
 # ---------------------------------------------------------------- result
 
 
@@ -136,15 +174,27 @@ class WhatifResult:
             f"scope: {t['scope_requests']:,} of {t['requests']:,} requests: {fmt_value(t['scope_baseline_cost_usd'], 'usd')}"
             f"  →  {fmt_value(t['scope_scenario_cost_usd'], 'usd')}, saves {fmt_value(t['scope_savings_pct'], 'pct')} of its cost"
             + (
-                f"; {t['dropped_requests']:,} dropped by --max-steps"
+                f"; {t['dropped_requests']:,} dropped by {self._dropped_by()}"
                 if t["dropped_requests"]
                 else ""
             ),
         ]
         if self.has_revenue and t.get("revenue_usd") is not None:
+            after = (
+                f" → {fmt_value(t['revenue_after_usd'], 'usd')} at --plan-price"
+                if "revenue_after_usd" in t
+                else ""
+            )
             lines.append(
-                f"revenue {fmt_value(t['revenue_usd'], 'usd')}   gross margin {fmt_value(t['margin_before_pct'], 'pct')}"
+                f"revenue {fmt_value(t['revenue_usd'], 'usd')}{after}   gross margin {fmt_value(t['margin_before_pct'], 'pct')}"
                 f" → {fmt_value(t['margin_after_pct'], 'pct')}"
+            )
+        cap = self.doc.get("cap")
+        if cap:
+            lines.append(
+                f"cap {fmt_value(cap['cap_usd'], 'usd')} per user-month: {cap['requests_not_served']:,} requests not served, "
+                f"{cap['users_affected']:,} users ({cap['user_months_capped']:,} user-months) of {cap['customers_affected']:,} customers; "
+                f"revenue of those customer-months (at risk) {fmt_value(cap['revenue_at_risk_usd'], 'usd')}"
             )
         share = c["priced"] / c["requests"] * 100 if c["requests"] else 100.0
         cov = f"coverage: {c['priced']:,} of {c['requests']:,} requests priced ({share:.2f}%)"
@@ -153,6 +203,13 @@ class WhatifResult:
         lines.append(cov)
         lines += [f"assumes: {a}" for a in self.assumptions]
         return lines
+
+    def _dropped_by(self) -> str:
+        lv = self.doc["scenario"]["levers"]
+        names = ["--max-steps"] if lv.get("max_steps") is not None else []
+        return " and ".join(
+            names + (["--cap-user-cost"] if lv.get("cap_user_cost") is not None else [])
+        )
 
     def tables(self) -> list[Table]:
         cols = [Column(b) for b in self.by] + [
@@ -168,9 +225,12 @@ class WhatifResult:
                 Column("margin_before_pct", "margin before", "pct"),
                 Column("margin_after_pct", "margin after", "pct"),
             ]
+        if self.rows and "revenue_after_usd" in self.rows[0]:
+            cols.insert(len(cols) - 2, Column("revenue_after_usd", "revenue after", "usd"))
         title = "what-if by " + ", ".join(self.by) if self.by else "what-if"
+        plans = self._plans_table()
         if self.by:
-            return [Table(title, cols, self.rows)]
+            return [Table(title, cols, self.rows), *plans]
         t = self.doc["totals"]
         scope = {
             "part": "scope",
@@ -178,7 +238,19 @@ class WhatifResult:
             **{k[6:]: v for k, v in t.items() if k.startswith("scope_")},
         }
         cols = [Column("part"), *cols[:5]]
-        return [Table(title, cols, [scope, {"part": "all requests", **t}])]
+        return [Table(title, cols, [scope, {"part": "all requests", **t}]), *plans]
+
+    def _plans_table(self) -> list[Table]:
+        plans = self.doc.get("plans")
+        if not plans:
+            return []
+        cols = [Column("plan"), Column("repriced"), Column("customers", "customers", "int"),
+                Column("revenue_usd", "revenue", "usd"), Column("revenue_after_usd", "revenue after", "usd"),
+                Column("baseline_cost_usd", "cost", "usd"), Column("scenario_cost_usd", "scenario cost", "usd"),
+                Column("margin_before_pct", "margin before", "pct"), Column("margin_after_pct", "margin after", "pct")]  # fmt: skip
+        rows = [{**p, "repriced": "yes" if p["repriced"] else ""} for p in plans]
+        note = "revenue by each customer-month's plan (revenue.csv, else its requests'); cost by the requests' plan"
+        return [Table("by plan, at --plan-price", cols, rows, note=note)]
 
 
 # ---------------------------------------------------------------- the scenario rows
@@ -197,6 +269,7 @@ class WhatifResult:
 # Sums of these are the same numbers, digit for digit, as summing every request's DECIMAL cost.
 
 DROP = "lc_wi_drop"
+CAP = "lc_wi_cap"
 PCACHE = "lc_wi_pcache"
 PRICES_I = "lc_wi_prices_i"
 GIGA = 1_000_000_000
@@ -211,7 +284,19 @@ BUCKETS = (
 )
 
 
-def _scope_sql(con: Any, prices: pricing.PriceTable, scope: Scope) -> tuple[str, list[Any]]:
+def _model_names(con: Any, memo: dict[str, Any] | None) -> list[str]:
+    """The logged model names (one scan); kept in `memo` when a caller runs many scenarios on the same data."""
+    if memo is not None and "names" in memo:
+        return memo["names"]  # type: ignore[no-any-return]
+    names = [r[0] for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()]
+    if memo is not None:
+        memo["names"] = names
+    return names
+
+
+def _scope_sql(
+    con: Any, prices: pricing.PriceTable, scope: Scope, memo: dict[str, Any] | None = None
+) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     if scope.features:
@@ -220,7 +305,7 @@ def _scope_sql(con: Any, prices: pricing.PriceTable, scope: Scope) -> tuple[str,
     if scope.model:
         # the logged names that resolve to the same priced model, or the exact logged name
         target = prices.resolve(scope.model)
-        names = [r[0] for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()]
+        names = _model_names(con, memo)
         match = [
             n
             for n in names
@@ -256,11 +341,14 @@ class _Plan:
 
 
 def _register_prices(
-    con: Any, prices: pricing.PriceTable, target: pricing.Model | None
+    con: Any,
+    prices: pricing.PriceTable,
+    target: pricing.Model | None,
+    memo: dict[str, Any] | None = None,
 ) -> list[int]:
     """Price rows for every logged name (the baseline, and scenario rows not routed) plus the routed key,
     with each rate x 1e9 and the batch factor x 1e9 as integers. Returns the long-context thresholds."""
-    names = [r[0] for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()]
+    names = _model_names(con, memo)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {PRICES} ({pricing.PRICE_COLUMNS})")
     rows = pricing.price_rows(prices, names)
     if target is not None:
@@ -288,10 +376,19 @@ def _register_prices(
     return thresholds
 
 
-def _plan(con: Any, prices: pricing.PriceTable, s: Scenario, window: Window, dims: str) -> _Plan:
+def _plan(
+    con: Any,
+    prices: pricing.PriceTable,
+    s: Scenario,
+    window: Window,
+    dims: str,
+    *,
+    scope_only: bool = False,
+    memo: dict[str, Any] | None = None,
+) -> _Plan:
     """Levers 1-4 and 6 (max-steps, route, compress, output cap, batch) as expressions; the price rows."""
     lv = s.levers
-    scope, sparams = _scope_sql(con, prices, s.scope)
+    scope, sparams = _scope_sql(con, prices, s.scope, memo)
     wsql, wparams = window.sql()
     target = None
     if lv.route_to:
@@ -301,7 +398,7 @@ def _plan(con: Any, prices: pricing.PriceTable, s: Scenario, window: Window, dim
                 f"--route-to {lv.route_to!r} has no price",
                 hint="`llmcost prices list` shows the models",
             )
-    thresholds = _register_prices(con, prices, target)
+    thresholds = _register_prices(con, prices, target, memo)
     # 1. --max-steps: the steps after N of each task in scope, in step then time order, are dropped
     dropped = "false"
     if lv.max_steps is not None:
@@ -314,6 +411,26 @@ def _plan(con: Any, prices: pricing.PriceTable, s: Scenario, window: Window, dim
             [*sparams, *wparams],
         )
         dropped = f"rid IN (SELECT rid FROM {DROP})"
+    # 1b. --cap-user-cost: per user and calendar month, in time order, the request that takes the user's
+    # cost (as logged, before the other levers) over the cap and every later one are not served
+    if lv.cap_user_cost is not None:
+        not_dropped = (
+            f"AND rowid NOT IN (SELECT rid FROM {DROP})" if lv.max_steps is not None else ""
+        )
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {CAP} AS SELECT rid, user_id, customer_id, month FROM (
+                    SELECT r.rid, r.user_id, r.customer_id, CAST(date_trunc('month', r.ts) AS DATE) AS month,
+                           sum(coalesce({pricing.cost_usd_sql("r", "p")}, 0)) OVER (
+                               PARTITION BY r.user_id, date_trunc('month', r.ts) ORDER BY r.ts, r.request_id
+                               ROWS UNBOUNDED PRECEDING) AS cum
+                    FROM (SELECT rowid AS rid, * FROM requests
+                          WHERE coalesce({scope}, false) AND ({wsql}) AND user_id IS NOT NULL {not_dropped}) r
+                    LEFT JOIN {PRICES} p ON p.model = r.model AND r.ts >= p.valid_from AND r.ts < p.valid_to)
+                WHERE cum > CAST(? AS DECIMAL(38,24))""",
+            [*sparams, *wparams, str(Decimal(str(lv.cap_user_cost)))],
+        )
+        capped = f"rid IN (SELECT rid FROM {CAP})"
+        dropped = capped if dropped == "false" else f"({dropped} OR {capped})"
     # 2. --route-to [--share]: a deterministic fraction by the md5 of request_id
     route = "false"
     if target is not None:
@@ -346,13 +463,14 @@ def _plan(con: Any, prices: pricing.PriceTable, s: Scenario, window: Window, dim
     if lv.batch:
         replace_cols.append("batch OR live AS batch")
     new_cols = f" REPLACE ({', '.join(replace_cols)})" if replace_cols else ""
+    only = f" AND coalesce({scope}, false)" if scope_only else ""
     ctes = f"""
-        r AS (SELECT rowid AS rid, *, coalesce({scope}, false) AS in_scope FROM requests WHERE {wsql}),
+        r AS (SELECT rowid AS rid, *, coalesce({scope}, false) AS in_scope FROM requests WHERE {wsql}{only}),
         b AS (SELECT *, model AS orig_model, {_tokens("b")}, batch AS b_batch, {_long(thresholds)} AS b_long,
                      {dropped} AS dropped{dims} FROM r),
         g AS (SELECT *, in_scope AND NOT dropped AS live FROM b),
         t AS (SELECT *{new_cols} FROM (SELECT *, {route} AS routed FROM g))"""
-    return _Plan(ctes, [*sparams, *wparams], target, thresholds)
+    return _Plan(ctes, [*sparams, *wparams, *(sparams if scope_only else [])], target, thresholds)
 
 
 def _tokens(prefix: str) -> str:
@@ -424,8 +542,11 @@ def run(
     by: list[str] | None = None,
     window: Window | None = None,
     generated_at: datetime | None = None,
+    scope_only: bool = False,
+    memo: dict[str, Any] | None = None,
 ) -> WhatifResult:
-    """Baseline vs scenario cost, savings and margin, per --by group."""
+    """Baseline vs scenario cost, savings and margin, per --by group. `scope_only`: read only the requests in
+    scope (the totals are then the scope's; --suggest needs no more)."""
     by = by or []
     window = window or Window()
     validate(scenario)
@@ -435,7 +556,7 @@ def run(
     early = "".join(f", {d} AS d{i}" for i, d in enumerate(dims) if d != "tier")
     early_keys = "".join(f", d{i}" for i, d in enumerate(dims) if d != "tier")
     late = "".join(f", p.tier AS d{i}" for i, d in enumerate(dims) if d == "tier")
-    plan = _plan(con, prices, scenario, window, early)
+    plan = _plan(con, prices, scenario, window, early, scope_only=scope_only, memo=memo)
     last = _prompt_cache(con, lv, plan)
     semantic = _semantic_cache(con, lv)
     group = ", ".join(f"d{i}" for i in range(len(by)))
@@ -497,9 +618,95 @@ def run(
     if by:
         sql = f"SELECT * FROM ({sql}) ORDER BY gid DESC, {7 + len(by)} DESC NULLS LAST, {group}"
     recs = con.execute(sql, plan.params).fetchall()
-    return _summarise(
-        con, prices, scenario, by, window, {"target": plan.target}, recs, generated_at
+    facts: dict[str, Any] = {"target": plan.target}
+    if lv.cap_user_cost is not None:
+        facts["cap"] = _cap_facts(con, lv.cap_user_cost)
+    result = _summarise(con, prices, scenario, by, window, facts, recs, generated_at, memo)
+    if lv.plan_price:
+        _apply_plan_prices(con, prices, scenario, result, window)
+    return result
+
+
+def _cap_facts(con: Any, cap: float) -> dict[str, Any]:
+    """Who --cap-user-cost stops: requests not served, users and customers, and the revenue of the
+    customer-months in which one of their users hit the cap (at risk if those users leave)."""
+    n, users, customers, months = con.execute(
+        f"SELECT count(*), count(DISTINCT user_id), count(DISTINCT customer_id), count(DISTINCT (user_id, month)) FROM {CAP}"
+    ).fetchone()
+    at_risk = con.execute(
+        f"""SELECT sum(revenue_usd) FROM revenue
+            WHERE (customer_id, month) IN (SELECT DISTINCT customer_id, month FROM {CAP} WHERE customer_id IS NOT NULL)"""
+    ).fetchone()[0]
+    return {"cap_usd": cap, "requests_not_served": n, "users_affected": users, "user_months_capped": months,
+            "customers_affected": customers, "revenue_at_risk_usd": at_risk}  # fmt: skip
+
+
+PLAN_REVENUE = """
+WITH cm AS (SELECT customer_id, CAST(date_trunc('month', ts) AS DATE) AS month, min(plan) AS plan
+            FROM requests WHERE {wsql} AND customer_id IS NOT NULL GROUP BY ALL),
+rv AS (SELECT customer_id, month, sum(revenue_usd) AS revenue, min(plan) AS plan FROM revenue
+       WHERE month IN (SELECT DISTINCT CAST(date_trunc('month', ts) AS DATE) FROM requests WHERE {wsql}) GROUP BY ALL)
+SELECT customer_id, month, coalesce(rv.plan, cm.plan) AS plan, coalesce(rv.revenue, 0) AS revenue
+FROM cm FULL JOIN rv USING (customer_id, month) ORDER BY 1, 2
+"""
+
+
+def _apply_plan_prices(
+    con: Any, prices: pricing.PriceTable, s: Scenario, result: WhatifResult, window: Window
+) -> None:
+    """--plan-price: each customer-month on PLAN (revenue.csv's plan, else its requests') earns USD instead
+    of its revenue; margin after per plan and per customer. Revenue is over the months with requests."""
+    wsql, wparams = window.sql()
+    new = {plan: Decimal(str(usd)) for plan, usd in s.levers.plan_price.items()}
+    per_plan: dict[Any, dict[str, Any]] = {}
+    per_customer: dict[Any, Decimal] = {}
+    total = Decimal(0)
+    for customer, _month, plan, revenue in con.execute(
+        PLAN_REVENUE.format(wsql=wsql), [*wparams, *wparams]
+    ).fetchall():
+        after = new.get(plan, revenue)
+        total += after
+        per_customer[customer] = per_customer.get(customer, Decimal(0)) + after
+        p = per_plan.setdefault(
+            plan,
+            {
+                "plan": plan,
+                "customers": set(),
+                "revenue_usd": Decimal(0),
+                "revenue_after_usd": Decimal(0),
+            },
+        )
+        p["customers"].add(customer)
+        p["revenue_usd"] += revenue
+        p["revenue_after_usd"] += after
+    doc, t = result.doc, result.doc["totals"]
+    t["revenue_after_usd"] = total
+    if t.get("revenue_usd") is None:
+        t["revenue_usd"] = sum((p["revenue_usd"] for p in per_plan.values()), Decimal(0))
+    _margins(t)
+    if result.by in (["customer"], ["customer_id"]):
+        for row in result.rows:
+            row["revenue_after_usd"] = per_customer.get(row[result.by[0]])
+            _margins(row)
+    costs = run(
+        con, prices, replace(s, levers=replace(s.levers, plan_price={})), by=["plan"], window=window
     )
+    for row in costs.rows:
+        p = per_plan.setdefault(row["plan"], {"plan": row["plan"], "customers": set(), "revenue_usd": Decimal(0),
+                                              "revenue_after_usd": Decimal(0)})  # fmt: skip
+        p.update(
+            baseline_cost_usd=row["baseline_cost_usd"], scenario_cost_usd=row["scenario_cost_usd"]
+        )
+    plans = []
+    for p in sorted(per_plan.values(), key=lambda p: str(p["plan"])):
+        p["customers"] = len(p["customers"])
+        p.setdefault("baseline_cost_usd", None)
+        p.setdefault("scenario_cost_usd", None)
+        p["repriced"] = p["plan"] in new
+        _margins(p)
+        plans.append(p)
+    doc["plans"] = plans
+    result.has_revenue = True
 
 
 def _sum_usd(units: str, exact: str, where: str) -> str:
@@ -527,12 +734,14 @@ def _savings(row: dict[str, Any]) -> None:
 
 
 def _margins(row: dict[str, Any]) -> None:
+    """Margin before on the revenue, after on the revenue after --plan-price (the same without it)."""
     rev = row.get("revenue_usd")
-    for key, cost in (
-        ("margin_before_pct", row["baseline_cost_usd"]),
-        ("margin_after_pct", row["scenario_cost_usd"]),
+    after = row.get("revenue_after_usd", rev)
+    for key, cost, r in (
+        ("margin_before_pct", row["baseline_cost_usd"], rev),
+        ("margin_after_pct", row["scenario_cost_usd"], after),
     ):
-        row[key] = _pct(rev - (cost or 0), rev) if rev else None
+        row[key] = _pct(r - (cost or 0), r) if r else None
 
 
 def _revenue(con: Any, by: list[str], window: Window) -> tuple[Any, dict[Any, Any]] | None:
@@ -569,6 +778,7 @@ def _revenue(con: Any, by: list[str], window: Window) -> tuple[Any, dict[Any, An
 def _summarise(
     con: Any, prices: pricing.PriceTable, s: Scenario, by: list[str], window: Window,
     facts: dict[str, Any], recs: list[tuple[Any, ...]], generated_at: datetime | None,
+    memo: dict[str, Any] | None = None,
 ) -> WhatifResult:  # fmt: skip
     k = len(by)
     t = recs[0][k + 1 :]  # requests, in scope, dropped, priced, unpriced models, 4 sums
@@ -580,7 +790,10 @@ def _summarise(
     scope_part = {"baseline_cost_usd": t[7], "scenario_cost_usd": t[8]}
     _savings(scope_part)
     totals.update({f"scope_{key}": v for key, v in scope_part.items()})
-    revenue = _revenue(con, by, window)
+    key = "revenue:" + ",".join(by)
+    revenue = memo[key] if memo is not None and key in memo else _revenue(con, by, window)
+    if memo is not None:
+        memo[key] = revenue
     if revenue is not None:
         totals["revenue_usd"] = revenue[0]
         _margins(totals)
@@ -614,6 +827,8 @@ def _summarise(
         "by": by,
         "rows": rows,
     }
+    if "cap" in facts:
+        doc["cap"] = facts["cap"]
     has_rev = revenue is not None and (not by or bool(revenue[1]))
     return WhatifResult(doc=doc, by=by, rows=rows, assumptions=assumptions, has_revenue=has_rev)
 
@@ -649,6 +864,11 @@ def describe(s: Scenario, facts: dict[str, Any] | None = None) -> list[str]:
         out.append(
             f"agent tasks stop after {lv.max_steps} steps (order: step, then time); later steps are dropped, cost 0"
         )
+    if lv.cap_user_cost is not None:
+        out.append(
+            f"each user's cost is capped at ${lv.cap_user_cost:g} per calendar month (UTC): in time order, the request "
+            "that takes the user's cost as logged over the cap, and every later one that month, is not served (cost 0)"
+        )
     if lv.route_to:
         target = (facts or {}).get("target")
         name = f"{target.id} ({target.provider}, {target.tier} tier)" if target else lv.route_to
@@ -683,7 +903,12 @@ def describe(s: Scenario, facts: dict[str, Any] | None = None) -> list[str]:
         )
     if sum(1 for line in out[1:]) > 1:
         out.append(
-            "levers apply in this order: max-steps, route, compress, output cap, prompt cache, batch, semantic cache"
+            "levers apply in this order: max-steps, user cost cap, route, compress, output cap, prompt cache, batch, semantic cache"
+        )
+    if lv.plan_price:
+        prices_text = ", ".join(f"{plan} ${usd:g}" for plan, usd in lv.plan_price.items())
+        out.append(
+            f"plan prices per customer-month: {prices_text} (instead of the revenue loaded); costs do not change"
         )
     out.append("quality and latency are not measured")
     return out
@@ -710,7 +935,8 @@ def scenario_from_config(name: str, raw: Any) -> Scenario:
 
     lever_kwargs = {k: v for k, v in raw.items() if k in {f.name for f in fields(Levers)}}
     types = {"share": float, "cache_hit_rate": float, "cache_lookup_cost": float, "compress_input": float,
-             "prompt_cache": int, "max_output_tokens": int, "max_steps": int, "batch": bool, "route_to": str, "cache_ttl": str}  # fmt: skip
+             "prompt_cache": int, "max_output_tokens": int, "max_steps": int, "batch": bool, "route_to": str, "cache_ttl": str,
+             "cap_user_cost": float, "plan_price": dict}  # fmt: skip
     for key, value in lever_kwargs.items():
         want = types[key]
         ok = isinstance(value, want) or (
@@ -780,6 +1006,8 @@ class CompareResult:
         return self.notes
 
     def tables(self) -> list[Table]:
+        if self.rows and "command" in self.rows[0]:
+            return self._suggest_tables()
         first = [Column("rank", "#", "int")] if self.rows and "rank" in self.rows[0] else []
         cols = [*first, Column("name", "scenario"), Column("scope_requests", "requests", "int"),
                 Column("baseline_cost_usd", "baseline", "usd"), Column("scenario_cost_usd", "scenario", "usd"),
@@ -789,6 +1017,19 @@ class CompareResult:
             for r in self.rows
         ]
         return [Table(self.title, cols, rows)]
+
+    def _suggest_tables(self) -> list[Table]:
+        margin = (
+            [Column("margin_points", "margin pts", "num")]
+            if self.rows[0].get("margin_points") is not None
+            else []
+        )
+        cols = [Column("rank", "#", "int"), Column("name", "opportunity"), Column("scope_requests", "requests", "int"),
+                Column("baseline_cost_usd", "cost now", "usd"), Column("savings_usd", "savings", "usd"),
+                Column("savings_pct", "savings %", "pct"), *margin, Column("why", "why")]  # fmt: skip
+        commands = Table("reproduce each one", [Column("rank", "#", "int"), Column("command")], self.rows,
+                         note="quality is not measured")  # fmt: skip
+        return [Table(self.title, cols, self.rows), commands]
 
 
 def compare_all(
@@ -843,24 +1084,274 @@ def from_options(
 
 ROUTE_MAX_AVG_OUTPUT = 256  # tokens: short, classification-like answers
 ROUTE_MAX_AVG_INPUT = 2000
-BATCH_MIN_P50_LATENCY_MS = 60_000  # a feature that already waits a minute has no latency need
+BATCH_MIN_LATENCY_MS = 60_000  # half a feature's requests already wait a minute: no latency need
+# half a feature's requests in one hour of the day (UTC), on 3 days or more: a scheduled job
+BATCH_MIN_HOUR_SHARE = 0.5
+BATCH_MIN_DAYS = 3
 CAP_MIN_TAIL_SHARE = (
     0.05  # cap output at P95 only when the tail above it is at least 5% of output tokens
 )
 REPEAT_MIN_RATE = 0.02
+STEPS_MIN_P95 = 10  # tasks of a feature whose P95 is this many steps or more are long agent runs
+PREFIX_MIN_TOKENS = 1024  # the smallest prefix the providers cache
+PREFIX_MAX_CACHED_SHARE = (
+    0.2  # a feature+model that reads less than this share of its input from the cache
+)
+
+
+def quantile_cont(counts: list[tuple[int, int]], q: float) -> float:
+    """DuckDB's quantile_cont from (value, count) pairs in value order: linear interpolation between the
+    order statistics at floor and ceil of (n - 1) x q."""
+    n = sum(k for _, k in counts)
+    if not n:
+        return 0.0
+    h = (n - 1) * q
+    lo, hi = math.floor(h), math.ceil(h)
+    x_lo = x_hi = None
+    seen = 0
+    for value, k in counts:
+        if x_lo is None and lo < seen + k:
+            x_lo = value
+        if hi < seen + k:
+            x_hi = value
+            break
+        seen += k
+    assert x_lo is not None and x_hi is not None
+    return x_lo + (h - lo) * (x_hi - x_lo)
+
+
+def cheapest_of_tier(
+    prices: pricing.PriceTable, provider: str, tier: str, when: datetime
+) -> pricing.Model | None:
+    """The model of `provider` and `tier` with the lowest input + output rate at `when`; at the same rate the
+    newest model (latest first price version), then the id."""
+    best: tuple[Decimal, int, str] | None = None
+    for m in prices.models.values():
+        v = m.version_at(when)
+        if m.provider == provider and m.tier == tier and v is not None:
+            key = (v.input + v.output, -m.versions[0].effective_from.toordinal(), m.id)
+            best = key if best is None or key < best else best
+    return prices.models[best[2]] if best else None
 
 
 def cheapest_small(
     prices: pricing.PriceTable, provider: str, when: datetime
 ) -> pricing.Model | None:
     """The small-tier model of `provider` with the lowest input + output rate at `when`."""
-    best: tuple[Decimal, str] | None = None
-    for m in prices.models.values():
-        v = m.version_at(when)
-        if m.provider == provider and m.tier == "small" and v is not None:
-            key = (v.input + v.output, m.id)
-            best = key if best is None or key < best else best
-    return prices.models[best[1]] if best else None
+    return cheapest_of_tier(prices, provider, "small", when)
+
+
+def route_target(
+    prices: pricing.PriceTable, provider: str, tier: str, when: datetime, *, short: bool
+) -> pricing.Model | None:
+    """Short, classification-like requests: the cheapest small model of the same vendor; others: the
+    cheapest model one tier down (frontier -> mid -> small), else any smaller tier."""
+    below = list(pricing.TIERS[: pricing.TIERS.index(tier)])
+    order = below if short else below[::-1]
+    for t in order:
+        found = cheapest_of_tier(prices, provider, t, when)
+        if found is not None:
+            return found
+    return None
+
+
+def command(s: Scenario, window: Window) -> str:
+    """The `llmcost whatif` command line that reproduces the scenario."""
+    import shlex
+
+    parts = ["llmcost", "whatif"]
+    for feat in s.scope.features:
+        parts += ["--feature", feat]
+    if s.scope.model:
+        parts += ["--model", s.scope.model]
+    for w in s.scope.where:
+        parts += ["--where", w]
+    lv, default = s.levers, Levers()
+    for f in fields(Levers):
+        value = getattr(lv, f.name)
+        if value == getattr(default, f.name):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        parts += (
+            [flag]
+            if value is True
+            else [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+        )
+    for name, when in (("--since", window.since), ("--until", window.until)):
+        if when is not None:
+            parts += [name, when.strftime("%Y-%m-%dT%H:%M:%SZ")]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _route_candidates(
+    con: Any, prices: pricing.PriceTable, wsql: str, wparams: list[Any]
+) -> list[tuple[str, Scenario, str]]:
+    out = []
+    for feature, model, provider, tier, avg_in, avg_out, last in con.execute(
+        f"""SELECT feature, model, price_provider, tier, avg(input_tokens), avg(output_tokens), max(ts)
+            FROM priced WHERE {wsql} AND price_model IS NOT NULL AND tier IN ('mid', 'frontier') AND feature IS NOT NULL
+            GROUP BY ALL ORDER BY 1, 2""",
+        wparams,
+    ).fetchall():
+        short = avg_out <= ROUTE_MAX_AVG_OUTPUT and avg_in <= ROUTE_MAX_AVG_INPUT
+        target = route_target(prices, provider, tier, last, short=short)
+        if target is None:
+            continue
+        why = f"{tier} model, avg {avg_in:,.0f} in / {avg_out:,.0f} out tokens"
+        why += ": short, classification-like" if short else ""
+        why += f"; the cheapest {target.tier} model of {target.provider}"
+        s = Scenario(
+            f"route {feature} {model} → {target.id}",
+            Scope([feature], model),
+            Levers(route_to=target.id),
+        )
+        out.append(("route", s, why))
+    return out
+
+
+def _feature_candidates(con: Any, wsql: str, wparams: list[Any]) -> list[tuple[str, Scenario, str]]:
+    out: list[tuple[str, Scenario, str]] = []
+    # exact repeats: a prompt hash seen before is a hit an exact-match cache would have served (a LIKE first:
+    # the JSON is parsed only where the key appears)
+    for feature, n, distinct in con.execute(
+        f"""SELECT feature, count(*), count(DISTINCT json_extract_string(attrs, '$.prompt_hash'))
+            FROM requests WHERE {wsql} AND attrs LIKE '%prompt_hash%' AND json_extract_string(attrs, '$.prompt_hash') IS NOT NULL GROUP BY 1 ORDER BY 1""",
+        wparams,
+    ).fetchall():
+        rate = 1 - distinct / n
+        if rate >= REPEAT_MIN_RATE:
+            why = f"{n - distinct:,} of {n:,} prompts repeat exactly (attrs.prompt_hash): observed hit rate {rate:.1%}"
+            out.append(("cache", Scenario(f"cache {feature}", Scope([feature] if feature else []),
+                                          Levers(cache_hit_rate=round(rate, 6))), why))  # fmt: skip
+    # batchable (no latency need, or a schedule) and output caps, per feature: two grouped scans (by day and
+    # hour; by output length) read in Python, instead of holistic aggregates over every request
+    shape: dict[Any, dict[str, Any]] = {}
+    for feature, day, hr, k, nb, nl, slow in con.execute(
+        f"""SELECT feature, CAST(ts AS DATE), hour(ts), count(*), count(*) FILTER (WHERE batch), count(latency_ms),
+                   count(*) FILTER (WHERE latency_ms >= ?)
+            FROM requests WHERE {wsql} AND feature IS NOT NULL GROUP BY ALL""",
+        [BATCH_MIN_LATENCY_MS, *wparams],
+    ).fetchall():
+        f = shape.setdefault(
+            feature, {"n": 0, "batch": 0, "timed": 0, "slow": 0, "days": set(), "hours": {}}
+        )
+        f["n"] += k
+        f["batch"] += nb
+        f["timed"] += nl
+        f["slow"] += slow
+        f["days"].add(day)
+        f["hours"][hr] = f["hours"].get(hr, 0) + k
+    lengths: dict[Any, list[tuple[int, int]]] = {}
+    for feature, tokens, k in con.execute(
+        f"""SELECT feature, output_tokens, count(*) FROM requests WHERE {wsql} AND feature IS NOT NULL
+            GROUP BY ALL ORDER BY 1, 2""",
+        wparams,
+    ).fetchall():
+        lengths.setdefault(feature, []).append((tokens, k))
+    for feature in sorted(shape, key=str):
+        f = shape[feature]
+        batch_share = f["batch"] / f["n"]
+        slow = bool(f["timed"]) and f["slow"] * 2 >= f["timed"]
+        hour_share = max(f["hours"].values()) / f["n"]
+        scheduled = hour_share >= BATCH_MIN_HOUR_SHARE and len(f["days"]) >= BATCH_MIN_DAYS
+        if batch_share < 1 and (batch_share > 0 or slow or scheduled):
+            if batch_share > 0:
+                why = f"{batch_share:.0%} already batch: no latency need"
+            elif slow:
+                why = f"{f['slow'] / f['timed']:.0%} of its requests take a minute or more: no latency need"
+            else:
+                why = f"{hour_share:.0%} of its requests in one hour of the day (UTC) over {len(f['days'])} days: a scheduled job"
+            out.append(
+                ("batch", Scenario(f"batch {feature}", Scope([feature]), Levers(batch=True)), why)
+            )
+        counts = lengths.get(feature, [])
+        p95 = math.floor(quantile_cont(counts, 0.95))
+        out_total = sum(t * k for t, k in counts)
+        tail = sum(max(t - p95, 0) * k for t, k in counts)
+        if out_total and tail and tail / out_total >= CAP_MIN_TAIL_SHARE:
+            why = f"long output tail: {tail / out_total:.0%} of output tokens are above the P95 ({p95:,})"
+            out.append(
+                (
+                    "cap",
+                    Scenario(
+                        f"cap {feature} at P95", Scope([feature]), Levers(max_output_tokens=p95)
+                    ),
+                    why,
+                )
+            )
+    # long agent tasks: stop at the P90 of steps
+    for feature, tasks, p50, p90, _p95, longest in con.execute(
+        f"""SELECT feature, count(*), median(k), floor(quantile_cont(k, 0.9)), quantile_cont(k, 0.95), max(k)
+            FROM (SELECT arg_min(feature, ts) AS feature, count(*) AS k FROM requests
+                  WHERE {wsql} AND task_id IS NOT NULL GROUP BY task_id)
+            WHERE feature IS NOT NULL GROUP BY 1 HAVING quantile_cont(k, 0.95) >= ? ORDER BY 1""",
+        [*wparams, STEPS_MIN_P95],
+    ).fetchall():
+        if p90 >= 1 and longest > p90:
+            why = f"long agent tasks: {tasks:,} tasks, steps median {p50:,.0f}, P90 {p90:,.0f}, max {longest:,}"
+            out.append(("max_steps", Scenario(f"stop {feature} tasks at {int(p90)} steps", Scope([feature]),
+                                              Levers(max_steps=int(p90))), why))  # fmt: skip
+    # large prefixes not cached: half the smallest common uncached input (its P10) as a cacheable prefix
+    for feature, model, p10, share in con.execute(
+        f"""SELECT feature, model, quantile_cont({_uncached()}, 0.1),
+                   sum(cache_read_tokens) / nullif(sum(input_tokens), 0)
+            FROM requests WHERE {wsql} AND feature IS NOT NULL AND NOT cache_hit GROUP BY ALL
+            HAVING quantile_cont({_uncached()}, 0.1) >= ? AND coalesce(sum(cache_read_tokens) / nullif(sum(input_tokens), 0), 0) < ?
+            ORDER BY 1, 2""",
+        [*wparams, 2 * PREFIX_MIN_TOKENS, PREFIX_MAX_CACHED_SHARE],
+    ).fetchall():
+        prefix = int(p10 // 2)
+        why = (f"P10 of uncached input {p10:,.0f} tokens, {float(share or 0):.0%} of input read from the prompt cache; "
+               "assumes a shared prefix of half that (not observed)")  # fmt: skip
+        out.append(("prompt_cache", Scenario(f"prompt-cache {feature} {model}", Scope([feature], model),
+                                             Levers(prompt_cache=prefix)), why))  # fmt: skip
+    return out
+
+
+def _routed(
+    con: Any,
+    prices: pricing.PriceTable,
+    scenarios: list[Scenario],
+    window: Window,
+    memo: dict[str, Any],
+) -> tuple[dict[str, dict[str, Any]], Any]:
+    """The routing candidates' scope totals, one what-if per target model instead of one per candidate: a
+    routed request's cost depends on nothing but itself, so each candidate's numbers are the sums of its
+    (feature, logged model) rows of a run over all the candidates' features --by feature,model, the same
+    rows its own run would sum. Returns them by name, and the total baseline (the first run reads every
+    request for it)."""
+    by_target: dict[str, list[Scenario]] = {}
+    for s in scenarios:
+        by_target.setdefault(str(s.levers.route_to), []).append(s)
+    names = _model_names(con, memo)
+    out: dict[str, dict[str, Any]] = {}
+    total: Any = None
+    for target, group in by_target.items():
+        scope = Scope(sorted({f for s in group for f in s.scope.features}))
+        res = run(con, prices, Scenario("route", scope, Levers(route_to=target)), by=["feature", "model"],
+                  window=window, scope_only=bool(out), memo=memo)  # fmt: skip
+        if not out:
+            total = res.doc["totals"]["baseline_cost_usd"]
+        rows = {(r["feature"], r["model"]): r for r in res.rows}
+        for s in group:
+            # the logged names _scope_sql matches for the candidate's --model
+            want = prices.resolve(s.scope.model)
+            match = [n for n in names if n == s.scope.model or (want is not None and (m := prices.resolve(n)) and m.id == want.id)]  # fmt: skip
+            picked = [
+                rows[(s.scope.features[0], n)] for n in match if (s.scope.features[0], n) in rows
+            ]
+            t: dict[str, Any] = {"scope_requests": sum(r["scope_requests"] for r in picked)}
+            for key in ("baseline_cost_usd", "scenario_cost_usd"):
+                values = [r[key] for r in picked if r[key] is not None]
+                t[key] = sum(values, Decimal(0)) if values else None
+            _savings(t)
+            out[s.name] = {f"scope_{k}": v for k, v in t.items() if k != "scope_requests"}
+            out[s.name].update(
+                scope_requests=t["scope_requests"],
+                savings_usd=t["savings_usd"],
+                baseline_cost_usd=total,
+            )
+    return out, total
 
 
 def suggest(con: Any, prices: pricing.PriceTable, *, window: Window | None = None) -> CompareResult:
@@ -868,70 +1359,35 @@ def suggest(con: Any, prices: pricing.PriceTable, *, window: Window | None = Non
     window = window or Window()
     pricing.install(con, prices)
     wsql, wparams = window.sql()
-    rsql, _ = window.sql("r.ts")
-    candidates: list[tuple[Scenario, str]] = []
-    # routing: short requests of a feature on a mid/frontier model -> cheapest small model of the provider
-    for feature, model, provider, n, avg_in, avg_out, last in con.execute(
-        f"""SELECT feature, model, price_provider, count(*), avg(input_tokens), avg(output_tokens), max(ts)
-            FROM priced WHERE {wsql} AND price_model IS NOT NULL AND tier IN ('mid', 'frontier') AND feature IS NOT NULL
-            GROUP BY ALL HAVING avg(output_tokens) <= ? AND avg(input_tokens) <= ? ORDER BY 1, 2""",
-        [*wparams, ROUTE_MAX_AVG_OUTPUT, ROUTE_MAX_AVG_INPUT],
-    ).fetchall():
-        target = cheapest_small(prices, provider, last)
-        if target is not None:
-            why = f"{n:,} short requests (avg {avg_in:,.0f} in / {avg_out:,.0f} out tokens): classification-like"
-            candidates.append((Scenario(f"route {feature} {model} → {target.id}", Scope([feature], model),
-                                        Levers(route_to=target.id)), why))  # fmt: skip
-    # exact repeats: a prompt hash seen before is a hit an exact-match cache would have served
-    for feature, n, distinct in con.execute(
-        f"""SELECT feature, count(*), count(DISTINCT json_extract_string(attrs, '$.prompt_hash'))
-            FROM requests WHERE {wsql} AND json_extract_string(attrs, '$.prompt_hash') IS NOT NULL GROUP BY 1 ORDER BY 1""",
-        wparams,
-    ).fetchall():
-        rate = 1 - distinct / n
-        if rate >= REPEAT_MIN_RATE:
-            why = f"{n - distinct:,} of {n:,} prompts repeat exactly (attrs.prompt_hash): observed hit rate {rate:.1%}"
-            candidates.append((Scenario(f"cache {feature}", Scope([feature] if feature else []),
-                                        Levers(cache_hit_rate=round(rate, 6))), why))  # fmt: skip
-    # batchable and output caps, per feature
-    for feature, batch_share, p50_latency, p95_out, out_total, tail in con.execute(
-        f"""WITH f AS (SELECT feature, avg(CAST(batch AS INT)) AS b, median(latency_ms) AS lat,
-                              floor(quantile_cont(output_tokens, 0.95)) AS p95, sum(output_tokens) AS out_total
-                       FROM requests WHERE {wsql} AND feature IS NOT NULL GROUP BY 1)
-            SELECT f.feature, f.b, f.lat, f.p95, f.out_total,
-                   (SELECT sum(greatest(r.output_tokens - f.p95, 0)) FROM requests r WHERE r.feature = f.feature AND {rsql})
-            FROM f ORDER BY 1""",
-        [*wparams, *wparams],
-    ).fetchall():
-        if batch_share < 1 and (batch_share > 0 or (p50_latency or 0) >= BATCH_MIN_P50_LATENCY_MS):
-            why = (
-                f"{batch_share:.0%} already batch"
-                if batch_share > 0
-                else f"median latency {p50_latency / 1000:,.0f} s"
-            ) + ": no latency need"
-            candidates.append(
-                (Scenario(f"batch {feature}", Scope([feature]), Levers(batch=True)), why)
-            )
-        if out_total and tail and tail / out_total >= CAP_MIN_TAIL_SHARE:
-            why = f"long output tail: {tail / out_total:.0%} of output tokens are above the P95 ({int(p95_out):,})"
-            candidates.append(
-                (
-                    Scenario(
-                        f"cap {feature} at P95",
-                        Scope([feature]),
-                        Levers(max_output_tokens=int(p95_out)),
-                    ),
-                    why,
-                )
-            )
+    candidates = _route_candidates(con, prices, wsql, wparams) + _feature_candidates(
+        con, wsql, wparams
+    )
+    revenue = _revenue(con, [], window)
+    total_revenue = revenue[0] if revenue is not None else None
     rows = []
-    for s, why in candidates:
-        t = run(con, prices, s, window=window).doc["totals"]
+    # the model names and the revenue are the same for every candidate
+    memo: dict[str, Any] = {"revenue:": revenue}
+    routed, total_base = _routed(
+        con, prices, [s for lever, s, _ in candidates if lever == "route"], window, memo
+    )
+    for lever, s, why in candidates:
+        if lever == "route":
+            t = routed[s.name]
+        else:
+            # the first run reads every request (the total baseline); the others only their scope
+            t = run(
+                con, prices, s, window=window, scope_only=total_base is not None, memo=memo
+            ).doc["totals"]
+        if total_base is None:
+            total_base = t["baseline_cost_usd"]
+        t["savings_pct"] = _pct(t["scope_savings_usd"], total_base)
         if t["savings_usd"] is not None and t["savings_usd"] > 0:
-            rows.append({"name": s.name, "why": why, "scenario": {"scope": _asdict(s.scope), "levers": _asdict(s.levers)},
+            rows.append({"name": s.name, "lever": lever, "why": why, "scenario": {"scope": _asdict(s.scope), "levers": _asdict(s.levers)},
+                         "command": command(s, window), "quality": "not measured",
                          "scope_requests": t["scope_requests"],
                          **{k: t["scope_" + k] for k in ("baseline_cost_usd", "scenario_cost_usd", "savings_usd", "savings_pct")},
-                         "total_savings_pct": t["savings_pct"]})  # fmt: skip
+                         "total_savings_pct": t["savings_pct"],
+                         "margin_points": float(t["savings_usd"]) / float(total_revenue) * 100 if total_revenue else None})  # fmt: skip
     rows.sort(key=lambda r: (-r["savings_usd"], r["name"]))
     for i, r in enumerate(rows, 1):
         r["rank"] = i
@@ -939,6 +1395,10 @@ def suggest(con: Any, prices: pricing.PriceTable, *, window: Window | None = Non
         "opportunities found in this data, each re-priced as a what-if scenario; costs and savings are those of its scope",
         "quality is NOT measured: check a sample of answers before you route, cap or cache a feature",
     ]
+    if total_revenue:
+        notes.append(
+            f"margin points: savings / revenue of the window ({fmt_value(total_revenue, 'usd')}) x 100, what the gross margin would gain"
+        )
     if not rows:
         notes.append("no lever found anything to save with the thresholds in docs/whatif.md")
     return CompareResult(

@@ -197,6 +197,46 @@ def cache_rates(points: list[dict[str, Any]]) -> dict[str, Any]:
     return spec
 
 
+def waterfall(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """The cost bridge: the previous period's cost, each driver as a floating bar from the running total,
+    then this period's cost. `steps`: label, usd, kind (total | up | down), in order."""
+    bars, running = [], 0.0
+    for i, st in enumerate(steps):
+        if st["kind"] == "total":
+            lo, hi, running = 0.0, st["usd"], st["usd"]
+        else:
+            lo, hi = running, running + st["usd"]
+            running = hi
+        bars.append(
+            {
+                "order": i,
+                "label": st["label"],
+                "lo": min(lo, hi),
+                "hi": max(lo, hi),
+                "usd": st["usd"],
+                "kind": st["kind"],
+            }
+        )
+    spec = _base(bars, 260)
+    x = {
+        "field": "label",
+        "type": "nominal",
+        "sort": {"field": "order"},
+        "title": None,
+        "axis": {"labelAngle": -30},
+    }
+    spec["layer"] = [
+        {"mark": {"type": "bar"},
+         "encoding": {"x": x, "y": {"field": "lo", "type": "quantitative", "title": "cost (USD)", "axis": {"format": "$,.2f"}},
+                      "y2": {"field": "hi"},
+                      "color": {"field": "kind", "type": "nominal", "legend": None,
+                                "scale": {"domain": ["total", "up", "down"], "range": ["#888", "#e45756", "#54a24b"]}}}},
+        {"mark": {"type": "text", "dy": -6, "fontSize": 10},
+         "encoding": {"x": x, "y": {"field": "hi", "type": "quantitative"}, "text": {"field": "usd", "format": "$,.2f"}}},
+    ]  # fmt: skip
+    return spec
+
+
 def warm_up() -> threading.Thread:
     """Start vl-convert's engine in the background (its first call costs about a second)."""
 

@@ -50,7 +50,36 @@ def with_series(
     extras: dict[str, Any] = {"series": series(con, window, from_report=from_report)}
     if settings is not None and prices is not None:
         extras["scenarios"] = scenarios(settings, con, prices, window)
+        if not doc.get("by") and not doc.get("filters"):
+            extras["explain"] = bridge(con, prices, window)
     return HtmlReport(result, extras)
+
+
+def bridge(con: Any, prices: Any, window: Any) -> dict[str, Any] | None:
+    """The cost bridge (llmcost explain) of the window from the previous one; when that one has no priced
+    request, of the window's last calendar month from the month before."""
+    from llmcost import explain
+    from llmcost.errors import LlmcostError
+    from llmcost.metrics import Window, _add_months, _month_start
+
+    if window.since is None or window.until is None or window.since >= window.until:
+        return None
+    last = con.execute(
+        "SELECT max(ts) FROM requests WHERE ts >= ? AND ts < ?", [window.since, window.until]
+    ).fetchone()[0]
+    if last is None:
+        return None
+    start = max(_month_start(last), window.since)
+    month = Window(start, min(_add_months(_month_start(last), 1), window.until))
+    for w in (window, month):
+        try:
+            doc = explain.explain(con, prices, window=w, compare_to="previous").to_json()
+        except LlmcostError:
+            continue
+        t = doc["totals"]
+        if t["previous_requests"] and t["current_requests"]:
+            return doc
+    return None
 
 
 def _report_window(result: Result, window: Any) -> Any:
@@ -379,8 +408,9 @@ def build_context(doc: dict[str, Any], title: str) -> dict[str, Any]:
 
     # every section the template knows, None until there is something to show
     sections: dict[str, Any] = dict.fromkeys(
-        ("time", "features", "under_water", "distribution", "models", "cache")
+        ("time", "features", "under_water", "distribution", "models", "cache", "explain")
     )
+    sections["explain"] = _explain_section(doc.get("explain"))
     empty = not s or s.get("empty")
     if not empty and s.get("cost_over_time"):
         sections["time"] = {"svg": charts.to_svg(charts.cost_over_time(s["cost_over_time"], s.get("bucket", "day"))),
@@ -512,6 +542,33 @@ def build_context(doc: dict[str, Any], title: str) -> dict[str, Any]:
             "files": [str(f) for f in pricing.get("files") or []],
             "sha256": str(pricing.get("sha256") or ""),
         },
+    }
+
+
+def _explain_section(ex: Any) -> dict[str, Any] | None:
+    """The waterfall of `llmcost explain`: previous cost, each driver that moved, this period's cost."""
+    from llmcost.report import charts
+
+    if not ex:
+        return None
+    t = ex["totals"]
+    moved = [d for d in ex["drivers"] if d["driver"] != "total" and d["usd"]]
+    steps = [{"label": "previous period", "usd": t["previous_cost_usd"], "kind": "total"}]
+    steps += [
+        {
+            "label": d["label"].split(" (")[0],
+            "usd": d["usd"],
+            "kind": "up" if d["usd"] > 0 else "down",
+        }
+        for d in moved
+    ]
+    steps.append({"label": "this period", "usd": t["current_cost_usd"], "kind": "total"})
+    p, c = ex["compare_to"], ex["period"]
+    return {
+        "svg": charts.to_svg(charts.waterfall(steps)),
+        "periods": f"{p['since']} .. {p['until']} → {c['since']} .. {c['until']}",
+        "change": usd(t["change_usd"]),
+        "rows": [{"label": d["label"], "usd": usd(d["usd"]), "detail": d["detail"]} for d in moved],
     }
 
 

@@ -36,9 +36,16 @@ OutputOpt = Annotated[
 
 
 class State:
-    def __init__(self, db: Path | None, pricing: list[Path], config_path: Path | None) -> None:
+    def __init__(
+        self,
+        db: Path | None,
+        pricing: list[Path],
+        config_path: Path | None,
+        lake: str | None = None,
+    ) -> None:
         self._db, self._pricing, self._config = db, pricing, config_path
         self._settings: config.Settings | None = None
+        self.lake = lake
 
     @property
     def settings(self) -> config.Settings:
@@ -47,9 +54,29 @@ class State:
         return self._settings
 
     def connect(self) -> Any:
+        if self.lake is not None:
+            return self.connect_lake()
         from llmcost.store import connect
 
         return connect(self.settings.db)
+
+    def connect_lake(self) -> Any:
+        """The lake of --lake, read as a store (read commands only)."""
+        from llmcost import lake
+
+        if self._db is not None:
+            raise LlmcostError(
+                "give --db or --lake, not both", hint="--lake reads a lake instead of the database"
+            )
+        return lake.connect(str(self.lake))
+
+    def require_db(self, command: str) -> None:
+        """COMMAND writes or reads the database file itself: --lake cannot stand for it."""
+        if self.lake is not None:
+            raise LlmcostError(
+                f"{command} works on the database, not on a lake",
+                hint="drop --lake (a lake is written by `llmcost export --lake DIR`)",
+            )
 
     def prices(self) -> Any:
         from llmcost import pricing
@@ -73,8 +100,9 @@ def main_options(
     db: Annotated[Path | None, typer.Option("--db", help="database file [env LLMCOST_DB; default .llmcost/llmcost.duckdb]")] = None,
     pricing: Annotated[list[Path] | None, typer.Option("--pricing", help="extra price file or folder, overlays the bundled table (repeatable)")] = None,
     config_path: Annotated[Path | None, typer.Option("--config", help="config file [default llmcost.toml, then [tool.llmcost] in pyproject.toml]")] = None,
+    lake: Annotated[str | None, typer.Option("--lake", help="read a Parquet lake (folder or s3://bucket/prefix) instead of --db; written by `llmcost export --lake`")] = None,
 ) -> None:  # fmt: skip
-    ctx.obj = State(db, list(pricing or []), config_path)
+    ctx.obj = State(db, list(pricing or []), config_path, lake)
 
 
 def emit(text: str | None) -> None:
@@ -122,6 +150,7 @@ def ingest(
             emit(f"{f.name:<22} {f.description}\n")
         return
     state = _state(ctx)
+    state.require_db("ingest")
     con = state.connect()
     if show_rejects:
         emit(_render_simple(rejects_table(ingest_mod.rejects(con, limit=None)), fmt))
@@ -441,6 +470,32 @@ def diff(
             metrics.report(state.connect(), state.prices(), by=by, window=window).to_json()
         )
     emit(render(diff_mod.diff(compare_to, target), fmt, output, title="llmcost diff"))
+
+
+# ---------------------------------------------------------------- export
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    lake: Annotated[str | None, typer.Option("--lake", help="write the database as a Parquet lake to this folder or s3://bucket/prefix (only changed months are rewritten)")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="summary as table | json")] = "table",
+) -> None:  # fmt: skip
+    """Write the priced requests, prices, revenue, usage, billed and file tables elsewhere."""
+    if lake is not None:
+        return _export_lake(_state(ctx), lake, fmt)
+    raise LlmcostError(
+        "nothing to export to", hint="give --lake DIR (a folder or s3://bucket/prefix)"
+    )
+
+
+def _export_lake(state: State, target: str, fmt: str) -> None:
+    from llmcost import lake
+    from llmcost.views import lake_export_summary
+
+    state.require_db("export --lake")
+    summary = lake.export(state.connect(), state.prices(), target)
+    emit(_render_simple(lake_export_summary(summary), fmt))
 
 
 # ---------------------------------------------------------------- sample data

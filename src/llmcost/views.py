@@ -188,3 +188,17 @@ def prices_check_result(con: Any, table: Any) -> SimpleResult:
     return SimpleResult(
         doc, [Table("unpriced models", cols, rows, note="add a price with --pricing FILE")], lines
     )
+
+
+def lake_export_summary(summary: Any) -> SimpleResult:
+    cols = [
+        Column("table"), Column("partitions", kind="int"), Column("written", kind="int"),
+        Column("unchanged", kind="int"), Column("removed", kind="int"), Column("rows", kind="int"),
+    ]  # fmt: skip
+    doc = summary.as_json()
+    line = (
+        f"{summary.lake}: {summary.files_written:,} part files written, {summary.files_deleted:,} deleted"
+        if summary.changed
+        else f"{summary.lake}: up to date, nothing written"
+    )
+    return SimpleResult(doc, [Table("lake export", cols, doc["tables"])], [line])

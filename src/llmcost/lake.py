@@ -256,6 +256,18 @@ def _fingerprints(con: Any, spec: Spec, hashed: list[str], salt: str) -> dict[st
 def export(con: Any, prices: pricing.PriceTable, target_text: str) -> ExportSummary:
     """Write the store behind CON into the lake at TARGET_TEXT, rewriting only changed partitions."""
     target = Target(target_text)
+    try:
+        return _export(con, prices, target)
+    except OSError as exc:  # a full disk, a denied write, a missing bucket, bad credentials
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(
+            f"cannot write the lake {target_text}: {first}",
+            hint="parts already written are not listed in the manifest; run the export again",
+        ) from None
+
+
+def _export(con: Any, prices: pricing.PriceTable, target: Target) -> ExportSummary:
+    target_text = target.text
     old = target.read_manifest()
     pricing.register(con, prices)
     old_tables: dict[str, Any] = (old or {}).get("tables", {})

@@ -406,13 +406,13 @@ def connect(target_text: str) -> Any:
         files = [f for p in tables.get(name, {}).get("partitions", {}).values() for f in p["files"]]
         if not files:
             continue  # an empty table stays the empty table of the schema
-        cols = ", ".join(f"CAST({ident(c)} AS {t}) AS {ident(c)}" for c, t in _columns(con, name))
+        want = _columns(con, name)
         con.execute(f"DROP TABLE {name}")
         try:
             if target.remote:
-                _load_remote(con, target, name, files, cols)
+                _load_remote(con, target, name, files, want)
             else:
-                _view_local(con, target, name, files, cols)
+                _view_local(con, target, name, files, want)
         except duckdb.Error as exc:
             raise InputError(
                 f"cannot read the lake's {name} at {target_text}: {str(exc).splitlines()[0]}",
@@ -421,17 +421,31 @@ def connect(target_text: str) -> Any:
     return con
 
 
-def _view_local(con: Any, target: Target, name: str, files: list[str], cols: str) -> None:
+def _select(have: dict[str, str], want: list[tuple[str, str]]) -> str:
+    """The store's columns from a part's: cast only where Parquet gave another type (a cast to JSON
+    parses every value)."""
+    return ", ".join(
+        ident(c) if have.get(c) == t else f"CAST({ident(c)} AS {t}) AS {ident(c)}" for c, t in want
+    )
+
+
+def _view_local(
+    con: Any, target: Target, name: str, files: list[str], want: list[tuple[str, str]]
+) -> None:
+    paths = [literal(target.path(f)) for f in files]
+    have = dict(_columns(con, f"SELECT * FROM read_parquet({paths[0]}, hive_partitioning = false)"))
     # whatif reads `rowid` (a row's identity): a view has none, so each file's row number stands in
     scans = " UNION ALL ".join(
-        f"SELECT *, file_row_number + {i << 40} AS rowid FROM read_parquet({literal(target.path(f))}, "
+        f"SELECT *, file_row_number + {i << 40} AS rowid FROM read_parquet({p}, "
         "file_row_number = true, hive_partitioning = false)"
-        for i, f in enumerate(files)
+        for i, p in enumerate(paths)
     )
-    con.execute(f"CREATE VIEW {name} AS SELECT {cols}, rowid FROM ({scans})")
+    con.execute(f"CREATE VIEW {name} AS SELECT {_select(have, want)}, rowid FROM ({scans})")
 
 
-def _load_remote(con: Any, target: Target, name: str, files: list[str], cols: str) -> None:
+def _load_remote(
+    con: Any, target: Target, name: str, files: list[str], want: list[tuple[str, str]]
+) -> None:
     import pyarrow.dataset as ds
 
     try:
@@ -440,7 +454,8 @@ def _load_remote(con: Any, target: Target, name: str, files: list[str], cols: st
     except OSError as exc:
         raise InputError(f"cannot read the lake's {name} at {target.text}: {exc}") from None
     con.register("lc_lake_arrow", arrow)
-    con.execute(f"CREATE TABLE {name} AS SELECT {cols} FROM lc_lake_arrow")
+    have = dict(_columns(con, "lc_lake_arrow"))
+    con.execute(f"CREATE TABLE {name} AS SELECT {_select(have, want)} FROM lc_lake_arrow")
     con.unregister("lc_lake_arrow")
 
 

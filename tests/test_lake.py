@@ -317,3 +317,26 @@ def test_lake_errors_are_one_line_and_exit_2(small: dict[str, Any], run_cli: Any
     manifest.write_text("{not json")
     code, _, err = run_cli("--lake", str(lake), "report")
     assert code == 2 and "cannot read the lake manifest" in err
+
+
+def test_what_spark_cannot_run_is_refused_before_a_session(
+    small: dict[str, Any], run_cli: Any
+) -> None:
+    lake: Path = small["lake"]
+    assert run_cli(*small["args"], "export", "--lake", str(lake))[0] == 0
+    spark = ["--lake", str(lake), "--engine", "spark"]
+    for args, words in [
+        (["--engine", "spark", "report"], "--engine spark reads a lake"),
+        ([*spark, "reconcile"], "reconcile does not run on Spark"),
+        ([*spark, "report", "--format", "html"], "report --format html does not run on Spark"),
+        ([*spark, "report", "--source", "exports"], "--source exports does not run on Spark"),
+        (
+            [*spark, "whatif", "--prompt-cache", "500"],
+            "whatif --prompt-cache does not run on Spark",
+        ),
+        ([*spark, "whatif", "--max-steps", "3"], "whatif --max-steps does not run on Spark"),
+        ([*spark, "whatif", "--suggest"], "whatif --suggest does not run on Spark"),
+        (["--lake", str(lake), "--engine", "presto", "report"], "unknown --engine 'presto'"),
+    ]:
+        code, _, err = run_cli(*small["args"], *args)
+        assert code == 2 and words in err and err.count("\n") == 1, (args, err)

@@ -42,10 +42,13 @@ class State:
         pricing: list[Path],
         config_path: Path | None,
         lake: str | None = None,
+        engine: dict[str, Any] | None = None,
     ) -> None:
         self._db, self._pricing, self._config = db, pricing, config_path
         self._settings: config.Settings | None = None
         self.lake = lake
+        # --engine, --spark-master, --spark-conf; the command and its options
+        self.engine = engine or {}
 
     @property
     def settings(self) -> config.Settings:
@@ -54,7 +57,7 @@ class State:
         return self._settings
 
     def connect(self) -> Any:
-        if self.lake is not None:
+        if self.lake is not None or self.engine.get("name", "duckdb") != "duckdb":
             return self.connect_lake()
         from llmcost.store import connect
 
@@ -68,6 +71,13 @@ class State:
             raise LlmcostError(
                 "give --db or --lake, not both", hint="--lake reads a lake instead of the database"
             )
+        name = self.engine.get("name", "duckdb")
+        if name == "spark":
+            from llmcost import spark
+
+            return spark.open_for(self.lake, self.engine)
+        if name != "duckdb":
+            raise LlmcostError(f"unknown --engine {name!r}", hint="choose duckdb or spark")
         return lake.connect(str(self.lake))
 
     def require_db(self, command: str) -> None:
@@ -85,7 +95,9 @@ class State:
 
 
 def _state(ctx: typer.Context) -> State:
-    return ctx.find_root().obj  # type: ignore[no-any-return]
+    state: State = ctx.find_root().obj
+    state.engine["params"] = ctx.params  # what --engine spark checks it can run
+    return state
 
 
 def _window(since: str | None, until: str | None) -> Any:
@@ -101,8 +113,17 @@ def main_options(
     pricing: Annotated[list[Path] | None, typer.Option("--pricing", help="extra price file or folder, overlays the bundled table (repeatable)")] = None,
     config_path: Annotated[Path | None, typer.Option("--config", help="config file [default llmcost.toml, then [tool.llmcost] in pyproject.toml]")] = None,
     lake: Annotated[str | None, typer.Option("--lake", help="read a Parquet lake (folder or s3://bucket/prefix) instead of --db; written by `llmcost export --lake`")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="duckdb | spark: run report and whatif over --lake on Apache Spark (pip install 'llmcost[spark]')")] = "duckdb",
+    spark_master: Annotated[str, typer.Option("--spark-master", help="Spark master URL (local[*], spark://HOST:7077, sc://HOST for Spark Connect)")] = "local[*]",
+    spark_conf: Annotated[list[str] | None, typer.Option("--spark-conf", help="a Spark setting KEY=VALUE (repeatable)")] = None,
 ) -> None:  # fmt: skip
-    ctx.obj = State(db, list(pricing or []), config_path, lake)
+    spark = {
+        "name": engine,
+        "master": spark_master,
+        "conf": list(spark_conf or []),
+        "command": ctx.invoked_subcommand,
+    }
+    ctx.obj = State(db, list(pricing or []), config_path, lake, spark)
 
 
 def emit(text: str | None) -> None:

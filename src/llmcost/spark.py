@@ -1,10 +1,10 @@
 """`--engine spark`: the same metric code over a lake, on Apache Spark (optional extra llmcost[spark]).
 
-metrics.py and whatif.py talk to a DuckDB connection: `execute(sql, params)`, `fetchone`,
+metrics.py talks to a DuckDB connection: `execute(sql, params)`, `fetchone`,
 `fetchall`, `description`. `SparkConnection` is that connection over a SparkSession: each statement
 is the metric definition itself, its parameters bound as literals, transpiled from DuckDB's dialect
-to Spark SQL by sqlglot, with a few rewrites where the two dialects differ in meaning (DIALECT
-below). Temp tables become cached temp views. Nothing of a report is written twice. What runs and
+to Spark SQL by sqlglot, with a few rewrites where the two dialects differ in meaning (RENAMES
+and _spark_nodes). Temp tables become cached temp views. Nothing of a report is written twice. What runs and
 what does not: docs/scale.md.
 """
 
@@ -42,12 +42,12 @@ _DROP = re.compile(r"^\s*DROP\s+(?:TABLE|VIEW)\s+(?:IF\s+EXISTS\s+)?(\w+)\s*$", 
 _TEMP_LOOKUP = re.compile(r"FROM\s+duckdb_tables\(\)", re.I)
 
 
-# What runs on Spark: report over requests (every --by, window, --where, allocation) and whatif's
-# pure re-pricing levers. Anything else says so before a session starts.
-SPARK_COMMANDS = ("report", "whatif")
+# What runs on Spark: report over requests (every --by, window, --where, allocation, the summary).
+# whatif's SQL uses DuckDB's `SELECT * REPLACE (...)` and hex casts that Spark SQL lacks (see
+# docs/scale.md). Anything else says so before a session starts.
+SPARK_COMMANDS = ("report",)
 NOT_ON_SPARK: dict[str, dict[str, tuple[str, ...] | None]] = {
     "report": {"fmt": ("html",), "source": ("exports",)},
-    "whatif": {"prompt_cache": None, "max_steps": None, "all_": None, "suggest": None},
 }
 
 
@@ -62,7 +62,7 @@ def open_for(lake: str | None, engine: dict[str, Any]) -> SparkConnection:
     if command not in SPARK_COMMANDS:
         raise LlmcostError(
             f"{command} does not run on Spark",
-            hint="--engine spark runs report and whatif; drop it here",
+            hint="--engine spark runs report; drop it here",
         )
     for name, bad in NOT_ON_SPARK[command].items():
         value = params.get(name)
@@ -71,7 +71,7 @@ def open_for(lake: str | None, engine: dict[str, Any]) -> SparkConnection:
             shown = option if value is True or bad is None else f"{option} {value}"
             raise LlmcostError(
                 f"{command} {shown} does not run on Spark",
-                hint="on Spark: report (not html, not --source exports) and whatif's re-pricing levers (route, batch, caps, compress, cache-hit-rate); drop --engine spark for the rest",
+                hint="on Spark: report over the request logs, not html; drop --engine spark for the rest",
             )
     return connect(lake, engine.get("master") or "local[*]", engine.get("conf") or [])
 
@@ -137,9 +137,21 @@ def bind(sql: str, params: list[Any] | None) -> str:
     return "".join(out)
 
 
+def _wide_integers() -> dict[Any, str]:
+    from sqlglot import exp
+
+    t = exp.DataType.Type
+    return {t.INT128: "DECIMAL(38,0)", t.UINT128: "DECIMAL(38,0)", t.UBIGINT: "DECIMAL(20,0)"}
+
+
+WIDE_INTEGERS: dict[Any, str] = {}
+
+
 def _spark_nodes(node: Any) -> Any:
     from sqlglot import exp
 
+    if isinstance(node, exp.DataType) and node.this in WIDE_INTEGERS:  # Spark has no 128-bit int
+        return exp.DataType.build(WIDE_INTEGERS[node.this])
     limit = node.args.get("limit") if isinstance(node, exp.Select) else None
     if isinstance(limit, exp.Limit) and isinstance(limit.expression, exp.Subquery):
         # Spark's LIMIT takes a constant only: the first rows by a row number instead
@@ -175,6 +187,8 @@ def to_spark(sql: str) -> str:
     """One DuckDB statement of the metric code as Spark SQL."""
     import sqlglot
 
+    if not WIDE_INTEGERS:
+        WIDE_INTEGERS.update(_wide_integers())
     for pattern, repl in RENAMES:
         sql = pattern.sub(repl, sql)
     tree = sqlglot.parse_one(sql, read="duckdb").transform(_spark_nodes)
@@ -193,7 +207,7 @@ class _Result:
 
 
 class SparkConnection:
-    """What metrics.py and whatif.py need of a DuckDB connection, over a SparkSession."""
+    """What metrics.py needs of a DuckDB connection, over a SparkSession."""
 
     def __init__(self, spark: Any) -> None:
         self.spark = spark

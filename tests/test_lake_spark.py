@@ -1,5 +1,5 @@
 """--engine spark: the metric code's statements transpiled to Spark SQL (the rewrites one by one),
-and report / whatif over a lake on Spark local[2] giving DuckDB's JSON (money to 1e-9 USD,
+and report over a lake on Spark local[2] giving DuckDB's JSON (money to 1e-9 USD,
 percentiles exactly). A handful of small cases sharing one session: Spark is slow to start."""
 
 from __future__ import annotations
@@ -78,14 +78,11 @@ def spark_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 SPARK_CASES = [
     ["report"],
     ["report", "--by", "feature,customer,user,month", "--allocate", "cost"],
-    ["whatif", "--route-to", "haiku", "--share", "0.5", "--batch", "--max-output-tokens", "300",
-     "--compress-input", "0.2", "--cache-hit-rate", "0.3", "--by", "feature"],
-]  # fmt: skip
+    ["report", "--by", "model,plan", "--where", "plan!=free", "--since", "2026-09-01"],
+]
 
 
-@pytest.mark.parametrize(
-    "args", SPARK_CASES, ids=[a[0] + " " + " ".join(a[1:3]) for a in SPARK_CASES]
-)
+@pytest.mark.parametrize("args", SPARK_CASES, ids=[" ".join(a) for a in SPARK_CASES])
 def test_spark_gives_duckdb_s_json(
     spark_lake: Path, run_cli: Any, monkeypatch: pytest.MonkeyPatch, args: list[str]
 ) -> None:
@@ -97,4 +94,4 @@ def test_spark_gives_duckdb_s_json(
     assert code == 0, err
     doc = _doc(out)
     _same(doc, _doc(duck))
-    assert doc["totals"]["requests" if args[0] == "report" else "baseline_cost_usd"]
+    assert doc["totals"]["requests"] and doc["totals"]["cost_usd"]

@@ -37,6 +37,11 @@ def test_epochs_limits_and_positions_keep_duckdb_s_meaning() -> None:
     assert to_spark("SELECT x::HUGEINT, y::UBIGINT FROM t") == (
         "SELECT CAST(x AS DECIMAL(38, 0)), CAST(y AS DECIMAL(20, 0)) FROM t"
     )
+    # DuckDB sums BIGINTs into a HUGEINT; Spark's BIGINT sum wraps past 2^63 (the cost units of
+    # ~$4,600: 1M requests pass it), so computed integers are DECIMAL(38,0) there
+    assert to_spark("SELECT sum(CAST(n * 2.0 AS BIGINT)) FROM t") == (
+        "SELECT SUM(CAST(n * 2.0 AS DECIMAL(38, 0))) FROM t"
+    )
     assert to_spark("SELECT list_position([5, 7], x) FROM t") == (
         "SELECT NULLIF(ARRAY_POSITION(ARRAY(5, 7), x), 0) FROM t"
     )
@@ -95,3 +100,31 @@ def test_spark_gives_duckdb_s_json(
     doc = _doc(out)
     _same(doc, _doc(duck))
     assert doc["totals"]["requests"] and doc["totals"]["cost_usd"]
+
+
+def test_spark_sums_past_two_to_the_63_cost_units(
+    spark_lake: Path, run_cli: Any, tmp_path: Path, test_prices: Path
+) -> None:
+    """DuckDB sums BIGINT cost units into a HUGEINT; Spark's BIGINT sum would wrap past 2^63."""
+    from tests.conftest import write_jsonl
+
+    # 1,100 requests of 2.2M output tokens at $2 per 1M: $4.40 each (4.4 x 2e15 = 8.8e15 units,
+    # under 2^53), $4,840 in all: 9.68e18 units, past 2^63 = 9.22e18
+    write_jsonl(tmp_path / "big.jsonl", [
+        {"request_id": f"r{i}", "timestamp": "2026-03-02T10:00:00Z", "model": "lc-test",
+         "feature": "bulk", "input_tokens": 0, "output_tokens": 2_200_000}
+        for i in range(1100)
+    ])  # fmt: skip
+    prices = ["--pricing", str(test_prices)]
+    assert run_cli(*prices, "ingest", "-q", str(tmp_path / "big.jsonl"))[0] == 0
+    assert run_cli(*prices, "export", "--lake", str(tmp_path / "lake"))[0] == 0
+    spark = ["--lake", str(tmp_path / "lake"), "--engine", "spark", "--spark-master", "local[2]"]
+    code, out, err = run_cli(*prices, *spark, "report", "--by", "feature", "-f", "json")
+    assert code == 0, err
+    doc = _doc(out)
+    assert doc["totals"]["cost_usd"] == pytest.approx(4840.0, abs=1e-9)
+    assert doc["rows"][0]["cost_usd"] == pytest.approx(4840.0, abs=1e-9)
+    duck = run_cli(
+        *prices, "--lake", str(tmp_path / "lake"), "report", "--by", "feature", "-f", "json"
+    )
+    _same(doc, _doc(duck[1]))

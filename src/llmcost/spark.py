@@ -141,7 +141,8 @@ def _wide_integers() -> dict[Any, str]:
     from sqlglot import exp
 
     t = exp.DataType.Type
-    return {t.INT128: "DECIMAL(38,0)", t.UINT128: "DECIMAL(38,0)", t.UBIGINT: "DECIMAL(20,0)"}
+    wide = "DECIMAL(38,0)"
+    return {t.INT128: wide, t.UINT128: wide, t.UBIGINT: "DECIMAL(20,0)", t.BIGINT: wide}
 
 
 WIDE_INTEGERS: dict[Any, str] = {}
@@ -150,7 +151,10 @@ WIDE_INTEGERS: dict[Any, str] = {}
 def _spark_nodes(node: Any) -> Any:
     from sqlglot import exp
 
-    if isinstance(node, exp.DataType) and node.this in WIDE_INTEGERS:  # Spark has no 128-bit int
+    if isinstance(node, exp.DataType) and node.this in WIDE_INTEGERS:
+        # Spark has no 128-bit integer, and its sum of BIGINTs wraps past 2^63 where DuckDB's widens
+        # to HUGEINT: integers the metric code computes (cost units, sums of 1M requests' units
+        # pass 2^63) are DECIMAL(38,0) on Spark, whose sums stay exact
         return exp.DataType.build(WIDE_INTEGERS[node.this])
     limit = node.args.get("limit") if isinstance(node, exp.Select) else None
     if isinstance(limit, exp.Limit) and isinstance(limit.expression, exp.Subquery):
@@ -251,7 +255,7 @@ class SparkConnection:
         df = self.spark.sql(to_spark(sql))
         if not df.columns:
             return _Result([], [])
-        return _Result([tuple(r) for r in df.collect()], list(df.columns))
+        return _Result([tuple(map(_integral, r)) for r in df.collect()], list(df.columns))
 
     def executemany(self, sql: str, rows: list[Any]) -> None:
         m = _INSERT.match(sql)
@@ -284,6 +288,13 @@ class SparkConnection:
     def close(self) -> None:
         for df in self.cached.values():
             df.unpersist()
+
+
+def _integral(value: Any) -> Any:
+    """A DECIMAL(p,0) back as the int DuckDB's HUGEINT gives."""
+    if isinstance(value, Decimal) and value.is_finite() and value.as_tuple().exponent == 0:
+        return int(value)
+    return value
 
 
 def _spark_type(duck: str) -> str:

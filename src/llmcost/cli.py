@@ -37,10 +37,20 @@ OutputOpt = Annotated[
 
 
 class State:
-    def __init__(self, db: Path | None, pricing: list[Path], config_path: Path | None) -> None:
+    def __init__(
+        self,
+        db: Path | None,
+        pricing: list[Path],
+        config_path: Path | None,
+        lake: str | None = None,
+        engine: dict[str, Any] | None = None,
+    ) -> None:
         self._db, self._pricing, self._config = db, pricing, config_path
         self._settings: config.Settings | None = None
         self.command: str | None = None
+        self.lake = lake
+        # --engine, --spark-master, --spark-conf; the command and its options
+        self.engine = engine or {}
 
     @property
     def settings(self) -> config.Settings:
@@ -49,10 +59,37 @@ class State:
         return self._settings
 
     def connect(self) -> Any:
+        if self.lake is not None or self.engine.get("name", "duckdb") != "duckdb":
+            return self.connect_lake()
         from llmcost.store import connect
 
         # every command but ingest only reads: it waits for an ingest, and takes a read-only file
         return connect(self.settings.db, read=self.command != "ingest")
+
+    def connect_lake(self) -> Any:
+        """The lake of --lake, read as a store (read commands only)."""
+        from llmcost import lake
+
+        if self._db is not None:
+            raise LlmcostError(
+                "give --db or --lake, not both", hint="--lake reads a lake instead of the database"
+            )
+        name = self.engine.get("name", "duckdb")
+        if name == "spark":
+            from llmcost import spark
+
+            return spark.open_for(self.lake, self.engine)
+        if name != "duckdb":
+            raise LlmcostError(f"unknown --engine {name!r}", hint="choose duckdb or spark")
+        return lake.connect(str(self.lake))
+
+    def require_db(self, command: str) -> None:
+        """COMMAND writes or reads the database file itself: --lake cannot stand for it."""
+        if self.lake is not None:
+            raise LlmcostError(
+                f"{command} works on the database, not on a lake",
+                hint="drop --lake (a lake is written by `llmcost export --lake DIR`)",
+            )
 
     def prices(self) -> Any:
         from llmcost import pricing
@@ -61,7 +98,9 @@ class State:
 
 
 def _state(ctx: typer.Context) -> State:
-    return ctx.find_root().obj  # type: ignore[no-any-return]
+    state: State = ctx.find_root().obj
+    state.engine["params"] = ctx.params  # what --engine spark checks it can run
+    return state
 
 
 def _window(since: str | None, until: str | None) -> Any:
@@ -76,8 +115,18 @@ def main_options(
     db: Annotated[Path | None, typer.Option("--db", help="database file [env LLMCOST_DB; default .llmcost/llmcost.duckdb]")] = None,
     pricing: Annotated[list[Path] | None, typer.Option("--pricing", help="extra price file or folder, overlays the bundled table (repeatable)")] = None,
     config_path: Annotated[Path | None, typer.Option("--config", help="config file [default llmcost.toml, then [tool.llmcost] in pyproject.toml]")] = None,
+    lake: Annotated[str | None, typer.Option("--lake", help="read a Parquet lake (folder or s3://bucket/prefix) instead of --db; written by `llmcost export --lake`")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="duckdb | spark: run report over --lake on Apache Spark (pip install 'llmcost[spark]')")] = "duckdb",
+    spark_master: Annotated[str, typer.Option("--spark-master", help="Spark master URL (local[*], spark://HOST:7077, sc://HOST for Spark Connect)")] = "local[*]",
+    spark_conf: Annotated[list[str] | None, typer.Option("--spark-conf", help="a Spark setting KEY=VALUE (repeatable)")] = None,
 ) -> None:  # fmt: skip
-    ctx.obj = State(db, list(pricing or []), config_path)
+    spark = {
+        "name": engine,
+        "master": spark_master,
+        "conf": list(spark_conf or []),
+        "command": ctx.invoked_subcommand,
+    }
+    ctx.obj = State(db, list(pricing or []), config_path, lake, spark)
     ctx.obj.command = ctx.invoked_subcommand
 
 
@@ -130,6 +179,7 @@ def ingest(
             emit(f"{f.name:<22} {f.description}\n")
         return
     state = _state(ctx)
+    state.require_db("ingest")
     mapping = _ingest_mapping(state, map_ or [])
     if explain is not None:
         from llmcost.ingest import explain as explain_mod
@@ -337,34 +387,6 @@ def reconcile(
     window = _window(since, until)
     result = exports.reconcile(state.connect(), state.prices(), by=by, window=window)
     emit(render(result, fmt, output, title="llmcost reconcile"))
-
-
-@app.command()
-def export(
-    ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="focus: FinOps FOCUS 1.4 cost and usage rows")] = "focus",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="FILE.csv or FILE.parquet")] = None,
-    grain: Annotated[str, typer.Option("--grain", help="one row per token type of each request | of each day")] = "request",
-    since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
-    where: Annotated[list[str] | None, typer.Option("--where", help="FIELD=VALUE or FIELD!=VALUE, as in report (repeatable)")] = None,
-) -> None:  # fmt: skip
-    """Send the priced requests to a FinOps tool: FOCUS rows, CSV or Parquet (docs/focus.md)."""
-    from llmcost import focus, metrics
-
-    if fmt != "focus":
-        raise LlmcostError(f"unknown export --format {fmt!r}", hint="choose focus")
-    if output is None:
-        raise LlmcostError("export needs -o FILE", hint="e.g. -o focus.csv or -o focus.parquet")
-    focus.output_format(output)
-    state = _state(ctx)
-    window = _window(since, until)
-    wsql = metrics.where_sql(metrics.parse_where(where))
-    summary = focus.export(
-        state.connect(), state.prices(), output, grain=grain, window=window, where=wsql
-    )
-    for line in summary.lines():
-        warn(line)
 
 
 # ---------------------------------------------------------------- prices
@@ -693,6 +715,65 @@ def diff(
             metrics.report(state.connect(), state.prices(), by=by, window=window).to_json()
         )
     emit(render(diff_mod.diff(compare_to, target), fmt, output, title="llmcost diff"))
+
+
+# ---------------------------------------------------------------- export
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    lake: Annotated[str | None, typer.Option("--lake", help="write the database as a Parquet lake to this folder or s3://bucket/prefix (only changed months are rewritten)")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="focus: FinOps FOCUS 1.4 cost and usage rows to -o FILE [default]; with --lake, the summary as table | json")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="FILE.csv or FILE.parquet (FOCUS)")] = None,
+    grain: Annotated[str, typer.Option("--grain", help="FOCUS: one row per token type of each request | of each day")] = "request",
+    since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", help="FIELD=VALUE or FIELD!=VALUE, as in report (repeatable)")] = None,
+) -> None:  # fmt: skip
+    """Send the priced requests elsewhere: FOCUS rows for a FinOps tool (docs/focus.md), or the
+    whole store as a Parquet lake (`--lake DIR`, docs/scale.md)."""
+    if lake is not None:
+        if fmt not in (None, "table", "json"):
+            raise LlmcostError(f"export --lake prints its summary as table or json, not {fmt!r}")
+        return _export_lake(_state(ctx), lake, fmt or "table")
+    _export_focus(_state(ctx), fmt or "focus", output, grain, since, until, where)
+
+
+def _export_focus(
+    state: State,
+    fmt: str,
+    output: Path | None,
+    grain: str,
+    since: str | None,
+    until: str | None,
+    where: list[str] | None,
+) -> None:
+    from llmcost import focus, metrics
+
+    if fmt != "focus":
+        raise LlmcostError(
+            f"unknown export --format {fmt!r}", hint="choose focus, or give --lake DIR"
+        )
+    if output is None:
+        raise LlmcostError("export needs -o FILE", hint="e.g. -o focus.csv or -o focus.parquet")
+    focus.output_format(output)
+    window = _window(since, until)
+    wsql = metrics.where_sql(metrics.parse_where(where))
+    summary = focus.export(
+        state.connect(), state.prices(), output, grain=grain, window=window, where=wsql
+    )
+    for line in summary.lines():
+        warn(line)
+
+
+def _export_lake(state: State, target: str, fmt: str) -> None:
+    from llmcost import lake
+    from llmcost.views import lake_export_summary
+
+    state.require_db("export --lake")
+    summary = lake.export(state.connect(), state.prices(), target)
+    emit(_render_simple(lake_export_summary(summary), fmt))
 
 
 # ---------------------------------------------------------------- sample data

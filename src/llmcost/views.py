@@ -298,3 +298,17 @@ def prices_check_result(con: Any, table: Any, window: Any = None) -> SimpleResul
             )
         )
     return SimpleResult(doc, tables, lines)
+
+
+def lake_export_summary(summary: Any) -> SimpleResult:
+    cols = [
+        Column("table"), Column("partitions", kind="int"), Column("written", kind="int"),
+        Column("unchanged", kind="int"), Column("removed", kind="int"), Column("rows", kind="int"),
+    ]  # fmt: skip
+    doc = summary.as_json()
+    line = (
+        f"{summary.lake}: {summary.files_written:,} part files written, {summary.files_deleted:,} deleted"
+        if summary.changed
+        else f"{summary.lake}: up to date, nothing written"
+    )
+    return SimpleResult(doc, [Table("lake export", cols, doc["tables"])], [line])

@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-DEMO_DB := .llmcost/demo.duckdb
+DEMO_DB := .llmcost/llmcost.duckdb
 SOURCES_DB := .llmcost/sources.duckdb
 
 .PHONY: demo test lint bench sample clean
@@ -13,16 +13,17 @@ $(BIN)/llmcost: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@
 
-# The main job: the fictional company's request logs and revenue -> the P&L and a what-if.
+# The main job: the fictional company's request logs and revenue -> the P&L and a what-if, in the
+# default database (.llmcost/llmcost.duckdb), so that a plain `llmcost report` afterwards shows them.
 # Then every supported provider export and gateway log (sample_logs/providers/) into a second
 # database, reported by model and reconciled against the billed cost.
 demo: $(BIN)/llmcost
 	rm -f $(DEMO_DB) $(SOURCES_DB)
-	$(BIN)/llmcost --db $(DEMO_DB) ingest sample_logs/logs sample_logs/revenue.csv
-	$(BIN)/llmcost --db $(DEMO_DB) report
-	$(BIN)/llmcost --db $(DEMO_DB) report --by feature
-	$(BIN)/llmcost --db $(DEMO_DB) whatif --route-to haiku --feature support-chat
-	$(BIN)/llmcost --db $(DEMO_DB) report --format html -o .llmcost/report.html
+	$(BIN)/llmcost ingest sample_logs/logs sample_logs/revenue.csv
+	$(BIN)/llmcost report
+	$(BIN)/llmcost report --by feature
+	$(BIN)/llmcost whatif --route-to haiku --feature support-chat
+	$(BIN)/llmcost report --format html -o .llmcost/report.html
 	$(BIN)/llmcost --db $(SOURCES_DB) ingest sample_logs/providers
 	$(BIN)/llmcost --db $(SOURCES_DB) report --by provider,model
 	$(BIN)/llmcost --db $(SOURCES_DB) reconcile

@@ -229,6 +229,9 @@ def test_missing_keys_say_not_available() -> None:
 
 
 def test_empty_database_renders(run_cli: Any, tmp_path: Path) -> None:
+    from llmcost.store import connect
+
+    connect(tmp_path / "db" / "llmcost.duckdb").close()
     code, _, err = run_cli("report", "--format", "html", "-o", "empty.html")
     assert code == 0, err
     out = (tmp_path / "empty.html").read_text()

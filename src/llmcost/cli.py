@@ -46,10 +46,14 @@ class State:
             self._settings = config.resolve(self._db, self._pricing, self._config)
         return self._settings
 
-    def connect(self) -> Any:
+    def connect(self, *, write: bool = False) -> Any:
+        """The database; a read command on a path with no database is an error, not a new empty file."""
         from llmcost.store import connect
 
-        return connect(self.settings.db)
+        db = self.settings.db
+        if not write and str(db) != ":memory:" and not db.exists():
+            raise LlmcostError(f"no llmcost database at {db}; run `llmcost ingest PATH...` first")
+        return connect(db)
 
     def prices(self) -> Any:
         from llmcost import pricing
@@ -64,7 +68,7 @@ def _state(ctx: typer.Context) -> State:
 def _window(since: str | None, until: str | None) -> Any:
     from llmcost import metrics
 
-    return metrics.Window(metrics.parse_when(since), metrics.parse_when(until))
+    return metrics.parse_window(since, until)
 
 
 @app.callback()
@@ -122,7 +126,7 @@ def ingest(
             emit(f"{f.name:<22} {f.description}\n")
         return
     state = _state(ctx)
-    con = state.connect()
+    con = state.connect(write=not show_rejects)
     if show_rejects:
         emit(_render_simple(rejects_table(ingest_mod.rejects(con, limit=None)), fmt))
         return
@@ -190,8 +194,8 @@ class _progress:
 def report(
     ctx: typer.Context,
     by: Annotated[str | None, typer.Option("--by", help="feature, customer, user, task, model, provider, tier, plan, status, request, day, week, month, attrs.NAME (comma-separated)")] = None,
-    since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d / 3m (back from now)")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end: a date includes that day (2026-10-31), a time is exclusive")] = None,
     where: Annotated[list[str] | None, typer.Option("--where", help="FIELD=VALUE or FIELD!=VALUE on feature, customer, user, task, model, provider, tier, plan, status, request, batch, cache_hit, attrs.NAME (repeatable)")] = None,
     allocate: Annotated[str, typer.Option("--allocate", help="split customer revenue to features by requests | cost | equal")] = "requests",
     source: Annotated[str | None, typer.Option("--source", help="requests (request logs) | exports (provider usage exports; by model, provider, project, workspace, api_key, day, week, month) [default: exports when there are no request logs]")] = None,
@@ -205,6 +209,8 @@ def report(
 
     state = _state(ctx)
     window = _window(since, until)
+    if source != "exports":  # a bad flag is reported before a missing database
+        metrics.parse_by(by), metrics.parse_where(where)
     con = state.connect()
     if _exports_source(con, source, fmt):
         return _report_exports(state, con, by, window, fmt, output)
@@ -251,8 +257,8 @@ def _report_exports(
 def reconcile(
     ctx: typer.Context,
     by: Annotated[str, typer.Option("--by", help="period: day | month")] = "month",
-    since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d / 3m (back from now)")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end: a date includes that day (2026-10-31), a time is exclusive")] = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:  # fmt: skip
@@ -266,6 +272,7 @@ def reconcile(
             "--format html is not available for reconcile",
             hint="use table, json, csv, markdown or parquet",
         )
+    exports.check_period(by)
     window = _window(since, until)
     result = exports.reconcile(state.connect(), state.prices(), by=by, window=window)
     emit(render(result, fmt, output, title="llmcost reconcile"))
@@ -322,7 +329,7 @@ def whatif(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(help="a scenario from [scenarios.NAME] in llmcost.toml (flags given add to it)")] = None,
     feature: Annotated[list[str] | None, typer.Option("--feature", help="scope: this feature (repeatable)")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="scope: requests of this model (alias allowed)")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", help="scope: requests of this model (alias allowed; repeatable: any of them)")] = None,
     where: Annotated[list[str] | None, typer.Option("--where", help="scope: FIELD=VALUE or FIELD!=VALUE on a canonical field (repeatable)")] = None,
     route_to: Annotated[str | None, typer.Option("--route-to", help="price the scope at MODEL (alias allowed, e.g. haiku)")] = None,
     share: Annotated[float | None, typer.Option("--share", help="route only this fraction of the scope (by a hash of request_id)")] = None,
@@ -338,7 +345,7 @@ def whatif(
     suggest: Annotated[bool, typer.Option("--suggest", help="rank the levers by what they would save on this data")] = False,
     by: Annotated[str | None, typer.Option("--by", help="group rows by these dimensions (as in report)")] = None,
     since: Annotated[str | None, typer.Option("--since", help="start (inclusive)")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end: a date includes that day (2026-10-31), a time is exclusive")] = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:  # fmt: skip
@@ -349,8 +356,9 @@ def whatif(
 
     state = _state(ctx)
     window = _window(since, until)
-    con, prices, raw = state.connect(), state.prices(), state.settings.raw
+    prices, raw = state.prices(), state.settings.raw
     if all_ or suggest:
+        con = state.connect()
         result: Any = (
             wi.compare_all(con, prices, raw, window=window)
             if all_
@@ -360,11 +368,12 @@ def whatif(
         levers = dict(route_to=route_to, share=share, cache_hit_rate=cache_hit_rate, cache_lookup_cost=cache_lookup_cost,
                       prompt_cache=prompt_cache, cache_ttl=cache_ttl, batch=batch, max_output_tokens=max_output_tokens,
                       compress_input=compress_input, max_steps=max_steps)  # fmt: skip
-        feats, wheres = list(feature or []), list(where or [])
+        feats, wheres, models = list(feature or []), list(where or []), list(model or [])
         scenario = wi.from_options(
-            name, raw, features=feats, model=model, where=wheres, levers=levers
+            name, raw, features=feats, model=models, where=wheres, levers=levers
         )
-        result = wi.run(con, prices, scenario, by=metrics.parse_by(by), window=window)
+        group = metrics.parse_by(by)
+        result = wi.run(state.connect(), prices, scenario, by=group, window=window)
     emit(render(result, fmt, output, title="llmcost what-if"))
 
 
@@ -386,6 +395,11 @@ def estimate(
 
     text = wi.read_text(prompt)
     system_text = wi.read_text(str(system)) if system is not None else ""
+    if not text.strip() and not system_text.strip():
+        raise LlmcostError(
+            f"the prompt {'on stdin' if prompt in (None, '-') else prompt} is empty: nothing to price",
+            hint="give a prompt file with text in it, or pipe one on stdin",
+        )
     result = wi.estimate(_state(ctx).prices(), text, system=system_text, output_tokens=output_tokens, calls=calls,
                          models=list(model or []), tier=tier)  # fmt: skip
     emit(render(result, fmt, output, title="llmcost estimate"))
@@ -397,8 +411,8 @@ def estimate(
 @app.command()
 def check(
     ctx: typer.Context,
-    since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d / 3m (back from now)")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end: a date includes that day (2026-10-31), a time is exclusive")] = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:  # fmt: skip
@@ -422,7 +436,7 @@ def diff(
     current: Annotated[Path | None, typer.Argument(help="the newer saved report (JSON) [default: a report of the database now, grouped like the base]")] = None,
     compare_to: Annotated[Path, typer.Option("--compare-to", help="the base report: a file written by `llmcost report --format json`")] = ...,  # type: ignore[assignment]
     since: Annotated[str | None, typer.Option("--since", help="window of the current report when it is computed")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="end (exclusive) of that window")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end of that window: a date includes that day")] = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:  # fmt: skip

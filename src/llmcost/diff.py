@@ -48,6 +48,24 @@ def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def window_days(doc: dict[str, Any]) -> float | None:
+    """The length of a saved report's window in days (None when an end is open or unreadable)."""
+    from datetime import datetime
+
+    w = doc.get("window") or {}
+    try:
+        since, until = (
+            datetime.fromisoformat(str(w[k]).replace("Z", "+00:00")) for k in ("since", "until")
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (until - since).total_seconds() / 86400
+
+
+def _days(n: float) -> str:
+    return f"{n:g} day{'s' * (n != 1)}" if n == int(n) else f"{n:.1f} days"
+
+
 def _delta(base: Any, current: Any, kind: str) -> dict[str, Any]:
     b, c = _num(base), _num(current)
     d = (c - b) if b is not None and c is not None else None
@@ -116,6 +134,7 @@ class DiffResult:
             "base": self._side(self.base),
             "current": self._side(self.current),
             "by": self.by,
+            "window_days": {"base": window_days(self.base), "current": window_days(self.current)},
             "totals": self.totals,
             "rows": self.rows,
         }
@@ -135,6 +154,12 @@ class DiffResult:
         bw, cw = bs["window"] or {}, cs["window"] or {}
         lines.append(f"base window {bw.get('since') or 'start'} .. {bw.get('until') or 'end'}; "
                      f"current {cw.get('since') or 'start'} .. {cw.get('until') or 'end'}")  # fmt: skip
+        bd, cd = window_days(self.base), window_days(self.current)
+        if bd is not None and cd is not None and abs(bd - cd) > 1e-9:
+            lines.append(
+                f"the periods differ in length: base {_days(bd)}, current {_days(cd)}; totals are not"
+                " like for like (give --since/--until for a current window as long as the base)"
+            )
         return lines
 
     def tables(self) -> list[Table]:

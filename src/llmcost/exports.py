@@ -242,14 +242,19 @@ class ReconcileResult:
             )
         else:
             share = self.doc["unexplained_share"]
+            # the gap only exists where a bill does: print the terms it is the difference of
             lines.append(
-                f"gap (billed - request logs) {fmt_value(t['gap_usd'], 'usd')}: "
-                + (
-                    f"{share * 100:.1f}% of the bill is not explained by the request logs"
-                    if share is not None
-                    else "—"
-                )
+                f"periods with a bill: billed {fmt_value(t['billed_cost_usd'], 'usd')}"
+                f" - request logs {fmt_value(t['logged_cost_billed_usd'] or 0, 'usd')}"
+                f" = gap {fmt_value(t['gap_usd'], 'usd')}"
             )
+            if share is not None:
+                lines.append(f"{share * 100:.1f}% of the bill is not explained by the request logs")
+            outside = t["logged_cost_unbilled_usd"]
+            if outside:
+                lines.append(
+                    f"request logs in periods with no bill: {fmt_value(outside, 'usd')} (nothing to compare them with)"
+                )
         if self.doc["unpriced_requests"]:
             lines.append(
                 f"{self.doc['unpriced_requests']:,} logged requests have no price: their cost counts as unexplained"
@@ -326,6 +331,11 @@ def _model_keys(con: Any, prices: pricing.PriceTable) -> None:
         con.executemany("INSERT INTO lc_model_keys VALUES (?, ?)", pairs)
 
 
+def check_period(by: str) -> None:
+    if by not in PERIODS:
+        raise LlmcostError(f"unknown --by {by!r} for reconcile", hint="choose day or month")
+
+
 def reconcile(
     con: Any, prices: pricing.PriceTable, *, by: str = "month", window: Any = None,
     generated_at: datetime | None = None,
@@ -335,8 +345,7 @@ def reconcile(
     A cost is NULL where no export of that kind covers the period and provider; where one does,
     a model it does not mention counts 0. gap = billed - request logs (logs missing count 0).
     """
-    if by not in PERIODS:
-        raise LlmcostError(f"unknown --by {by!r} for reconcile", hint="choose day or month")
+    check_period(by)
     unit, fmt = PERIODS[by]
     pricing.install(con, prices)
     install_usage(con, prices)
@@ -380,6 +389,11 @@ def reconcile(
         )
     }
     totals["requests"] = sum(r["requests"] for r in rows)
+    billed_rows = [r for r in rows if r["billed_cost_usd"] is not None]
+    totals["logged_cost_billed_usd"] = sum(r["logged_cost_usd"] or 0 for r in billed_rows)
+    totals["logged_cost_unbilled_usd"] = sum(
+        r["logged_cost_usd"] or 0 for r in rows if r["billed_cost_usd"] is None
+    )
     billed_total = totals["billed_cost_usd"]
     share = (
         (totals["gap_usd"] / billed_total)

@@ -201,12 +201,12 @@ def parse_when(text: str | None, *, now: datetime | None = None) -> datetime | N
     if m:
         base = now or _clock()
         n, unit = int(m.group(1)), m.group(2)
-        delta = {
-            "h": timedelta(hours=n),
-            "d": timedelta(days=n),
-            "w": timedelta(weeks=n),
-            "m": timedelta(days=30 * n),
-        }
+        # calendar months: 3m on 2026-11-30 is 2026-08-30; 1m on 2026-03-31 is 2026-02-28
+        if unit == "m":
+            y, mo = divmod(base.year * 12 + base.month - 1 - n, 12)
+            last = (datetime(y + (mo + 1) // 12, (mo + 1) % 12 + 1, 1) - timedelta(days=1)).day
+            return base.replace(year=y, month=mo + 1, day=min(base.day, last))
+        delta = {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}
         return base - delta[unit]
     value = _parse_iso(text)
     if value is None:
@@ -215,6 +215,28 @@ def parse_when(text: str | None, *, now: datetime | None = None) -> datetime | N
             hint="use 2026-08-01, 2026-08-01T12:00:00Z or a window such as 30d",
         )
     return value
+
+
+_DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
+
+
+def parse_window(since: str | None, until: str | None, *, now: datetime | None = None) -> Window:
+    """--since/--until as a window: a relative start (30d, 3m) is anchored at now, so with no --until
+    the window ends now; a date-only --until includes that day; an end before the start is an error."""
+    base = now or _clock()
+    start = parse_when(since, now=base)
+    end = parse_when(until, now=base)
+    if end is not None and until is not None and _DATE_ONLY.match(until):
+        end += timedelta(days=1)  # --until 2026-10-31 means up to the end of that day
+    relative = since is not None and _RELATIVE.match(since.strip()) is not None
+    if relative and end is None:
+        end = base
+    if start is not None and end is not None and end <= start:
+        raise LlmcostError(
+            f"the window is empty or inverted: --since {since} is not before --until {until or 'now'}",
+            hint="give a --since earlier than --until",
+        )
+    return Window(start, end)
 
 
 def _month_start(d: datetime) -> datetime:
@@ -332,7 +354,8 @@ class ReportResult:
             + (f"   where {' and '.join(d['filters'])}" if d.get("filters") else ""),
             f"requests {t['requests']:,}   tasks {t['tasks']:,}   users {t['users']:,}   customers {t['customers']:,}",
             f"inference cost {fmt_value(t['cost_usd'], 'usd')}"
-            + (f"   revenue {fmt_value(t['revenue_usd'], 'usd')}" if t.get("revenue_usd") is not None else "   revenue: none loaded")
+            + (f"   revenue {fmt_value(t['revenue_usd'], 'usd')}" if t.get("revenue_usd") is not None
+               else "   revenue: none in this window" if (d.get("data") or {}).get("revenue_rows") else "   revenue: none loaded")
             + (f"   gross margin {fmt_value(t['margin_usd'], 'usd')} ({fmt_value(t['margin_pct'], 'pct')})" if t.get("margin_pct") is not None else ""),
         ]  # fmt: skip
         dist = d.get("distribution")
@@ -362,9 +385,7 @@ class ReportResult:
                 )
         lines.append(self.coverage.line())
         if not t["requests"]:
-            lines.append(
-                "no requests in this window: load logs with `llmcost ingest PATH`, or widen --since/--until"
-            )
+            lines.append(_no_requests(d))
         drift = d["coverage"].get("logged_cost")
         if drift and drift["requests"]:
             lines.append(
@@ -391,6 +412,22 @@ class ReportResult:
         if "summary" in d:
             out += _summary_tables(d, has_rev)
         return [*out, *self.extra_tables]
+
+
+def _no_requests(d: dict[str, Any]) -> str:
+    """Why a window is empty, with the dates the data does cover."""
+    data, w = d.get("data") or {}, d["window"]
+    first, last = data.get("first_request"), data.get("last_request")
+    if last is None:
+        return "no requests in this window: load logs with `llmcost ingest PATH`"
+    if w.get("since") is not None and w["since"] > last:
+        return f"no requests in this window; the data ends {last:%Y-%m-%d}"
+    if w.get("until") is not None and w["until"] <= first:
+        return f"no requests in this window; the data starts {first:%Y-%m-%d}"
+    where = " that match the filters" if d.get("filters") else ""
+    return (
+        f"no requests{where} in this window; the data runs from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    )
 
 
 def _pct(x: Any) -> float | None:
@@ -686,9 +723,13 @@ def _margin(row: dict[str, Any], revenue: Any, cost: Any) -> None:
     """revenue_usd, margin_usd, margin_pct and cost_pct_of_revenue; unpriced cost counts as 0 here."""
     if revenue is None:
         return
-    c = float(cost or 0)
     revenue = _num(revenue)
     row["revenue_usd"] = revenue
+    # every request unpriced: the margin is unknown, not 100 %
+    if cost is None and row.get("requests"):
+        row["margin_usd"] = row["margin_pct"] = row["cost_pct_of_revenue"] = None
+        return
+    c = float(cost or 0)
     row["margin_usd"] = round(revenue - c, 9)
     row["margin_pct"] = _div(revenue - c, revenue, 100)
     row["cost_pct_of_revenue"] = _div(c, revenue, 100)
@@ -1183,11 +1224,14 @@ def report(
             rows = _add_unattributed_customers(con, rows, by[0], filters, has_revenue)
 
     drift_logged = _num(cur_t.get("logged_usd"))
+    first, last = con.execute("SELECT min(ts), max(ts) FROM requests").fetchone()
+    revenue_rows = con.execute("SELECT count(*) FROM revenue").fetchone()[0]
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "generated_at": generated_at or now(),
         "pricing": {"files": prices.files, "sha256": prices.sha256},
         "window": {"since": win.since, "until": win.until},
+        "data": {"first_request": first, "last_request": last, "revenue_rows": revenue_rows},
         "filters": [f.text() for f in filters],
         "coverage": {
             "requests": coverage.requests,

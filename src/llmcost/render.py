@@ -189,12 +189,34 @@ def to_parquet(table: Table, path: Path) -> None:
     pq.write_table(pa.table(data), path)
 
 
+def check_output(output: Path) -> None:
+    """-o onto a folder, or into a folder that does not exist, is a usage error, not a traceback."""
+    if output.is_dir():
+        raise LlmcostError(f"-o {output} is a folder", hint="give a file name, e.g. -o report.txt")
+    parent = output.parent
+    if not parent.is_dir():
+        raise LlmcostError(
+            f"-o {output}: the folder {parent} does not exist",
+            hint=f"create it first: mkdir -p {parent}",
+        )
+
+
+def write_output(output: Path, text: str) -> None:
+    check_output(output)
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise LlmcostError(f"cannot write -o {output}: {exc.strerror}") from None
+
+
 def render(
     result: Result, fmt: str, output: Path | None = None, *, title: str = "llmcost report"
 ) -> str | None:
     """Text for stdout (None when written to `output`)."""
     if fmt not in FORMATS:
         raise LlmcostError(f"unknown --format {fmt!r}", hint=f"choose one of: {', '.join(FORMATS)}")
+    if output is not None:
+        check_output(output)
     if fmt == "parquet":
         if output is None:
             raise LlmcostError("--format parquet needs -o FILE", hint="e.g. -o report.parquet")
@@ -213,7 +235,7 @@ def render(
     else:
         text = to_terminal(result)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
         return None
     return text
 

@@ -1,0 +1,211 @@
+"""What a person sees around the numbers: windows, empty results, errors that say what to do.
+
+Prices (bundled, USD per 1M tokens): claude-haiku-4-5 input 1, output 5. "mystery-1" has no price.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmcost import metrics
+from llmcost.errors import LlmcostError
+
+HAIKU = "claude-haiku-4-5"
+
+
+def rec(rid: str, ts: str, model: str = HAIKU, **kw: Any) -> dict[str, Any]:
+    return {"request_id": rid, "timestamp": ts, "model": model, "input_tokens": 1000,
+            "output_tokens": 0, "user_id": "u1", "customer_id": "c1", "feature": "chat", **kw}  # fmt: skip
+
+
+@pytest.fixture
+def loaded(run_cli: Any, jsonl: Any, tmp_path: Path) -> Any:
+    """Two September requests (haiku, $0.001 each: 1000 x $1 / 1e6) and one unpriced October one,
+    with revenue $10 for c1 in September and $4 for c2 in October."""
+    log = jsonl([
+        rec("a", "2026-09-10T10:00:00Z"),
+        rec("b", "2026-09-30T12:00:00Z"),
+        rec("c", "2026-10-05T10:00:00Z", model="mystery-1", customer_id="c2", feature="search"),
+    ])  # fmt: skip
+    (tmp_path / "rev.csv").write_text(
+        "customer_id,month,revenue_usd\nc1,2026-09,10\nc2,2026-10,4\n"
+    )
+    code, _, err = run_cli("ingest", "-q", str(log), str(tmp_path / "rev.csv"))
+    assert code == 0, err
+    return run_cli
+
+
+def report_json(run: Any, *args: str) -> dict[str, Any]:
+    code, out, err = run("report", *args, "--format", "json")
+    assert code == 0, err
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def one_line_error(code: int, out: str, err: str) -> str:
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("llmcost: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+# ---------------------------------------------------------------- misleading numbers
+
+
+def test_unpriced_group_has_no_margin(loaded: Any) -> None:
+    # "search" has one request, unpriced: its cost is unknown, so its margin is too (never 100 %).
+    doc = report_json(loaded, "--since", "2026-09-01", "--until", "2026-10-31", "--by", "feature")
+    rows = {r["feature"]: r for r in doc["rows"]}
+    assert rows["search"]["cost_usd"] is None
+    assert rows["search"]["revenue_usd"] == pytest.approx(4.0)
+    assert rows["search"]["margin_pct"] is None and rows["search"]["margin_usd"] is None
+    # chat: revenue 10 (all of c1's September), cost 0.002 -> margin (10 - 0.002) / 10 = 99.98 %
+    assert rows["chat"]["margin_pct"] == pytest.approx(99.98)
+    _, out, _ = loaded(
+        "report", "--since", "2026-09-01", "--until", "2026-10-31", "--by", "feature"
+    )
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("search"))
+    assert "100.0%" not in line and "—" in line
+
+
+def test_unpriced_model_has_no_margin_by_model(loaded: Any) -> None:
+    doc = report_json(loaded, "--since", "2026-10-01", "--until", "2026-10-31", "--by", "model")
+    (row,) = doc["rows"]
+    assert row["model"] == "mystery-1" and row["margin_pct"] is None
+    assert doc["totals"]["margin_pct"] is None  # the window's only request is unpriced
+
+
+def test_relative_window_is_anchored_at_now(loaded: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLMCOST_NOW", "2026-12-03T08:00:00Z")
+    doc = report_json(loaded, "--since", "30d")
+    assert doc["window"] == {"since": "2026-11-03T08:00:00Z", "until": "2026-12-03T08:00:00Z"}
+    assert doc["totals"]["requests"] == 0
+    code, out, _ = loaded("report", "--since", "30d")
+    assert code == 0
+    assert "no requests in this window; the data ends 2026-10-05" in out
+    assert "revenue: none in this window" in out and "none loaded" not in out
+
+
+def test_months_are_calendar_months() -> None:
+    now = datetime(2026, 11, 30, 10)
+    assert metrics.parse_when("3m", now=now) == datetime(2026, 8, 30, 10)
+    assert metrics.parse_when("1m", now=datetime(2026, 3, 31)) == datetime(2026, 2, 28)
+    assert metrics.parse_when("12m", now=now) == datetime(2025, 11, 30, 10)
+    assert metrics.parse_when("11m", now=now) == datetime(2025, 12, 30, 10)
+
+
+def test_date_only_until_includes_its_day(loaded: Any) -> None:
+    # b is at 2026-09-30T12:00Z: --until 2026-09-30 includes it, --until 2026-09-30T00:00:00Z does not
+    assert (
+        report_json(loaded, "--since", "2026-09-01", "--until", "2026-09-30")["totals"]["requests"]
+        == 2
+    )
+    doc = report_json(loaded, "--since", "2026-09-01", "--until", "2026-09-30T00:00:00Z")
+    assert doc["totals"]["requests"] == 1
+
+
+def test_inverted_window_is_an_error(loaded: Any) -> None:
+    line = one_line_error(*loaded("report", "--since", "2026-10-01", "--until", "2026-09-01"))
+    assert "--since 2026-10-01 is not before --until 2026-09-01" in line
+    with pytest.raises(LlmcostError):
+        metrics.parse_window("2026-10-01", "2026-10-01T00:00:00Z")
+
+
+def test_diff_says_when_periods_differ_in_length(loaded: Any) -> None:
+    code, _, err = loaded("report", "--since", "2026-09-01", "--until", "2026-09-30", "--by", "feature",
+                          "--format", "json", "-o", "base.json")  # fmt: skip
+    assert code == 0, err
+    code, out, _ = loaded("diff", "--compare-to", "base.json", "--since", "2026-09-01",
+                          "--until", "2026-10-31", "--format", "json")  # fmt: skip
+    assert code == 0
+    assert json.loads(out)["window_days"] == {"base": 30.0, "current": 61.0}
+    code, out, _ = loaded(
+        "diff", "--compare-to", "base.json", "--since", "2026-09-01", "--until", "2026-10-31"
+    )
+    assert "the periods differ in length: base 30 days, current 61 days" in out
+    code, out, _ = loaded(
+        "diff", "--compare-to", "base.json", "--since", "2026-10-01", "--until", "2026-10-30"
+    )
+    assert "differ in length" not in out
+
+
+def test_reconcile_headline_adds_up(run_cli: Any, jsonl: Any, tmp_path: Path) -> None:
+    # A bill for 2025-08 only ($0.50, an OpenAI costs page) and one request log in 2025-08 (haiku
+    # 1000 in = $0.001) and one in 2025-09 ($0.001, no bill): the gap is 0.50 - 0.001 = 0.499.
+    costs = {"object": "page", "data": [{"object": "bucket", "start_time": 1754006400, "end_time": 1754092800,
+             "results": [{"object": "organization.costs.result", "amount": {"value": 0.5, "currency": "usd"},
+                          "line_item": None, "project_id": None}]}], "has_more": False}  # fmt: skip
+    (tmp_path / "costs.json").write_text(json.dumps(costs))
+    log = jsonl([rec("a", "2025-08-02T10:00:00Z", provider="openai", model="gpt-4o-mini"),
+                 rec("b", "2025-09-02T10:00:00Z", provider="openai", model="gpt-4o-mini")])  # fmt: skip
+    code, _, err = run_cli("ingest", "-q", str(log), str(tmp_path / "costs.json"))
+    assert code == 0, err
+    code, out, err = run_cli("reconcile", "--format", "json")
+    assert code == 0, err
+    t = json.loads(out)["totals"]
+    # gpt-4o-mini: input $0.15 per 1M -> 1000 tokens = $0.00015 per request
+    assert t["logged_cost_billed_usd"] == pytest.approx(0.00015)
+    assert t["logged_cost_unbilled_usd"] == pytest.approx(0.00015)
+    assert t["gap_usd"] == pytest.approx(t["billed_cost_usd"] - t["logged_cost_billed_usd"])
+    code, out, _ = run_cli("reconcile")
+    assert "periods with a bill: billed $0.5000 - request logs $0.000150 = gap $0.4999" in out
+    assert "request logs in periods with no bill: $0.000150" in out
+
+
+# ---------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("target", ["missing/dir/x.txt", "."])
+def test_output_into_a_missing_folder_or_onto_a_folder(loaded: Any, target: str) -> None:
+    line = one_line_error(*loaded("report", "-o", target))
+    assert ("does not exist" in line) if "missing" in target else ("is a folder" in line)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["report"], ["report", "--by", "feature"], ["reconcile"], ["check"], ["prices", "check"],
+     ["whatif", "--batch"], ["ingest", "--show-rejects"]],
+)  # fmt: skip
+def test_read_commands_never_create_a_database(
+    run_cli: Any, tmp_path: Path, args: list[str]
+) -> None:
+    db = tmp_path / "nowhere" / "x.duckdb"
+    line = one_line_error(*run_cli("--db", str(db), *args))
+    assert (
+        line == f"llmcost: error: no llmcost database at {db}; run `llmcost ingest PATH...` first"
+    )
+    assert not db.parent.exists()
+
+
+def test_make_demo_uses_the_default_database() -> None:
+    makefile = (Path(__file__).parents[1] / "Makefile").read_text()
+    demo = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
+    main_job = [
+        ln for ln in demo.splitlines() if "sample_logs/logs" in ln or "report --by feature" in ln
+    ]
+    assert main_job and all("--db" not in ln for ln in main_job)
+
+
+def test_whatif_keeps_every_model_given(run_cli: Any, jsonl: Any) -> None:
+    # a: haiku $0.001, b: sonnet 1000 in x $3 = $0.003, c: gpt-4o-mini 1000 x $0.15 = $0.00015
+    log = jsonl([rec("a", "2026-09-10T10:00:00Z"), rec("b", "2026-09-11T10:00:00Z", model="claude-sonnet-4-5"),
+                 rec("c", "2026-09-12T10:00:00Z", model="gpt-4o-mini")])  # fmt: skip
+    assert run_cli("ingest", "-q", str(log))[0] == 0
+    code, out, err = run_cli("whatif", "--model", "haiku", "--model", "claude-sonnet-4-5", "--batch",
+                             "--format", "json")  # fmt: skip
+    assert code == 0, err
+    doc = json.loads(out)
+    # batch halves the scope (both models: batch_discount 0.5): savings (0.001 + 0.003) x 0.5 = 0.002
+    assert doc["totals"]["savings_usd"] == pytest.approx(0.002)
+    assert doc["scenario"]["scope"]["models"] == ["haiku", "claude-sonnet-4-5"]
+
+
+def test_estimate_of_an_empty_prompt_is_an_error(run_cli: Any, tmp_path: Path) -> None:
+    (tmp_path / "empty.txt").write_text("  \n")
+    line = one_line_error(*run_cli("estimate", str(tmp_path / "empty.txt")))
+    assert "is empty: nothing to price" in line

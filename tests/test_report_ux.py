@@ -209,3 +209,77 @@ def test_estimate_of_an_empty_prompt_is_an_error(run_cli: Any, tmp_path: Path) -
     (tmp_path / "empty.txt").write_text("  \n")
     line = one_line_error(*run_cli("estimate", str(tmp_path / "empty.txt")))
     assert "is empty: nothing to price" in line
+
+
+# ---------------------------------------------------------------- grouping
+
+
+@pytest.fixture
+def mixed(run_cli: Any, jsonl: Any) -> Any:
+    """Cost order (d4, d2, d1, d3) is not time order. Input per 1M: gpt-4.1-mini $0.40, gemini-2.5-flash
+    $0.30. d1 gpt-4.1-mini 1000 in = $0.0004; d2 its dated name, 10,000 in = $0.004; d3 gemini-2.5-flash
+    1000 in = $0.0003, logged with provider "gemini"; d4 the same model, 100,000 in = $0.03, "google"."""
+    log = jsonl([
+        rec("d1", "2026-09-01T10:00:00Z", model="gpt-4.1-mini", provider="openai"),
+        rec("d2", "2026-09-08T10:00:00Z", model="gpt-4.1-mini-2025-04-14", provider="openai", input_tokens=10_000),
+        rec("d3", "2026-09-15T10:00:00Z", model="gemini-2.5-flash", provider="gemini"),
+        rec("d4", "2026-10-15T10:00:00Z", model="gemini-2.5-flash", provider="google", input_tokens=100_000),
+    ])  # fmt: skip
+    assert run_cli("ingest", "-q", str(log))[0] == 0
+    return run_cli
+
+
+@pytest.mark.parametrize(
+    ("by", "expected"),
+    [("day", ["2026-09-01", "2026-09-08", "2026-09-15", "2026-10-15"]),
+     ("week", ["2026-08-31", "2026-09-07", "2026-09-14", "2026-10-12"]),
+     ("month", ["2026-09", "2026-10"])],
+)  # fmt: skip
+def test_periods_in_time_order(mixed: Any, by: str, expected: list[str]) -> None:
+    doc = report_json(mixed, "--by", by)
+    assert [r[by] for r in doc["rows"]] == expected
+
+
+def test_by_model_groups_on_the_price_table_model(mixed: Any) -> None:
+    rows = {r["model"]: r for r in report_json(mixed, "--by", "model")["rows"]}
+    assert set(rows) == {"gpt-4.1-mini", "gemini-2.5-flash"}
+    # 0.0004 + 0.004: both names are the same model
+    assert rows["gpt-4.1-mini"]["requests"] == 2
+    assert rows["gpt-4.1-mini"]["cost_usd"] == pytest.approx(0.0044)
+    # --where still compares the name as logged
+    doc = report_json(mixed, "--by", "model", "--where", "model=gpt-4.1-mini-2025-04-14")
+    assert [(r["model"], r["requests"]) for r in doc["rows"]] == [("gpt-4.1-mini", 1)]
+
+
+def test_by_provider_is_normalised(mixed: Any) -> None:
+    rows = {r["provider"]: r["requests"] for r in report_json(mixed, "--by", "provider")["rows"]}
+    assert rows == {"openai": 2, "google": 2}
+
+
+def test_by_an_attribute_nobody_has_is_an_error(run_cli: Any, jsonl: Any) -> None:
+    log = jsonl([rec("x", "2026-09-01T10:00:00Z", region="eu")])
+    assert run_cli("ingest", "-q", str(log))[0] == 0
+    line = one_line_error(*run_cli("report", "--by", "attrs.regoin"))
+    assert "no request has a field 'regoin'" in line and "region" in line
+    assert [r["attrs.region"] for r in report_json(run_cli, "--by", "attrs.region")["rows"]] == [
+        "eu"
+    ]
+
+
+def test_exports_report_without_by_has_rows(run_cli: Any, tmp_path: Path) -> None:
+    # one OpenAI usage bucket: gpt-4o-mini-2024-07-18 1,000,000 input tokens x $0.15 = $0.15
+    page = {"object": "page", "data": [{"object": "bucket", "start_time": 1754006400, "end_time": 1754092800,
+            "results": [{"object": "organization.usage.completions.result", "input_tokens": 1_000_000,
+                         "output_tokens": 0, "input_cached_tokens": 0, "num_model_requests": 10,
+                         "model": "gpt-4o-mini-2024-07-18", "project_id": None, "user_id": None,
+                         "api_key_id": None, "batch": False}]}], "has_more": False}  # fmt: skip
+    (tmp_path / "usage.json").write_text(json.dumps(page))
+    code, _, err = run_cli("ingest", "-q", str(tmp_path / "usage.json"))
+    assert code == 0, err
+    code, out, err = run_cli("report", "--source", "exports", "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["by"] == ["provider", "model"]
+    (row,) = doc["rows"]
+    assert (row["provider"], row["model"], row["requests"]) == ("openai", "gpt-4o-mini", 10)
+    assert row["cost_usd"] == pytest.approx(0.15)

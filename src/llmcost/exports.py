@@ -14,6 +14,7 @@ from typing import Any
 
 from llmcost import pricing
 from llmcost.errors import LlmcostError
+from llmcost.metrics import group_order
 from llmcost.render import Column, Table, fmt_value
 
 REPORT_SCHEMA = "llmcost.report/1"
@@ -24,7 +25,8 @@ PERIODS = {"day": ("day", "%Y-%m-%d"), "month": ("month", "%Y-%m")}
 
 # --by for `report --source exports`: name -> SQL over priced_usage
 DIMENSIONS: dict[str, str] = {
-    "model": "model",
+    # the price-table model, as report --by model groups requests (lc_model_keys)
+    "model": "coalesce((SELECT k.key FROM lc_model_keys k WHERE k.name = model), model)",
     "provider": "provider",
     "project": "project",
     "workspace": "workspace",
@@ -113,6 +115,9 @@ def _meta(prices: pricing.PriceTable, window: Any, generated_at: datetime | None
 # ---------------------------------------------------------------- report --source exports
 
 
+DEFAULT_BY = ("provider", "model")
+
+
 def parse_by(text: str | None) -> list[str]:
     names = [part.strip() for part in (text or "").split(",") if part.strip()]
     for name in names:
@@ -175,8 +180,11 @@ def report(
     window: Any = None,
     generated_at: datetime | None = None,
 ) -> ExportsReport:
-    """The usage exports grouped by `by` (see DIMENSIONS), priced at their bucket start."""
+    """The usage exports grouped by `by` (see DIMENSIONS; by provider and model when not given),
+    priced at their bucket start."""
+    by = by or list(DEFAULT_BY)
     install_usage(con, prices)
+    _model_keys(con, prices)
     where, params = _window_sql(window, "bucket_start")
     n, priced, unpriced_models = con.execute(
         f"SELECT count(*), count(price_model), list(DISTINCT model ORDER BY model) FILTER (WHERE price_model IS NULL) "
@@ -195,7 +203,7 @@ def report(
         group = ", ".join(f"d{i}" for i in range(len(dims)))
         for rec in con.execute(
             f"SELECT {select}, {_SUMS} FROM {PRICED_USAGE} WHERE {where} "
-            f"GROUP BY {group} ORDER BY cost_usd DESC NULLS LAST, {group}",
+            f"GROUP BY {group} ORDER BY {group_order(by, [f'd{i}' for i in range(len(by))], 'cost_usd')}",
             params,
         ).fetchall():
             row = {name: rec[i] for i, name in enumerate(by)}

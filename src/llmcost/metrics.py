@@ -45,6 +45,26 @@ DIMENSIONS: dict[str, str] = {
     "week": "strftime(date_trunc('week', ts), '%Y-%m-%d')",
     "month": "strftime(date_trunc('month', ts), '%Y-%m')",
 }
+# --by model groups on the price table's model (gpt-4.1-mini-2025-04-14 is gpt-4.1-mini), --by provider
+# on one name per provider (gemini is google); both from lc_model_names (install_names). --where
+# compares the values as logged (DIMENSIONS).
+MODEL_GROUP = "coalesce((SELECT n.model_id FROM lc_model_names n WHERE n.name = model), model)"
+PROVIDER_ALIASES = {
+    "gemini": "google", "google_genai": "google", "google-genai": "google", "google_ai_studio": "google",
+    "googleai": "google", "gcp.gemini": "google", "gcp.gen_ai": "google", "vertex_ai": "vertex",
+    "vertexai": "vertex", "gcp.vertex_ai": "vertex", "google_vertex": "vertex", "aws.bedrock": "bedrock",
+    "amazon_bedrock": "bedrock", "aws_bedrock": "bedrock", "azure_openai": "azure", "azure.ai.openai": "azure",
+    "az.ai.openai": "azure", "az.ai.inference": "azure", "azure_ai": "azure", "mistral_ai": "mistral",
+    "mistralai": "mistral", "together_ai": "together", "togetherai": "together", "x_ai": "xai",
+    "anthropic.messages": "anthropic", "openai.chat": "openai",
+}  # fmt: skip
+PROVIDER_GROUP = (
+    "coalesce(CASE lower(trim(provider)) "
+    + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in PROVIDER_ALIASES.items())
+    + " ELSE nullif(lower(trim(provider)), '') END,"
+    " (SELECT n.model_provider FROM lc_model_names n WHERE n.name = model))"
+)
+GROUP_DIMENSIONS = {"model": MODEL_GROUP, "provider": PROVIDER_GROUP}
 SYNONYMS = {
     "customer_id": "customer",
     "user_id": "user",
@@ -74,8 +94,23 @@ def now() -> datetime:
 _clock = now
 
 
+def install_names(con: Any, prices: pricing.PriceTable, names: list[str] | None = None) -> None:
+    """lc_model_names: each logged model name that resolves, with its price-table id and provider."""
+    if names is None:
+        names = [r[0] for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()]
+    rows = [(n, m.id, m.provider) for n in names if n is not None and (m := prices.resolve(n))]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE lc_model_names (name VARCHAR, model_id VARCHAR, model_provider VARCHAR)"
+    )
+    if rows:
+        con.executemany("INSERT INTO lc_model_names VALUES (?, ?, ?)", rows)
+
+
 def dimension_sql(name: str) -> str:
+    """The SQL of a --by dimension (needs lc_model_names for model and provider)."""
     key = SYNONYMS.get(name, name)
+    if key in GROUP_DIMENSIONS:
+        return GROUP_DIMENSIONS[key]
     if key in DIMENSIONS:
         return DIMENSIONS[key]
     m = ATTR_NAME.match(name)
@@ -85,6 +120,28 @@ def dimension_sql(name: str) -> str:
         return f"json_extract_string(attrs, '$.{path}')"
     known = ", ".join([*DIMENSIONS, "attrs.NAME"])
     raise LlmcostError(f"unknown --by dimension {name!r}", hint=f"choose from: {known}")
+
+
+def check_attrs(con: Any, by: list[str]) -> None:
+    """--by attrs.NAME for a field no request carries is a typo, not one `—` group of everything."""
+    for name in by:
+        m = ATTR_NAME.match(name)
+        if not m or not con.execute("SELECT count(*) FROM requests").fetchone()[0]:
+            continue
+        sql = dimension_sql(name)
+        if con.execute(f"SELECT 1 FROM requests WHERE {sql} IS NOT NULL LIMIT 1").fetchone():
+            continue
+        keys = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT unnest(json_keys(attrs)) AS k FROM requests WHERE attrs IS NOT NULL ORDER BY k LIMIT 21"
+            ).fetchall()
+        ]
+        seen = ", ".join(keys[:20]) + (", …" if len(keys) > 20 else "") if keys else "none"
+        raise LlmcostError(
+            f"--by {name}: no request has a field {m.group(1)!r}",
+            hint=f"fields the requests carry: {seen}",
+        )
 
 
 def parse_by(text: str | None) -> list[str]:
@@ -735,14 +792,22 @@ def _margin(row: dict[str, Any], revenue: Any, cost: Any) -> None:
     row["cost_pct_of_revenue"] = _div(c, revenue, 100)
 
 
+TIME_DIMENSIONS = ("day", "week", "month")
+
+
+def group_order(names: list[str], keys: list[str], cost: str = "cost") -> str:
+    """Periods in time order (then the costliest first within a period); other groups costliest first."""
+    time = [k for n, k in zip(names, keys, strict=True) if n in TIME_DIMENSIONS]
+    return ", ".join([*time, f"{cost} DESC NULLS LAST", *(f"{k} NULLS LAST" for k in keys)])
+
+
 def _group_rows(
     con: Any, names: list[str], keys: list[str], allocate: str | None, total_cost: Any,
     rollups: Rollups | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     stats = rollups.group_stats(names, keys) if rollups is not None else None
     cur = con.execute(
-        _group_sql(keys, allocate, stats=stats)
-        + f" ORDER BY cost DESC NULLS LAST, {', '.join(keys)} NULLS LAST"
+        _group_sql(keys, allocate, stats=stats) + " ORDER BY " + group_order(names, keys)
     )
     cols = [c[0] for c in cur.description]
     rows = []
@@ -948,13 +1013,13 @@ def _summary(
 # joined at every report. Any other report (a window that leaves requests out, a --where, a --by on
 # a dimension lc_fine does not hold) reads the requests as before.
 
-ROLLUP_FORMAT = "1"  # bump when what a rollup holds changes: older rollups are then rebuilt
+ROLLUP_FORMAT = "2"  # bump when what a rollup holds changes: older rollups are then rebuilt
 # --by dimensions a rollup serves: columns of lc_fine (month as its YYYY-MM text, as DIMENSIONS has it)
 ROLLUP_DIMS = {
     "feature": "feature",
     "customer": "customer_id",
     "user": "user_id",
-    "model": "model",
+    "model": MODEL_GROUP,
     "tier": "tier",
     "plan": "plan",
     "month": "strftime(month, '%Y-%m')",
@@ -1148,9 +1213,12 @@ def report(
             f"unknown --allocate {allocate!r}", hint="choose requests, cost or equal"
         )
     filters = where or []
+    check_attrs(con, by)
     target_rules = parse_targets(targets or {})
     rollups = _rollups_for(con, prices, by, filters)
-    pricing.install(con, prices, names=rollups.models() if rollups else None)
+    names = rollups.models() if rollups else None
+    pricing.install(con, prices, names=names)
+    install_names(con, prices, names)
     win = effective_window(con, window)
     if rollups is not None and not rollups.covers(win):
         rollups = None

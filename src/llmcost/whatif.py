@@ -17,7 +17,7 @@ from typing import Any
 
 from llmcost import pricing
 from llmcost.errors import ConfigError, LlmcostError
-from llmcost.metrics import Window, dimension_sql
+from llmcost.metrics import Window, dimension_sql, install_names
 from llmcost.render import Column, Table, fmt_value
 from llmcost.store.sql import literal
 
@@ -435,7 +435,8 @@ def run(
     window = window or Window()
     validate(scenario)
     lv = scenario.levers
-    # the --by dimensions, of the request as logged; tier is the baseline price row's, taken when pricing
+    # the --by dimensions (model and provider as report groups them); tier is the baseline price row's
+    install_names(con, prices)
     dims = [dimension_sql(b) for b in by]
     early = "".join(f", {d} AS d{i}" for i, d in enumerate(dims) if d != "tier")
     early_keys = "".join(f", d{i}" for i, d in enumerate(dims) if d != "tier")

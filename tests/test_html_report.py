@@ -182,8 +182,8 @@ def test_sections_and_numbers(report_html: str) -> None:
         "whatif",
     ):
         assert f'id="{section}"' in text
-    assert "P90 $2.8000" in text and "P99 $2.9800" in text
-    assert "$5.5500" in text  # total cost in the model table
+    assert "P90 $2.80" in text and "P99 $2.98" in text
+    assert "$5.55" in text  # total cost in the model table
     assert "1 customer(s) cost more than they pay" in text
     assert "<code>batch = True</code>" in text and "cheap" in text  # the scenario from llmcost.toml
     assert re.search(r"sha256 <code>[0-9a-f]{16}</code>", text)

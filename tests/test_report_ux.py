@@ -153,7 +153,8 @@ def test_reconcile_headline_adds_up(run_cli: Any, jsonl: Any, tmp_path: Path) ->
     assert t["logged_cost_unbilled_usd"] == pytest.approx(0.00015)
     assert t["gap_usd"] == pytest.approx(t["billed_cost_usd"] - t["logged_cost_billed_usd"])
     code, out, _ = run_cli("reconcile")
-    assert "periods with a bill: billed $0.5000 - request logs $0.000150 = gap $0.4999" in out
+    # 0.5 - 0.00015 = 0.49985, all three printed to the decimals of the smallest
+    assert "periods with a bill: billed $0.500000 - request logs $0.000150 = gap $0.499850" in out
     assert "request logs in periods with no bill: $0.000150" in out
 
 
@@ -168,13 +169,14 @@ def test_output_into_a_missing_folder_or_onto_a_folder(loaded: Any, target: str)
 
 @pytest.mark.parametrize(
     "args",
-    [["report"], ["report", "--by", "feature"], ["reconcile"], ["check"], ["prices", "check"],
-     ["whatif", "--batch"], ["ingest", "--show-rejects"]],
+    [["report"], ["report", "--by", "feature"], ["reconcile"], ["check"],
+     ["whatif", "--batch"], ["ingest", "--show-rejects"], ["diff", "--compare-to", "base.json"]],
 )  # fmt: skip
 def test_read_commands_never_create_a_database(
     run_cli: Any, tmp_path: Path, args: list[str]
 ) -> None:
     db = tmp_path / "nowhere" / "x.duckdb"
+    (tmp_path / "base.json").write_text(json.dumps({"schema": "llmcost.report/1", "by": []}))
     line = one_line_error(*run_cli("--db", str(db), *args))
     assert (
         line == f"llmcost: error: no llmcost database at {db}; run `llmcost ingest PATH...` first"
@@ -283,3 +285,10 @@ def test_exports_report_without_by_has_rows(run_cli: Any, tmp_path: Path) -> Non
     (row,) = doc["rows"]
     assert (row["provider"], row["model"], row["requests"]) == ("openai", "gpt-4o-mini", 10)
     assert row["cost_usd"] == pytest.approx(0.15)
+
+
+def test_prices_check_without_a_database_checks_the_table(run_cli: Any, tmp_path: Path) -> None:
+    db = tmp_path / "nowhere" / "x.duckdb"
+    code, out, _ = run_cli("--db", str(db), "prices", "check", "--format", "json")
+    assert code == 0 and json.loads(out)["unpriced"] == []
+    assert not db.parent.exists()

@@ -31,14 +31,20 @@ FormatOpt = Annotated[
     str, typer.Option("--format", "-f", help="table | json | csv | markdown | html | parquet")
 ]
 OutputOpt = Annotated[
-    Path | None, typer.Option("--output", "-o", help="write to FILE instead of stdout")
-]
+    Path | None,
+    typer.Option("--output", "-o", help="write to FILE instead of stdout; the format follows its extension (.json, .csv, .md, .html, .parquet)"),
+]  # fmt: skip
+TableOpt = Annotated[
+    str | None,
+    typer.Option("--table", help="csv / parquet: the table to write (the first by default; the note on stderr names the others)"),
+]  # fmt: skip
 
 
 class State:
     def __init__(self, db: Path | None, pricing: list[Path], config_path: Path | None) -> None:
         self._db, self._pricing, self._config = db, pricing, config_path
         self._settings: config.Settings | None = None
+        self._prices: Any = None
 
     @property
     def settings(self) -> config.Settings:
@@ -58,7 +64,9 @@ class State:
     def prices(self) -> Any:
         from llmcost import pricing
 
-        return pricing.load(self.settings.pricing)
+        if self._prices is None:
+            self._prices = pricing.load(self.settings.pricing)
+        return self._prices
 
 
 def _state(ctx: typer.Context) -> State:
@@ -201,19 +209,22 @@ def report(
     source: Annotated[str | None, typer.Option("--source", help="requests (request logs) | exports (provider usage exports; by model, provider, project, workspace, api_key, day, week, month) [default: exports when there are no request logs]")] = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
+    table: TableOpt = None,
 ) -> None:  # fmt: skip
     """The P&L: cost per request, task, user, customer and feature; coverage of the price table."""
     from llmcost import metrics
-    from llmcost.render import render
+    from llmcost.render import infer_format, render
     from llmcost.report.markdown import summary_markdown
 
     state = _state(ctx)
+    fmt = infer_format(fmt, output)
     window = _window(since, until)
-    if source != "exports":  # a bad flag is reported before a missing database
+    if source != "exports":  # a bad flag or price file is reported before a missing database
         metrics.parse_by(by), metrics.parse_where(where)
+    state.prices()
     con = state.connect()
     if _exports_source(con, source, fmt):
-        return _report_exports(state, con, by, window, fmt, output)
+        return _report_exports(state, con, by, window, fmt, output, table)
     result = metrics.report(
         con, state.prices(), by=metrics.parse_by(by), window=window, where=metrics.parse_where(where),
         allocate=allocate, targets=state.settings.section("targets"),
@@ -223,7 +234,7 @@ def report(
 
         emit(render(with_series(result, con, window, state.settings, state.prices()), fmt, output))
     else:
-        emit(render(result, fmt, output))
+        emit(render(result, fmt, output, table=table))
     step_summary(summary_markdown(result))
 
 
@@ -238,7 +249,13 @@ def _exports_source(con: Any, source: str | None, fmt: str) -> bool:
 
 
 def _report_exports(
-    state: State, con: Any, by: str | None, window: Any, fmt: str, output: Path | None
+    state: State,
+    con: Any,
+    by: str | None,
+    window: Any,
+    fmt: str,
+    output: Path | None,
+    table: str | None,
 ) -> None:
     from llmcost import exports
     from llmcost.render import render, to_markdown
@@ -249,7 +266,7 @@ def _report_exports(
             hint="use table, json, csv, markdown or parquet",
         )
     result = exports.report(con, state.prices(), by=exports.parse_by(by), window=window)
-    emit(render(result, fmt, output))
+    emit(render(result, fmt, output, table=table))
     step_summary(to_markdown(result))
 
 
@@ -264,9 +281,10 @@ def reconcile(
 ) -> None:  # fmt: skip
     """Request logs vs provider usage exports vs billed cost, per period, provider and model."""
     from llmcost import exports
-    from llmcost.render import render
+    from llmcost.render import infer_format, render
 
     state = _state(ctx)
+    fmt = infer_format(fmt, output)
     if fmt == "html":
         raise LlmcostError(
             "--format html is not available for reconcile",
@@ -314,11 +332,14 @@ def prices_show(
 def prices_check(ctx: typer.Context, fmt: FormatOpt = "table") -> None:
     """Models seen in the data with no price at their time, and rates the table lacks."""
     from llmcost.render import render
+    from llmcost.store import connect
     from llmcost.views import prices_check_result
 
     state = _state(ctx)
-    result = prices_check_result(state.connect(), state.prices())
-    emit(render(result, fmt))
+    prices = state.prices()
+    # with no database yet, the table's own gaps are still worth reporting: an empty one in memory
+    con = state.connect() if state.settings.db.exists() else connect(":memory:")
+    emit(render(prices_check_result(con, prices), fmt))
 
 
 # ---------------------------------------------------------------- what-if and estimate
@@ -348,6 +369,7 @@ def whatif(
     until: Annotated[str | None, typer.Option("--until", help="end: a date includes that day (2026-10-31), a time is exclusive")] = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
+    table: TableOpt = None,
 ) -> None:  # fmt: skip
     """Re-price history under a scenario: routing, caching, batching, caps. Quality is not measured."""
     from llmcost import metrics
@@ -374,7 +396,7 @@ def whatif(
         )
         group = metrics.parse_by(by)
         result = wi.run(state.connect(), prices, scenario, by=group, window=window)
-    emit(render(result, fmt, output, title="llmcost what-if"))
+    emit(render(result, fmt, output, title="llmcost what-if", table=table))
 
 
 @app.command()
@@ -439,6 +461,7 @@ def diff(
     until: Annotated[str | None, typer.Option("--until", help="end of that window: a date includes that day")] = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
+    table: TableOpt = None,
 ) -> None:  # fmt: skip
     """Compare two saved JSON reports: totals and per-group deltas."""
     from llmcost import diff as diff_mod
@@ -454,7 +477,7 @@ def diff(
         target = jsonable(
             metrics.report(state.connect(), state.prices(), by=by, window=window).to_json()
         )
-    emit(render(diff_mod.diff(compare_to, target), fmt, output, title="llmcost diff"))
+    emit(render(diff_mod.diff(compare_to, target), fmt, output, title="llmcost diff", table=table))
 
 
 # ---------------------------------------------------------------- sample data

@@ -15,7 +15,7 @@ from typing import Any
 from llmcost import pricing
 from llmcost.errors import LlmcostError
 from llmcost.metrics import group_order
-from llmcost.render import Column, Table, fmt_value
+from llmcost.render import Column, Table, fmt_usd_terms, fmt_value, fmt_window
 
 REPORT_SCHEMA = "llmcost.report/1"
 RECONCILE_SCHEMA = "llmcost.reconcile/1"
@@ -147,7 +147,7 @@ class ExportsReport:
             models = ", ".join(m or "(no model)" for m in c["unpriced_models"])
             cov += f"; {c['unpriced']:,} unpriced ({models}) — see `llmcost prices check`"
         return [
-            f"source: provider usage exports   window: {w['since'] or 'start'} .. {w['until'] or 'end'}",
+            f"source: provider usage exports   window: {fmt_window(w['since'], w['until'])}",
             f"requests {requests}   input tokens {t['input_tokens']:,}   output tokens {t['output_tokens']:,}   "
             f"cost {fmt_value(t['cost_usd'], 'usd')}",
             cov,
@@ -251,10 +251,11 @@ class ReconcileResult:
         else:
             share = self.doc["unexplained_share"]
             # the gap only exists where a bill does: print the terms it is the difference of
+            billed, logged, gap = fmt_usd_terms(
+                t["billed_cost_usd"], t["logged_cost_billed_usd"] or 0, t["gap_usd"]
+            )
             lines.append(
-                f"periods with a bill: billed {fmt_value(t['billed_cost_usd'], 'usd')}"
-                f" - request logs {fmt_value(t['logged_cost_billed_usd'] or 0, 'usd')}"
-                f" = gap {fmt_value(t['gap_usd'], 'usd')}"
+                f"periods with a bill: billed {billed} - request logs {logged} = gap {gap}"
             )
             if share is not None:
                 lines.append(f"{share * 100:.1f}% of the bill is not explained by the request logs")

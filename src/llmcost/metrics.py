@@ -21,7 +21,7 @@ from typing import Any
 
 from llmcost import pricing
 from llmcost.errors import LlmcostError
-from llmcost.render import Column, Table, fmt_value
+from llmcost.render import Column, Table, fmt_value, fmt_window
 
 SCHEMA = "llmcost.report/1"
 ALLOCATIONS = ("requests", "cost", "equal")
@@ -404,10 +404,9 @@ class ReportResult:
         d = self.doc
         t, w = d["totals"], d["window"]
         lines = [
-            f"window: {fmt_value(w['since'], 'text') if w['since'] else 'start'} .. "
-            f"{fmt_value(w['until'], 'text') if w['until'] else 'end'}"
-            + (f"   (previous: {fmt_value(d['previous_window']['since'], 'text')} .. "
-               f"{fmt_value(d['previous_window']['until'], 'text')})" if d.get("previous_window") else "")
+            f"window: {fmt_window(w['since'], w['until'])}"
+            + (f"   (previous: {fmt_window(d['previous_window']['since'], d['previous_window']['until'])})"
+               if d.get("previous_window") else "")
             + (f"   where {' and '.join(d['filters'])}" if d.get("filters") else ""),
             f"requests {t['requests']:,}   tasks {t['tasks']:,}   users {t['users']:,}   customers {t['customers']:,}",
             f"inference cost {fmt_value(t['cost_usd'], 'usd')}"
@@ -495,7 +494,7 @@ def _summary_tables(d: dict[str, Any], has_rev: bool) -> list[Table]:
     s = d["summary"]
     metric_cols = [
         _c("label", "metric"), _c("value", "this period", "unit"), _c("previous", "previous", "unit"),
-        _c("change", "change", "unit"), _c("goal", "target"), _c("status", "status"),
+        _c("change", "change", "change"), _c("goal", "target"), _c("status", "status"),
     ]  # fmt: skip
     tables = [
         Table(

@@ -18,8 +18,7 @@ from llmcost.errors import ExitCode, LlmcostError
 
 app = typer.Typer(
     name="llmcost",
-    help="Cost analytics for LLM features: ingest logs, price every request, report the P&L.",
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -79,13 +78,33 @@ def _window(since: str | None, until: str | None) -> Any:
     return metrics.parse_window(since, until)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from llmcost import __version__
+
+        sys.stdout.write(f"llmcost {__version__}\n")
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     ctx: typer.Context,
     db: Annotated[Path | None, typer.Option("--db", help="database file [env LLMCOST_DB; default .llmcost/llmcost.duckdb]")] = None,
     pricing: Annotated[list[Path] | None, typer.Option("--pricing", help="extra price file or folder, overlays the bundled table (repeatable)")] = None,
     config_path: Annotated[Path | None, typer.Option("--config", help="config file [default llmcost.toml, then [tool.llmcost] in pyproject.toml]")] = None,
+    version: Annotated[bool, typer.Option("--version", help="print the version and exit", is_eager=True, callback=_version)] = False,
 ) -> None:  # fmt: skip
+    """Cost analytics for LLM features: ingest logs, price every request, report the P&L.
+
+    \b
+    Start with:
+      llmcost init                      an annotated llmcost.toml
+      llmcost ingest logs/ revenue.csv  load request logs and revenue
+      llmcost report                    the P&L: this period vs the previous one
+      llmcost report --by feature       cost and margin per feature
+
+    --db, --pricing and --config may also follow the command.
+    """
     ctx.obj = State(db, list(pricing or []), config_path)
 
 
@@ -124,7 +143,15 @@ def ingest(
     list_formats: Annotated[bool, typer.Option("--list-formats", help="list the input formats and exit")] = False,
     claude_code: Annotated[bool, typer.Option("--claude-code", help="also ingest Claude Code's session logs from their default places (CLAUDE_CONFIG_DIR, ~/.config/claude, ~/.claude)")] = False,
 ) -> None:  # fmt: skip
-    """Load request logs, provider exports and revenue CSVs into the database."""
+    """Load request logs, provider exports and revenue CSVs into the database.
+
+    \b
+    Examples:
+      llmcost ingest logs/ revenue.csv         folders are read recursively
+      llmcost ingest 'exports/*.json.gz'       globs; .gz and .zst are read as they are
+      zcat app.jsonl.gz | llmcost ingest -     from stdin
+      llmcost ingest --show-rejects            the rejected lines, with their reasons
+    """
     from llmcost import ingest as ingest_mod
     from llmcost.ingest import formats
     from llmcost.views import ingest_summary, rejects_table
@@ -145,7 +172,7 @@ def ingest(
         paths = [*(paths or []), *default_files()]
     if not paths:
         raise LlmcostError("nothing to ingest", hint="give files, folders, globs or - (stdin)")
-    with _progress(quiet) as advance:
+    with _progress(quiet, paths) as advance:
         summary = ingest_mod.ingest_paths(
             con, paths, as_format=as_format, strict=strict, keep_text=keep_text, progress=advance
         )
@@ -170,24 +197,49 @@ def _render_simple(result: Any, fmt: str) -> str | None:
     return render(result, fmt)
 
 
-class _progress:
-    """A byte progress bar on stderr when it is a terminal; a no-op otherwise."""
+def input_size(paths: list[str]) -> tuple[int, int | None]:
+    """How many files the paths name, and their bytes on disk (None with stdin among them)."""
+    from llmcost.ingest.sources import expand
 
-    def __init__(self, quiet: bool) -> None:
+    try:
+        sources, _ = expand(paths)
+        sizes = [s.path.stat().st_size if s.path is not None else None for s in sources]
+    except (OSError, LlmcostError):
+        return 0, None
+    known = [n for n in sizes if n is not None]
+    return len(sizes), (sum(known) if len(known) == len(sizes) else None)
+
+
+class _progress:
+    """A progress bar on stderr when it is a terminal (bytes, percent, rate and time left when the
+    size is known); a no-op otherwise."""
+
+    def __init__(self, quiet: bool, paths: list[str] | None = None) -> None:
         self.enabled = not quiet and sys.stderr.isatty() and not os.environ.get("CI")
         self._progress: Any = None
+        self._paths = paths or []
 
     def __enter__(self) -> Any:
         if not self.enabled:
             return None
-        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TaskProgressColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )  # fmt: skip
 
+        files, total = input_size(self._paths)
         self._progress = Progress(
-            "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-            transient=True, console=__import__("rich.console").console.Console(stderr=True),
+            "{task.description}", BarColumn(), TaskProgressColumn(), DownloadColumn(), TransferSpeedColumn(),
+            TimeRemainingColumn(), transient=True, console=Console(stderr=True),
         )  # fmt: skip
         self._progress.start()
-        task = self._progress.add_task("ingesting", total=None)
+        label = f"ingesting {files:,} file{'s' * (files != 1)}" if files else "ingesting"
+        task = self._progress.add_task(label, total=total)
         return lambda n: self._progress.advance(task, n)
 
     def __exit__(self, *exc: object) -> None:
@@ -211,7 +263,15 @@ def report(
     output: OutputOpt = None,
     table: TableOpt = None,
 ) -> None:  # fmt: skip
-    """The P&L: cost per request, task, user, customer and feature; coverage of the price table."""
+    """The P&L: cost per request, task, user, customer and feature; coverage of the price table.
+
+    \b
+    Examples:
+      llmcost report                                    this period vs the previous one
+      llmcost report --by feature --since 30d           the last 30 days, per feature
+      llmcost report --by customer,month -o margins.csv
+      llmcost report --format html -o report.html       one self-contained file
+    """
     from llmcost import metrics
     from llmcost.render import infer_format, render
     from llmcost.report.markdown import summary_markdown
@@ -279,7 +339,13 @@ def reconcile(
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:  # fmt: skip
-    """Request logs vs provider usage exports vs billed cost, per period, provider and model."""
+    """Request logs vs provider usage exports vs billed cost, per period, provider and model.
+
+    \b
+    Examples:
+      llmcost reconcile                   by month
+      llmcost reconcile --by day --since 2026-10-01 -o gaps.csv
+    """
     from llmcost import exports
     from llmcost.render import infer_format, render
 
@@ -301,7 +367,13 @@ def reconcile(
 
 @prices_app.command("list")
 def prices_list(ctx: typer.Context, fmt: FormatOpt = "table", output: OutputOpt = None) -> None:
-    """Every model in the table with its current rates."""
+    """Every model in the table with its current rates.
+
+    \b
+    Examples:
+      llmcost prices list
+      llmcost --pricing negotiated.toml prices list -o prices.csv
+    """
     from llmcost.render import render
     from llmcost.views import prices_list_table
 
@@ -314,7 +386,13 @@ def prices_show(
     model: Annotated[str, typer.Argument(help="model id, alias or logged name")],
     fmt: FormatOpt = "table",
 ) -> None:
-    """All dated versions of one model's price."""
+    """All dated versions of one model's price.
+
+    \b
+    Examples:
+      llmcost prices show haiku
+      llmcost prices show gpt-4.1-mini-2025-04-14 --format json
+    """
     from llmcost.render import render
     from llmcost.views import prices_show_table
 
@@ -330,7 +408,13 @@ def prices_show(
 
 @prices_app.command("check")
 def prices_check(ctx: typer.Context, fmt: FormatOpt = "table") -> None:
-    """Models seen in the data with no price at their time, and rates the table lacks."""
+    """Models seen in the data with no price at their time, and rates the table lacks.
+
+    \b
+    Examples:
+      llmcost prices check
+      llmcost --pricing private.toml prices check
+    """
     from llmcost.render import render
     from llmcost.store import connect
     from llmcost.views import prices_check_result
@@ -371,7 +455,15 @@ def whatif(
     output: OutputOpt = None,
     table: TableOpt = None,
 ) -> None:  # fmt: skip
-    """Re-price history under a scenario: routing, caching, batching, caps. Quality is not measured."""
+    """Re-price history under a scenario: routing, caching, batching, caps. Quality is not measured.
+
+    \b
+    Examples:
+      llmcost whatif --route-to haiku --feature support-chat
+      llmcost whatif --batch --model gpt-4.1 --model gpt-4.1-mini --by feature
+      llmcost whatif support-on-haiku      a [scenarios.NAME] of llmcost.toml
+      llmcost whatif --all                 every configured scenario side by side
+    """
     from llmcost import metrics
     from llmcost import whatif as wi
     from llmcost.render import render
@@ -411,7 +503,13 @@ def estimate(
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:  # fmt: skip
-    """Pre-flight: count a prompt's tokens (tiktoken, offline) and price calls across models."""
+    """Pre-flight: count a prompt's tokens (tiktoken, offline) and price calls across models.
+
+    \b
+    Examples:
+      llmcost estimate prompt.txt --output-tokens 300 --calls 10000 --tier small
+      echo "Summarise this ticket" | llmcost estimate - -m haiku -m gpt-4.1-mini
+    """
     from llmcost import whatif as wi
     from llmcost.render import render
 
@@ -438,7 +536,13 @@ def check(
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:  # fmt: skip
-    """CI gate: evaluate the [check] rules of llmcost.toml; exit 1 when one is breached."""
+    """CI gate: evaluate the [check] rules of llmcost.toml; exit 1 when one is breached.
+
+    \b
+    Examples:
+      llmcost check                        the rules of llmcost.toml
+      llmcost check --since 7d --format json
+    """
     from llmcost import checks
     from llmcost.render import render
     from llmcost.report.markdown import summary_markdown
@@ -463,7 +567,14 @@ def diff(
     output: OutputOpt = None,
     table: TableOpt = None,
 ) -> None:  # fmt: skip
-    """Compare two saved JSON reports: totals and per-group deltas."""
+    """Compare two saved JSON reports: totals and per-group deltas.
+
+    \b
+    Examples:
+      llmcost report --by feature -o last-week.json
+      llmcost diff --compare-to last-week.json             against the database now
+      llmcost diff this-week.json --compare-to last-week.json
+    """
     from llmcost import diff as diff_mod
     from llmcost import metrics
     from llmcost.render import jsonable, render
@@ -491,7 +602,13 @@ def synth(
     months: Annotated[int, typer.Option("--months")] = 3,
     compress: Annotated[bool, typer.Option("--gzip", help="write .jsonl.gz")] = False,
 ) -> None:  # fmt: skip
-    """Generate a realistic, deterministic fictional AI SaaS data set."""
+    """Generate a realistic, deterministic fictional AI SaaS data set.
+
+    \b
+    Examples:
+      llmcost synth demo/ --requests 5000
+      llmcost synth demo/ --months 6 --gzip
+    """
     from llmcost.synth import generate
 
     if requests <= 0:
@@ -502,13 +619,61 @@ def synth(
     )
 
 
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="the file to write")] = Path("llmcost.toml"),
+    force: Annotated[bool, typer.Option("--force", help="replace an existing file")] = False,
+) -> None:  # fmt: skip
+    """Write an annotated llmcost.toml: targets, check rules, what-if scenarios, field mapping.
+
+    \b
+    Examples:
+      llmcost init
+      llmcost init ci/llmcost.toml --force
+    """
+    from llmcost.starter import write_config
+
+    written = write_config(path, force=force)
+    warn(f"wrote {written}: edit the targets, rules and scenarios, then run `llmcost check`")
+
+
 # ---------------------------------------------------------------- entry point
+
+GLOBAL_OPTIONS = ("--db", "--pricing", "--config")
+
+
+def hoist_globals(argv: list[str]) -> list[str]:
+    """`llmcost report --db x.duckdb` works as `llmcost --db x.duckdb report`: the global options
+    given after the command move before it."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):  # the options before the command
+        i += 2 if argv[i] in GLOBAL_OPTIONS else 1
+    if i >= len(argv):
+        return argv
+    head, rest, moved = argv[: i + 1], argv[i + 1 :], []
+    out: list[str] = []
+    j = 0
+    while j < len(rest):
+        arg = rest[j]
+        if arg == "--":
+            out += rest[j:]
+            break
+        if arg in GLOBAL_OPTIONS and j + 1 < len(rest):
+            moved += rest[j : j + 2]
+            j += 2
+            continue
+        if arg.split("=", 1)[0] in GLOBAL_OPTIONS and "=" in arg:
+            moved.append(arg)
+        else:
+            out.append(arg)
+        j += 1
+    return [*head[:-1], *moved, head[-1], *out]
 
 
 def main() -> None:
     try:
         # standalone_mode=False returns a typer.Exit's code (ingest --strict) instead of exiting
-        code = app(standalone_mode=False)
+        code = app(args=hoist_globals(sys.argv[1:]), standalone_mode=False)
     except LlmcostError as exc:
         warn(f"llmcost: error: {exc}")
         sys.exit(exc.exit_code)

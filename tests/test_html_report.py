@@ -185,7 +185,9 @@ def test_sections_and_numbers(report_html: str) -> None:
     assert "P90 $2.80" in text and "P99 $2.98" in text
     assert "$5.55" in text  # total cost in the model table
     assert "1 customer(s) cost more than they pay" in text
-    assert "<code>batch = True</code>" in text and "cheap" in text  # the scenario from llmcost.toml
+    # the scenario from llmcost.toml, in words
+    assert "cheap" in text and "scope: feature in chat" in text and "through the batch API" in text
+    assert "batch = True" not in text
     assert re.search(r"sha256 <code>[0-9a-f]{16}</code>", text)
 
 

@@ -292,3 +292,24 @@ def test_prices_check_without_a_database_checks_the_table(run_cli: Any, tmp_path
     code, out, _ = run_cli("--db", str(db), "prices", "check", "--format", "json")
     assert code == 0 and json.loads(out)["unpriced"] == []
     assert not db.parent.exists()
+
+
+def test_summary_compares_the_last_full_month_with_the_one_before(
+    loaded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLMCOST_NOW", "2026-11-22T10:00:00Z")
+    doc = report_json(loaded)
+    assert doc["window"] == {"since": "2026-10-01T00:00:00Z", "until": "2026-11-01T00:00:00Z"}
+    assert doc["previous_window"] == {
+        "since": "2026-09-01T00:00:00Z",
+        "until": "2026-10-01T00:00:00Z",
+    }
+    cost = next(m for m in doc["summary"]["metrics"] if m["name"] == "requests")
+    assert (cost["value"], cost["previous"], cost["change"]) == (1, 2, -1)
+    _, out, _ = loaded("report")
+    assert out.startswith("window: the last full month, 2026-10-01 to 2026-10-31 (31 days)")
+    # October is not over on 2026-10-20: then September against August
+    monkeypatch.setenv("LLMCOST_NOW", "2026-10-20T10:00:00Z")
+    assert report_json(loaded)["window"]["since"] == "2026-09-01T00:00:00Z"
+    # --by and explicit windows are left as given
+    assert report_json(loaded, "--by", "feature")["window"]["since"] == "2026-09-01T00:00:00Z"

@@ -285,10 +285,16 @@ def report(
     con = state.connect()
     if _exports_source(con, source, fmt):
         return _report_exports(state, con, by, window, fmt, output, table)
+    default = (
+        not by and since is None and until is None
+    )  # the summary: last full month vs the one before
+    window = (metrics.summary_window(con) or window) if default else window
     result = metrics.report(
         con, state.prices(), by=metrics.parse_by(by), window=window, where=metrics.parse_where(where),
         allocate=allocate, targets=state.settings.section("targets"),
     )  # fmt: skip
+    if default and window.since is not None:
+        result.doc["window_rule"] = "last full month"
     if fmt == "html":  # charts need their own series; other formats render the result as it is
         from llmcost.report.context import with_series
 

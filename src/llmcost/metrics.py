@@ -330,6 +330,20 @@ class Window:
         return Window(s - (u - s), s)
 
 
+def summary_window(con: Any) -> Window | None:
+    """The summary's default window: the latest calendar month of the data that is over (the
+    previous period is then the month before). None when no month of the data is over yet."""
+    lo, hi = con.execute("SELECT min(ts), max(ts) FROM requests").fetchone()
+    if hi is None:
+        return None
+    last = _month_start(hi)
+    if _add_months(last, 1) > _clock():  # the data's latest month is still running
+        last = _add_months(last, -1)
+    if last < _month_start(lo):
+        return None
+    return Window(last, _add_months(last, 1))
+
+
 def effective_window(con: Any, window: Window) -> Window:
     """Open ends are closed at the data's month bounds (first request's month .. after the last's)."""
     if window.since is not None and window.until is not None:
@@ -404,7 +418,8 @@ class ReportResult:
         d = self.doc
         t, w = d["totals"], d["window"]
         lines = [
-            f"window: {fmt_window(w['since'], w['until'])}"
+            "window: " + ("the last full month, " if d.get("window_rule") == "last full month" else "")
+            + fmt_window(w["since"], w["until"])
             + (f"   (previous: {fmt_window(d['previous_window']['since'], d['previous_window']['until'])})"
                if d.get("previous_window") else "")
             + (f"   where {' and '.join(d['filters'])}" if d.get("filters") else ""),

@@ -16,7 +16,8 @@ $(BIN)/llmcost: pyproject.toml
 # The main job: the fictional company's request logs and revenue -> the P&L and a what-if, in the
 # default database (.llmcost/llmcost.duckdb), so that a plain `llmcost report` afterwards shows them.
 # Then every supported provider export and gateway log (sample_logs/providers/) into a second
-# database, reported by model and reconciled against the billed cost.
+# database, reported by model and reconciled against the billed cost for October 2026, the month
+# that request logs and bills (openai_costs, anthropic_costs 2026-10) both cover.
 demo: $(BIN)/llmcost
 	rm -f $(DEMO_DB) $(SOURCES_DB)
 	$(BIN)/llmcost ingest sample_logs/logs sample_logs/revenue.csv
@@ -26,7 +27,7 @@ demo: $(BIN)/llmcost
 	$(BIN)/llmcost report --format html -o .llmcost/report.html
 	$(BIN)/llmcost --db $(SOURCES_DB) ingest sample_logs/providers
 	$(BIN)/llmcost --db $(SOURCES_DB) report --by provider,model
-	$(BIN)/llmcost --db $(SOURCES_DB) reconcile
+	$(BIN)/llmcost --db $(SOURCES_DB) reconcile --since 2026-10-01
 	@echo "HTML report: .llmcost/report.html"
 
 test: $(BIN)/llmcost

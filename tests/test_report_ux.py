@@ -313,3 +313,17 @@ def test_summary_compares_the_last_full_month_with_the_one_before(
     assert report_json(loaded)["window"]["since"] == "2026-09-01T00:00:00Z"
     # --by and explicit windows are left as given
     assert report_json(loaded, "--by", "feature")["window"]["since"] == "2026-09-01T00:00:00Z"
+
+
+def test_the_demo_sources_overlap_in_time(run_cli: Any) -> None:
+    # make demo reconciles sample_logs/providers from 2026-10-01: request logs and bills of the same month
+    providers = Path(__file__).parents[1] / "sample_logs" / "providers"
+    assert run_cli("ingest", "-q", str(providers))[0] == 0
+    code, out, err = run_cli("reconcile", "--since", "2026-10-01", "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    both = [r for r in doc["rows"] if r["logged_cost_usd"] and r["billed_cost_usd"]]
+    assert len(both) >= 4
+    assert doc["unexplained_share"] is not None and doc["unexplained_share"] < 0.1
+    makefile = (Path(__file__).parents[1] / "Makefile").read_text()
+    assert "reconcile --since 2026-10-01" in makefile

@@ -201,3 +201,31 @@ def test_tmux_progress_bar(tmux: Any, tmp_path: Path) -> None:
     assert any(ch.isdigit() for ch in bar.split("/s")[-1])  # time left
     _wait(capture, lambda s: "total" in s)  # then the summary, the bar gone
     assert "ingesting 1 file" not in capture()
+
+
+def test_each_file_is_announced(con: Any, tmp_path: Path) -> None:
+    from llmcost.ingest import ingest_paths
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for name in ("a", "b"):
+        line = {"request_id": name, "timestamp": "2026-10-05T10:00:00Z", "model": "claude-haiku-4-5",
+                "input_tokens": 1, "output_tokens": 1}  # fmt: skip
+        (folder / f"{name}.jsonl").write_text(json.dumps(line) + "\n")
+    seen: list[str] = []
+    summary = ingest_paths(con, [str(folder)], on_file=lambda f: seen.append(Path(f.path).name))
+    assert sorted(seen) == ["a.jsonl", "b.jsonl"] and len(summary.files) == 2
+
+
+def test_tmux_a_line_per_file_of_a_folder(tmux: Any, tmp_path: Path) -> None:
+    start, capture = tmux
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for i in range(3):
+        line = {"request_id": f"r{i}", "timestamp": "2026-10-05T10:00:00Z", "model": "claude-haiku-4-5",
+                "input_tokens": 1, "output_tokens": 1}  # fmt: skip
+        (folder / f"part-{i}.jsonl").write_text(json.dumps(line) + "\n")
+    start(f"{LLMCOST} --db {tmp_path / 't.duckdb'} ingest logs >/dev/null; sleep 30", width=120)
+    screen = _wait(capture, lambda s: s.count("1 loaded, 0 rejected, 0 duplicates") == 3)
+    for i in range(3):
+        assert f"logs/part-{i}.jsonl  requests  1 loaded" in screen

@@ -172,10 +172,12 @@ def ingest(
         paths = [*(paths or []), *default_files()]
     if not paths:
         raise LlmcostError("nothing to ingest", hint="give files, folders, globs or - (stdin)")
-    with _progress(quiet, paths) as advance:
+    bar = _progress(quiet, paths)
+    with bar as advance:
         summary = ingest_mod.ingest_paths(
-            con, paths, as_format=as_format, strict=strict, keep_text=keep_text, progress=advance
-        )
+            con, paths, as_format=as_format, strict=strict, keep_text=keep_text, progress=advance,
+            on_file=bar.file_done if bar.enabled else None,
+        )  # fmt: skip
     emit(_render_simple(ingest_summary(summary), fmt))
     for name in summary.passed_over[:5]:
         warn(f"passed over (not a log file by its name): {name}")
@@ -218,6 +220,7 @@ class _progress:
         self.enabled = not quiet and sys.stderr.isatty() and not os.environ.get("CI")
         self._progress: Any = None
         self._paths = paths or []
+        self._files = 0
 
     def __enter__(self) -> Any:
         if not self.enabled:
@@ -240,7 +243,22 @@ class _progress:
         self._progress.start()
         label = f"ingesting {files:,} file{'s' * (files != 1)}" if files else "ingesting"
         task = self._progress.add_task(label, total=total)
+        self._files = files
         return lambda n: self._progress.advance(task, n)
+
+    def file_done(self, f: Any) -> None:
+        """One line per file above the bar, when there are several (a folder, a glob)."""
+        if self._progress is None or self._files < 2:
+            return
+        from rich.text import Text
+
+        what = (
+            "already ingested: skipped" if f.skipped
+            else f"{f.loaded:,} loaded, {f.rejected:,} rejected, {f.duplicates:,} duplicates"
+        )  # fmt: skip
+        self._progress.console.print(
+            Text(f"{f.path}  {f.format}  {what}"), no_wrap=True, overflow="ellipsis"
+        )
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:

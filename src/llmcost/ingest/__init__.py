@@ -95,10 +95,13 @@ def ingest_paths(
     strict: bool = False,
     keep_text: bool = False,
     progress: Progress | None = None,
+    on_file: Callable[[FileResult], None] | None = None,
 ) -> IngestSummary:
     sources, passed_over = expand(paths)
     forced = forced_format(as_format) if as_format else None
     summary = IngestSummary(passed_over=passed_over)
+    if on_file is not None:  # told of each file as it is done (the progress lines of a folder)
+        summary.files = _Announced(on_file)
     # The read-ahead thread runs Python while DuckDB commits: after each statement the main
     # thread waits for the GIL, up to the switch interval (5 ms), which hundreds of small
     # files' statements pay each. A shorter interval hands it back at once.
@@ -108,6 +111,18 @@ def ingest_paths(
         return _ingest_sources(con, sources, summary, forced, strict, keep_text, progress)
     finally:
         sys.setswitchinterval(switch)
+
+
+class _Announced(list[FileResult]):
+    """The summary's file list, calling a hook on each file added."""
+
+    def __init__(self, hook: Callable[[FileResult], None]) -> None:
+        super().__init__()
+        self._hook = hook
+
+    def append(self, item: FileResult) -> None:
+        super().append(item)
+        self._hook(item)
 
 
 def _ingest_sources(

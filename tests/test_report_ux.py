@@ -266,6 +266,8 @@ def test_by_an_attribute_nobody_has_is_an_error(run_cli: Any, jsonl: Any) -> Non
     assert [r["attrs.region"] for r in report_json(run_cli, "--by", "attrs.region")["rows"]] == [
         "eu"
     ]
+    line = one_line_error(*run_cli("whatif", "--batch", "--by", "attrs.regoin"))
+    assert "no request has a field 'regoin'" in line
 
 
 def test_exports_report_without_by_has_rows(run_cli: Any, tmp_path: Path) -> None:

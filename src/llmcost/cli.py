@@ -510,8 +510,9 @@ def whatif(
         scenario = wi.from_options(
             name, raw, features=feats, model=models, where=wheres, levers=levers
         )
-        group = metrics.parse_by(by)
-        result = wi.run(state.connect(), prices, scenario, by=group, window=window)
+        group, con = metrics.parse_by(by), state.connect()
+        metrics.check_attrs(con, group)
+        result = wi.run(con, prices, scenario, by=group, window=window)
     emit(render(result, fmt, output, title="llmcost what-if", table=table))
 
 

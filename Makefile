@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-DEMO_DB := .llmcost/demo.duckdb
+DEMO_DB := .llmcost/llmcost.duckdb
 SOURCES_DB := .llmcost/sources.duckdb
 
 .PHONY: demo test drill lint bench sample clean
@@ -13,23 +13,25 @@ $(BIN)/llmcost: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@
 
-# The main job: the fictional company's request logs and revenue -> the P&L and a what-if.
+# The main job: the fictional company's request logs and revenue -> the P&L and a what-if, in the
+# default database (.llmcost/llmcost.duckdb), so that a plain `llmcost report` afterwards shows them.
 # Then every supported provider export and gateway log (sample_logs/providers/) into a second
-# database, reported by model and reconciled against the billed cost.
+# database, reported by model and reconciled against the billed cost for October 2026, the month
+# that request logs and bills (openai_costs, anthropic_costs 2026-10) both cover.
 demo: $(BIN)/llmcost
 	rm -f $(DEMO_DB) $(SOURCES_DB)
-	$(BIN)/llmcost --db $(DEMO_DB) ingest sample_logs/logs sample_logs/revenue.csv
-	$(BIN)/llmcost --db $(DEMO_DB) report
-	$(BIN)/llmcost --db $(DEMO_DB) report --by feature
-	$(BIN)/llmcost --db $(DEMO_DB) whatif --route-to haiku --feature support-chat
-	$(BIN)/llmcost --db $(DEMO_DB) whatif --suggest
-	$(BIN)/llmcost --db $(DEMO_DB) explain
-	-$(BIN)/llmcost --db $(DEMO_DB) prices check
-	$(BIN)/llmcost --db $(DEMO_DB) report --format html -o .llmcost/report.html
-	$(BIN)/llmcost --db $(DEMO_DB) export --format focus -o .llmcost/focus.csv --grain day
+	$(BIN)/llmcost ingest sample_logs/logs sample_logs/revenue.csv
+	$(BIN)/llmcost report
+	$(BIN)/llmcost report --by feature
+	$(BIN)/llmcost whatif --route-to haiku --feature support-chat
+	$(BIN)/llmcost whatif --suggest
+	$(BIN)/llmcost explain
+	-$(BIN)/llmcost prices check
+	$(BIN)/llmcost report --format html -o .llmcost/report.html
+	$(BIN)/llmcost export --format focus -o .llmcost/focus.csv --grain day
 	$(BIN)/llmcost --db $(SOURCES_DB) ingest sample_logs/providers
 	$(BIN)/llmcost --db $(SOURCES_DB) report --by provider,model
-	$(BIN)/llmcost --db $(SOURCES_DB) reconcile
+	$(BIN)/llmcost --db $(SOURCES_DB) reconcile --since 2026-10-01
 	@echo "HTML report: .llmcost/report.html"
 
 test: $(BIN)/llmcost

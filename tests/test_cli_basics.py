@@ -82,7 +82,10 @@ def test_list_formats(run_cli: Any) -> None:
     assert "requests" in names and "revenue" in names
 
 
-def test_report_on_an_empty_database(run_cli: Any) -> None:
+def test_report_on_an_empty_database(run_cli: Any, tmp_path: Path) -> None:
+    from llmcost.store import connect
+
+    connect(tmp_path / "db" / "llmcost.duckdb").close()  # a database with nothing loaded yet
     code, out, _ = run_cli("report", "--format", "json")
     assert code == 0
     doc = json.loads(out)

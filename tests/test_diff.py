@@ -118,7 +118,7 @@ def test_csv_table_and_html(saved: tuple[Path, Path], run_cli: Any) -> None:
     )
     assert lines[1].startswith("chat,changed,3.0,4.5,1.5,50.0")
     code, out, _ = run_cli("diff", "--compare-to", "base.json", "current.json")
-    assert code == 0 and "cost $4.0000 → $5.0000 (+$1.0000, +25.0%)" in out
+    assert code == 0 and "cost $4.00 → $5.00 (+$1.00, +25.0%)" in out
     assert "price table changed: sha256 aaaaaaaaaaaa → bbbbbbbbbbbb" in out
     code, out, _ = run_cli("diff", "--compare-to", "base.json", "current.json", "--format", "html")
     assert code == 0

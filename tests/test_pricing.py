@@ -203,7 +203,8 @@ def test_unpriced_models_in_report_and_prices_check(run_cli: Any, jsonl: Any) ->
         {"request_id": "c", "timestamp": "2025-01-01T00:00:00Z", "model": "o3", "input_tokens": 5, "output_tokens": 5},
     ]  # fmt: skip
     assert run_cli("ingest", "-q", str(jsonl(recs)))[0] == 0
-    code, out, _ = run_cli("report", "--format", "json")
+    # all of it (without a window the summary is the last full month)
+    code, out, _ = run_cli("report", "--since", "2025-01-01", "--format", "json")
     doc = json.loads(out)
     assert code == 0
     cov = {k: doc["coverage"][k] for k in ("requests", "priced", "unpriced", "unpriced_models")}

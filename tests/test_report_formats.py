@@ -18,7 +18,7 @@ import pytest
 from test_metrics import REVENUE_A, A
 
 GOLDEN = Path(__file__).parent / "golden" / "report"
-WINDOW = ["--since", "2026-09-01", "--until", "2026-11-01"]
+WINDOW = ["--since", "2026-09-01", "--until", "2026-10-31"]  # --until: a date includes its day
 
 
 def mask(text: str) -> str:

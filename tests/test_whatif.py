@@ -307,7 +307,7 @@ def test_terminal_answer(jsonl: Any, run_cli: Any) -> None:
     run_cli("ingest", str(jsonl(BASE)), "-q")
     code, out, _ = run_cli("whatif", "--route-to", "haiku", "--feature", "support-chat")
     assert code == 0
-    assert "baseline $0.0585  →  scenario $0.0495   savings $0.009000 (15.4%)" in out
+    assert "baseline $0.0585  →  scenario $0.0495   savings $0.00900 (15.4%)" in out
     assert "stay unpriced" in out and "assumes:" in out
 
 

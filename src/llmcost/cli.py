@@ -19,8 +19,7 @@ from llmcost.errors import INTERRUPTED, ExitCode, LlmcostError, describe
 
 app = typer.Typer(
     name="llmcost",
-    help="Cost analytics for LLM features: ingest logs, price every request, report the P&L.",
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -32,8 +31,13 @@ FormatOpt = Annotated[
     str, typer.Option("--format", "-f", help="table | json | csv | markdown | html | parquet")
 ]
 OutputOpt = Annotated[
-    Path | None, typer.Option("--output", "-o", help="write to FILE instead of stdout")
-]
+    Path | None,
+    typer.Option("--output", "-o", help="write to FILE instead of stdout; the format follows its extension (.json, .csv, .md, .html, .parquet)"),
+]  # fmt: skip
+TableOpt = Annotated[
+    str | None,
+    typer.Option("--table", help="csv / parquet: the table to write (the first by default; the note on stderr names the others)"),
+]  # fmt: skip
 
 
 class State:
@@ -51,6 +55,7 @@ class State:
         self.lake = lake
         # --engine, --spark-master, --spark-conf; the command and its options
         self.engine = engine or {}
+        self._prices: Any = None
 
     @property
     def settings(self) -> config.Settings:
@@ -58,13 +63,17 @@ class State:
             self._settings = config.resolve(self._db, self._pricing, self._config)
         return self._settings
 
-    def connect(self) -> Any:
+    def connect(self, *, write: bool = False) -> Any:
+        """The database, or the lake of --lake. A read command on a path with no database is an
+        error, not a new empty file; it waits for an ingest, and takes a read-only file."""
         if self.lake is not None or self.engine.get("name", "duckdb") != "duckdb":
             return self.connect_lake()
         from llmcost.store import connect
 
-        # every command but ingest only reads: it waits for an ingest, and takes a read-only file
-        return connect(self.settings.db, read=self.command != "ingest")
+        db = self.settings.db
+        if not write and str(db) != ":memory:" and not db.exists():
+            raise LlmcostError(f"no llmcost database at {db}; run `llmcost ingest PATH...` first")
+        return connect(db, read=not write and self.command not in ("ingest", "forget"))
 
     def connect_lake(self) -> Any:
         """The lake of --lake, read as a store (read commands only)."""
@@ -94,7 +103,9 @@ class State:
     def prices(self) -> Any:
         from llmcost import pricing
 
-        return pricing.load(self.settings.pricing)
+        if self._prices is None:
+            self._prices = pricing.load(self.settings.pricing)
+        return self._prices
 
 
 def _state(ctx: typer.Context) -> State:
@@ -106,7 +117,15 @@ def _state(ctx: typer.Context) -> State:
 def _window(since: str | None, until: str | None) -> Any:
     from llmcost import metrics
 
-    return metrics.Window(metrics.parse_when(since), metrics.parse_when(until))
+    return metrics.parse_window(since, until)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from llmcost import __version__
+
+        sys.stdout.write(f"llmcost {__version__}\n")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -119,7 +138,19 @@ def main_options(
     engine: Annotated[str, typer.Option("--engine", help="duckdb | spark: run report over --lake on Apache Spark (pip install 'llmcost[spark]')")] = "duckdb",
     spark_master: Annotated[str, typer.Option("--spark-master", help="Spark master URL (local[*], spark://HOST:7077, sc://HOST for Spark Connect)")] = "local[*]",
     spark_conf: Annotated[list[str] | None, typer.Option("--spark-conf", help="a Spark setting KEY=VALUE (repeatable)")] = None,
+    version: Annotated[bool, typer.Option("--version", help="print the version and exit", is_eager=True, callback=_version)] = False,
 ) -> None:  # fmt: skip
+    """Cost analytics for LLM features: ingest logs, price every request, report the P&L.
+
+    \b
+    Start with:
+      llmcost init                      an annotated llmcost.toml
+      llmcost ingest logs/ revenue.csv  load request logs and revenue
+      llmcost report                    the P&L: this period vs the previous one
+      llmcost report --by feature       cost and margin per feature
+
+    --db, --pricing and --config may also follow the command.
+    """
     spark = {
         "name": engine,
         "master": spark_master,
@@ -169,7 +200,15 @@ def ingest(
     reload: Annotated[bool, typer.Option("--reload", help="forget what each file loaded before, then load it again (a corrected --map)")] = False,
     max_line_mb: Annotated[float | None, typer.Option("--max-line-mb", help="reject lines longer than this many MiB, unread [env LLMCOST_MAX_LINE_MB; default 16]")] = None,
 ) -> None:  # fmt: skip
-    """Load request logs, provider exports and revenue CSVs into the database."""
+    """Load request logs, provider exports and revenue CSVs into the database.
+
+    \b
+    Examples:
+      llmcost ingest logs/ revenue.csv         folders are read recursively
+      llmcost ingest 'exports/*.json.gz'       globs; .gz and .zst are read as they are
+      zcat app.jsonl.gz | llmcost ingest -     from stdin
+      llmcost ingest --show-rejects            the rejected lines, with their reasons
+    """
     from llmcost import ingest as ingest_mod
     from llmcost.ingest import formats
     from llmcost.views import ingest_summary, rejects_table
@@ -187,7 +226,7 @@ def ingest(
         doc = explain_mod.explain(explain, as_format=as_format, mapping=mapping)
         emit(_render_simple(explain_mod.view(doc), fmt))
         return
-    con = state.connect()
+    con = state.connect(write=not show_rejects)
     if show_rejects:
         emit(_render_simple(rejects_table(ingest_mod.rejects(con, limit=None)), fmt))
         return
@@ -198,10 +237,12 @@ def ingest(
         paths = [*(paths or []), *default_files()]
     if not paths:
         raise LlmcostError("nothing to ingest", hint="give files, folders, globs or - (stdin)")
-    with _progress(quiet) as advance:
+    bar = _progress(quiet, paths)
+    with bar as advance:
         summary = ingest_mod.ingest_paths(
             con, paths, as_format=as_format, strict=strict, keep_text=keep_text, progress=advance,
             mapping=mapping, reload=reload, max_line_bytes=_max_line_bytes(max_line_mb),
+            on_file=bar.file_done if bar.enabled else None,
         )  # fmt: skip
     if len(summary.failed) < len(summary.files):  # a summary of nothing but errors says nothing
         emit(_render_simple(ingest_summary(summary), fmt))
@@ -276,25 +317,66 @@ def _render_simple(result: Any, fmt: str) -> str | None:
     return render(result, fmt)
 
 
-class _progress:
-    """A byte progress bar on stderr when it is a terminal; a no-op otherwise."""
+def input_size(paths: list[str]) -> tuple[int, int | None]:
+    """How many files the paths name, and their bytes on disk (None with stdin among them)."""
+    from llmcost.ingest.sources import expand
 
-    def __init__(self, quiet: bool) -> None:
+    try:
+        sources, _ = expand(paths)
+        sizes = [s.path.stat().st_size if s.path is not None else None for s in sources]
+    except (OSError, LlmcostError):
+        return 0, None
+    known = [n for n in sizes if n is not None]
+    return len(sizes), (sum(known) if len(known) == len(sizes) else None)
+
+
+class _progress:
+    """A progress bar on stderr when it is a terminal (bytes, percent, rate and time left when the
+    size is known); a no-op otherwise."""
+
+    def __init__(self, quiet: bool, paths: list[str] | None = None) -> None:
         self.enabled = not quiet and sys.stderr.isatty() and not os.environ.get("CI")
         self._progress: Any = None
+        self._paths = paths or []
+        self._files = 0
 
     def __enter__(self) -> Any:
         if not self.enabled:
             return None
-        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TaskProgressColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )  # fmt: skip
 
+        files, total = input_size(self._paths)
         self._progress = Progress(
-            "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-            transient=True, console=__import__("rich.console").console.Console(stderr=True),
+            "{task.description}", BarColumn(), TaskProgressColumn(), DownloadColumn(), TransferSpeedColumn(),
+            TimeRemainingColumn(), transient=True, console=Console(stderr=True),
         )  # fmt: skip
         self._progress.start()
-        task = self._progress.add_task("ingesting", total=None)
+        label = f"ingesting {files:,} file{'s' * (files != 1)}" if files else "ingesting"
+        task = self._progress.add_task(label, total=total)
+        self._files = files
         return lambda n: self._progress.advance(task, n)
+
+    def file_done(self, f: Any) -> None:
+        """One line per file above the bar, when there are several (a folder, a glob)."""
+        if self._progress is None or self._files < 2:
+            return
+        from rich.text import Text
+
+        what = (
+            "already ingested: skipped" if f.skipped
+            else f"{f.loaded:,} loaded, {f.rejected:,} rejected, {f.duplicates:,} duplicates"
+        )  # fmt: skip
+        self._progress.console.print(
+            Text(f"{f.path}  {f.format}  {what}"), no_wrap=True, overflow="ellipsis"
+        )
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
@@ -308,34 +390,53 @@ class _progress:
 def report(
     ctx: typer.Context,
     by: Annotated[str | None, typer.Option("--by", help="feature, customer, user, task, model, provider, tier, plan, status, request, day, week, month, attrs.NAME (comma-separated)")] = None,
-    since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d / 3m (back from now)")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end: a date includes that day (2026-10-31), a time is exclusive")] = None,
     where: Annotated[list[str] | None, typer.Option("--where", help="FIELD=VALUE or FIELD!=VALUE on feature, customer, user, task, model, provider, tier, plan, status, request, batch, cache_hit, attrs.NAME (repeatable)")] = None,
     allocate: Annotated[str, typer.Option("--allocate", help="split customer revenue to features by requests | cost | equal")] = "requests",
     source: Annotated[str | None, typer.Option("--source", help="requests (request logs) | exports (provider usage exports; by model, provider, project, workspace, api_key, day, week, month) [default: exports when there are no request logs]")] = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
+    table: TableOpt = None,
 ) -> None:  # fmt: skip
-    """The P&L: cost per request, task, user, customer and feature; coverage of the price table."""
+    """The P&L: cost per request, task, user, customer and feature; coverage of the price table.
+
+    \b
+    Examples:
+      llmcost report                                    this period vs the previous one
+      llmcost report --by feature --since 30d           the last 30 days, per feature
+      llmcost report --by customer,month -o margins.csv
+      llmcost report --format html -o report.html       one self-contained file
+    """
     from llmcost import metrics
-    from llmcost.render import render
+    from llmcost.render import infer_format, render
     from llmcost.report.markdown import summary_markdown
 
     state = _state(ctx)
+    fmt = infer_format(fmt, output)
     window = _window(since, until)
+    if source != "exports":  # a bad flag or price file is reported before a missing database
+        metrics.parse_by(by), metrics.parse_where(where)
+    state.prices()
     con = state.connect()
     if _exports_source(con, source, fmt):
-        return _report_exports(state, con, by, window, fmt, output)
+        return _report_exports(state, con, by, window, fmt, output, table)
+    default = (
+        not by and since is None and until is None
+    )  # the summary: last full month vs the one before
+    window = (metrics.summary_window(con) or window) if default else window
     result = metrics.report(
         con, state.prices(), by=metrics.parse_by(by), window=window, where=metrics.parse_where(where),
         allocate=allocate, targets=state.settings.section("targets"),
     )  # fmt: skip
+    if default and window.since is not None:
+        result.doc["window_rule"] = "last full month"
     if fmt == "html":  # charts need their own series; other formats render the result as it is
         from llmcost.report.context import with_series
 
         emit(render(with_series(result, con, window, state.settings, state.prices()), fmt, output))
     else:
-        emit(render(result, fmt, output))
+        emit(render(result, fmt, output, table=table))
     step_summary(summary_markdown(result))
 
 
@@ -350,7 +451,13 @@ def _exports_source(con: Any, source: str | None, fmt: str) -> bool:
 
 
 def _report_exports(
-    state: State, con: Any, by: str | None, window: Any, fmt: str, output: Path | None
+    state: State,
+    con: Any,
+    by: str | None,
+    window: Any,
+    fmt: str,
+    output: Path | None,
+    table: str | None,
 ) -> None:
     from llmcost import exports
     from llmcost.render import render, to_markdown
@@ -361,7 +468,7 @@ def _report_exports(
             hint="use table, json, csv, markdown or parquet",
         )
     result = exports.report(con, state.prices(), by=exports.parse_by(by), window=window)
-    emit(render(result, fmt, output))
+    emit(render(result, fmt, output, table=table))
     step_summary(to_markdown(result))
 
 
@@ -369,21 +476,29 @@ def _report_exports(
 def reconcile(
     ctx: typer.Context,
     by: Annotated[str, typer.Option("--by", help="period: day | month")] = "month",
-    since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d / 3m (back from now)")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end: a date includes that day (2026-10-31), a time is exclusive")] = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:  # fmt: skip
-    """Request logs vs provider usage exports vs billed cost, per period, provider and model."""
+    """Request logs vs provider usage exports vs billed cost, per period, provider and model.
+
+    \b
+    Examples:
+      llmcost reconcile                   by month
+      llmcost reconcile --by day --since 2026-10-01 -o gaps.csv
+    """
     from llmcost import exports
-    from llmcost.render import render
+    from llmcost.render import infer_format, render
 
     state = _state(ctx)
+    fmt = infer_format(fmt, output)
     if fmt == "html":
         raise LlmcostError(
             "--format html is not available for reconcile",
             hint="use table, json, csv, markdown or parquet",
         )
+    exports.check_period(by)
     window = _window(since, until)
     result = exports.reconcile(state.connect(), state.prices(), by=by, window=window)
     emit(render(result, fmt, output, title="llmcost reconcile"))
@@ -408,7 +523,14 @@ def prices_list(
     output: OutputOpt = None,
 ) -> None:
     """Every model in the table with its current rates (as a table: one row per host, unless
-    MATCH or --host narrows it)."""
+    MATCH or --host narrows it).
+
+    \b
+    Examples:
+      llmcost prices list
+      llmcost prices list claude --host bedrock
+      llmcost --pricing negotiated.toml prices list -o prices.csv
+    """
     from llmcost.render import render
     from llmcost.views import prices_list_table
 
@@ -422,7 +544,13 @@ def prices_show(
     model: Annotated[str, typer.Argument(help="model id, alias or logged name")],
     fmt: FormatOpt = "table",
 ) -> None:
-    """All dated versions of one model's price."""
+    """All dated versions of one model's price.
+
+    \b
+    Examples:
+      llmcost prices show haiku
+      llmcost prices show gpt-4.1-mini-2025-04-14 --format json
+    """
     from llmcost.render import render
     from llmcost.views import prices_show_table
 
@@ -447,12 +575,23 @@ def prices_check(
     until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
 ) -> None:
     """Models seen in the data with no price at their time, or priced by fallback, and rates the
-    table lacks. Exits 1 when any request in the window is unpriced (a CI gate), 0 otherwise."""
+    table lacks. Exits 1 when any request in the window is unpriced (a CI gate), 0 otherwise.
+
+    \b
+    Examples:
+      llmcost prices check
+      llmcost --pricing private.toml prices check --since 30d
+    """
     from llmcost.render import render
+    from llmcost.store import connect
     from llmcost.views import prices_check_result
 
     state = _state(ctx)
-    result = prices_check_result(state.connect(), state.prices(), _window(since, until))
+    prices = state.prices()
+    # with no database yet, the table's own gaps are still worth reporting: an empty one in memory
+    has_data = state.lake is not None or state.settings.db.exists()
+    con = state.connect() if has_data else connect(":memory:")
+    result = prices_check_result(con, prices, _window(since, until))
     emit(render(result, fmt))
     if result.doc["unpriced_requests"]:
         raise typer.Exit(1)
@@ -572,7 +711,7 @@ def whatif(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(help="a scenario from [scenarios.NAME] in llmcost.toml (flags given add to it)")] = None,
     feature: Annotated[list[str] | None, typer.Option("--feature", help="scope: this feature (repeatable)")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="scope: requests of this model (alias allowed)")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", help="scope: requests of this model (alias allowed; repeatable: any of them)")] = None,
     where: Annotated[list[str] | None, typer.Option("--where", help="scope: FIELD=VALUE or FIELD!=VALUE on a canonical field (repeatable)")] = None,
     route_to: Annotated[str | None, typer.Option("--route-to", help="price the scope at MODEL (alias allowed, e.g. haiku)")] = None,
     share: Annotated[float | None, typer.Option("--share", help="route only this fraction of the scope (by a hash of request_id)")] = None,
@@ -590,19 +729,29 @@ def whatif(
     suggest: Annotated[bool, typer.Option("--suggest", help="rank the levers by what they would save on this data")] = False,
     by: Annotated[str | None, typer.Option("--by", help="group rows by these dimensions (as in report)")] = None,
     since: Annotated[str | None, typer.Option("--since", help="start (inclusive)")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end: a date includes that day (2026-10-31), a time is exclusive")] = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
+    table: TableOpt = None,
 ) -> None:  # fmt: skip
-    """Re-price history under a scenario: routing, caching, batching, caps. Quality is not measured."""
+    """Re-price history under a scenario: routing, caching, batching, caps. Quality is not measured.
+
+    \b
+    Examples:
+      llmcost whatif --route-to haiku --feature support-chat
+      llmcost whatif --batch --model gpt-4.1 --model gpt-4.1-mini --by feature
+      llmcost whatif support-on-haiku      a [scenarios.NAME] of llmcost.toml
+      llmcost whatif --all                 every configured scenario side by side
+    """
     from llmcost import metrics
     from llmcost import whatif as wi
     from llmcost.render import render
 
     state = _state(ctx)
     window = _window(since, until)
-    con, prices, raw = state.connect(), state.prices(), state.settings.raw
+    prices, raw = state.prices(), state.settings.raw
     if all_ or suggest:
+        con = state.connect()
         result: Any = (
             wi.compare_all(con, prices, raw, window=window)
             if all_
@@ -613,12 +762,14 @@ def whatif(
                       prompt_cache=prompt_cache, cache_ttl=cache_ttl, batch=batch, max_output_tokens=max_output_tokens,
                       compress_input=compress_input, max_steps=max_steps, cap_user_cost=cap_user_cost,
                       plan_price=wi.parse_plan_prices(plan_price))  # fmt: skip
-        feats, wheres = list(feature or []), list(where or [])
+        feats, wheres, models = list(feature or []), list(where or []), list(model or [])
         scenario = wi.from_options(
-            name, raw, features=feats, model=model, where=wheres, levers=levers
+            name, raw, features=feats, model=models, where=wheres, levers=levers
         )
-        result = wi.run(con, prices, scenario, by=metrics.parse_by(by), window=window)
-    emit(render(result, fmt, output, title="llmcost what-if"))
+        group, con = metrics.parse_by(by), state.connect()
+        metrics.check_attrs(con, group)
+        result = wi.run(con, prices, scenario, by=group, window=window)
+    emit(render(result, fmt, output, title="llmcost what-if", table=table))
 
 
 @app.command()
@@ -654,12 +805,23 @@ def estimate(
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:  # fmt: skip
-    """Pre-flight: count a prompt's tokens (tiktoken, offline) and price calls across models."""
+    """Pre-flight: count a prompt's tokens (tiktoken, offline) and price calls across models.
+
+    \b
+    Examples:
+      llmcost estimate prompt.txt --output-tokens 300 --calls 10000 --tier small
+      echo "Summarise this ticket" | llmcost estimate - -m haiku -m gpt-4.1-mini
+    """
     from llmcost import whatif as wi
     from llmcost.render import render
 
     text = wi.read_text(prompt)
     system_text = wi.read_text(str(system)) if system is not None else ""
+    if not text.strip() and not system_text.strip():
+        raise LlmcostError(
+            f"the prompt {'on stdin' if prompt in (None, '-') else prompt} is empty: nothing to price",
+            hint="give a prompt file with text in it, or pipe one on stdin",
+        )
     result = wi.estimate(_state(ctx).prices(), text, system=system_text, output_tokens=output_tokens, calls=calls,
                          models=list(model or []), tier=tier)  # fmt: skip
     emit(render(result, fmt, output, title="llmcost estimate"))
@@ -671,12 +833,18 @@ def estimate(
 @app.command()
 def check(
     ctx: typer.Context,
-    since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d / 3m (back from now)")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end: a date includes that day (2026-10-31), a time is exclusive")] = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:  # fmt: skip
-    """CI gate: evaluate the [check] rules of llmcost.toml; exit 1 when one is breached."""
+    """CI gate: evaluate the [check] rules of llmcost.toml; exit 1 when one is breached.
+
+    \b
+    Examples:
+      llmcost check                        the rules of llmcost.toml
+      llmcost check --since 7d --format json
+    """
     from llmcost import checks
     from llmcost.render import render
     from llmcost.report.markdown import summary_markdown
@@ -696,11 +864,19 @@ def diff(
     current: Annotated[Path | None, typer.Argument(help="the newer saved report (JSON) [default: a report of the database now, grouped like the base]")] = None,
     compare_to: Annotated[Path, typer.Option("--compare-to", help="the base report: a file written by `llmcost report --format json`")] = ...,  # type: ignore[assignment]
     since: Annotated[str | None, typer.Option("--since", help="window of the current report when it is computed")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="end (exclusive) of that window")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end of that window: a date includes that day")] = None,
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
+    table: TableOpt = None,
 ) -> None:  # fmt: skip
-    """Compare two saved JSON reports: totals and per-group deltas."""
+    """Compare two saved JSON reports: totals and per-group deltas.
+
+    \b
+    Examples:
+      llmcost report --by feature -o last-week.json
+      llmcost diff --compare-to last-week.json             against the database now
+      llmcost diff this-week.json --compare-to last-week.json
+    """
     from llmcost import diff as diff_mod
     from llmcost import metrics
     from llmcost.render import jsonable, render
@@ -714,7 +890,7 @@ def diff(
         target = jsonable(
             metrics.report(state.connect(), state.prices(), by=by, window=window).to_json()
         )
-    emit(render(diff_mod.diff(compare_to, target), fmt, output, title="llmcost diff"))
+    emit(render(diff_mod.diff(compare_to, target), fmt, output, title="llmcost diff", table=table))
 
 
 # ---------------------------------------------------------------- export
@@ -787,7 +963,13 @@ def synth(
     months: Annotated[int, typer.Option("--months")] = 3,
     compress: Annotated[bool, typer.Option("--gzip", help="write .jsonl.gz")] = False,
 ) -> None:  # fmt: skip
-    """Generate a realistic, deterministic fictional AI SaaS data set."""
+    """Generate a realistic, deterministic fictional AI SaaS data set.
+
+    \b
+    Examples:
+      llmcost synth demo/ --requests 5000
+      llmcost synth demo/ --months 6 --gzip
+    """
     from llmcost.synth import generate
 
     if requests <= 0:
@@ -798,7 +980,55 @@ def synth(
     )
 
 
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="the file to write")] = Path("llmcost.toml"),
+    force: Annotated[bool, typer.Option("--force", help="replace an existing file")] = False,
+) -> None:  # fmt: skip
+    """Write an annotated llmcost.toml: targets, check rules, what-if scenarios, field mapping.
+
+    \b
+    Examples:
+      llmcost init
+      llmcost init ci/llmcost.toml --force
+    """
+    from llmcost.starter import write_config
+
+    written = write_config(path, force=force)
+    warn(f"wrote {written}: edit the targets, rules and scenarios, then run `llmcost check`")
+
+
 # ---------------------------------------------------------------- entry point
+
+GLOBAL_OPTIONS = ("--db", "--pricing", "--config", "--lake")
+
+
+def hoist_globals(argv: list[str]) -> list[str]:
+    """`llmcost report --db x.duckdb` works as `llmcost --db x.duckdb report`: the global options
+    given after the command move before it."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):  # the options before the command
+        i += 2 if argv[i] in GLOBAL_OPTIONS else 1
+    if i >= len(argv):
+        return argv
+    head, rest, moved = argv[: i + 1], argv[i + 1 :], []
+    out: list[str] = []
+    j = 0
+    while j < len(rest):
+        arg = rest[j]
+        if arg == "--":
+            out += rest[j:]
+            break
+        if arg in GLOBAL_OPTIONS and j + 1 < len(rest):
+            moved += rest[j : j + 2]
+            j += 2
+            continue
+        if arg.split("=", 1)[0] in GLOBAL_OPTIONS and "=" in arg:
+            moved.append(arg)
+        else:
+            out.append(arg)
+        j += 1
+    return [*head[:-1], *moved, head[-1], *out]
 
 
 def _terminated(signum: int, frame: object) -> None:
@@ -823,7 +1053,7 @@ def main() -> None:
 def _main() -> None:
     try:
         # standalone_mode=False returns a typer.Exit's code (ingest --strict) instead of exiting
-        code = app(standalone_mode=False)
+        code = app(args=hoist_globals(sys.argv[1:]), standalone_mode=False)
     except LlmcostError as exc:
         warn(f"llmcost: error: {exc}")
         sys.exit(exc.exit_code)

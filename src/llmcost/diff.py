@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from llmcost.errors import InputError
-from llmcost.render import Column, Table, fmt_value
+from llmcost.render import Column, Table, fmt_change, fmt_value, fmt_window
 
 SCHEMA = "llmcost.diff/1"
 REPORT_SCHEMA_PREFIX = "llmcost.report/"
@@ -46,6 +46,24 @@ def load_report(path: Path) -> dict[str, Any]:
 
 def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def window_days(doc: dict[str, Any]) -> float | None:
+    """The length of a saved report's window in days (None when an end is open or unreadable)."""
+    from datetime import datetime
+
+    w = doc.get("window") or {}
+    try:
+        since, until = (
+            datetime.fromisoformat(str(w[k]).replace("Z", "+00:00")) for k in ("since", "until")
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (until - since).total_seconds() / 86400
+
+
+def _days(n: float) -> str:
+    return f"{n:g} day{'s' * (n != 1)}" if n == int(n) else f"{n:.1f} days"
 
 
 def _delta(base: Any, current: Any, kind: str) -> dict[str, Any]:
@@ -116,6 +134,7 @@ class DiffResult:
             "base": self._side(self.base),
             "current": self._side(self.current),
             "by": self.by,
+            "window_days": {"base": window_days(self.base), "current": window_days(self.current)},
             "totals": self.totals,
             "rows": self.rows,
         }
@@ -124,7 +143,7 @@ class DiffResult:
         c = self.totals["cost_usd"]
         line = f"cost {fmt_value(c['base'], 'usd')} → {fmt_value(c['current'], 'usd')}"
         if c["delta"] is not None:
-            line += f" ({'+' if c['delta'] >= 0 else '-'}{fmt_value(abs(c['delta']), 'usd')}"
+            line += f" ({fmt_change(c['delta'], 'usd')}"
             line += f", {c['delta_pct']:+.1f}%)" if c["delta_pct"] is not None else ")"
         lines = [line]
         bs, cs = self._side(self.base), self._side(self.current)
@@ -133,34 +152,41 @@ class DiffResult:
                 f"price table changed: sha256 {str(bs['pricing_sha256'])[:12]} → {str(cs['pricing_sha256'])[:12]}"
             )
         bw, cw = bs["window"] or {}, cs["window"] or {}
-        lines.append(f"base window {bw.get('since') or 'start'} .. {bw.get('until') or 'end'}; "
-                     f"current {cw.get('since') or 'start'} .. {cw.get('until') or 'end'}")  # fmt: skip
+        lines.append(f"base window {fmt_window(bw.get('since'), bw.get('until'))}; "
+                     f"current {fmt_window(cw.get('since'), cw.get('until'))}")  # fmt: skip
+        bd, cd = window_days(self.base), window_days(self.current)
+        if bd is not None and cd is not None and abs(bd - cd) > 1e-9:
+            lines.append(
+                f"the periods differ in length: base {_days(bd)}, current {_days(cd)}; totals are not"
+                " like for like (give --since/--until for a current window as long as the base)"
+            )
         return lines
 
     def tables(self) -> list[Table]:
         kinds = dict(TOTAL_KEYS)
+        # numbers, not text: each cell is formatted by the row's unit (CSV and Parquet get the numbers)
         totals_rows = [
-            {"metric": k, "base": fmt_value(v["base"], kinds[k]), "current": fmt_value(v["current"], kinds[k]),
-             "delta": fmt_value(v["delta"], kinds[k]) if kinds[k] != "pct" or v["delta"] is None else f"{v['delta']:+.1f} pt",
-             "delta_pct": fmt_value(v["delta_pct"], "pct")}
+            {"metric": k, "unit": kinds[k], "base": v["base"], "current": v["current"], "delta": v["delta"],
+             "delta_pct": v["delta_pct"]}
             for k, v in self.totals.items() if v["base"] is not None or v["current"] is not None
         ]  # fmt: skip
         totals = Table(
             "totals",
             [
                 Column("metric"),
-                Column("base"),
-                Column("current"),
-                Column("delta"),
-                Column("delta_pct", "change"),
+                Column("base", kind="unit"),
+                Column("current", kind="unit"),
+                Column("delta", "change", "+unit"),
+                Column("delta_pct", "change %", "+rel"),
             ],
             totals_rows,
+            note="a change of a percentage is in points (pp)",
         )
         if not self.by:
             return [totals]
         cols = [Column(b) for b in self.by] + [
             Column("status"), Column("base_cost_usd", "base cost", "usd"), Column("current_cost_usd", "current cost", "usd"),
-            Column("delta_cost_usd", "Δ cost", "usd"), Column("delta_cost_pct", "Δ cost %", "pct"),
+            Column("delta_cost_usd", "Δ cost", "+usd"), Column("delta_cost_pct", "Δ cost %", "+rel"),
             Column("base_requests", "base requests", "int"), Column("current_requests", "current requests", "int"),
         ]  # fmt: skip
         # the per-group table comes first: it is what csv and parquet write

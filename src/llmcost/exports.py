@@ -14,7 +14,8 @@ from typing import Any
 
 from llmcost import pricing
 from llmcost.errors import LlmcostError
-from llmcost.render import Column, Table, fmt_value
+from llmcost.metrics import group_order
+from llmcost.render import Column, Table, fmt_usd_terms, fmt_value, fmt_window
 
 REPORT_SCHEMA = "llmcost.report/1"
 RECONCILE_SCHEMA = "llmcost.reconcile/1"
@@ -24,7 +25,8 @@ PERIODS = {"day": ("day", "%Y-%m-%d"), "month": ("month", "%Y-%m")}
 
 # --by for `report --source exports`: name -> SQL over priced_usage
 DIMENSIONS: dict[str, str] = {
-    "model": "model",
+    # the price-table model, as report --by model groups requests (lc_model_keys)
+    "model": "coalesce((SELECT k.key FROM lc_model_keys k WHERE k.name = model), model)",
     "provider": "provider",
     "project": "project",
     "workspace": "workspace",
@@ -113,6 +115,9 @@ def _meta(prices: pricing.PriceTable, window: Any, generated_at: datetime | None
 # ---------------------------------------------------------------- report --source exports
 
 
+DEFAULT_BY = ("provider", "model")
+
+
 def parse_by(text: str | None) -> list[str]:
     names = [part.strip() for part in (text or "").split(",") if part.strip()]
     for name in names:
@@ -142,7 +147,7 @@ class ExportsReport:
             models = ", ".join(m or "(no model)" for m in c["unpriced_models"])
             cov += f"; {c['unpriced']:,} unpriced ({models}) — see `llmcost prices check`"
         return [
-            f"source: provider usage exports   window: {w['since'] or 'start'} .. {w['until'] or 'end'}",
+            f"source: provider usage exports   window: {fmt_window(w['since'], w['until'])}",
             f"requests {requests}   input tokens {t['input_tokens']:,}   output tokens {t['output_tokens']:,}   "
             f"cost {fmt_value(t['cost_usd'], 'usd')}",
             cov,
@@ -175,8 +180,11 @@ def report(
     window: Any = None,
     generated_at: datetime | None = None,
 ) -> ExportsReport:
-    """The usage exports grouped by `by` (see DIMENSIONS), priced at their bucket start."""
+    """The usage exports grouped by `by` (see DIMENSIONS; by provider and model when not given),
+    priced at their bucket start."""
+    by = by or list(DEFAULT_BY)
     install_usage(con, prices)
+    _model_keys(con, prices)
     where, params = _window_sql(window, "bucket_start")
     n, priced, unpriced_models = con.execute(
         f"SELECT count(*), count(price_model), list(DISTINCT model ORDER BY model) FILTER (WHERE price_model IS NULL) "
@@ -195,7 +203,7 @@ def report(
         group = ", ".join(f"d{i}" for i in range(len(dims)))
         for rec in con.execute(
             f"SELECT {select}, {_SUMS} FROM {PRICED_USAGE} WHERE {where} "
-            f"GROUP BY {group} ORDER BY cost_usd DESC NULLS LAST, {group}",
+            f"GROUP BY {group} ORDER BY {group_order(by, [f'd{i}' for i in range(len(by))], 'cost_usd')}",
             params,
         ).fetchall():
             row = {name: rec[i] for i, name in enumerate(by)}
@@ -242,14 +250,20 @@ class ReconcileResult:
             )
         else:
             share = self.doc["unexplained_share"]
-            lines.append(
-                f"gap (billed - request logs) {fmt_value(t['gap_usd'], 'usd')}: "
-                + (
-                    f"{share * 100:.1f}% of the bill is not explained by the request logs"
-                    if share is not None
-                    else "—"
-                )
+            # the gap only exists where a bill does: print the terms it is the difference of
+            billed, logged, gap = fmt_usd_terms(
+                t["billed_cost_usd"], t["logged_cost_billed_usd"] or 0, t["gap_usd"]
             )
+            lines.append(
+                f"periods with a bill: billed {billed} - request logs {logged} = gap {gap}"
+            )
+            if share is not None:
+                lines.append(f"{share * 100:.1f}% of the bill is not explained by the request logs")
+            outside = t["logged_cost_unbilled_usd"]
+            if outside:
+                lines.append(
+                    f"request logs in periods with no bill: {fmt_value(outside, 'usd')} (nothing to compare them with)"
+                )
         if self.doc["unpriced_requests"]:
             lines.append(
                 f"{self.doc['unpriced_requests']:,} logged requests have no price: their cost counts as unexplained"
@@ -326,6 +340,11 @@ def _model_keys(con: Any, prices: pricing.PriceTable) -> None:
         con.executemany("INSERT INTO lc_model_keys VALUES (?, ?)", pairs)
 
 
+def check_period(by: str) -> None:
+    if by not in PERIODS:
+        raise LlmcostError(f"unknown --by {by!r} for reconcile", hint="choose day or month")
+
+
 def reconcile(
     con: Any, prices: pricing.PriceTable, *, by: str = "month", window: Any = None,
     generated_at: datetime | None = None,
@@ -335,8 +354,7 @@ def reconcile(
     A cost is NULL where no export of that kind covers the period and provider; where one does,
     a model it does not mention counts 0. gap = billed - request logs (logs missing count 0).
     """
-    if by not in PERIODS:
-        raise LlmcostError(f"unknown --by {by!r} for reconcile", hint="choose day or month")
+    check_period(by)
     unit, fmt = PERIODS[by]
     pricing.install(con, prices)
     install_usage(con, prices)
@@ -380,6 +398,11 @@ def reconcile(
         )
     }
     totals["requests"] = sum(r["requests"] for r in rows)
+    billed_rows = [r for r in rows if r["billed_cost_usd"] is not None]
+    totals["logged_cost_billed_usd"] = sum(r["logged_cost_usd"] or 0 for r in billed_rows)
+    totals["logged_cost_unbilled_usd"] = sum(
+        r["logged_cost_usd"] or 0 for r in rows if r["billed_cost_usd"] is None
+    )
     billed_total = totals["billed_cost_usd"]
     share = (
         (totals["gap_usd"] / billed_total)

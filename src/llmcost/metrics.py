@@ -21,7 +21,7 @@ from typing import Any
 
 from llmcost import pricing
 from llmcost.errors import LlmcostError
-from llmcost.render import Column, Table, fmt_value
+from llmcost.render import Column, Table, fmt_value, fmt_window
 
 SCHEMA = "llmcost.report/1"
 ALLOCATIONS = ("requests", "cost", "equal")
@@ -45,6 +45,26 @@ DIMENSIONS: dict[str, str] = {
     "week": "strftime(date_trunc('week', ts), '%Y-%m-%d')",
     "month": "strftime(date_trunc('month', ts), '%Y-%m')",
 }
+# --by model groups on the price table's model (gpt-4.1-mini-2025-04-14 is gpt-4.1-mini), --by provider
+# on one name per provider (gemini is google); both from lc_model_names (install_names). --where
+# compares the values as logged (DIMENSIONS).
+MODEL_GROUP = "coalesce((SELECT n.model_id FROM lc_model_names n WHERE n.name = model), model)"
+PROVIDER_ALIASES = {
+    "gemini": "google", "google_genai": "google", "google-genai": "google", "google_ai_studio": "google",
+    "googleai": "google", "gcp.gemini": "google", "gcp.gen_ai": "google", "vertex_ai": "vertex",
+    "vertexai": "vertex", "gcp.vertex_ai": "vertex", "google_vertex": "vertex", "aws.bedrock": "bedrock",
+    "amazon_bedrock": "bedrock", "aws_bedrock": "bedrock", "azure_openai": "azure", "azure.ai.openai": "azure",
+    "az.ai.openai": "azure", "az.ai.inference": "azure", "azure_ai": "azure", "mistral_ai": "mistral",
+    "mistralai": "mistral", "together_ai": "together", "togetherai": "together", "x_ai": "xai",
+    "anthropic.messages": "anthropic", "openai.chat": "openai",
+}  # fmt: skip
+PROVIDER_GROUP = (
+    "coalesce(CASE lower(trim(provider)) "
+    + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in PROVIDER_ALIASES.items())
+    + " ELSE nullif(lower(trim(provider)), '') END,"
+    " (SELECT n.model_provider FROM lc_model_names n WHERE n.name = model))"
+)
+GROUP_DIMENSIONS = {"model": MODEL_GROUP, "provider": PROVIDER_GROUP}
 SYNONYMS = {
     "customer_id": "customer",
     "user_id": "user",
@@ -74,8 +94,23 @@ def now() -> datetime:
 _clock = now
 
 
+def install_names(con: Any, prices: pricing.PriceTable, names: list[str] | None = None) -> None:
+    """lc_model_names: each logged model name that resolves, with its price-table id and provider."""
+    if names is None:
+        names = [r[0] for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()]
+    rows = [(n, m.id, m.provider) for n in names if n is not None and (m := prices.resolve(n))]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE lc_model_names (name VARCHAR, model_id VARCHAR, model_provider VARCHAR)"
+    )
+    if rows:
+        con.executemany("INSERT INTO lc_model_names VALUES (?, ?, ?)", rows)
+
+
 def dimension_sql(name: str) -> str:
+    """The SQL of a --by dimension (needs lc_model_names for model and provider)."""
     key = SYNONYMS.get(name, name)
+    if key in GROUP_DIMENSIONS:
+        return GROUP_DIMENSIONS[key]
     if key in DIMENSIONS:
         return DIMENSIONS[key]
     m = ATTR_NAME.match(name)
@@ -85,6 +120,28 @@ def dimension_sql(name: str) -> str:
         return f"json_extract_string(attrs, '$.{path}')"
     known = ", ".join([*DIMENSIONS, "attrs.NAME"])
     raise LlmcostError(f"unknown --by dimension {name!r}", hint=f"choose from: {known}")
+
+
+def check_attrs(con: Any, by: list[str]) -> None:
+    """--by attrs.NAME for a field no request carries is a typo, not one `—` group of everything."""
+    for name in by:
+        m = ATTR_NAME.match(name)
+        if not m or not con.execute("SELECT count(*) FROM requests").fetchone()[0]:
+            continue
+        sql = dimension_sql(name)
+        if con.execute(f"SELECT 1 FROM requests WHERE {sql} IS NOT NULL LIMIT 1").fetchone():
+            continue
+        keys = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT unnest(json_keys(attrs)) AS k FROM requests WHERE attrs IS NOT NULL ORDER BY k LIMIT 21"
+            ).fetchall()
+        ]
+        seen = ", ".join(keys[:20]) + (", …" if len(keys) > 20 else "") if keys else "none"
+        raise LlmcostError(
+            f"--by {name}: no request has a field {m.group(1)!r}",
+            hint=f"fields the requests carry: {seen}",
+        )
 
 
 def parse_by(text: str | None) -> list[str]:
@@ -202,12 +259,14 @@ def parse_when(text: str | None, *, now: datetime | None = None) -> datetime | N
         base = now or _clock()
         n, unit = int(m.group(1)), m.group(2)
         try:
-            delta = {
-                "h": timedelta(hours=n),
-                "d": timedelta(days=n),
-                "w": timedelta(weeks=n),
-                "m": timedelta(days=30 * n),
-            }
+            # calendar months: 3m on 2026-11-30 is 2026-08-30; 1m on 2026-03-31 is 2026-02-28
+            if unit == "m":
+                y, mo = divmod(base.year * 12 + base.month - 1 - n, 12)
+                if y < 1:
+                    raise OverflowError
+                last = (datetime(y + (mo + 1) // 12, (mo + 1) % 12 + 1, 1) - timedelta(days=1)).day
+                return _in_range(base.replace(year=y, month=mo + 1, day=min(base.day, last)), text)
+            delta = {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}
             return _in_range(base - delta[unit], text)
         except OverflowError:
             return _in_range(datetime.min, text)
@@ -228,6 +287,28 @@ def _in_range(value: datetime, text: str) -> datetime:
             hint="requests are from 1970-01-01 .. 2200-01-01",
         )
     return value
+
+
+_DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
+
+
+def parse_window(since: str | None, until: str | None, *, now: datetime | None = None) -> Window:
+    """--since/--until as a window: a relative start (30d, 3m) is anchored at now, so with no --until
+    the window ends now; a date-only --until includes that day; an end before the start is an error."""
+    base = now or _clock()
+    start = parse_when(since, now=base)
+    end = parse_when(until, now=base)
+    if end is not None and until is not None and _DATE_ONLY.match(until):
+        end += timedelta(days=1)  # --until 2026-10-31 means up to the end of that day
+    relative = since is not None and _RELATIVE.match(since.strip()) is not None
+    if relative and end is None:
+        end = base
+    if start is not None and end is not None and end <= start:
+        raise LlmcostError(
+            f"the window is empty or inverted: --since {since} is not before --until {until or 'now'}",
+            hint="give a --since earlier than --until",
+        )
+    return Window(start, end)
 
 
 def _month_start(d: datetime) -> datetime:
@@ -262,6 +343,20 @@ class Window:
             months = (u.year - s.year) * 12 + u.month - s.month
             return Window(_add_months(s, -months), s)
         return Window(s - (u - s), s)
+
+
+def summary_window(con: Any) -> Window | None:
+    """The summary's default window: the latest calendar month of the data that is over (the
+    previous period is then the month before). None when no month of the data is over yet."""
+    lo, hi = con.execute("SELECT min(ts), max(ts) FROM requests").fetchone()
+    if hi is None:
+        return None
+    last = _month_start(hi)
+    if _add_months(last, 1) > _clock():  # the data's latest month is still running
+        last = _add_months(last, -1)
+    if last < _month_start(lo):
+        return None
+    return Window(last, _add_months(last, 1))
 
 
 def effective_window(con: Any, window: Window) -> Window:
@@ -370,14 +465,15 @@ class ReportResult:
         d = self.doc
         t, w = d["totals"], d["window"]
         lines = [
-            f"window: {fmt_value(w['since'], 'text') if w['since'] else 'start'} .. "
-            f"{fmt_value(w['until'], 'text') if w['until'] else 'end'}"
-            + (f"   (previous: {fmt_value(d['previous_window']['since'], 'text')} .. "
-               f"{fmt_value(d['previous_window']['until'], 'text')})" if d.get("previous_window") else "")
+            "window: " + ("the last full month, " if d.get("window_rule") == "last full month" else "")
+            + fmt_window(w["since"], w["until"])
+            + (f"   (previous: {fmt_window(d['previous_window']['since'], d['previous_window']['until'])})"
+               if d.get("previous_window") else "")
             + (f"   where {' and '.join(d['filters'])}" if d.get("filters") else ""),
             f"requests {t['requests']:,}   tasks {t['tasks']:,}   users {t['users']:,}   customers {t['customers']:,}",
             f"inference cost {fmt_value(t['cost_usd'], 'usd')}"
-            + (f"   revenue {fmt_value(t['revenue_usd'], 'usd')}" if t.get("revenue_usd") is not None else "   revenue: none loaded")
+            + (f"   revenue {fmt_value(t['revenue_usd'], 'usd')}" if t.get("revenue_usd") is not None
+               else "   revenue: none in this window" if (d.get("data") or {}).get("revenue_rows") else "   revenue: none loaded")
             + (f"   gross margin {fmt_value(t['margin_usd'], 'usd')} ({fmt_value(t['margin_pct'], 'pct')})" if t.get("margin_pct") is not None else ""),
         ]  # fmt: skip
         dist = d.get("distribution")
@@ -418,9 +514,7 @@ class ReportResult:
             )
         lines.append(self.coverage.line())
         if not t["requests"]:
-            lines.append(
-                "no requests in this window: load logs with `llmcost ingest PATH`, or widen --since/--until"
-            )
+            lines.append(_no_requests(d))
         drift = d["coverage"].get("logged_cost")
         if drift and drift["requests"]:
             lines.append(
@@ -449,6 +543,22 @@ class ReportResult:
         return [*out, *self.extra_tables]
 
 
+def _no_requests(d: dict[str, Any]) -> str:
+    """Why a window is empty, with the dates the data does cover."""
+    data, w = d.get("data") or {}, d["window"]
+    first, last = data.get("first_request"), data.get("last_request")
+    if last is None:
+        return "no requests in this window: load logs with `llmcost ingest PATH`"
+    if w.get("since") is not None and w["since"] > last:
+        return f"no requests in this window; the data ends {last:%Y-%m-%d}"
+    if w.get("until") is not None and w["until"] <= first:
+        return f"no requests in this window; the data starts {first:%Y-%m-%d}"
+    where = " that match the filters" if d.get("filters") else ""
+    return (
+        f"no requests{where} in this window; the data runs from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    )
+
+
 def _pct(x: Any) -> float | None:
     return None if x is None else float(x) * 100
 
@@ -457,7 +567,7 @@ def _summary_tables(d: dict[str, Any], has_rev: bool) -> list[Table]:
     s = d["summary"]
     metric_cols = [
         _c("label", "metric"), _c("value", "this period", "unit"), _c("previous", "previous", "unit"),
-        _c("change", "change", "unit"), _c("goal", "target"), _c("status", "status"),
+        _c("change", "change", "change"), _c("goal", "target"), _c("status", "status"),
     ]  # fmt: skip
     tables = [
         Table(
@@ -742,12 +852,25 @@ def _margin(row: dict[str, Any], revenue: Any, cost: Any) -> None:
     """revenue_usd, margin_usd, margin_pct and cost_pct_of_revenue; unpriced cost counts as 0 here."""
     if revenue is None:
         return
-    c = float(cost or 0)
     revenue = _num(revenue)
     row["revenue_usd"] = revenue
+    # every request unpriced: the margin is unknown, not 100 %
+    if cost is None and row.get("requests"):
+        row["margin_usd"] = row["margin_pct"] = row["cost_pct_of_revenue"] = None
+        return
+    c = float(cost or 0)
     row["margin_usd"] = round(revenue - c, 9)
     row["margin_pct"] = _div(revenue - c, revenue, 100)
     row["cost_pct_of_revenue"] = _div(c, revenue, 100)
+
+
+TIME_DIMENSIONS = ("day", "week", "month")
+
+
+def group_order(names: list[str], keys: list[str], cost: str = "cost") -> str:
+    """Periods in time order (then the costliest first within a period); other groups costliest first."""
+    time = [k for n, k in zip(names, keys, strict=True) if n in TIME_DIMENSIONS]
+    return ", ".join([*time, f"{cost} DESC NULLS LAST", *(f"{k} NULLS LAST" for k in keys)])
 
 
 def _group_rows(
@@ -756,8 +879,7 @@ def _group_rows(
 ) -> list[dict[str, Any]]:  # fmt: skip
     stats = rollups.group_stats(names, keys) if rollups is not None else None
     cur = con.execute(
-        _group_sql(keys, allocate, stats=stats)
-        + f" ORDER BY cost DESC NULLS LAST, {', '.join(keys)} NULLS LAST"
+        _group_sql(keys, allocate, stats=stats) + " ORDER BY " + group_order(names, keys)
     )
     cols = [c[0] for c in cur.description]
     rows = []
@@ -963,13 +1085,13 @@ def _summary(
 # joined at every report. Any other report (a window that leaves requests out, a --where, a --by on
 # a dimension lc_fine does not hold) reads the requests as before.
 
-ROLLUP_FORMAT = "1"  # bump when what a rollup holds changes: older rollups are then rebuilt
+ROLLUP_FORMAT = "2"  # bump when what a rollup holds changes: older rollups are then rebuilt
 # --by dimensions a rollup serves: columns of lc_fine (month as its YYYY-MM text, as DIMENSIONS has it)
 ROLLUP_DIMS = {
     "feature": "feature",
     "customer": "customer_id",
     "user": "user_id",
-    "model": "model",
+    "model": MODEL_GROUP,
     "tier": "tier",
     "plan": "plan",
     "month": "strftime(month, '%Y-%m')",
@@ -1201,9 +1323,12 @@ def report(
             f"unknown --allocate {allocate!r}", hint="choose requests, cost or equal"
         )
     filters = where or []
+    check_attrs(con, by)
     target_rules = parse_targets(targets or {})
     rollups = _rollups_for(con, prices, by, filters)
-    pricing.install(con, prices, names=rollups.models() if rollups else None)
+    names = rollups.models() if rollups else None
+    pricing.install(con, prices, names=names)
+    install_names(con, prices, names)
     win = effective_window(con, window)
     if rollups is not None and not rollups.covers(win):
         rollups = None
@@ -1281,11 +1406,14 @@ def report(
         extra.append(_breakeven(con, rows, target_rules))
 
     drift_logged = _num(cur_t.get("logged_usd"))
+    first, last = con.execute("SELECT min(ts), max(ts) FROM requests").fetchone()
+    revenue_rows = con.execute("SELECT count(*) FROM revenue").fetchone()[0]
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "generated_at": generated_at or now(),
         "pricing": {"files": prices.files, "sha256": prices.sha256},
         "window": {"since": win.since, "until": win.until},
+        "data": {"first_request": first, "last_request": last, "revenue_rows": revenue_rows},
         "filters": [f.text() for f in filters],
         "coverage": {
             "requests": coverage.requests,

@@ -11,9 +11,10 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
@@ -68,50 +69,148 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def fmt_usd(value: Any, *, sign: bool = False) -> str:
+    """Money for people: cents from $1 up, three significant digits below (JSON and CSV keep it all).
+    -$27.90, $112.27, $0.0279, $0.000146; below a millionth of a dollar, <$0.000001."""
+    v = float(value)
+    lead = "-" if v < 0 else "+" if sign and v > 0 else ""
+    a = abs(v)
+    if a == 0:
+        return "$0"
+    if a >= 1:
+        return f"{lead}${a:,.2f}"
+    if a < 0.000001:
+        return f"{lead}<$0.000001"
+    decimals = min(6, 2 - math.floor(math.log10(a)))
+    return f"{lead}${a:.{decimals}f}"
+
+
+def fmt_usd_terms(*values: Any) -> list[str]:
+    """Amounts printed with one number of decimals, so that a sum or difference of them adds up as
+    printed (billed $0.500000 - logged $0.000150 = gap $0.499850)."""
+    small = [abs(float(v)) for v in values if v is not None and float(v) != 0]
+    decimals = 2 if not small or min(small) >= 1 else min(6, 2 - math.floor(math.log10(min(small))))
+    decimals = max(decimals, 2)
+    out = []
+    for v in values:
+        if v is None:
+            out.append("—")
+            continue
+        f = float(v)
+        out.append(f"{'-' if f < 0 else ''}${abs(f):,.{decimals}f}")
+    return out
+
+
+def fmt_change(value: Any, unit: str, relative: Any = None) -> str:
+    """A signed change: +$3.40 (+12.0%), -1,234 (-5.0%); a change of a percentage in points: +2.1 pp."""
+    if value is None:
+        return "—"
+    v = float(value)
+    if v == 0:
+        text = {"pct": "0.0 pp", "usd": "$0"}.get(unit, "0")
+        return text + (" (0.0%)" if relative is not None and unit != "pct" else "")
+    if unit == "pct":
+        return f"{v:+.1f} pp"
+    if unit == "usd":
+        text = "$0" if v == 0 else fmt_usd(v, sign=True)
+    elif unit == "int":
+        text = f"{int(v):+,}"
+    else:
+        text = f"{v:+,.3f}"
+    return text + (f" ({float(relative):+.1f}%)" if relative is not None else "")
+
+
+def fmt_when(value: datetime | date) -> str:
+    """A date as 2026-10-31; a time as 2026-10-31 14:05 (UTC; seconds only when they are not 0)."""
+    if isinstance(value, datetime):
+        if value.hour == value.minute == value.second == 0 and not value.microsecond:
+            return value.strftime("%Y-%m-%d")
+        return value.strftime("%Y-%m-%d %H:%M" + (":%S" if value.second else ""))
+    return value.isoformat()
+
+
+def fmt_window(since: Any, until: Any) -> str:
+    """A window as people say it: 2026-08-01 to 2026-10-31 (92 days) when it ends at midnight (the
+    last day it includes), else with times: 2026-11-03 08:48 to 2026-12-03 08:48 UTC."""
+    s, u = _as_datetime(since), _as_datetime(until)
+    if s is None or u is None:
+        return f"{fmt_when(s) if s else 'the start'} to {fmt_when(u) if u else 'the end'}"
+    if s == u:
+        return f"{fmt_when(s)} (empty)"
+    midnight = all(t.hour == t.minute == t.second == 0 for t in (s, u))
+    if midnight:
+        days = (u - s).days
+        return (
+            f"{fmt_when(s)} to {fmt_when(u - timedelta(days=1))} ({days:,} day{'s' * (days != 1)})"
+        )
+    return f"{fmt_when(s)} to {fmt_when(u)} UTC"
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value, datetime.min.time())
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
 def fmt_value(value: Any, kind: str) -> str:
     if value is None:
         return "—"
     if kind == "usd":
-        v = float(value)
-        if v == 0:
-            return "$0"
-        if abs(v) < 0.01:
-            return f"${v:.6f}"
-        if abs(v) < 100:
-            return f"${v:,.4f}"
-        return f"${v:,.2f}"
+        return fmt_usd(value)
     if kind == "pct":
         return f"{float(value):.1f}%"
     if kind == "ratio":
         return f"{float(value):.3f}"
     if kind == "int":
         return f"{int(value):,}"
+    # num: no trailing zeros; 3 decimals below 10, 1 below 100, none above: 0.075, 15, 8,467
     if kind == "num":
         v = float(value)
-        return f"{v:,.1f}" if abs(v) >= 10 else f"{v:,.3f}"
+        text = f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.1f}" if abs(v) >= 10 else f"{v:,.3f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
     if isinstance(value, (datetime, date)):
-        return jsonable(value)  # type: ignore[no-any-return]
+        return fmt_when(value)
     return str(value)
 
 
 def cell_kind(column: Column, row: dict[str, Any]) -> str:
     """Kind "unit": a mixed table (metric per row) formats each cell by the row's own `unit`."""
-    return str(row.get("unit", "text")) if column.kind == "unit" else column.kind
+    return str(row.get("unit", "text")) if column.kind in ("unit", "change") else column.kind
+
+
+def fmt_cell(column: Column, row: dict[str, Any]) -> str:
+    """A table cell as people read it. Kind "change": signed, by the row's unit, with the relative
+    change from the `<key>_pct` field beside it (percentage points for a percentage)."""
+    value = row.get(column.key)
+    if column.kind == "change":
+        return fmt_change(value, cell_kind(column, row), row.get(f"{column.key}_pct"))
+    # signed: +usd, +rel (a relative change, in %), +unit (the row's own unit)
+    if column.kind.startswith("+"):
+        unit = column.kind[1:]
+        if unit == "rel":
+            return "—" if value is None else f"{float(value):+.1f}%"
+        return fmt_change(value, str(row.get("unit", "num")) if unit == "unit" else unit)
+    return fmt_value(value, cell_kind(column, row))
 
 
 def _plain(value: Any) -> str:
-    """CSV cells: full precision numbers, empty for missing."""
+    """CSV cells: the numbers JSON has (money not rounded beyond 1e-9, no units), empty for missing."""
     if value is None:
         return ""
-    if isinstance(value, Decimal):
-        return (
-            format(value.normalize(), "f")
-            if value == value.to_integral()
-            else format(value, "f").rstrip("0")
-        )
+    value = jsonable(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
-    return str(jsonable(value))
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
 
 
 def _csv_text(value: Any) -> str:
@@ -136,11 +235,7 @@ def md_table(table: Table) -> str:
     head = "| " + " | ".join(_md_escape(c.title) for c in table.columns) + " |"
     align = "|" + "|".join("---:" if c.kind != "text" else "---" for c in table.columns) + "|"
     body = [
-        "| "
-        + " | ".join(
-            _md_escape(fmt_value(row.get(c.key), cell_kind(c, row))) for c in table.columns
-        )
-        + " |"
+        "| " + " | ".join(_md_escape(fmt_cell(c, row)) for c in table.columns) + " |"
         for row in table.rows
     ]
     return "\n".join([head, align, *body])
@@ -157,37 +252,189 @@ def to_markdown(result: Result, title: str = "llmcost report") -> str:
     return "\n".join(parts) + "\n"
 
 
-def to_terminal(result: Result, *, width: int | None = None) -> str:
+def terminal_width() -> int:
+    """COLUMNS, else the terminal's width, else 120 (output to a file or a pipe)."""
+    import shutil
+
+    return max(40, shutil.get_terminal_size((120, 24)).columns)
+
+
+def use_color(stream: Any = None) -> bool:
+    """Colour on a terminal only: NO_COLOR (any value) or TERM=dumb turn it off, FORCE_COLOR on."""
+    import os
+    import sys
+
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    stream = stream or sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+
+
+GOOD = {"pass", "ok", "yes"}
+BAD = {"fail", "miss", "breach", "no"}
+# a negative value of these is bad news: red
+SIGNED = ("margin", "savings", "gap", "delta", "change", "drift")
+
+
+def cell_style(column: Column, row: dict[str, Any]) -> str:
+    value = row.get(column.key)
+    if value is None:
+        return "dim"
+    if column.kind == "text" and isinstance(value, str):
+        word = value.strip().lower()
+        return "bold green" if word in GOOD else "bold red" if word in BAD else ""
+    if (
+        isinstance(value, (int, float, Decimal))
+        and not isinstance(value, bool)
+        and any(k in column.key for k in SIGNED)
+    ):
+        good_when_up = "gap" not in column.key and "drift" not in column.key
+        if float(value) < 0:
+            return "red" if good_when_up else ""
+    return ""
+
+
+def line_style(line: str) -> str:
+    low = line.lower()
+    if low.startswith(("check failed", "warning", "no requests", "no llmcost")) or " fail" in low:
+        return "bold red" if "fail" in low else "yellow"
+    if low.startswith("check passed"):
+        return "bold green"
+    return ""
+
+
+GAP = 2  # spaces between two columns (no edge padding)
+
+
+def _natural(table: Table) -> dict[str, int]:
+    from rich.cells import cell_len
+
+    return {
+        c.key: max(
+            [
+                cell_len(safe_text.terminal(c.title)),
+                *(cell_len(safe_text.terminal(fmt_cell(c, r))) for r in table.rows),
+            ]
+        )
+        for c in table.columns
+    }
+
+
+def _layout(table: Table, width: int) -> list[tuple[Table, dict[str, int]]]:
+    """The table in parts that fit `width`, each with maximum widths for its text columns. Numbers
+    are never cut: the widest text columns give way first, down to 12 characters (ids are then cut
+    with an ellipsis); when the numbers still do not fit, the columns that do not go to a second
+    part under the same leading text columns ("… (continued)")."""
+    natural = _natural(table)
+
+    def total(cols: list[Column], caps: dict[str, int]) -> int:
+        return sum(caps.get(c.key, natural[c.key]) for c in cols) + GAP * (len(cols) - 1)
+
+    def shrink(cols: list[Column]) -> dict[str, int]:
+        caps: dict[str, int] = {}
+        over = total(cols, caps) - width
+        for c in sorted((c for c in cols if c.kind == "text"), key=lambda c: -natural[c.key]):
+            if over <= 0:
+                break
+            cut = min(natural[c.key] - min(natural[c.key], 12), over)
+            if cut > 0:
+                caps[c.key] = natural[c.key] - cut
+                over -= cut
+        return caps
+
+    cols = list(table.columns)
+    caps = shrink(cols)
+    if total(cols, caps) <= width:
+        return [(table, caps)]
+    lead = []  # the leading text columns (the dimensions) repeat in every part
+    for c in cols:
+        if c.kind != "text":
+            break
+        lead.append(c)
+    rest = cols[len(lead) :]
+    if not rest or not lead:
+        return [(table, caps)]
+    parts: list[list[Column]] = [[]]
+    for c in rest:
+        trial = lead + parts[-1] + [c]
+        if parts[-1] and total(trial, shrink(trial)) > width:
+            parts.append([])
+        parts[-1].append(c)
+    # as many parts as needed, with the columns spread evenly over them (no part of one column)
+    k = len(parts)
+    even = [rest[i * len(rest) // k : (i + 1) * len(rest) // k] for i in range(k)]
+    if all(total(lead + p, shrink(lead + p)) <= width for p in even):
+        parts = even
+    out = []
+    for i, part in enumerate(parts):
+        pcols = lead + part
+        title = table.title if i == 0 else f"{table.title} (continued)"
+        out.append((Table(title, pcols, table.rows), shrink(pcols)))
+    return out
+
+
+def to_terminal(result: Result, *, width: int | None = None, color: bool | None = None) -> str:
+    """Headline and tables at the terminal's width; colour only on a terminal (see use_color)."""
     from rich import box
     from rich.console import Console
     from rich.table import Table as RichTable
     from rich.text import Text
 
+    width = width or terminal_width()
+    color = use_color() if color is None else color
     buf = io.StringIO()
     console = Console(
-        file=buf, width=width or 120, force_terminal=False, no_color=True, highlight=False
-    )
+        file=buf, width=width, force_terminal=color, no_color=not color, highlight=False,
+        color_system="standard" if color else None, emoji=False, markup=False,
+    )  # fmt: skip
     for line in result.headline():
-        console.print(Text(safe_text.terminal(line)))
+        console.print(Text(safe_text.terminal(line), style=line_style(line) if color else ""))
     for table in result.tables():
-        rt = RichTable(
-            title=table.title, box=box.SIMPLE_HEAD, title_justify="left", caption=table.note or None
-        )
-        for c in table.columns:
-            rt.add_column(
-                Text(safe_text.terminal(c.title)),
-                justify="left" if c.kind == "text" else "right",
-                overflow="fold",
+        console.print()
+        for part, caps in _layout(table, width):
+            # the title on its own line: rich would wrap it to the table's width
+            console.print(
+                Text(safe_text.terminal(part.title), style="bold" if color else ""),
+                no_wrap=True,
+                overflow="ellipsis",
             )
-        for row in table.rows:
-            rt.add_row(
-                *(
-                    Text(safe_text.terminal(fmt_value(row.get(c.key), cell_kind(c, row))))
-                    for c in table.columns
-                )
-            )
-        console.print(rt)
-    return buf.getvalue()
+            rt = RichTable(
+                box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0),
+                header_style="bold" if color else "",
+            )  # fmt: skip
+            for c in part.columns:
+                numeric = c.kind != "text"
+                rt.add_column(
+                    safe_text.terminal(c.title), justify="right" if numeric else "left", no_wrap=True,
+                    overflow="ellipsis", max_width=caps.get(c.key),
+                )  # fmt: skip
+            for row in part.rows:
+                cells = [
+                    Text(
+                        safe_text.terminal(fmt_cell(c, row)),
+                        style=cell_style(c, row) if color else "",
+                    )
+                    for c in part.columns
+                ]
+                rt.add_row(*cells)
+            console.print(rt)
+        if table.note:
+            console.print(Text(safe_text.terminal(table.note), style="dim" if color else ""))
+    # rich pads every cell to its column: no trailing blanks at the end of a line
+    return "".join(_rstrip(line) + "\n" for line in buf.getvalue().splitlines())
+
+
+_ESC = re.compile(r"\x1b\[[0-9;]*m")
+_TAIL = re.compile(r"(?:\x1b\[[0-9;]*m| )+$")
+
+
+def _rstrip(line: str) -> str:
+    """A line without its trailing blanks, keeping the colour codes among them."""
+    m = _TAIL.search(line)
+    return line if m is None else line[: m.start()] + "".join(_ESC.findall(m.group()))
 
 
 def to_parquet(table: Table, path: Path) -> None:
@@ -198,16 +445,83 @@ def to_parquet(table: Table, path: Path) -> None:
     pq.write_table(pa.table(data), path)
 
 
+def check_output(output: Path) -> None:
+    """-o onto a folder, or into a folder that does not exist, is a usage error, not a traceback."""
+    if output.is_dir():
+        raise LlmcostError(f"-o {output} is a folder", hint="give a file name, e.g. -o report.txt")
+    parent = output.parent
+    if not parent.is_dir():
+        raise LlmcostError(
+            f"-o {output}: the folder {parent} does not exist",
+            hint=f"create it first: mkdir -p {parent}",
+        )
+
+
+def write_output(output: Path, text: str) -> None:
+    check_output(output)
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise LlmcostError(f"cannot write -o {output}: {exc.strerror}") from None
+
+
+EXTENSIONS = {
+    ".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown", ".html": "html",
+    ".htm": "html", ".parquet": "parquet", ".pq": "parquet", ".txt": "table",
+}  # fmt: skip
+
+
+def infer_format(fmt: str, output: Path | None) -> str:
+    """`-o r.json` writes JSON: the default format (table) follows the output file's extension."""
+    if fmt == "table" and output is not None:
+        return EXTENSIONS.get(output.suffix.lower(), "table")
+    return fmt
+
+
+def table_name(table: Table) -> str:
+    """The --table name of a table: its title up to any parenthesis, as a snake_case word."""
+    return re.sub(r"[^a-z0-9]+", "_", table.title.split(" (")[0].lower()).strip("_")
+
+
+def pick_table(result: Result, fmt: str, name: str | None) -> Table:
+    """The table CSV or Parquet holds: the one named, else the first (saying so when there are more)."""
+    import sys
+
+    tables = result.tables()
+    names = [table_name(t) for t in tables]
+    if name is not None:
+        if name not in names:
+            raise LlmcostError(
+                f"no table {name!r} in this result", hint=f"choose from: {', '.join(names)}"
+            )
+        return tables[names.index(name)]
+    if not tables:
+        raise LlmcostError(f"nothing to write as {fmt}: this result has no table")
+    if len(tables) > 1:
+        sys.stderr.write(
+            f"{fmt}: table {names[0]!r} (1 of {len(tables)}); --table NAME for another: {', '.join(names[1:])}\n"
+        )
+    return tables[0]
+
+
 def render(
-    result: Result, fmt: str, output: Path | None = None, *, title: str = "llmcost report"
-) -> str | None:
+    result: Result, fmt: str, output: Path | None = None, *, title: str = "llmcost report",
+    table: str | None = None,
+) -> str | None:  # fmt: skip
     """Text for stdout (None when written to `output`)."""
+    fmt = infer_format(fmt, output)
     if fmt not in FORMATS:
         raise LlmcostError(f"unknown --format {fmt!r}", hint=f"choose one of: {', '.join(FORMATS)}")
+    if table is not None and fmt not in ("csv", "parquet"):
+        raise LlmcostError(
+            "--table is for csv and parquet", hint="json and markdown hold every table"
+        )
+    if output is not None:
+        check_output(output)
     if fmt == "parquet":
         if output is None:
             raise LlmcostError("--format parquet needs -o FILE", hint="e.g. -o report.parquet")
-        to_parquet(result.tables()[0], output)
+        to_parquet(pick_table(result, fmt, table), output)
         return None
     if fmt == "json":
         text = (
@@ -217,7 +531,7 @@ def render(
             + "\n"
         )
     elif fmt == "csv":
-        text = to_csv(result.tables()[0])
+        text = to_csv(pick_table(result, fmt, table))
     elif fmt == "markdown":
         text = to_markdown(result, title)
     elif fmt == "html":
@@ -227,7 +541,7 @@ def render(
     else:
         text = to_terminal(result)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
         return None
     return text
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from llmcost import pricing
 from llmcost.errors import ConfigError, LlmcostError
-from llmcost.metrics import Window, dimension_sql
+from llmcost.metrics import Window, dimension_sql, install_names
 from llmcost.render import Column, Table, fmt_value
 from llmcost.store.sql import literal
 
@@ -57,8 +57,14 @@ class Levers:
 @dataclass
 class Scope:
     features: list[str] = field(default_factory=list)
-    model: str | None = None
+    model: str | None = None  # the first of `models` (whatif/1 carries it)
     where: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)  # requests of any of these
+
+    def __post_init__(self) -> None:
+        if self.model and not self.models:
+            self.models = [self.model]
+        self.model = self.models[0] if self.models else None
 
 
 @dataclass
@@ -302,15 +308,14 @@ def _scope_sql(
     if scope.features:
         clauses.append(f"feature IN ({', '.join('?' * len(scope.features))})")
         params += scope.features
-    if scope.model:
+    if scope.models:
         # the logged names that resolve to the same priced model, or the exact logged name
-        target = prices.resolve(scope.model)
+        targets = {t.id for t in map(prices.resolve, scope.models) if t is not None}
         names = _model_names(con, memo)
         match = [
             n
             for n in names
-            if n == scope.model
-            or (target is not None and (m := prices.resolve(n)) and m.id == target.id)
+            if n in scope.models or ((m := prices.resolve(n)) is not None and m.id in targets)
         ]
         if not match:
             clauses.append("FALSE")
@@ -551,7 +556,8 @@ def run(
     window = window or Window()
     validate(scenario)
     lv = scenario.levers
-    # the --by dimensions, of the request as logged; tier is the baseline price row's, taken when pricing
+    # the --by dimensions (model and provider as report groups them); tier is the baseline price row's
+    install_names(con, prices)
     dims = [dimension_sql(b) for b in by]
     early = "".join(f", {d} AS d{i}" for i, d in enumerate(dims) if d != "tier")
     early_keys = "".join(f", d{i}" for i, d in enumerate(dims) if d != "tier")
@@ -842,7 +848,7 @@ def summary(s: Scenario) -> str:
         if getattr(s.levers, f.name) != getattr(default, f.name)
     )
     scope = [f"feature={','.join(s.scope.features)}"] if s.scope.features else []
-    scope += [f"model={s.scope.model}"] if s.scope.model else []
+    scope += [f"model={','.join(s.scope.models)}"] if s.scope.models else []
     return f"{levers} | {' '.join(scope + s.scope.where) or 'all requests'}"
 
 
@@ -856,8 +862,8 @@ def describe(s: Scenario, facts: dict[str, Any] | None = None) -> list[str]:
     parts = []
     if sc.features:
         parts.append("feature in " + ", ".join(sc.features))
-    if sc.model:
-        parts.append(f"model {sc.model}")
+    if sc.models:
+        parts.append(f"model {' or '.join(sc.models)}")
     parts += sc.where
     out = [f"scope: {'; '.join(parts) if parts else 'every request'}"]
     if lv.max_steps is not None:
@@ -948,8 +954,8 @@ def scenario_from_config(name: str, raw: Any) -> Scenario:
         name=name,
         scope=Scope(
             features=as_list(raw.get("feature")),
-            model=raw.get("model"),
             where=as_list(raw.get("where")),
+            models=as_list(raw.get("model")),
         ),
         levers=Levers(**lever_kwargs),
     )
@@ -1051,11 +1057,12 @@ def compare_all(
 
 
 def from_options(
-    name: str | None, raw_config: dict[str, Any], *, features: list[str], model: str | None, where: list[str],
+    name: str | None, raw_config: dict[str, Any], *, features: list[str], model: str | list[str] | None, where: list[str],
     levers: dict[str, Any],
 ) -> Scenario:  # fmt: skip
     """The scenario of a command line: a named one from the configuration, with any flags given on top."""
     given = {k: v for k, v in levers.items() if v is not None and v is not False}
+    models = [model] if isinstance(model, str) else list(model or [])
     if name is not None:
         scenarios = configured(raw_config)
         if name not in scenarios:
@@ -1066,11 +1073,11 @@ def from_options(
             )
         s = scenarios[name]
         scope = Scope(
-            features or s.scope.features, model or s.scope.model, [*s.scope.where, *where]
+            features or s.scope.features, None, [*s.scope.where, *where], models or s.scope.models
         )
         s = Scenario(name, scope, replace(s.levers, **given))
     else:
-        s = Scenario("scenario", Scope(features, model, where), Levers(**given))
+        s = Scenario("scenario", Scope(features, None, where, models), Levers(**given))
     if is_empty(s.levers):
         raise LlmcostError(
             "no lever given",
@@ -1162,8 +1169,8 @@ def command(s: Scenario, window: Window) -> str:
     parts = ["llmcost", "whatif"]
     for feat in s.scope.features:
         parts += ["--feature", feat]
-    if s.scope.model:
-        parts += ["--model", s.scope.model]
+    for m in s.scope.models:
+        parts += ["--model", m]
     for w in s.scope.where:
         parts += ["--where", w]
     lv, default = s.levers, Levers()

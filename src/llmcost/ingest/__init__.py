@@ -113,6 +113,7 @@ def ingest_paths(
     mapping: dict[str, str] | None = None,
     reload: bool = False,
     max_line_bytes: int | None = None,
+    on_file: Callable[[FileResult], None] | None = None,
 ) -> IngestSummary:
     """Load PATHS. MAPPING: canonical field -> path for request logs (`--map`); RELOAD: each
     file's earlier load is forgotten first, in the file's own transaction (`--reload`);
@@ -123,7 +124,9 @@ def ingest_paths(
     if max_line_bytes is not None:
         sources_mod.MAX_LINE_BYTES = max_line_bytes  # read by every reader of this run
     try:
-        return _ingest_paths(con, paths, as_format, strict, keep_text, progress, mapping, reload)
+        return _ingest_paths(
+            con, paths, as_format, strict, keep_text, progress, mapping, reload, on_file
+        )
     finally:
         sources_mod.MAX_LINE_BYTES = limit
 
@@ -137,6 +140,7 @@ def _ingest_paths(
     progress: Progress | None,
     mapping: dict[str, str] | None,
     reload: bool,
+    on_file: Callable[[FileResult], None] | None,
 ) -> IngestSummary:
     if mapping:
         from llmcost.ingest.adapters import sdk
@@ -148,6 +152,8 @@ def _ingest_paths(
     forced = forced_format(as_format) if as_format else None
     summary = IngestSummary(passed_over=passed_over, warnings=warnings)
     unrecorded = no_cache_counts(con)
+    if on_file is not None:  # told of each file as it is done (the progress lines of a folder)
+        summary.files = _Announced(on_file)
     # The read-ahead thread runs Python while DuckDB commits: after each statement the main
     # thread waits for the GIL, up to the switch interval (5 ms), which hundreds of small
     # files' statements pay each. A shorter interval hands it back at once.
@@ -174,6 +180,18 @@ def no_cache_counts(con: Any) -> int:
 class _Options:
     mapping: dict[str, str] = field(default_factory=dict)
     reload: bool = False
+
+
+class _Announced(list[FileResult]):
+    """The summary's file list, calling a hook on each file added."""
+
+    def __init__(self, hook: Callable[[FileResult], None]) -> None:
+        super().__init__()
+        self._hook = hook
+
+    def append(self, item: FileResult) -> None:
+        super().append(item)
+        self._hook(item)
 
 
 def _ingest_sources(

@@ -53,7 +53,13 @@ def _base(data: list[dict[str, Any]], height: int = 220) -> dict[str, Any]:
             # labels are measured here but drawn by the reader's browser, whose font may be wider
             "padding": {"left": 40, "right": 40, "top": 5, "bottom": 5},
             "legend": {"labelLimit": 260},
-            "axis": {"labelLimit": 220, "gridColor": "#eee"},
+            # labels that would collide are left out (greedy), with room for a wider browser font
+            "axis": {
+                "labelLimit": 220,
+                "gridColor": "#eee",
+                "labelOverlap": "greedy",
+                "labelSeparation": 12,
+            },
             "range": {"category": PALETTE},
         },
     }

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from llmcost.render import Result, Table, fmt_value, jsonable
+from llmcost.render import Result, Table, fmt_value, fmt_window, jsonable
 
 TOP_FEATURES = 8  # more colours than this are unreadable; the rest is folded into "other"
 HIST_BINS = 30
@@ -335,6 +335,20 @@ def _user_distribution(con: Any, where: str, params: list[Any]) -> dict[str, Any
     return out
 
 
+def _in_words(name: str, raw: dict[str, Any]) -> list[str]:
+    """A scenario as sentences (its description, scope and levers), not as Python values."""
+    from llmcost import whatif
+    from llmcost.errors import LlmcostError
+
+    try:
+        lines = whatif.describe(whatif.scenario_from_config(name, raw))
+    except LlmcostError as exc:
+        return [f"not valid: {exc}"]
+    lines = [ln for ln in lines if ln != "quality and latency are not measured"]
+    description = raw.get("description")
+    return ([str(description)] if description else []) + lines
+
+
 def scenarios(settings: Any, con: Any, prices: Any, window: Any) -> dict[str, Any]:
     """The [scenarios.NAME] tables of llmcost.toml, with their totals from llmcost.whatif."""
     raw = settings.raw if settings is not None else {}
@@ -342,7 +356,7 @@ def scenarios(settings: Any, con: Any, prices: Any, window: Any) -> dict[str, An
     if not isinstance(defs, dict):
         return {"definitions": [], "totals_available": False}
     listed: list[dict[str, Any]] = [
-        {"name": str(k), "levers": {str(a): b for a, b in v.items()}}
+        {"name": str(k), "levers": {str(a): b for a, b in v.items()}, "words": _in_words(str(k), v)}
         for k, v in defs.items()
         if isinstance(v, dict)
     ]
@@ -386,6 +400,14 @@ def usd(value: Any) -> str:
 
 def pct(value: Any) -> str:
     return fmt_value(value, "pct")
+
+
+def _when(value: Any) -> str:
+    """generated_at as people read it: 2026-11-22 10:00 UTC."""
+    if not value:
+        return ""
+    text = str(value).replace("T", " ").replace("Z", "")
+    return text[:16] + " UTC" if len(text) >= 16 else text
 
 
 def build_context(doc: dict[str, Any], title: str) -> dict[str, Any]:
@@ -518,8 +540,8 @@ def build_context(doc: dict[str, Any], title: str) -> dict[str, Any]:
     pricing = doc.get("pricing") or {}
     return {
         "title": title,
-        "generated_at": doc.get("generated_at") or "",
-        "window": f"{window.get('since') or 'start of data'} .. {window.get('until') or 'end of data'}",
+        "generated_at": _when(doc.get("generated_at")),
+        "window": fmt_window(window.get("since"), window.get("until")),
         "kpis": kpis,
         "has_previous": previous_label is not None,
         "previous_label": previous_label,
@@ -613,7 +635,7 @@ def _kpis(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         has_prev = any(m.get("previous") is not None for m in chosen)
         label = None
         if has_prev and isinstance(prev_window, dict):
-            label = f"{prev_window.get('since') or 'start'} .. {prev_window.get('until') or 'end'}"
+            label = fmt_window(prev_window.get("since"), prev_window.get("until"))
         elif has_prev:
             label = "the previous period"
         return kpis, label
@@ -633,7 +655,7 @@ def _scenarios(sc: Any) -> dict[str, Any] | None:
     defs = []
     for d in sc.get("definitions") or []:
         defs.append({
-            "name": str(d.get("name")), "levers": d.get("levers") or {},
+            "name": str(d.get("name")), "levers": d.get("levers") or {}, "words": [str(w) for w in d.get("words") or []],
             "baseline": usd(d.get("baseline_cost_usd")), "scenario": usd(d.get("scenario_cost_usd")),
             "savings": usd(d.get("savings_usd")), "savings_pct": pct(d.get("savings_pct")),
         })  # fmt: skip

@@ -13,7 +13,7 @@ import pickle
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -283,6 +283,45 @@ def bedrock_names(table: PriceTable) -> dict[str, str]:
         out.setdefault(bare, model_id)
         out[_DATE_SUFFIX.sub("", bare)] = model_id
     return out
+
+
+# what-if aliases: a family's name -> its vendor and the pattern of its first-party ids, whose groups are
+# the version numbers (`claude-haiku-4-5` is 4.5, `gemini-3.8-flash` 3.8, `gpt-5.4-mini` 5.4)
+FAMILIES: dict[str, tuple[str, re.Pattern[str]]] = {
+    "haiku": ("anthropic", re.compile(r"^claude-haiku-(\d+)(?:-(\d))?$")),
+    "sonnet": ("anthropic", re.compile(r"^claude-sonnet-(\d+)(?:-(\d))?$")),
+    "opus": ("anthropic", re.compile(r"^claude-opus-(\d+)(?:-(\d))?$")),
+    "mini": ("openai", re.compile(r"^gpt-(\d+)(?:\.(\d+))?-mini$")),
+    "nano": ("openai", re.compile(r"^gpt-(\d+)(?:\.(\d+))?-nano$")),
+    "flash": ("google", re.compile(r"^gemini-(\d+)(?:\.(\d+))?-flash$")),
+    "flash-lite": ("google", re.compile(r"^gemini-(\d+)(?:\.(\d+))?-flash-lite$")),
+    "pro": ("google", re.compile(r"^gemini-(\d+)(?:\.(\d+))?-pro$")),
+}
+
+
+def family_model(table: PriceTable, alias: str, when: date | None = None) -> Model | None:
+    """The current model of a what-if alias's family (`haiku`, `sonnet`, `opus`, `mini`, `nano`, `flash`,
+    `flash-lite`, `pro`): of the vendor's own ids of that family with a price in force on `when`
+    (default today, UTC), the highest version. None when `alias` is not a family's name."""
+    family = FAMILIES.get(alias.strip().lower())
+    if family is None:
+        return None
+    vendor, pattern = family
+    day = when or datetime.now(UTC).date()
+    best: tuple[tuple[int, int], Model] | None = None
+    for model in table.models.values():
+        m = pattern.match(model.id)
+        if m is None or model.provider != vendor or model.version_at(day) is None:
+            continue
+        version = (int(m.group(1)), int(m.group(2) or 0))
+        if best is None or version > best[0]:
+            best = (version, model)
+    return best[1] if best else None
+
+
+def route_target(table: PriceTable, name: str, when: date | None = None) -> Model | None:
+    """The model a what-if routes to: a family alias's current model, else the name as it resolves."""
+    return family_model(table, name, when) or table.resolve(name)
 
 
 def fallback_candidates(name: str) -> list[str]:

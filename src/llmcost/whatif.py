@@ -294,7 +294,7 @@ def _plan(con: Any, prices: pricing.PriceTable, s: Scenario, window: Window, dim
     wsql, wparams = window.sql()
     target = None
     if lv.route_to:
-        target = prices.resolve(lv.route_to)
+        target = pricing.route_target(prices, lv.route_to)
         if target is None:
             raise LlmcostError(
                 f"--route-to {lv.route_to!r} has no price",
@@ -652,6 +652,8 @@ def describe(s: Scenario, facts: dict[str, Any] | None = None) -> list[str]:
     if lv.route_to:
         target = (facts or {}).get("target")
         name = f"{target.id} ({target.provider}, {target.tier} tier)" if target else lv.route_to
+        if target and lv.route_to.strip().lower() in pricing.FAMILIES:
+            name = f"{target.id} ({lv.route_to!r}: the newest of its family; {target.provider}, {target.tier} tier)"
         share = (
             f"{lv.share:.0%} of the scope (chosen by a hash of request_id)"
             if lv.share is not None

@@ -64,13 +64,23 @@ def test_report_is_the_cli_json(run_cli: Any, db: Path, args: tuple[str, ...], c
 
 def test_whatif_and_reconcile_are_the_cli_json(run_cli: Any, db: Path) -> None:
     route = cli_json(
-        run_cli, "whatif", "--route-to", "haiku", "--feature", "support-chat", "--by", "feature"
+        run_cli,
+        "whatif",
+        "--route-to",
+        "claude-haiku-4-5",
+        "--feature",
+        "support-chat",
+        "--by",
+        "feature",
     )
     batch = cli_json(run_cli, "whatif", "--batch", "--max-output-tokens", "300")
     suggest = cli_json(run_cli, "whatif", "--suggest")
     rec = cli_json(run_cli, "reconcile", "--by", "day")
     with llmcost.open(db) as store:
-        same(store.whatif(route_to="haiku", feature="support-chat", by="feature").doc, route)
+        same(
+            store.whatif(route_to="claude-haiku-4-5", feature="support-chat", by="feature").doc,
+            route,
+        )
         same(store.whatif(batch=True, max_output_tokens=300).doc, batch)
         same(store.whatif(suggest=True).doc, suggest)
         same(store.reconcile("day").doc, rec)
@@ -160,7 +170,7 @@ def test_import_llmcost_stays_light() -> None:
 
 def test_configured_scenarios_are_the_cli_json(run_cli: Any, db: Path, tmp_path: Path) -> None:
     (tmp_path / "llmcost.toml").write_text(
-        '[scenarios.cheap-chat]\nroute_to = "haiku"\nfeature = "support-chat"\n\n'
+        '[scenarios.cheap-chat]\nroute_to = "claude-haiku-4-5"\nfeature = "support-chat"\n\n'
         "[scenarios.batch-all]\nbatch = true\n"
     )
     every = cli_json(run_cli, "whatif", "--all")

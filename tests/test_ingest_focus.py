@@ -64,10 +64,10 @@ def test_bedrock_focus_reconciles(run_cli: Any) -> None:
 def test_azure_openai_focus_reconciles(run_cli: Any) -> None:
     ingest(run_cli, REQUESTS, AZURE)
     row = only_row(reconcile(run_cli), "azure")
-    # gpt-4o-mini (priced at OpenAI's rates: $0.15 in, $0.075 cached, $0.60 out per 1M):
+    # gpt-4o-mini on azure, priced at Azure's rates (azure/gpt-4o-mini: $0.15 in, $0.075 cached, $0.60 out per 1M):
     #   az-1: 1,000,000 x 0.15 + 1,000,000 x 0.075 + 500,000 x 0.60 = 0.15 + 0.075 + 0.30 = 0.525
     #   bill: meters gpt-4o-mini-0718-{Inp,cchd-Inp,Outp}-glbl: 0.15 + 0.075 + 0.30 = 0.525
-    assert row["model"] == "gpt-4o-mini"
+    assert row["model"] == "azure/gpt-4o-mini"  # logs and bill keyed by the model at their host
     assert row["logged_cost_usd"] == pytest.approx(0.525, abs=1e-9)
     assert row["billed_cost_usd"] == pytest.approx(0.525, abs=1e-9)
     assert row["gap_usd"] == pytest.approx(0.0, abs=1e-9)
@@ -76,11 +76,11 @@ def test_azure_openai_focus_reconciles(run_cli: Any) -> None:
 def test_vertex_focus_reconciles_with_a_credit(run_cli: Any) -> None:
     ingest(run_cli, REQUESTS, GCP)
     row = only_row(reconcile(run_cli), "vertex_ai")
-    # gemini-2.5-flash: $0.30 in, $0.03 cache read, $2.50 out per 1M
+    # gemini-2.5-flash on Vertex (vertex_ai/gemini-2.5-flash): $0.30 in, $0.03 cache read, $2.50 out per 1M
     #   vx-1: 1,000,000 x 0.30 + 200,000 x 2.50 = 0.30 + 0.50 = 0.80
     #   vx-2: 100,000 x 0.30 + 400,000 x 0.03 + 20,000 x 2.50 = 0.03 + 0.012 + 0.05 = 0.092  -> 0.892
     #   bill: 0.33 + 0.012 + 0.55 - 0.10 (a credit row) = 0.792
-    assert row["model"] == "gemini-2.5-flash"
+    assert row["model"] == "vertex_ai/gemini-2.5-flash"
     assert row["logged_cost_usd"] == pytest.approx(0.892, abs=1e-9)
     assert row["billed_cost_usd"] == pytest.approx(0.792, abs=1e-9)
     assert row["gap_usd"] == pytest.approx(-0.10, abs=1e-9)

@@ -557,7 +557,7 @@ def test_prices_list_by_host_then_filtered(run_cli: Any) -> None:
     assert len(json.loads(out)["models"]) > 2000
 
 
-def test_prices_check_flags_a_provider_whose_price_the_name_missed(
+def test_prices_check_prices_by_provider_and_lists_a_host_without_the_model(
     run_cli: Any, jsonl: Any
 ) -> None:
     recs = [
@@ -570,12 +570,13 @@ def test_prices_check_flags_a_provider_whose_price_the_name_missed(
     ]  # fmt: skip
     run_cli("ingest", str(jsonl(recs)), "-q")
     code, out, _ = run_cli("prices", "check", "--format", "json")
-    assert code == 0
-    reasons = {(r["provider"], r["reason"]) for r in json.loads(out)["fallback"]}
-    assert reasons == {
-        ("azure", "provider azure: its price (azure/gpt-4o-mini) not used"),
-        ("groq", "provider groq does not list it"),
-    }
+    doc = json.loads(out)
+    # azure: priced at Azure's price; no provider: OpenAI's; groq does not list it: unpriced, never
+    # another host's price (SPEC §4), so the gate fails
+    assert code == 1 and doc["fallback"] == [] and doc["unpriced_requests"] == 1
+    assert [(r["model"], r["unpriced_requests"], r["reason"]) for r in doc["unpriced"]] == [
+        ("gpt-4o-mini", 1, "provider groq does not list it")
+    ]
 
 
 def _cost(table: pricing.PriceTable, name: str, when: date = DAY, **usage: Any) -> Decimal:

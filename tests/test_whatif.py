@@ -55,7 +55,7 @@ def totals(doc: dict[str, Any]) -> tuple[float, float, float]:
 
 
 def test_route_feature_to_haiku_and_unpriced_stay_unpriced(whatif: Any) -> None:
-    doc = whatif("--route-to", "haiku", "--feature", "support-chat")
+    doc = whatif("--route-to", "claude-haiku-4-5", "--feature", "support-chat")
     assert doc["schema"] == "llmcost.whatif/1"
     base, scen, sav = totals(doc)
     assert base == pytest.approx(BASELINE, abs=1e-12)
@@ -75,7 +75,9 @@ def test_route_feature_to_haiku_and_unpriced_stay_unpriced(whatif: Any) -> None:
 
 
 def test_per_group_rows(whatif: Any) -> None:
-    doc = whatif("--route-to", "haiku", "--feature", "support-chat", "--by", "feature,model")
+    doc = whatif(
+        "--route-to", "claude-haiku-4-5", "--feature", "support-chat", "--by", "feature,model"
+    )
     rows = {(r["feature"], r["model"]): r for r in doc["rows"]}
     assert rows[("support-chat", SONNET)]["baseline_cost_usd"] == pytest.approx(
         0.0135
@@ -96,7 +98,7 @@ def test_route_then_batch(whatif: Any) -> None:
 
 
 def test_cache_hit_rate_on_top_of_route(whatif: Any) -> None:
-    doc = whatif("--route-to", "haiku", "--feature", "support-chat", "--cache-hit-rate", "0.25",
+    doc = whatif("--route-to", "claude-haiku-4-5", "--feature", "support-chat", "--cache-hit-rate", "0.25",
                  "--cache-lookup-cost", "0.0001")  # fmt: skip
     # A 0.0015*0.75 + 0.0001 = 0.001225; B 0.003*0.75 + 0.0001 = 0.00235; C 0.045; D stays unpriced
     assert totals(doc)[1] == pytest.approx(0.048575, abs=1e-12)
@@ -132,7 +134,7 @@ def test_route_to_model_priced_only_after_the_request(whatif: Any) -> None:
     # earliest price applies: 1000*1 + 100*5 = 0.0015.
     doc = whatif(
         "--route-to",
-        "haiku",
+        "claude-haiku-4-5",
         records=[rec("S", 1000, 100, model="claude-sonnet-4", ts="2025-06-01T00:00:00Z")],
     )
     assert totals(doc) == pytest.approx((0.0045, 0.0015, 0.003), abs=1e-12)
@@ -141,7 +143,7 @@ def test_route_to_model_priced_only_after_the_request(whatif: Any) -> None:
 def test_route_share_is_deterministic_by_request_id(whatif: Any) -> None:
     ids = [f"r{i}" for i in range(12)]
     records = [rec(i, 1000, 100) for i in ids]
-    doc = whatif("--route-to", "haiku", "--share", "0.5", records=records)
+    doc = whatif("--route-to", "claude-haiku-4-5", "--share", "0.5", records=records)
     # the rule: md5(request_id)'s first 32 bits below 0.5 * 2^32 are routed (0.0015), the rest stay (0.0045)
     routed = sum(1 for i in ids if int(hashlib.md5(i.encode()).hexdigest()[:8], 16) < 2**31)
     assert 0 < routed < 12
@@ -201,7 +203,7 @@ def test_max_steps(whatif: Any) -> None:
 def test_margin_before_and_after(whatif: Any, tmp_path: Path, run_cli: Any) -> None:
     (tmp_path / "revenue.csv").write_text("customer_id,month,revenue_usd\nc1,2025-11,1.00\n")
     assert run_cli("ingest", str(tmp_path / "revenue.csv"), "-q")[0] == 0
-    doc = whatif("--route-to", "haiku", "--feature", "support-chat", "--by", "customer")
+    doc = whatif("--route-to", "claude-haiku-4-5", "--feature", "support-chat", "--by", "customer")
     row = doc["rows"][0]
     # (1 - 0.0585) / 1 = 94.15%; after: (1 - 0.0495) = 95.05%
     assert row["revenue_usd"] == pytest.approx(1.0)
@@ -226,7 +228,7 @@ def test_margin_per_feature_allocates_by_requests(
 
 def test_named_scenario_and_all(whatif: Any, tmp_path: Path, run_cli: Any) -> None:
     (tmp_path / "llmcost.toml").write_text(
-        '[scenarios.cheap-chat]\nroute_to = "haiku"\nfeature = ["support-chat"]\n\n'
+        '[scenarios.cheap-chat]\nroute_to = "claude-haiku-4-5"\nfeature = ["support-chat"]\n\n'
         "[scenarios.batch-all]\nbatch = true\n"
     )
     doc = whatif("cheap-chat")
@@ -305,7 +307,7 @@ def test_suggest_ranks_levers(jsonl: Any, run_cli: Any) -> None:
 
 def test_terminal_answer(jsonl: Any, run_cli: Any) -> None:
     run_cli("ingest", str(jsonl(BASE)), "-q")
-    code, out, _ = run_cli("whatif", "--route-to", "haiku", "--feature", "support-chat")
+    code, out, _ = run_cli("whatif", "--route-to", "claude-haiku-4-5", "--feature", "support-chat")
     assert code == 0
     assert "baseline $0.0585  →  scenario $0.0495   savings $0.00900 (15.4%)" in out
     assert "stay unpriced" in out and "assumes:" in out
@@ -353,3 +355,61 @@ def test_pure_discounts_never_cost_more(
         assert t["scenario_cost_usd"] is None
     else:
         assert t["savings_usd"] >= 0
+
+
+def test_family_alias_routes_to_the_newest_of_its_family(whatif: Any) -> None:
+    # haiku is the newest first-party Haiku in the table: claude-haiku-5-5 at 0.1 / 0.5
+    # A 1000*0.1 + 100*0.5 = 150 -> 0.00015; B 2000*0.1 + 200*0.5 = 300 -> 0.0003; C unchanged 0.045
+    doc = whatif("--route-to", "haiku", "--feature", "support-chat")
+    base, scen, sav = totals(doc)
+    assert base == pytest.approx(BASELINE, abs=1e-12)
+    assert scen == pytest.approx(0.04545, abs=1e-12)
+    assert sav == pytest.approx(0.0585 - 0.04545, abs=1e-12)
+    assert any(
+        "routed to claude-haiku-5-5 ('haiku': the newest of its family; anthropic, small tier)" in a
+        for a in doc["assumptions"]
+    )
+
+
+def test_family_rule_picks_the_highest_version_with_a_price_then(tmp_path: Path) -> None:
+    from datetime import date
+
+    from llmcost import pricing
+
+    def model(mid: str, day: str) -> str:
+        return (f'[[models]]\nid = "{mid}"\ntier = "small"\n'
+                f'[[models.prices]]\neffective_from = {day}\ninput = 1\noutput = 2\n'
+                f'cache_read = 0.1\ncache_write = 1.25\ncache_write_1h = 2\n\n')  # fmt: skip
+
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "anthropic.toml").write_text(
+        'provider = "anthropic"\n'
+        + model("claude-haiku-4-5", "2025-10-15")
+        + model("claude-haiku-10", "2026-06-01")  # 10.0 > 4.5: numbers, not text
+        + model("claude-haiku-11-1", "2027-01-01")  # no price yet on 2026-12-01
+        + model("claude-3-5-haiku", "2024-10-22")
+    )
+    (tmp_path / "p" / "vertex.toml").write_text(
+        'provider = "vertex"\n'
+        + model("vertex_ai/claude-haiku-12", "2025-01-01")  # another host: never
+    )
+    (tmp_path / "p" / "openai.toml").write_text(
+        'provider = "openai"\n'
+        + model("gpt-5-mini", "2025-08-07")
+        + model("gpt-5.4-mini", "2026-03-17")
+        + model("gpt-5.4-mini-preview", "2026-01-01")
+    )
+    table = pricing.load(bundled=tmp_path / "p")
+
+    def pick(alias: str, day: date) -> str | None:
+        m = pricing.family_model(table, alias, day)
+        return m.id if m else None
+
+    assert pick("haiku", date(2026, 12, 1)) == "claude-haiku-10"
+    assert pick("Haiku", date(2026, 1, 1)) == "claude-haiku-4-5"
+    assert pick("haiku", date(2027, 2, 1)) == "claude-haiku-11-1"
+    assert pick("mini", date(2026, 12, 1)) == "gpt-5.4-mini"
+    assert pick("sonnet", date(2026, 12, 1)) is None  # no Sonnet in this table
+    assert pick("claude-haiku-4-5", date(2026, 12, 1)) is None  # not a family name
+    target = pricing.route_target(table, "claude-haiku-4-5", date(2026, 12, 1))
+    assert target is not None and target.id == "claude-haiku-4-5"

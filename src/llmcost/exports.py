@@ -50,14 +50,11 @@ SYNONYMS = {
 
 def install_usage(con: Any, table: pricing.PriceTable) -> None:
     """Price rows for every model in the usage table and the `priced_usage` view over it."""
-    names = [
-        r[0]
-        for r in con.execute("SELECT DISTINCT model FROM usage WHERE model IS NOT NULL").fetchall()
-    ]
+    keys = pricing.request_keys(con, "usage")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {USAGE_PRICES} ({pricing.PRICE_COLUMNS})")
-    rows = pricing.price_rows(table, names)
+    rows = pricing.price_rows(table, keys)
     if rows:
-        con.executemany(f"INSERT INTO {USAGE_PRICES} VALUES ({', '.join('?' * 18)})", rows)
+        con.executemany(f"INSERT INTO {USAGE_PRICES} VALUES ({pricing.PRICE_MARKS})", rows)
     # long_threshold -1 makes cost_sql take the long rates for a long-context row, NULL the base ones
     con.execute(
         f"""
@@ -69,7 +66,7 @@ def install_usage(con: Any, table: pricing.PriceTable) -> None:
                    p.l_input, p.l_output, p.l_cache_read, p.l_cache_write, p.l_cache_write_1h
             FROM usage u
             LEFT JOIN {USAGE_PRICES} p
-              ON p.model = u.model AND u.bucket_start >= p.valid_from AND u.bucket_start < p.valid_to
+              ON p.model = u.model AND p.host = coalesce(u.provider, '') AND u.bucket_start >= p.valid_from AND u.bucket_start < p.valid_to
         )
         SELECT j.* EXCLUDE (r_input, r_output, r_cache_read, r_cache_write, r_cache_write_1h, batch_factor,
                             long_threshold, l_input, l_output, l_cache_read, l_cache_write, l_cache_write_1h),
@@ -294,17 +291,17 @@ logged AS (
     SELECT strftime(date_trunc('{unit}', r.ts), '{fmt}') AS period, coalesce(r.provider, r.price_provider) AS provider,
            coalesce(k.key, r.model) AS model, count(*) AS requests, count(*) - count(r.price_model) AS unpriced,
            sum(r.cost_usd) AS cost
-    FROM priced r LEFT JOIN lc_model_keys k ON k.name = r.model
+    FROM priced r LEFT JOIN lc_model_keys k ON k.name = r.model AND k.host = coalesce(r.provider, '')
     WHERE {w_req} GROUP BY ALL),
 used AS (
     SELECT strftime(date_trunc('{unit}', u.bucket_start), '{fmt}') AS period, u.provider,
            coalesce(k.key, u.model) AS model, sum(u.requests) AS requests, sum(u.cost_usd) AS cost
-    FROM {priced_usage} u LEFT JOIN lc_model_keys k ON k.name = u.model
+    FROM {priced_usage} u LEFT JOIN lc_model_keys k ON k.name = u.model AND k.host = coalesce(u.provider, '')
     WHERE {w_use} GROUP BY ALL),
 bill AS (
     SELECT strftime(date_trunc('{unit}', b.period_start), '{fmt}') AS period, b.provider,
            coalesce(k.key, b.model) AS model, sum(b.amount_usd) AS cost
-    FROM billed b LEFT JOIN lc_model_keys k ON k.name = b.model
+    FROM billed b LEFT JOIN lc_model_keys k ON k.name = b.model AND k.host = coalesce(b.provider, '')
     WHERE {w_bill} GROUP BY ALL),
 keys AS (
     SELECT period, provider, model FROM logged UNION SELECT period, provider, model FROM used
@@ -328,16 +325,20 @@ ORDER BY k.period, k.provider NULLS LAST, k.model NULLS LAST
 
 
 def _model_keys(con: Any, prices: pricing.PriceTable) -> None:
-    """Logged, exported and billed model names mapped to one key: the price-table id when it resolves."""
+    """Logged, exported and billed (model name, provider) mapped to one key: the price-table id of the
+    name at that host when it resolves."""
     names = [
-        r[0] for r in con.execute(
-            "SELECT model FROM requests UNION SELECT model FROM usage UNION SELECT model FROM billed"
+        (r[0], r[1]) for r in con.execute(
+            "SELECT model, coalesce(provider, '') FROM requests UNION SELECT model, coalesce(provider, '') FROM usage"
+            " UNION SELECT model, coalesce(provider, '') FROM billed"
         ).fetchall() if r[0] is not None
     ]  # fmt: skip
-    con.execute("CREATE OR REPLACE TEMP TABLE lc_model_keys (name VARCHAR, key VARCHAR)")
-    pairs = [(n, m.id) for n in names if (m := prices.resolve(n)) is not None]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE lc_model_keys (name VARCHAR, host VARCHAR, key VARCHAR)"
+    )
+    pairs = [(n, h, m.id) for n, h in names if (m := prices.resolve(n, h or None)) is not None]
     if pairs:
-        con.executemany("INSERT INTO lc_model_keys VALUES (?, ?)", pairs)
+        con.executemany("INSERT INTO lc_model_keys VALUES (?, ?, ?)", pairs)
 
 
 def check_period(by: str) -> None:

@@ -79,8 +79,8 @@ SELECT * FROM (
            CASE WHEN q.batch THEN e.batch_factor ELSE 1 END AS factor,
            {rates}
     FROM requests q
-    LEFT JOIN {eff} e ON e.model = q.model AND q.ts >= e.valid_from AND q.ts < e.valid_to
-    LEFT JOIN {list} l ON l.model = q.model AND q.ts >= l.valid_from AND q.ts < l.valid_to
+    LEFT JOIN {eff} e ON e.model = q.model AND e.host = coalesce(q.provider, '') AND q.ts >= e.valid_from AND q.ts < e.valid_to
+    LEFT JOIN {list} l ON l.model = q.model AND l.host = coalesce(q.provider, '') AND q.ts >= l.valid_from AND q.ts < l.valid_to
 ) r
 WHERE {window} AND {where}
 """
@@ -209,9 +209,9 @@ def _rate(kind: str, p: str) -> str:
 
 
 def _register(con: Any, effective: pricing.PriceTable, bundled: pricing.PriceTable) -> None:
-    names = [r[0] for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()]
-    pricing.register(con, effective, EFF, names=names)
-    pricing.register(con, bundled, LIST, names=names)
+    keys = pricing.request_keys(con)
+    pricing.register(con, effective, EFF, keys=keys)
+    pricing.register(con, bundled, LIST, keys=keys)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE lc_focus_hosts (provider VARCHAR, seller VARCHAR, service VARCHAR)"
     )

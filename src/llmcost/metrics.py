@@ -376,13 +376,16 @@ def effective_window(con: Any, window: Window) -> Window:
 # ---------------------------------------------------------------- the result
 
 
-def _fallback(con: Any, prices: pricing.PriceTable) -> tuple[int, list[str]]:
-    """Priced requests of this period whose name gives no host, and those names."""
+def _fallback(con: Any, rollups: Rollups | None) -> tuple[int, list[str]]:
+    """Priced requests of this period whose name and provider give no host, and those names."""
+    if not con.execute("SELECT count(*) FROM lc_prices WHERE fallback").fetchone()[0]:
+        return 0, []
+    if rollups is not None:
+        rollups.rows()  # lc_rep: the rollups do not keep a request's host
     rows = con.execute(
-        "SELECT model, sum(n) FROM lc_fine WHERE sel AND NOT prev AND priced GROUP BY model ORDER BY model"
+        "SELECT model, count(*) FROM lc_rep WHERE sel AND NOT prev AND fb GROUP BY model ORDER BY model"
     ).fetchall()
-    hits = [(m, int(n)) for m, n in rows if prices.resolve_how(m)[1] == "fallback"]
-    return sum(n for _, n in hits), [m for m, _ in hits]
+    return sum(int(n) for _, n in rows), [m for m, _ in rows]
 
 
 @dataclass
@@ -691,11 +694,11 @@ SELECT ts, CAST(date_trunc('month', ts) AS DATE) AS month, task_id,
        CASE WHEN task_id IS NOT NULL THEN coalesce(step, 0)::BIGINT * 10000000000000 + epoch_ms(ts) END AS ord,
        user_id, customer_id, feature, model, tier, plan, status, input_tokens, output_tokens,
        cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, cache_hit, latency_ms, logged_cost_usd,
-       priced, u, cost_x,
+       priced, fb, u, cost_x,
        ts < {prev} AS prev, ({where}) AS sel {dims}
-FROM (SELECT r.*, p.tier, p.model_id IS NOT NULL AS priced, {units} AS u,
+FROM (SELECT r.*, p.tier, p.model_id IS NOT NULL AS priced, coalesce(p.fallback, false) AS fb, {units} AS u,
              CASE WHEN {units} IS NULL THEN {cost} END AS cost_x
-      FROM requests r LEFT JOIN lc_prices_u p ON p.model = r.model AND r.ts >= p.valid_from AND r.ts < p.valid_to)
+      FROM requests r LEFT JOIN lc_prices_u p ON p.model = r.model AND p.host = coalesce(r.provider, '') AND r.ts >= p.valid_from AND r.ts < p.valid_to)
 WHERE ts >= {start} AND ts < {until} {prefilter}
 """
 # sum(cost) as the exact DECIMAL, a row's cost as DOUBLE, and sum(cost) as DOUBLE (as CAST would give them).
@@ -1145,12 +1148,6 @@ class Rollups:
             self.select_rows()
             self._rows_ready = True
 
-    def models(self) -> list[str] | None:
-        """The model names of the requests, when the fine rollup holds them (no scan of the requests)."""
-        if "fine" not in self.valid_names:
-            return None
-        return [r[0] for r in self.con.execute("SELECT DISTINCT model FROM rollup_fine").fetchall()]
-
     def _store(self, name: str, statements: list[tuple[str, list[Any]]]) -> None:
         """Write one rollup and its validity row in one transaction. The cache is an optimisation: when
         the store cannot be written (read-only file), the report goes on from its temp tables."""
@@ -1326,9 +1323,8 @@ def report(
     check_attrs(con, by)
     target_rules = parse_targets(targets or {})
     rollups = _rollups_for(con, prices, by, filters)
-    names = rollups.models() if rollups else None
-    pricing.install(con, prices, names=names)
-    install_names(con, prices, names)
+    pricing.install(con, prices)
+    install_names(con, prices)
     win = effective_window(con, window)
     if rollups is not None and not rollups.covers(win):
         rollups = None
@@ -1384,7 +1380,7 @@ def report(
         cur_t.get("requests", 0), cur_t.get("priced", 0), cur_t.get("requests", 0) - cur_t.get("priced", 0),
         list(cur_t.get("unpriced_models") or []), _no_cache_counts(con, win, filters),
     )  # fmt: skip
-    coverage.fallback, coverage.fallback_models = _fallback(con, prices)
+    coverage.fallback, coverage.fallback_models = _fallback(con, rollups)
     total_cost = cur_t.get("cost")
     revenue = _revenue_total(con, filters, alloc, prev=False) if has_revenue else None
     totals: dict[str, Any] = {

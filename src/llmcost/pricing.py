@@ -13,7 +13,7 @@ import pickle
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ PRICE_KEYS = {
     "source",
 }
 MODEL_KEYS = {"id", "aliases", "tier", "prices", "provider", "note", "source", "name", "replaces"}
-CACHE_FORMAT = 1  # bump when PriceTable, Model or PriceVersion change shape
+CACHE_FORMAT = 2  # bump when PriceTable, Model or PriceVersion change shape
 MAX_RATE = Decimal(
     10_000
 )  # USD per 1M tokens: above this a figure is a typo (the dearest real rate is ~600)
@@ -121,6 +121,8 @@ class PriceTable:
     files: list[str]
     sha256: str
     index: dict[str, str] = field(default_factory=dict)  # lower-case id or alias -> model id
+    # a bare name as Bedrock sells it -> model id, built on first use (see `bedrock_names`)
+    bedrock: dict[str, str] | None = None
 
     def resolve(self, name: str | None, host: str | None = None) -> Model | None:
         """The model a logged name is priced as (see `resolve_how`)."""
@@ -131,6 +133,16 @@ class PriceTable:
         was served and that host lists it, "fallback" when no host is known and another host's price is
         borrowed, "" when unpriced."""
         if not name:
+            return None, ""
+        bare = bedrock_bare(name, host)
+        # a first-party name served by Bedrock: Bedrock's price, never the vendor's
+        if bare is not None:
+            if self.bedrock is None:
+                self.bedrock = bedrock_names(self)
+            for candidate in bare:
+                model_id = self.bedrock.get(candidate)
+                if model_id is not None:
+                    return self.models[model_id], "host"
             return None, ""
         known, candidates = host_candidates(name, host)
         for candidate in candidates:
@@ -230,6 +242,86 @@ def host_candidates(name: str, host: str | None = None) -> tuple[str | None, lis
         return "", [ft.group(1)]
     add(_DATE_SUFFIX.sub("", n))
     return known, out
+
+
+_BEDROCK_HOSTS = {"bedrock", "aws"}
+_PROFILES = {"us", "eu", "apac", "global", "jp", "au", "ca", "us-gov", "regional"}  # cross-region
+_BEDROCK_GATEWAYS = ("bedrock/converse/", "bedrock_converse/", "bedrock/")
+_BEDROCK_ID = re.compile(r"^[a-z0-9-]+\.([a-z0-9][a-z0-9.-]*?)(?:-v\d+(?::\d+)?)?$")
+
+
+def bedrock_bare(name: str, host: str | None) -> list[str] | None:
+    """The names to look up when a first-party name (`claude-sonnet-4-5`) is logged as served by Bedrock
+    (a `bedrock/` prefix, or provider bedrock or aws); None for any other name, Bedrock's own ids included."""
+    n = name.strip().lower()
+    for gw in _BEDROCK_GATEWAYS:
+        if n.startswith(gw):
+            n = n[len(gw) :]
+            break
+    else:
+        by_host = (host or "").strip().lower() in _BEDROCK_HOSTS
+        if not by_host or any(n.startswith(g) for g in GATEWAYS):
+            return None
+    if not n or "/" in n or ":" in n or "@" in n or _BEDROCK.match(n) or _ARN.match(n):
+        return None
+    return list(dict.fromkeys([n, _DATE_SUFFIX.sub("", n)]))
+
+
+def bedrock_names(table: PriceTable) -> dict[str, str]:
+    """Bedrock's models by their bare names: `anthropic.claude-sonnet-4-5-20250929-v1:0` (the model id a
+    request names when it uses no cross-region profile) as `claude-sonnet-4-5-20250929` and
+    `claude-sonnet-4-5`. Where two dated ids share a bare family name, the newest date wins."""
+    out: dict[str, str] = {}
+    for key in sorted(table.index):
+        model_id = table.index[key]
+        m = _BEDROCK_ID.match(key)
+        if m is None or table.models[model_id].provider != "bedrock" or not _BEDROCK.match(key):
+            continue
+        if key.split(".", 1)[0] in _PROFILES:
+            continue  # a cross-region profile: only a name that says so is priced as one
+        bare = m.group(1)
+        out.setdefault(bare, model_id)
+        out[_DATE_SUFFIX.sub("", bare)] = model_id
+    return out
+
+
+# what-if aliases: a family's name -> its vendor and the pattern of its first-party ids, whose groups are
+# the version numbers (`claude-haiku-4-5` is 4.5, `gemini-3.8-flash` 3.8, `gpt-5.4-mini` 5.4)
+FAMILIES: dict[str, tuple[str, re.Pattern[str]]] = {
+    "haiku": ("anthropic", re.compile(r"^claude-haiku-(\d+)(?:-(\d))?$")),
+    "sonnet": ("anthropic", re.compile(r"^claude-sonnet-(\d+)(?:-(\d))?$")),
+    "opus": ("anthropic", re.compile(r"^claude-opus-(\d+)(?:-(\d))?$")),
+    "mini": ("openai", re.compile(r"^gpt-(\d+)(?:\.(\d+))?-mini$")),
+    "nano": ("openai", re.compile(r"^gpt-(\d+)(?:\.(\d+))?-nano$")),
+    "flash": ("google", re.compile(r"^gemini-(\d+)(?:\.(\d+))?-flash$")),
+    "flash-lite": ("google", re.compile(r"^gemini-(\d+)(?:\.(\d+))?-flash-lite$")),
+    "pro": ("google", re.compile(r"^gemini-(\d+)(?:\.(\d+))?-pro$")),
+}
+
+
+def family_model(table: PriceTable, alias: str, when: date | None = None) -> Model | None:
+    """The current model of a what-if alias's family (`haiku`, `sonnet`, `opus`, `mini`, `nano`, `flash`,
+    `flash-lite`, `pro`): of the vendor's own ids of that family with a price in force on `when`
+    (default today, UTC), the highest version. None when `alias` is not a family's name."""
+    family = FAMILIES.get(alias.strip().lower())
+    if family is None:
+        return None
+    vendor, pattern = family
+    day = when or datetime.now(UTC).date()
+    best: tuple[tuple[int, int], Model] | None = None
+    for model in table.models.values():
+        m = pattern.match(model.id)
+        if m is None or model.provider != vendor or model.version_at(day) is None:
+            continue
+        version = (int(m.group(1)), int(m.group(2) or 0))
+        if best is None or version > best[0]:
+            best = (version, model)
+    return best[1] if best else None
+
+
+def route_target(table: PriceTable, name: str, when: date | None = None) -> Model | None:
+    """The model a what-if routes to: a family alias's current model, else the name as it resolves."""
+    return family_model(table, name, when) or table.resolve(name)
 
 
 def fallback_candidates(name: str) -> list[str]:
@@ -611,22 +703,30 @@ PRICE_COLUMNS = """
     r_input DECIMAL(18,9), r_output DECIMAL(18,9), r_cache_read DECIMAL(18,9),
     r_cache_write DECIMAL(18,9), r_cache_write_1h DECIMAL(18,9), batch_factor DECIMAL(10,9),
     long_threshold BIGINT, l_input DECIMAL(18,9), l_output DECIMAL(18,9), l_cache_read DECIMAL(18,9),
-    l_cache_write DECIMAL(18,9), l_cache_write_1h DECIMAL(18,9)
+    l_cache_write DECIMAL(18,9), l_cache_write_1h DECIMAL(18,9), host VARCHAR, fallback BOOLEAN
 """
+# a price row is keyed by (logged model name, host): `host` is the request's provider, '' when it has none,
+# so a join matches `p.model = r.model AND p.host = coalesce(r.provider, '')` (SPEC §4)
+PRICE_MARKS = ", ".join("?" * 20)
 FAR_FUTURE = datetime(9999, 1, 1)
 
 
 def price_rows(
-    table: PriceTable, names: list[str], *, as_model: Model | None = None
+    table: PriceTable, keys: list[tuple[str, str]], *, as_model: Model | None = None
 ) -> list[tuple[Any, ...]]:
-    """One row per (logged model name, price version), each valid over [valid_from, valid_to).
+    """One row per (logged model name, host, price version), each valid over [valid_from, valid_to).
+    `keys` are (name, host) pairs, host the request's provider or '': the name is priced at that host's
+    price (`resolve_how`), `fallback` true when no host is known and another host's price is borrowed.
 
     With `as_model`, every name is priced as that model, its first version reaching back to the
     beginning of time (what-if routing to a model that did not exist yet uses its earliest price).
     """
     rows = []
-    for name in names:
-        model = as_model or table.resolve(name)
+    for name, host in keys:
+        model: Model | None = as_model
+        how = "host"
+        if as_model is None:
+            model, how = table.resolve_how(name, host or None)
         if model is None:
             continue
         versions = model.versions
@@ -659,6 +759,8 @@ def price_rows(
                     v.long_cache_read,
                     v.long_cache_write,
                     v.long_cache_write_1h,
+                    host,
+                    how == "fallback",
                 )
             )
     return rows
@@ -670,16 +772,22 @@ def register(
     name: str = "lc_prices",
     *,
     as_model: Model | None = None,
-    names: list[str] | None = None,
+    keys: list[tuple[str, str]] | None = None,
 ) -> None:
-    """A temp table of price rows for every model name in the requests table (`names`, when the
-    caller already knows them: scanning 10M requests for them costs ~0.1 s)."""
-    if names is None:
-        names = [r[0] for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()]
+    """A temp table of price rows for every (model name, provider) in the requests table (`keys`, when
+    the caller already knows them)."""
+    if keys is None:
+        keys = request_keys(con)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({PRICE_COLUMNS})")
-    rows = price_rows(table, names, as_model=as_model)
+    rows = price_rows(table, keys, as_model=as_model)
     if rows:
-        con.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * 18)})", rows)
+        con.executemany(f"INSERT INTO {name} VALUES ({PRICE_MARKS})", rows)
+
+
+def request_keys(con: Any, source: str = "requests") -> list[tuple[str, str]]:
+    """The distinct (model, provider or '') of `source`: the keys its price rows are looked up by."""
+    sql = f"SELECT DISTINCT model, coalesce(provider, '') FROM {source} WHERE model IS NOT NULL"
+    return [(m, h) for m, h in con.execute(sql).fetchall()]
 
 
 def _rate_sql(rate: str, p: str, r: str) -> str:
@@ -714,7 +822,8 @@ def priced_view_sql(source: str = "requests", prices: str = "lc_prices") -> str:
                {cost_sql()} AS list_cost_usd,
                {cost_usd_sql()} AS cost_usd
         FROM {source} r
-        LEFT JOIN {prices} p ON p.model = r.model AND r.ts >= p.valid_from AND r.ts < p.valid_to
+        LEFT JOIN {prices} p ON p.model = r.model AND p.host = coalesce(r.provider, '')
+                            AND r.ts >= p.valid_from AND r.ts < p.valid_to
     """
 
 
@@ -790,8 +899,8 @@ def sum_double_sql(units: str, exact: str) -> str:
 
 
 def install(
-    con: Any, table: PriceTable, view: str = "priced", *, names: list[str] | None = None
+    con: Any, table: PriceTable, view: str = "priced", *, keys: list[tuple[str, str]] | None = None
 ) -> None:
     """Register the price rows and a `priced` view over requests."""
-    register(con, table, names=names)
+    register(con, table, keys=keys)
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {priced_view_sql()}")

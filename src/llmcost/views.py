@@ -165,9 +165,9 @@ def prices_show_table(model: Any) -> SimpleResult:
 
 
 def prices_check_result(con: Any, table: Any, window: Any = None) -> SimpleResult:
-    """Models in the data that are unpriced (unknown, or used before their first price), and those
-    priced by fallback (their host unknown, another host's price borrowed), with request counts and
-    cost share. `doc["unpriced_requests"]` > 0 makes `prices check` exit 1."""
+    """Models in the data that are unpriced (unknown, not listed by the request's host, or used before
+    their first price), and those priced by fallback (their host unknown, another host's price
+    borrowed), with request counts and cost share. `doc["unpriced_requests"]` > 0 makes `prices check` exit 1."""
     from llmcost import pricing
 
     pricing.install(con, table)
@@ -184,24 +184,9 @@ def prices_check_result(con: Any, table: Any, window: Any = None) -> SimpleResul
     fallback_rows = []
     by_model: dict[str, list[Any]] = {}
     for model, provider, n, priced, first, last, cost in found:
-        known, how = table.resolve_how(model)
-        hosted, _ = table.resolve_how(model, provider)
-        # priced by the name alone; "fallback" when no host is known, or when the provider names a
-        # host whose price the name did not reach
-        note = None
-        if priced and how == "fallback":
-            note = "no host known"
-        elif priced and known is not None and hosted is not None and hosted.id != known.id:
-            note = f"provider {provider}: its price ({hosted.id}) not used"
-        elif (
-            priced
-            and known is not None
-            and hosted is None
-            and provider not in (None, known.provider)
-            and pricing.HOST_PREFIX.get(str(provider))
-            not in (None, pricing.HOST_PREFIX.get(known.provider))
-        ):
-            note = f"provider {provider} does not list it"
+        # priced at the host the name or the provider names; "fallback" when neither names one
+        known, how = table.resolve_how(model, provider)
+        note = "no host known" if priced and how == "fallback" else None
         if note:
             fallback_rows.append(
                 {
@@ -216,17 +201,22 @@ def prices_check_result(con: Any, table: Any, window: Any = None) -> SimpleResul
                     "reason": note,
                 }
             )
-        agg = by_model.setdefault(model, [0, 0, first, last, known])
+        agg = by_model.setdefault(model, [0, 0, first, last, known, []])
         agg[0] += n
         agg[1] += priced
         agg[2], agg[3] = min(agg[2], first), max(agg[3], last)
-    for model, (n, priced, first, last, known) in sorted(
+        agg[4] = agg[4] or known
+        if known is None and n > priced and provider and table.resolve(model) is not None:
+            agg[5].append(provider)  # another host lists the name: never its price (SPEC §4)
+    for model, (n, priced, first, last, known, hosts) in sorted(
         by_model.items(), key=lambda kv: (-kv[1][0], kv[0])
     ):
         if n == priced:
             continue
         reason = (
-            "no price for this model"
+            f"provider {', '.join(hosts)} does not list it"
+            if hosts
+            else "no price for this model"
             if known is None
             else f"requests before its first price ({known.versions[0].effective_from})"
         )
@@ -248,14 +238,7 @@ def prices_check_result(con: Any, table: Any, window: Any = None) -> SimpleResul
         Column("reason"),
     ]
     # rate fallbacks matter for the models the data uses; the rest are counted, `prices list` shows them
-    used = {
-        m.id
-        for m in (
-            table.resolve(r[0])
-            for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()
-        )
-        if m
-    }
+    used = {m.id for m in (table.resolve(n, h or None) for n, h in pricing.request_keys(con)) if m}
     warnings = table.warnings()
     relevant = [w for w in warnings if w.split(" ", 1)[0] in used]
     unpriced_requests = sum(r["unpriced_requests"] for r in rows)

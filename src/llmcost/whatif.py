@@ -353,13 +353,12 @@ def _register_prices(
 ) -> list[int]:
     """Price rows for every logged name (the baseline, and scenario rows not routed) plus the routed key,
     with each rate x 1e9 and the batch factor x 1e9 as integers. Returns the long-context thresholds."""
-    names = _model_names(con, memo)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {PRICES} ({pricing.PRICE_COLUMNS})")
-    rows = pricing.price_rows(prices, names)
+    rows = pricing.price_rows(prices, pricing.request_keys(con))
     if target is not None:
-        rows += pricing.price_rows(prices, [ROUTED_PREFIX + target.id], as_model=target)
+        rows += pricing.price_rows(prices, [(ROUTED_PREFIX + target.id, "")], as_model=target)
     if rows:
-        con.executemany(f"INSERT INTO {PRICES} VALUES ({', '.join('?' * 18)})", rows)
+        con.executemany(f"INSERT INTO {PRICES} VALUES ({pricing.PRICE_MARKS})", rows)
     thresholds = [
         int(r[0])
         for r in con.execute(
@@ -373,7 +372,7 @@ def _register_prices(
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {PRICES_I} AS
-            SELECT model, model_id, tier, valid_from, valid_to, {ints}, CAST(batch_factor::DECIMAL(38,9) * {GIGA} AS BIGINT) AS bf,
+            SELECT model, host, model_id, tier, valid_from, valid_to, {ints}, CAST(batch_factor::DECIMAL(38,9) * {GIGA} AS BIGINT) AS bf,
                    list_position(?, long_threshold) AS long_pos
             FROM {PRICES}""",
         [thresholds],
@@ -397,7 +396,7 @@ def _plan(
     wsql, wparams = window.sql()
     target = None
     if lv.route_to:
-        target = prices.resolve(lv.route_to)
+        target = pricing.route_target(prices, lv.route_to)
         if target is None:
             raise LlmcostError(
                 f"--route-to {lv.route_to!r} has no price",
@@ -471,7 +470,7 @@ def _plan(
     only = f" AND coalesce({scope}, false)" if scope_only else ""
     ctes = f"""
         r AS (SELECT rowid AS rid, *, coalesce({scope}, false) AS in_scope FROM requests WHERE {wsql}{only}),
-        b AS (SELECT *, model AS orig_model, {_tokens("b")}, batch AS b_batch, {_long(thresholds)} AS b_long,
+        b AS (SELECT *, model AS orig_model, coalesce(provider, '') AS orig_host, {_tokens("b")}, batch AS b_batch, {_long(thresholds)} AS b_long,
                      {dropped} AS dropped{dims} FROM r),
         g AS (SELECT *, in_scope AND NOT dropped AS live FROM b),
         t AS (SELECT *{new_cols} FROM (SELECT *, {route} AS routed FROM g))"""
@@ -592,6 +591,7 @@ def run(
         if plan.target
         else "a.orig_model"
     )
+    shost = "CASE WHEN a.routed THEN '' ELSE a.orig_host END" if plan.target else "a.orig_host"
     # the scenario's token buckets, summed per group like the baseline's b_* (taken before the levers)
     cols = [c for c, _ in BUCKETS]
     scen_tokens = [
@@ -608,14 +608,14 @@ def run(
     )
     sql = f"""
         WITH {plan.ctes}, {last},
-        a AS (SELECT orig_model, routed, CAST(ts AS DATE) AS day, b_long,
+        a AS (SELECT orig_model, orig_host, routed, CAST(ts AS DATE) AS day, b_long,
                      {_long(plan.thresholds)} AS s_long, b_batch, batch, cache_hit, in_scope, dropped{early_keys}{single},
                      count(*) AS n, {", ".join(f"sum(b_{c}) AS b_{c}" for c, _ in BUCKETS)},
                      {", ".join(f"sum({e}) AS s_{c}" for c, e in zip(cols, scen_tokens, strict=True))}
               FROM u GROUP BY ALL),
         x AS (SELECT a.*{late}, p.model_id IS NOT NULL AS priced, {base} AS b24, {scen} AS s24, {scen_x} AS sx
-              FROM a LEFT JOIN {PRICES_I} p ON p.model = a.orig_model AND a.day >= p.valid_from AND a.day < p.valid_to
-                     LEFT JOIN {PRICES_I} q ON q.model = {smodel} AND a.day >= q.valid_from AND a.day < q.valid_to)
+              FROM a LEFT JOIN {PRICES_I} p ON p.model = a.orig_model AND p.host = a.orig_host AND a.day >= p.valid_from AND a.day < p.valid_to
+                     LEFT JOIN {PRICES_I} q ON q.model = {smodel} AND q.host = {shost} AND a.day >= q.valid_from AND a.day < q.valid_to)
         SELECT {f"GROUPING_ID({group})" if by else "0"} AS gid, {group + "," if by else ""}
                coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE in_scope), 0), coalesce(sum(n) FILTER (WHERE dropped), 0),
                coalesce(sum(n) FILTER (WHERE priced), 0),
@@ -878,6 +878,8 @@ def describe(s: Scenario, facts: dict[str, Any] | None = None) -> list[str]:
     if lv.route_to:
         target = (facts or {}).get("target")
         name = f"{target.id} ({target.provider}, {target.tier} tier)" if target else lv.route_to
+        if target and lv.route_to.strip().lower() in pricing.FAMILIES:
+            name = f"{target.id} ({lv.route_to!r}: the newest of its family; {target.provider}, {target.tier} tier)"
         share = (
             f"{lv.share:.0%} of the scope (chosen by a hash of request_id)"
             if lv.share is not None

@@ -101,9 +101,13 @@ def test_tables_are_dataframes(db: Path) -> None:
 
 def test_requests_lazyframe_sums_to_the_report(db: Path) -> None:
     with llmcost.open(db) as store:
-        lf = store.requests()
+        # as the CLI: the summary is the last full month of the data, beside the one before
+        summary = store.report()
+        window = summary["window"]
+        assert summary["window_rule"] == "last full month"
+        lf = store.requests(since=window["since"], until=window["until"])
         assert isinstance(lf, pl.LazyFrame)
-        total = store.report().totals
+        total = summary.totals
         got = lf.select(pl.col("cost_usd").sum(), pl.len()).collect()
         assert got["len"][0] == total["requests"]
         assert got["cost_usd"][0] == pytest.approx(total["cost_usd"], abs=1e-9)

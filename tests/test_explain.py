@@ -121,8 +121,8 @@ JAN = [
     "--since",
     "2026-02-01",
     "--until",
-    "2026-03-01",
-]  # this period February, compared to January
+    "2026-02-28",
+]  # this period February (a date-only --until includes that day), compared to January
 
 
 def test_volume_alone(explain: Any) -> None:
@@ -163,7 +163,7 @@ def test_batch_alone(explain: Any) -> None:
 def test_price_version_alone(explain: Any) -> None:
     # March: ex-big's input rate 10 -> 5: (1000 x 5 + 100 x 20) / 1e6 = 0.007, 0.07; change -0.05
     doc = explain(
-        reqs("2026-02", 10) + reqs("2026-03", 10), "--since", "2026-03-01", "--until", "2026-04-01"
+        reqs("2026-02", 10) + reqs("2026-03", 10), "--since", "2026-03-01", "--until", "2026-03-31"
     )
     only(doc, "price", -0.05)
     assert doc["price_changes"] == [
@@ -259,9 +259,10 @@ def test_compare_to_a_month_and_terminal(explain: Any, run_cli: Any, tmp_path: P
         reqs("2026-01", 10) + reqs("2026-02", 20) + reqs("2026-03", 20), "--compare-to", "2026-01"
     )
     code, out, _ = run_cli("--pricing", str(tmp_path / "ex.toml"), "explain", "--since", "2026-02-01", "--until",
-                           "2026-03-01", "--compare-to", "2026-01-01..2026-02-01")  # fmt: skip
+                           "2026-02-28", "--compare-to", "2026-01-01..2026-02-01")  # fmt: skip
     assert code == 0
-    assert "cost $0.1200  →  $0.2400   change +$0.1200 (100.0%)" in out
+    # money below $1 in three significant digits
+    assert "cost $0.120  →  $0.240   change +$0.120 (100.0%)" in out
     assert "add up to the change exactly" in out and "cost bridge" in out
     code, out, _ = run_cli(
         "--pricing", str(tmp_path / "ex.toml"), "explain", "--format", "markdown"
@@ -275,7 +276,7 @@ def test_compare_to_a_month_and_terminal(explain: Any, run_cli: Any, tmp_path: P
         (["--compare-to", "last-year"], "cannot read --compare-to"),
         (["--compare-to", "2026-02"], "the two periods overlap"),
         (["--by", "user"], "unknown --by 'user' for explain"),
-        (["--since", "2026-03-01", "--until", "2026-02-01"], "--since must be before --until"),
+        (["--since", "2026-03-01", "--until", "2026-02-01"], "the window is empty or inverted"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(
@@ -288,8 +289,9 @@ def test_bad_input_is_one_line_exit_2(
 
 
 def test_empty_database(run_cli: Any) -> None:
+    # read commands never create a database: with nothing ingested, explain says to ingest first
     code, _, err = run_cli("explain")
-    assert code == 2 and "no requests loaded" in err
+    assert code == 2 and "no llmcost database" in err and "llmcost ingest" in err
 
 
 # ---------------------------------------------------------------- the split itself
@@ -364,8 +366,8 @@ def test_html_report_draws_the_waterfall(explain: Any, run_cli: Any, tmp_path: P
     section = page[
         page.index('id="explain"') : page.index("</section>", page.index('id="explain"'))
     ]
-    assert "<svg" in section and "change $0.1200" in section
-    assert '<td>volume (requests)</td><td class="n">$0.1200</td>' in section
+    assert "<svg" in section and "change $0.120" in section
+    assert '<td>volume (requests)</td><td class="n">$0.120</td>' in section
 
 
 def test_sample_costs_agree_with_report(run_cli: Any) -> None:
@@ -378,8 +380,8 @@ def test_sample_costs_agree_with_report(run_cli: Any) -> None:
     doc = json.loads(out)
     assert doc["period"] == {"since": "2026-10-01T00:00:00Z", "until": "2026-11-01T00:00:00Z"}
     for key, since, until in (
-        ("previous", "2026-09-01", "2026-10-01"),
-        ("current", "2026-10-01", "2026-11-01"),
+        ("previous", "2026-09-01", "2026-09-30"),  # a date-only --until includes that day
+        ("current", "2026-10-01", "2026-10-31"),
     ):
         code, out, err = run_cli("report", "--since", since, "--until", until, "--format", "json")
         assert code == 0, err

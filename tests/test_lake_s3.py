@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.test_lake import _doc, _same
+from tests.conftest import write_jsonl
+from tests.test_lake import _doc, _req, _same
 
 BUCKET = "llmcost-lake"
 
@@ -80,9 +81,12 @@ def test_s3_round_trip(s3: Any, run_cli: Any, tmp_path: Path, monkeypatch: pytes
         _same(_doc(lake_out), _doc(db_out))
 
 
-def test_s3_errors_are_one_line(s3: Any, run_cli: Any) -> None:
+def test_s3_errors_are_one_line(s3: Any, run_cli: Any, tmp_path: Path) -> None:
     code, _, err = run_cli("--lake", f"s3://{BUCKET}/nothing-here", "report")
     assert code == 2 and "no lake at s3://" in err
+    # a database to export: with none, export stops before the lake (no llmcost database at ...)
+    write_jsonl(tmp_path / "one.jsonl", [_req("a", "2026-01-10T10:00:00Z")])
+    assert run_cli("ingest", "-q", str(tmp_path / "one.jsonl"))[0] == 0
     code, _, err = run_cli("export", "--lake", "s3://no-such-bucket-here/x")
     assert code == 2 and "cannot write the lake s3://no-such-bucket-here/x" in err, err
     assert err.count("\n") == 1

@@ -122,7 +122,8 @@ def test_report_and_report_by_feature_and_model(cli: Any) -> None:
         "gpt-4o": pytest.approx(0.035, abs=1e-12),
         "claude-sonnet-4-5": pytest.approx(0.0495 + 0.045, abs=1e-12),
         "gpt-4o-mini": None,
-        "llama-3.3-70b-versatile": pytest.approx(0.00669 * 2, abs=1e-12),
+        # --by model shows the price table's id: Groq's entry is `groq/llama-3.3-70b-versatile`
+        "groq/llama-3.3-70b-versatile": pytest.approx(0.00669 * 2, abs=1e-12),
     }
     # the second run reads the stored rollups: the same figures
     assert cli("report")["totals"]["cost_usd"] == pytest.approx(TOTAL, abs=1e-12)

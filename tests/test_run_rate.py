@@ -44,9 +44,10 @@ def test_projection_mid_month(loaded: Any, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_window_end_is_the_as_of_time(loaded: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    # --until 2026-10-06: five requests, $5 over 5 days: 5 / 5 x 31 = $31
+    # --until 2026-10-05 (a date-only --until includes that day, so the window ends 2026-10-06 00:00):
+    # five requests, $5 over 5 days: 5 / 5 x 31 = $31
     monkeypatch.setenv("LLMCOST_NOW", "2026-12-01T00:00:00Z")
-    rr = loaded("--since", "2026-10-01", "--until", "2026-10-06")
+    rr = loaded("--since", "2026-10-01", "--until", "2026-10-05")
     assert rr["month_to_date_usd"] == pytest.approx(5.0) and rr[
         "projected_month_usd"
     ] == pytest.approx(31.0)
@@ -59,7 +60,7 @@ def test_a_month_that_is_over_is_its_cost(loaded: Any, monkeypatch: pytest.Monke
     assert rr["complete"] is True and rr["projected_month_usd"] == pytest.approx(10.0)
     code, out, _ = run_cli("--pricing", str(test_prices), "report")
     assert code == 0
-    assert "run rate: month 2026-10 complete, cost $10.0000" in out
+    assert "run rate: month 2026-10 complete, cost $10.00" in out  # cents from $1 up
 
 
 @pytest.mark.parametrize(("threshold", "code"), [(30, 1), (31.5, 0)])

@@ -98,14 +98,13 @@ def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pl.DataFrame:
     )
 
 
-def _when(value: When) -> datetime | None:
-    from llmcost import metrics
-
+def _when_text(value: When) -> str | None:
+    """VALUE as the CLI would be given it: a datetime as its UTC time, a date as the day."""
     if value is None or isinstance(value, str):
-        return metrics.parse_when(value)
+        return value
     if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-    return datetime(value.year, value.month, value.day)
+        return (value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value).isoformat()
+    return value.isoformat()
 
 
 def _many(value: Many) -> list[str]:
@@ -148,9 +147,11 @@ class Store:
         return self._prices
 
     def _window(self, since: When, until: When) -> Window:
+        """The CLI's window rules (`metrics.parse_window`): a date (or a date-only string) as
+        `until` includes that day; `30d` is counted back from now."""
         from llmcost import metrics
 
-        return metrics.Window(_when(since), _when(until))
+        return metrics.parse_window(_when_text(since), _when_text(until))
 
     # ------------------------------------------------------------ the commands
 
@@ -173,13 +174,16 @@ class Store:
                         self._con, self.prices, by=exports.parse_by(by_text), window=window
                     )
                 )
-            return Document(
-                metrics.report(
-                    self._con, self.prices, by=metrics.parse_by(by_text), window=window,
-                    where=metrics.parse_where(_many(where)), allocate=allocate,
-                    targets=self.settings.section("targets"),
-                )
+            dims = metrics.parse_by(by_text)
+            # the summary with no window: the last full month vs the one before, as the CLI
+            window, rule = metrics.report_window(self._con, dims, window)
+            result = metrics.report(
+                self._con, self.prices, by=dims, window=window, where=metrics.parse_where(_many(where)),
+                allocate=allocate, targets=self.settings.section("targets"),
             )  # fmt: skip
+            if rule is not None:
+                result.doc["window_rule"] = rule
+            return Document(result)
 
     def whatif(
         self, name: str | None = None, *, feature: Many = None, model: str | None = None, where: Many = None,

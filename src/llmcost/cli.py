@@ -278,7 +278,13 @@ def forget(
     ctx: typer.Context,
     paths: Annotated[list[str], typer.Argument(help="files as they were ingested (folders and globs expand as for ingest; a file gone from disk is matched by its path)")],
 ) -> None:  # fmt: skip
-    """Remove what files loaded (requests, usage, billed and revenue rows, rejects, the manifest row), in one transaction."""
+    """Remove what files loaded (requests, usage, billed and revenue rows, rejects, the manifest row), in one transaction.
+
+    \b
+    Examples:
+      llmcost forget logs/2026-10-03.jsonl     one file, as it was ingested
+      llmcost forget 'logs/2026-10-*.jsonl'    globs and folders expand as for ingest
+    """
     from llmcost import ingest as ingest_mod
 
     con = _state(ctx).connect()
@@ -421,16 +427,14 @@ def report(
     con = state.connect()
     if _exports_source(con, source, fmt):
         return _report_exports(state, con, by, window, fmt, output, table)
-    default = (
-        not by and since is None and until is None
-    )  # the summary: last full month vs the one before
-    window = (metrics.summary_window(con) or window) if default else window
+    # the summary with no window: the last full month vs the one before
+    window, rule = metrics.report_window(con, metrics.parse_by(by), window)
     result = metrics.report(
         con, state.prices(), by=metrics.parse_by(by), window=window, where=metrics.parse_where(where),
         allocate=allocate, targets=state.settings.section("targets"),
     )  # fmt: skip
-    if default and window.since is not None:
-        result.doc["window_rule"] = "last full month"
+    if rule is not None:
+        result.doc["window_rule"] = rule
     if fmt == "html":  # charts need their own series; other formats render the result as it is
         from llmcost.report.context import with_series
 
@@ -624,7 +628,13 @@ def prices_import(
     """Rebuild the bundled price table from the public sources (a maintainer's command).
 
     Keeps every version already in the table, appends the sources' new ones, applies
-    overrides.toml, keeps the exact inputs in sources/, and prints where the sources disagree."""
+    overrides.toml, keeps the exact inputs in sources/, and prints where the sources disagree.
+
+    \b
+    Examples:
+      llmcost prices import                    genai-prices from pip install 'llmcost[import]'
+      llmcost prices import --genai-prices data.json --litellm model_prices_and_context_window.json
+    """
     from llmcost import price_import as pi
 
     day = _day(as_of)
@@ -675,7 +685,13 @@ def prices_update(
         typer.Option("--as-of", help="date a changed price starts, YYYY-MM-DD [default: today]"),
     ] = None,
 ) -> None:
-    """Write what FILE prices differently from the table as a dated overlay (bundled files untouched)."""
+    """Write what FILE prices differently from the table as a dated overlay (bundled files untouched).
+
+    \b
+    Examples:
+      llmcost prices update --from model_prices_and_context_window.json
+      llmcost prices update --from data.json --into pricing/ --as-of 2026-12-01
+    """
     from llmcost import price_import as pi
 
     state = _state(ctx)
@@ -782,7 +798,14 @@ def explain(
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
 ) -> None:  # fmt: skip
-    """Why the cost moved: the bridge from one period to the next, by driver; its parts add up exactly."""
+    """Why the cost moved: the bridge from one period to the next, by driver; its parts add up exactly.
+
+    \b
+    Examples:
+      llmcost explain                          the month of the last request vs the month before
+      llmcost explain --by customer --compare-to 2026-08
+      llmcost explain --compare-to 2026-09-01..2026-09-15 --format json
+    """
     from llmcost import explain as explain_mod
     from llmcost.render import render
 
@@ -908,7 +931,14 @@ def export(
     where: Annotated[list[str] | None, typer.Option("--where", help="FIELD=VALUE or FIELD!=VALUE, as in report (repeatable)")] = None,
 ) -> None:  # fmt: skip
     """Send the priced requests elsewhere: FOCUS rows for a FinOps tool (docs/focus.md), or the
-    whole store as a Parquet lake (`--lake DIR`, docs/scale.md)."""
+    whole store as a Parquet lake (`--lake DIR`, docs/scale.md).
+
+    \b
+    Examples:
+      llmcost export -o focus.csv --grain day          FOCUS rows, one per token type and day
+      llmcost export -o focus.parquet --since 30d
+      llmcost export --lake s3://acme-finops/llmcost   only changed months are rewritten
+    """
     if lake is not None:
         if fmt not in (None, "table", "json"):
             raise LlmcostError(f"export --lake prints its summary as table or json, not {fmt!r}")
@@ -932,7 +962,10 @@ def _export_focus(
             f"unknown export --format {fmt!r}", hint="choose focus, or give --lake DIR"
         )
     if output is None:
-        raise LlmcostError("export needs -o FILE", hint="e.g. -o focus.csv or -o focus.parquet")
+        raise LlmcostError(
+            "export needs -o FILE",
+            hint="e.g. -o focus.csv or -o focus.parquet; or give --lake DIR to write a Parquet lake",
+        )
     focus.output_format(output)
     window = _window(since, until)
     wsql = metrics.where_sql(metrics.parse_where(where))
@@ -1001,6 +1034,10 @@ def init(
 # ---------------------------------------------------------------- entry point
 
 GLOBAL_OPTIONS = ("--db", "--pricing", "--config", "--lake")
+# a command's own option of the same name stays with it: `export --lake DIR` writes DIR
+OWN_OPTIONS = {"export": ("--lake",)}
+# the options before the command that take a value (not hoisted: they are given before it)
+VALUE_OPTIONS = (*GLOBAL_OPTIONS, "--engine", "--spark-master", "--spark-conf")
 
 
 def hoist_globals(argv: list[str]) -> list[str]:
@@ -1008,10 +1045,11 @@ def hoist_globals(argv: list[str]) -> list[str]:
     given after the command move before it."""
     i = 0
     while i < len(argv) and argv[i].startswith("-"):  # the options before the command
-        i += 2 if argv[i] in GLOBAL_OPTIONS else 1
+        i += 2 if argv[i] in VALUE_OPTIONS else 1
     if i >= len(argv):
         return argv
     head, rest, moved = argv[: i + 1], argv[i + 1 :], []
+    hoisted = [o for o in GLOBAL_OPTIONS if o not in OWN_OPTIONS.get(argv[i], ())]
     out: list[str] = []
     j = 0
     while j < len(rest):
@@ -1019,11 +1057,11 @@ def hoist_globals(argv: list[str]) -> list[str]:
         if arg == "--":
             out += rest[j:]
             break
-        if arg in GLOBAL_OPTIONS and j + 1 < len(rest):
+        if arg in hoisted and j + 1 < len(rest):
             moved += rest[j : j + 2]
             j += 2
             continue
-        if arg.split("=", 1)[0] in GLOBAL_OPTIONS and "=" in arg:
+        if arg.split("=", 1)[0] in hoisted and "=" in arg:
             moved.append(arg)
         else:
             out.append(arg)

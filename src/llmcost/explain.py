@@ -29,6 +29,7 @@ from llmcost.metrics import (
     _add_months,
     _month_start,
     dimension_sql,
+    install_names,
     now,
     parse_when,
 )
@@ -66,7 +67,7 @@ SELECT r.ts >= ? AS cur, r.g, r.feature, r.model, p.model_id, p.valid_from,
        {rates}, CASE WHEN r.batch THEN p.batch_factor ELSE 1 END AS bf, coalesce(r.batch, false) AS batch,
        coalesce(p.long_threshold IS NOT NULL AND r.input_tokens > p.long_threshold, false) AS long
 FROM (SELECT *, {group} AS g FROM requests WHERE (ts >= ? AND ts < ?) OR (ts >= ? AND ts < ?)) r
-LEFT JOIN lc_prices p ON p.model = r.model AND r.ts >= p.valid_from AND r.ts < p.valid_to
+LEFT JOIN lc_prices p ON p.model = r.model AND p.host = coalesce(r.provider, '') AND r.ts >= p.valid_from AND r.ts < p.valid_to
 GROUP BY ALL
 """
 RATE_COLS = {
@@ -358,6 +359,8 @@ def explain(
         )
     cur_w, base_w = periods(con, window, compare_to)
     pricing.install(con, prices)
+    if by == "model":  # --by model groups on the price table's model (lc_model_names)
+        install_names(con, prices)
     sql = CELLS.format(group=dimension_sql(by), rates=_rates_sql())
     recs = con.execute(
         sql, [cur_w.since, base_w.since, base_w.until, cur_w.since, cur_w.until]

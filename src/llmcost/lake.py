@@ -230,7 +230,8 @@ def _priced_requests_sql() -> str:
                       p.valid_from AS price_valid_from,
                       {pricing.cost_sql()} AS list_cost_usd, {pricing.cost_usd_sql()} AS cost_usd
                FROM requests r
-               LEFT JOIN lc_prices p ON p.model = r.model AND r.ts >= p.valid_from AND r.ts < p.valid_to"""
+               LEFT JOIN lc_prices p ON p.model = r.model AND p.host = coalesce(r.provider, '')
+                                     AND r.ts >= p.valid_from AND r.ts < p.valid_to"""
 
 
 def _stored(name: str) -> str:

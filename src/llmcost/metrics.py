@@ -359,6 +359,19 @@ def summary_window(con: Any) -> Window | None:
     return Window(last, _add_months(last, 1))
 
 
+LAST_FULL_MONTH = "last full month"
+
+
+def report_window(con: Any, by: list[str], window: Window) -> tuple[Window, str | None]:
+    """The window `report` shows, and the rule that chose it when none was given: the summary (no
+    grouping, no window) is the last full month of the data beside the month before. Otherwise the
+    window given, and no rule."""
+    if by or window.since is not None or window.until is not None:
+        return window, None
+    last = summary_window(con)
+    return (window, None) if last is None else (last, LAST_FULL_MONTH)
+
+
 def effective_window(con: Any, window: Window) -> Window:
     """Open ends are closed at the data's month bounds (first request's month .. after the last's)."""
     if window.since is not None and window.until is not None:
@@ -468,7 +481,7 @@ class ReportResult:
         d = self.doc
         t, w = d["totals"], d["window"]
         lines = [
-            "window: " + ("the last full month, " if d.get("window_rule") == "last full month" else "")
+            "window: " + ("the last full month, " if d.get("window_rule") == LAST_FULL_MONTH else "")
             + fmt_window(w["since"], w["until"])
             + (f"   (previous: {fmt_window(d['previous_window']['since'], d['previous_window']['until'])})"
                if d.get("previous_window") else "")

@@ -429,7 +429,7 @@ def _plan(
                                ROWS UNBOUNDED PRECEDING) AS cum
                     FROM (SELECT rowid AS rid, * FROM requests
                           WHERE coalesce({scope}, false) AND ({wsql}) AND user_id IS NOT NULL {not_dropped}) r
-                    LEFT JOIN {PRICES} p ON p.model = r.model AND r.ts >= p.valid_from AND r.ts < p.valid_to)
+                    LEFT JOIN {PRICES} p ON p.model = r.model AND p.host = coalesce(r.provider, '') AND r.ts >= p.valid_from AND r.ts < p.valid_to)
                 WHERE cum > CAST(? AS DECIMAL(38,24))""",
             [*sparams, *wparams, str(Decimal(str(lv.cap_user_cost)))],
         )
@@ -1332,7 +1332,6 @@ def _routed(
     by_target: dict[str, list[Scenario]] = {}
     for s in scenarios:
         by_target.setdefault(str(s.levers.route_to), []).append(s)
-    names = _model_names(con, memo)
     out: dict[str, dict[str, Any]] = {}
     total: Any = None
     for target, group in by_target.items():
@@ -1343,12 +1342,11 @@ def _routed(
             total = res.doc["totals"]["baseline_cost_usd"]
         rows = {(r["feature"], r["model"]): r for r in res.rows}
         for s in group:
-            # the logged names _scope_sql matches for the candidate's --model
+            # --by model groups on the price table's model: the logged names _scope_sql matches for the
+            # candidate's --model (those resolving to its model) are the one row of that model
             want = prices.resolve(s.scope.model)
-            match = [n for n in names if n == s.scope.model or (want is not None and (m := prices.resolve(n)) and m.id == want.id)]  # fmt: skip
-            picked = [
-                rows[(s.scope.features[0], n)] for n in match if (s.scope.features[0], n) in rows
-            ]
+            cell = (s.scope.features[0], want.id if want is not None else s.scope.model)
+            picked = [rows[cell]] if cell in rows else []
             t: dict[str, Any] = {"scope_requests": sum(r["scope_requests"] for r in picked)}
             for key in ("baseline_cost_usd", "scenario_cost_usd"):
                 values = [r[key] for r in picked if r[key] is not None]

@@ -1049,11 +1049,12 @@ def _period_metrics(
     }
     if revenue is not None and tot:
         # Top 20% of customers by cost (at least one), their cost over their own prorated revenue.
+        # Summed as DECIMAL: a DOUBLE sum's last digits depend on the order the threads add in.
         r = con.execute(
             f"""WITH c AS (SELECT customer_id, {F_SUM_D} AS cost FROM lc_fine
                           WHERE sel AND prev = ? AND customer_id IS NOT NULL GROUP BY customer_id HAVING bool_or(priced)),
                     k AS (SELECT * FROM c ORDER BY cost DESC, customer_id LIMIT (SELECT greatest(1, ceil(count(*) * 0.2)) FROM c))
-               SELECT sum(k.cost), sum(coalesce(rv.revenue, 0))
+               SELECT CAST(sum(CAST(k.cost AS DECIMAL(38, 12))) AS DOUBLE), sum(coalesce(rv.revenue, 0))
                FROM k LEFT JOIN (SELECT customer_id, sum(revenue) AS revenue FROM lc_rev WHERE prev = ? GROUP BY ALL) rv
                  USING (customer_id)""",
             [prev, prev],

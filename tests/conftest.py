@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -99,3 +100,12 @@ def test_prices(tmp_path: Path) -> Path:
     path = tmp_path / "prices.toml"
     path.write_text(TEST_PRICES)
     return path
+
+
+def match_golden(path: Path, text: str) -> None:
+    """TEXT equals the golden file PATH; LLMCOST_UPDATE_GOLDEN=1 rewrites it after an intended change."""
+    if os.environ.get("LLMCOST_UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.is_file(), f"missing golden {path}; run with LLMCOST_UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8")

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from conftest import TEST_PRICES
+
 # Column -> (data type, nulls allowed, allowed values or None). Mandatory columns of the FOCUS
 # cost and usage dataset, and the conditional ones a priced token charge has (SKU, unit prices,
 # quantities, tags). Types and nullability as each column's "Content Constraints" table says.
@@ -74,19 +76,9 @@ DATETIME = re.compile(
 
 # Overlay: lc-test (only the overlay prices it: list = contracted) and negotiated gpt-4o-mini rates
 # on the bundled version's date (bundled: $0.15 in, $0.60 out, batch 50% off).
-OVERLAY = """
-[[models]]
-id = "lc-test"
-provider = "test"
-tier = "small"
-[[models.prices]]
-effective_from = 2026-01-01
-input = 1.00
-output = 2.00
-cache_read = 0.10
-cache_write = 1.25
-cache_write_1h = 2.00
-
+OVERLAY = (
+    TEST_PRICES
+    + """
 [[models]]
 id = "gpt-4o-mini"
 [[models.prices]]
@@ -96,6 +88,7 @@ output = 0.40
 cache_read = 0.05
 batch_discount = 0.5
 """
+)
 LOGS = [
     # a: lc-test, 650,000 uncached x $1 = 0.65; 200,000 read x 0.10 = 0.02; 100,000 5m writes x 1.25 = 0.125;
     #    50,000 1h writes x 2 = 0.10; 500,000 out x 2 = 1.00 -> $1.895 (list the same: no bundled price)

@@ -7,13 +7,13 @@ it. Regenerate after an intended change with LLMCOST_UPDATE_GOLDEN=1.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import match_golden
 from test_check import BREACHING, REQUESTS, REVENUE
 from test_metrics import REVENUE_A, A
 
@@ -61,12 +61,7 @@ def mask(text: str) -> str:
 
 def check(name: str, text: str, width: int) -> None:
     assert max(len(line) for line in text.splitlines()) <= width, "wider than the terminal"
-    path = GOLDEN / name
-    if os.environ.get("LLMCOST_UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert path.is_file(), f"missing golden {path}; run with LLMCOST_UPDATE_GOLDEN=1"
-    assert text == path.read_text(encoding="utf-8")
+    match_golden(GOLDEN / name, text)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from llmcost import query
 from llmcost.errors import ConfigError
 from llmcost.render import Column, Table, fmt_value
 
@@ -234,7 +235,7 @@ def _projected(con: Any, doc: dict[str, Any]) -> tuple[float | None, str]:
     from llmcost import metrics
 
     w = doc.get("window") or {}
-    rr = metrics.run_rate(con, metrics.Window(w.get("since"), w.get("until")))
+    rr = metrics.run_rate(con, query.Window(w.get("since"), w.get("until")))
     if rr is None or rr["projected_month_usd"] is None:
         return None, "no priced requests in the window"
     state = (

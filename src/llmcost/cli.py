@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from llmcost import config
+from llmcost import config, query
 from llmcost.errors import INTERRUPTED, ExitCode, LlmcostError, describe
 
 app = typer.Typer(
@@ -115,9 +115,8 @@ def _state(ctx: typer.Context) -> State:
 
 
 def _window(since: str | None, until: str | None) -> Any:
-    from llmcost import metrics
 
-    return metrics.parse_window(since, until)
+    return query.parse_window(since, until)
 
 
 def _version(value: bool) -> None:
@@ -422,15 +421,15 @@ def report(
     fmt = infer_format(fmt, output)
     window = _window(since, until)
     if source != "exports":  # a bad flag or price file is reported before a missing database
-        metrics.parse_by(by), metrics.parse_where(where)
+        query.parse_by(by), query.parse_where(where)
     state.prices()
     con = state.connect()
     if _exports_source(con, source, fmt):
         return _report_exports(state, con, by, window, fmt, output, table)
     # the summary with no window: the last full month vs the one before
-    window, rule = metrics.report_window(con, metrics.parse_by(by), window)
+    window, rule = query.report_window(con, query.parse_by(by), window)
     result = metrics.report(
-        con, state.prices(), by=metrics.parse_by(by), window=window, where=metrics.parse_where(where),
+        con, state.prices(), by=query.parse_by(by), window=window, where=query.parse_where(where),
         allocate=allocate, targets=state.settings.section("targets"),
     )  # fmt: skip
     if rule is not None:
@@ -759,7 +758,6 @@ def whatif(
       llmcost whatif support-on-haiku      a [scenarios.NAME] of llmcost.toml
       llmcost whatif --all                 every configured scenario side by side
     """
-    from llmcost import metrics
     from llmcost import whatif as wi
     from llmcost.render import render
 
@@ -782,8 +780,8 @@ def whatif(
         scenario = wi.from_options(
             name, raw, features=feats, model=models, where=wheres, levers=levers
         )
-        group, con = metrics.parse_by(by), state.connect()
-        metrics.check_attrs(con, group)
+        group, con = query.parse_by(by), state.connect()
+        query.check_attrs(con, group)
         result = wi.run(con, prices, scenario, by=group, window=window)
     emit(render(result, fmt, output, title="llmcost what-if", table=table))
 
@@ -955,7 +953,7 @@ def _export_focus(
     until: str | None,
     where: list[str] | None,
 ) -> None:
-    from llmcost import focus, metrics
+    from llmcost import focus
 
     if fmt != "focus":
         raise LlmcostError(
@@ -968,7 +966,7 @@ def _export_focus(
         )
     focus.output_format(output)
     window = _window(since, until)
-    wsql = metrics.where_sql(metrics.parse_where(where))
+    wsql = query.where_sql(query.parse_where(where))
     summary = focus.export(
         state.connect(), state.prices(), output, grain=grain, window=window, where=wsql
     )

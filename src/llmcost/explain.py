@@ -23,13 +23,13 @@ from typing import Any
 
 from llmcost import pricing
 from llmcost.errors import LlmcostError
-from llmcost.metrics import (
-    REVENUE,
+from llmcost.metrics import REVENUE
+from llmcost.query import (
     Window,
-    _add_months,
-    _month_start,
+    add_months,
     dimension_sql,
     install_names,
+    month_start,
     now,
     parse_when,
 )
@@ -99,7 +99,7 @@ def parse_period(text: str, current: Window) -> Window:
     if len(t) == 7 and t[4] == "-" and t[:4].isdigit() and t[5:].isdigit():
         start = parse_when(t + "-01")
         assert start is not None
-        return Window(start, _add_months(start, 1))
+        return Window(start, add_months(start, 1))
     if ".." in t:
         a, _, b = t.partition("..")
         since, until = parse_when(a), parse_when(b)
@@ -118,13 +118,13 @@ def periods(con: Any, window: Window, compare_to: str) -> tuple[Window, Window]:
         raise LlmcostError("no requests loaded", hint="load logs with `llmcost ingest PATH` first")
     since, until = window.since, window.until
     if since is None and until is None:
-        since = _month_start(hi)
-        until = _add_months(since, 1)
+        since = month_start(hi)
+        until = add_months(since, 1)
     elif since is None:
         assert until is not None
-        since = _month_start(lo)
+        since = month_start(lo)
     elif until is None:
-        until = _add_months(hi, 1)
+        until = add_months(hi, 1)
     assert since is not None and until is not None
     if since >= until:
         raise LlmcostError(

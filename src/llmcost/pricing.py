@@ -13,7 +13,7 @@ import pickle
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from llmcost import __version__
 from llmcost.config import bundled_pricing_dir
 from llmcost.errors import PricingError
+from llmcost.query import now
 
 RATE_KEYS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 CACHE_KEYS = ("cache_read", "cache_write", "cache_write_1h")
@@ -302,12 +303,12 @@ FAMILIES: dict[str, tuple[str, re.Pattern[str]]] = {
 def family_model(table: PriceTable, alias: str, when: date | None = None) -> Model | None:
     """The current model of a what-if alias's family (`haiku`, `sonnet`, `opus`, `mini`, `nano`, `flash`,
     `flash-lite`, `pro`): of the vendor's own ids of that family with a price in force on `when`
-    (default today, UTC), the highest version. None when `alias` is not a family's name."""
+    (default today, UTC: `llmcost.query.now`), the highest version. None when `alias` is not a family's name."""
     family = FAMILIES.get(alias.strip().lower())
     if family is None:
         return None
     vendor, pattern = family
-    day = when or datetime.now(UTC).date()
+    day = when or now().date()
     best: tuple[tuple[int, int], Model] | None = None
     for model in table.models.values():
         m = pattern.match(model.id)

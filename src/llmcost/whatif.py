@@ -10,15 +10,14 @@ in the scenario, whatever the levers do.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from llmcost import pricing
+from llmcost import pricing, query
 from llmcost.errors import ConfigError, LlmcostError
-from llmcost.metrics import Window, dimension_sql, install_names
+from llmcost.query import Window, dimension_sql, install_names, now, parse_where, where_sql
 from llmcost.render import Column, Table, fmt_value
 from llmcost.store.sql import literal
 
@@ -29,13 +28,8 @@ ROUTED_PREFIX = (
 )
 TTLS = {"5m": 300, "1h": 3600}
 
-# --where: canonical string fields only, compared with a bound parameter.
-WHERE_FIELDS = {
-    "feature": "feature", "model": "model", "provider": "provider", "plan": "plan", "status": "status",
-    "customer": "customer_id", "customer_id": "customer_id", "user": "user_id", "user_id": "user_id",
-    "task": "task_id", "task_id": "task_id", "request": "request_id", "request_id": "request_id",
-}  # fmt: skip
-WHERE_RX = re.compile(r"^\s*([A-Za-z_]+)\s*(!=|=)\s*(.*?)\s*$")
+# --where: the one parser (llmcost.query); the what-if reads the `requests` table, which has no tier.
+WHERE_FIELDS = [f for f in query.WHERE_FIELDS if f != "tier"]
 
 
 @dataclass
@@ -118,25 +112,11 @@ def validate(s: Scenario) -> None:
             f"--cache-ttl must be 5m or 1h, got {lv.cache_ttl!r}",
             hint="the provider TTLs priced in the table",
         )
-    for clause in s.scope.where:
-        parse_where(clause)
+    parse_where(s.scope.where, fields=WHERE_FIELDS)
 
 
 def is_empty(lv: Levers) -> bool:
     return lv == Levers(cache_ttl=lv.cache_ttl)
-
-
-def parse_where(clause: str) -> tuple[str, str, str]:
-    m = WHERE_RX.match(clause)
-    if not m or m.group(1) not in WHERE_FIELDS:
-        raise LlmcostError(
-            f"cannot read --where {clause!r}",
-            hint=f"use FIELD=VALUE or FIELD!=VALUE with FIELD one of {', '.join(sorted(WHERE_FIELDS))}",
-        )
-    value = m.group(3)
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        value = value[1:-1]
-    return WHERE_FIELDS[m.group(1)], m.group(2), value
 
 
 def parse_plan_prices(items: list[str] | None) -> dict[str, float] | None:
@@ -322,12 +302,10 @@ def _scope_sql(
         else:
             clauses.append(f"model IN ({', '.join('?' * len(match))})")
             params += match
-    for clause in scope.where:
-        column, op, value = parse_where(clause)
-        clauses.append(
-            f"{column} IS NOT DISTINCT FROM ?" if op == "=" else f"{column} IS DISTINCT FROM ?"
-        )
-        params.append(value)
+    if scope.where:
+        wsql, wparams = where_sql(parse_where(scope.where, fields=WHERE_FIELDS))
+        clauses.append(f"({wsql})")
+        params += wparams
     return (" AND ".join(clauses) or "TRUE"), params
 
 
@@ -818,7 +796,7 @@ def _summarise(
     assumptions = describe(s, facts)
     doc = {
         "schema": SCHEMA,
-        "generated_at": generated_at or datetime.now(UTC).replace(tzinfo=None),
+        "generated_at": generated_at or now(),
         "pricing": {"files": prices.files, "sha256": prices.sha256},
         "window": {"since": window.since, "until": window.until},
         "scenario": {"name": s.name, "scope": _asdict(s.scope), "levers": _asdict(s.levers)},
@@ -1479,7 +1457,7 @@ def estimate(
         raise LlmcostError(
             f"unknown --tier {tier!r}", hint=f"choose from {', '.join(pricing.TIERS)}"
         )
-    when = when or datetime.now(UTC).replace(tzinfo=None)
+    when = when or now()
     chosen: list[pricing.Model] = []
     for name in models or []:
         m = prices.resolve(name)

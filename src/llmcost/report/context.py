@@ -60,7 +60,7 @@ def bridge(con: Any, prices: Any, window: Any) -> dict[str, Any] | None:
     request, of the window's last calendar month from the month before."""
     from llmcost import explain
     from llmcost.errors import LlmcostError
-    from llmcost.metrics import Window, _add_months, _month_start
+    from llmcost.query import Window, add_months, month_start
 
     if window.since is None or window.until is None or window.since >= window.until:
         return None
@@ -69,8 +69,8 @@ def bridge(con: Any, prices: Any, window: Any) -> dict[str, Any] | None:
     ).fetchone()[0]
     if last is None:
         return None
-    start = max(_month_start(last), window.since)
-    month = Window(start, min(_add_months(_month_start(last), 1), window.until))
+    start = max(month_start(last), window.since)
+    month = Window(start, min(add_months(month_start(last), 1), window.until))
     for w in (window, month):
         try:
             doc = explain.explain(con, prices, window=w, compare_to="previous").to_json()
@@ -86,7 +86,7 @@ def _report_window(result: Result, window: Any) -> Any:
     """The window the report itself used (it may have filled in open ends), so charts and headline agree."""
     from datetime import datetime
 
-    from llmcost.metrics import Window, parse_when
+    from llmcost.query import Window, parse_when
 
     w = result.to_json().get("window") or {}
     ends = []

@@ -435,9 +435,13 @@ def report(
     if rule is not None:
         result.doc["window_rule"] = rule
     if fmt == "html":  # charts need their own series; other formats render the result as it is
-        from llmcost.report.context import with_series
+        from llmcost import series
+        from llmcost.report import charts
+        from llmcost.report.context import HtmlReport
 
-        emit(render(with_series(result, con, window, state.settings, state.prices()), fmt, output))
+        charts.warm_up()  # overlaps vl-convert's start-up with the series' queries
+        extras = series.html_extras(result, con, window, state.settings, state.prices())
+        emit(render(HtmlReport(result, extras), fmt, output))
     else:
         emit(render(result, fmt, output, table=table))
     step_summary(summary_markdown(result))

@@ -22,8 +22,8 @@ from math import factorial, lcm
 from typing import Any
 
 from llmcost import pricing
+from llmcost import revenue as revenue_rule
 from llmcost.errors import LlmcostError
-from llmcost.metrics import REVENUE
 from llmcost.query import (
     Window,
     add_months,
@@ -547,13 +547,10 @@ def _margin(
     drivers: list[dict[str, Any]],
 ) -> dict[str, Any] | None:
     """Margin bridge when revenue is loaded: revenue change minus each cost driver (SPEC §6 window rule)."""
-    if not con.execute("SELECT count(*) FROM revenue").fetchone()[0]:
+    if not revenue_rule.loaded(con):
         return None
-    # the report's rule (REVENUE), into a table of its own: a report on the same connection keeps lc_rev
-    con.execute(
-        REVENUE.replace("lc_rev", "lc_ex_rev"),
-        [cur_w.since, cur_w.until, base_w.since, base_w.until],
-    )
+    # the one rule (llmcost.revenue), into a table of its own: a report on the same connection keeps lc_rev
+    revenue_rule.install(con, cur_w, base_w, table="lc_ex_rev")
     per = dict(con.execute("SELECT prev, sum(revenue) FROM lc_ex_rev GROUP BY prev").fetchall())
     if (
         per.get(True) is None or per.get(False) is None

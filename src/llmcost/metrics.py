@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from llmcost import pricing
+from llmcost import revenue as revenue_rule
 from llmcost.errors import LlmcostError
 from llmcost.query import (  # noqa: F401
     LAST_FULL_MONTH,
@@ -416,19 +417,7 @@ F_SUM_D = (
 )
 
 
-# Prorated revenue per customer-month and period: a month counts by the share of it inside the window.
-REVENUE = """
-CREATE OR REPLACE TEMP TABLE lc_rev AS
-WITH w(prev, ws, wu) AS (VALUES (false, ?::TIMESTAMP, ?::TIMESTAMP), (true, ?::TIMESTAMP, ?::TIMESTAMP)),
-m AS (
-    SELECT customer_id, month, sum(revenue_usd) AS revenue, min(plan) AS plan FROM revenue GROUP BY ALL
-)
-SELECT w.prev, m.customer_id, m.month, m.plan,
-       CAST(m.revenue AS DOUBLE)
-       * (epoch(least(m.month + INTERVAL 1 MONTH, w.wu)) - epoch(greatest(CAST(m.month AS TIMESTAMP), w.ws)))
-       / (epoch(m.month + INTERVAL 1 MONTH) - epoch(CAST(m.month AS TIMESTAMP))) AS revenue
-FROM m JOIN w ON m.month < w.wu AND m.month + INTERVAL 1 MONTH > w.ws
-"""
+# Revenue per customer-month and period: llmcost.revenue (lc_rev, the one revenue-in-window rule).
 
 # Denominators of the allocation rules, per customer-month, over ALL requests of the window
 # (a --where filter selects which requests receive revenue, not how a customer's revenue is split).
@@ -1035,8 +1024,7 @@ def report(
         con.execute(FINE.format(dims="".join(f", d{i}" for i in range(len(by)))))
 
     if has_revenue:
-        pw = prev_win or Window(datetime(1, 1, 1), datetime(1, 1, 1))
-        con.execute(REVENUE, [win.since, win.until, pw.since, pw.until])
+        revenue_rule.install(con, win, prev_win)
         con.execute(ALLOC)
     alloc = allocate if has_revenue else None
 

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from llmcost import pricing, query
+from llmcost import revenue as revenue_rule
 from llmcost.errors import ConfigError, LlmcostError
 from llmcost.query import Window, dimension_sql, install_names, now, parse_where, where_sql
 from llmcost.render import Column, Table, fmt_value
@@ -255,6 +256,7 @@ class WhatifResult:
 # Sums of these are the same numbers, digit for digit, as summing every request's DECIMAL cost.
 
 DROP = "lc_wi_drop"
+REV = "lc_wi_rev"  # the window's revenue (llmcost.revenue)
 CAP = "lc_wi_cap"
 PCACHE = "lc_wi_pcache"
 PRICES_I = "lc_wi_prices_i"
@@ -604,61 +606,73 @@ def run(
     recs = con.execute(sql, plan.params).fetchall()
     facts: dict[str, Any] = {"target": plan.target}
     if lv.cap_user_cost is not None:
-        facts["cap"] = _cap_facts(con, lv.cap_user_cost)
+        facts["cap"] = _cap_facts(con, lv.cap_user_cost, window)
     result = _summarise(con, prices, scenario, by, window, facts, recs, generated_at, memo)
     if lv.plan_price:
         _apply_plan_prices(con, prices, scenario, result, window)
     return result
 
 
-def _cap_facts(con: Any, cap: float) -> dict[str, Any]:
-    """Who --cap-user-cost stops: requests not served, users and customers, and the revenue of the
-    customer-months in which one of their users hit the cap (at risk if those users leave)."""
+def _cap_facts(con: Any, cap: float, window: Window) -> dict[str, Any]:
+    """Who --cap-user-cost stops: requests not served, users and customers, and the revenue (in the
+    window, llmcost.revenue) of the customer-months in which one of their users hit the cap (at risk
+    if those users leave)."""
     n, users, customers, months = con.execute(
         f"SELECT count(*), count(DISTINCT user_id), count(DISTINCT customer_id), count(DISTINCT (user_id, month)) FROM {CAP}"
     ).fetchone()
-    at_risk = con.execute(
-        f"""SELECT sum(revenue_usd) FROM revenue
-            WHERE (customer_id, month) IN (SELECT DISTINCT customer_id, month FROM {CAP} WHERE customer_id IS NOT NULL)"""
-    ).fetchone()[0]
+    at_risk = None
+    if _install_revenue(con, window):
+        at_risk = revenue_rule.total_of(
+            con,
+            f"SELECT DISTINCT customer_id, month FROM {CAP} WHERE customer_id IS NOT NULL",
+            table=REV,
+        )
     return {"cap_usd": cap, "requests_not_served": n, "users_affected": users, "user_months_capped": months,
             "customers_affected": customers, "revenue_at_risk_usd": at_risk}  # fmt: skip
 
 
 PLAN_REVENUE = """
-WITH cm AS (SELECT customer_id, CAST(date_trunc('month', ts) AS DATE) AS month, min(plan) AS plan
+WITH w(ws, wu) AS (VALUES (?::TIMESTAMP, ?::TIMESTAMP)),
+cm AS (SELECT customer_id, CAST(date_trunc('month', ts) AS DATE) AS month, min(plan) AS plan
             FROM requests WHERE {wsql} AND customer_id IS NOT NULL GROUP BY ALL),
-rv AS (SELECT customer_id, month, sum(revenue_usd) AS revenue, min(plan) AS plan FROM revenue
-       WHERE month IN (SELECT DISTINCT CAST(date_trunc('month', ts) AS DATE) FROM requests WHERE {wsql}) GROUP BY ALL)
-SELECT customer_id, month, coalesce(rv.plan, cm.plan) AS plan, coalesce(rv.revenue, 0) AS revenue
-FROM cm FULL JOIN rv USING (customer_id, month) ORDER BY 1, 2
+rv AS ({rv})
+SELECT customer_id, month, coalesce(rv.plan, cm.plan) AS plan, coalesce(rv.revenue, 0) AS revenue,
+       coalesce(rv.share, {share}) AS share
+FROM cm FULL JOIN rv USING (customer_id, month) CROSS JOIN w ORDER BY 1, 2
 """
+NO_REVENUE = (
+    "SELECT NULL::VARCHAR AS customer_id, NULL::DATE AS month, NULL::VARCHAR AS plan,"
+    " NULL::DOUBLE AS revenue, NULL::DOUBLE AS share WHERE false"
+)
 
 
 def _apply_plan_prices(
     con: Any, prices: pricing.PriceTable, s: Scenario, result: WhatifResult, window: Window
 ) -> None:
     """--plan-price: each customer-month on PLAN (revenue.csv's plan, else its requests') earns USD instead
-    of its revenue; margin after per plan and per customer. Revenue is over the months with requests."""
-    wsql, wparams = window.sql()
-    new = {plan: Decimal(str(usd)) for plan, usd in s.levers.plan_price.items()}
+    of its revenue, by the share of the month inside the window as revenue counts (llmcost.revenue);
+    margin after per plan and per customer."""
+    win = revenue_rule.closed(con, window) or window
+    wsql, wparams = win.sql()
+    rv = (
+        f"SELECT customer_id, month, plan, revenue, share FROM {REV} WHERE NOT prev"
+        if _install_revenue(con, win)
+        else NO_REVENUE
+    )
+    share = revenue_rule.share_sql("cm.month", "w.ws", "w.wu")
+    new = {plan: float(usd) for plan, usd in s.levers.plan_price.items()}
     per_plan: dict[Any, dict[str, Any]] = {}
-    per_customer: dict[Any, Decimal] = {}
-    total = Decimal(0)
-    for customer, _month, plan, revenue in con.execute(
-        PLAN_REVENUE.format(wsql=wsql), [*wparams, *wparams]
+    per_customer: dict[Any, float] = {}
+    total = 0.0
+    for customer, _month, plan, revenue, part in con.execute(
+        PLAN_REVENUE.format(wsql=wsql, rv=rv, share=share), [win.since, win.until, *wparams]
     ).fetchall():
-        after = new.get(plan, revenue)
+        after = new[plan] * part if plan in new else revenue
         total += after
-        per_customer[customer] = per_customer.get(customer, Decimal(0)) + after
+        per_customer[customer] = per_customer.get(customer, 0.0) + after
         p = per_plan.setdefault(
             plan,
-            {
-                "plan": plan,
-                "customers": set(),
-                "revenue_usd": Decimal(0),
-                "revenue_after_usd": Decimal(0),
-            },
+            {"plan": plan, "customers": set(), "revenue_usd": 0.0, "revenue_after_usd": 0.0},
         )
         p["customers"].add(customer)
         p["revenue_usd"] += revenue
@@ -666,7 +680,7 @@ def _apply_plan_prices(
     doc, t = result.doc, result.doc["totals"]
     t["revenue_after_usd"] = total
     if t.get("revenue_usd") is None:
-        t["revenue_usd"] = sum((p["revenue_usd"] for p in per_plan.values()), Decimal(0))
+        t["revenue_usd"] = sum((p["revenue_usd"] for p in per_plan.values()), 0.0)
     _margins(t)
     if result.by in (["customer"], ["customer_id"]):
         for row in result.rows:
@@ -676,8 +690,8 @@ def _apply_plan_prices(
         con, prices, replace(s, levers=replace(s.levers, plan_price={})), by=["plan"], window=window
     )
     for row in costs.rows:
-        p = per_plan.setdefault(row["plan"], {"plan": row["plan"], "customers": set(), "revenue_usd": Decimal(0),
-                                              "revenue_after_usd": Decimal(0)})  # fmt: skip
+        p = per_plan.setdefault(row["plan"], {"plan": row["plan"], "customers": set(), "revenue_usd": 0.0,
+                                              "revenue_after_usd": 0.0})  # fmt: skip
         p.update(
             baseline_cost_usd=row["baseline_cost_usd"], scenario_cost_usd=row["scenario_cost_usd"]
         )
@@ -704,8 +718,6 @@ def _sum_usd(units: str, exact: str, where: str) -> str:
 
 # ---------------------------------------------------------------- totals, groups, margin
 
-REVENUE_DIMS = {"customer": "customer_id", "customer_id": "customer_id", "feature": "feature"}
-
 
 def _pct(part: Any, whole: Any) -> Any:
     return part / whole * 100 if part is not None and whole else None
@@ -725,38 +737,39 @@ def _margins(row: dict[str, Any]) -> None:
         ("margin_before_pct", row["baseline_cost_usd"], rev),
         ("margin_after_pct", row["scenario_cost_usd"], after),
     ):
-        row[key] = _pct(r - (cost or 0), r) if r else None
+        row[key] = _pct(float(r) - float(cost or 0), float(r)) if r else None
 
 
 def _revenue(con: Any, by: list[str], window: Window) -> tuple[Any, dict[Any, Any]] | None:
-    """Revenue over the months that have requests; per customer, or allocated to features by requests (SPEC §6)."""
-    if not con.execute("SELECT count(*) FROM revenue").fetchone()[0]:
+    """The window's revenue by the one rule (llmcost.revenue: a month by its share inside the window);
+    per customer, or allocated to features by requests (SPEC §6)."""
+    if not _install_revenue(con, window):
         return None
-    wsql, wparams = window.sql()
-    months = f"SELECT DISTINCT CAST(date_trunc('month', ts) AS DATE) FROM requests WHERE {wsql}"
-    total = con.execute(
-        f"SELECT sum(revenue_usd) FROM revenue WHERE month IN ({months})", wparams
-    ).fetchone()[0]
+    total = revenue_rule.total(con, table=REV)
     per: dict[Any, Any] = {}
-    if by and REVENUE_DIMS.get(by[0]) == "customer_id" and len(by) == 1:
-        per = dict(
-            con.execute(
-                f"SELECT customer_id, sum(revenue_usd) FROM revenue WHERE month IN ({months}) GROUP BY 1",
-                wparams,
-            ).fetchall()
-        )
+    if by in (["customer"], ["customer_id"]):
+        per = revenue_rule.per_customer(con, table=REV)
     elif by == ["feature"]:
-        per = dict(
-            con.execute(
-                f"""WITH n AS (SELECT customer_id, CAST(date_trunc('month', ts) AS DATE) AS month, feature, count(*) AS k
-                           FROM requests WHERE {wsql} GROUP BY ALL),
-                     t AS (SELECT customer_id, month, sum(k) AS kt FROM n GROUP BY ALL)
-                SELECT n.feature, sum(CAST(r.revenue_usd * n.k / t.kt AS DECIMAL(38,9)))
-                FROM n JOIN t USING (customer_id, month) JOIN revenue r USING (customer_id, month) GROUP BY 1""",
-                wparams,
-            ).fetchall()
+        wsql, wparams = window.sql()
+        per = revenue_rule.by_requests(
+            con,
+            f"""SELECT feature AS g, customer_id, CAST(date_trunc('month', ts) AS DATE) AS month,
+                       count(*) AS n FROM requests WHERE {wsql} GROUP BY ALL""",
+            wparams,
+            table=REV,
         )
     return total, per
+
+
+def _install_revenue(con: Any, window: Window) -> bool:
+    """REV: the prorated revenue of the window (open ends closed at the data's months), when any is loaded."""
+    if not revenue_rule.loaded(con):
+        return False
+    win = revenue_rule.closed(con, window)
+    if win is None:
+        return False
+    revenue_rule.install(con, win, table=REV)
+    return True
 
 
 def _summarise(

@@ -209,11 +209,11 @@ def ingest(
       llmcost ingest --show-rejects            the rejected lines, with their reasons
     """
     from llmcost import ingest as ingest_mod
-    from llmcost.ingest import formats
+    from llmcost.ingest import registry
     from llmcost.views import ingest_summary, rejects_table
 
     if list_formats:
-        for f in formats.ordered():
+        for f in registry.ordered():
             emit(f"{f.name:<22} {f.description}\n")
         return
     state = _state(ctx)

@@ -321,23 +321,19 @@ def _insert(
     parse = canonical.parse_sql(
         source, job.keep_text, frozenset(columns) & canonical.TOP_KEYS, columns, text_columns
     )
-    names = ", ".join(writes.REQUEST_COLUMNS)
-    values = ", ".join(
-        {"source_kind": "$kind", "rid_hash": "hash($kind, request_id)", "file_id": "$file"}.get(
-            c, c
-        )
-        for c in writes.REQUEST_COLUMNS
-    )
+    values = {"source_kind": "$kind", "rid_hash": "hash($kind, request_id)", "file_id": "$file"}
     # every row goes in; a rejected line or one without an id (both need the line's text, which
     # this path does not keep) stops the statement, and the line path takes the file. The rows
     # carry their line numbers: their order in the table does not matter, and not keeping it lets
     # every thread insert.
     con.execute("SET preserve_insertion_order = false")  # `load` restores it
     (inserted,) = con.execute(
-        f"""INSERT INTO requests ({names})
-            SELECT {values} FROM ({parse})
+        writes.insert_requests_sql(
+            f"""({parse})
             WHERE CASE WHEN reason IS NOT NULL OR request_id IS NULL{_deep_attrs()}
                        THEN error('line ' || line_no || ' needs the line-by-line path') ELSE true END""",
+            values,
+        ),
         {"kind": kind, "file": job.file_id},
     ).fetchone()
     return int(inserted)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from llmcost.errors import InputError
-from llmcost.ingest import formats
+from llmcost.ingest import registry
 from llmcost.ingest.sources import Source, expand, open_binary
 
 FIELDS = ["request_id", "ts", "provider", "model", "user_id", "customer_id", "feature", "task_id",
@@ -62,7 +62,7 @@ def explain(
         finally:
             con.close()
         records = _records(sample)
-    fmt = formats.get(result.format)
+    fmt = registry.get(result.format)
     origins = _origins(result.format, records, mapping or {})
     lines = []
     for row in requests:

@@ -210,7 +210,7 @@ def ingest(
     """
     from llmcost import ingest as ingest_mod
     from llmcost.ingest import registry
-    from llmcost.views import ingest_summary, rejects_table
+    from llmcost.views import ingest_explain_view, ingest_summary, rejects_table
 
     if list_formats:
         for f in registry.ordered():
@@ -223,7 +223,7 @@ def ingest(
         from llmcost.ingest import explain as explain_mod
 
         doc = explain_mod.explain(explain, as_format=as_format, mapping=mapping)
-        emit(_render_simple(explain_mod.view(doc), fmt))
+        emit(_render_simple(ingest_explain_view(doc), fmt))
         return
     con = state.connect(write=not show_rejects)
     if show_rejects:

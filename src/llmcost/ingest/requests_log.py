@@ -61,9 +61,7 @@ def chunk_table(data: bytes, first_line_no: int) -> tuple[Any, int]:
     return table, n
 
 
-# A line nested deeper than this is rejected (Python's own JSON reader, which some formats use,
-# gives up near 1000 levels; no log needs more than a few dozen).
-MAX_DEPTH = 256
+MAX_DEPTH = canonical.MAX_DEPTH
 
 
 def _suspect(data: bytes, lines: Any) -> bool:

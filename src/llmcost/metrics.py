@@ -402,11 +402,7 @@ FROM lc_rep GROUP BY ALL
 
 def _fsum_cost(u: str = "u", nu: str = "nu", cx: str = "cx", nx: str = "nx") -> str:
     """pricing.sum_cost_sql over lc_fine's partial sums: the same DECIMAL(38,24)."""
-    return (
-        f"CASE WHEN sum({nu}) + sum({nx}) > 0 THEN CAST("
-        f"coalesce(CAST(sum({u}) AS DECIMAL(38,0)) * {pricing.USD_PER_UNIT}, 0) + coalesce(sum({cx}), 0)"
-        " AS DECIMAL(38,24)) END"
-    )
+    return pricing.sum_partial_cost_sql(u, nu, cx, nx)
 
 
 # pricing.sum_double_sql over partial sums: below 2^53 the DOUBLE sum of integral units is the exact sum.

@@ -875,13 +875,24 @@ def cost_units_sql(r: str = "r", p: str = "p") -> str:
         WHEN {n} < {UNIT_ROW_LIMIT} THEN CAST({n} * CASE WHEN {r}.batch THEN {p}.u_batch ELSE 2.0 END AS BIGINT) END)"""
 
 
-def sum_cost_sql(units: str, exact: str, where: str = "") -> str:
-    """sum(cost_usd) over rows split into `units` and `exact` (the rest): the same DECIMAL(38,24), NULL
-    when no row is priced. `where` filters the rows (an aggregate FILTER)."""
+def sum_cost_sql(units: str, exact: str, where: str = "", *, unit: str = USD_PER_UNIT) -> str:
+    """sum(cost_usd) over rows split into `units` (integral multiples of UNIT USD) and `exact` (the
+    rest): the same DECIMAL(38,24), NULL when no row is priced. `where` filters the rows (an
+    aggregate FILTER). The one exact cost sum; `sum_partial_cost_sql` adds up such sums."""
     f = f" FILTER (WHERE {where})" if where else ""
     return (
         f"CASE WHEN count({units}){f} + count({exact}){f} > 0 THEN CAST("
-        f"coalesce(CAST(sum({units}){f} AS DECIMAL(38,0)) * {USD_PER_UNIT}, 0) + coalesce(sum({exact}){f}, 0)"
+        f"coalesce(CAST(sum({units}){f} AS DECIMAL(38,0)) * {unit}, 0) + coalesce(sum({exact}){f}, 0)"
+        " AS DECIMAL(38,24)) END"
+    )
+
+
+def sum_partial_cost_sql(units: str, n_units: str, exact: str, n_exact: str) -> str:
+    """`sum_cost_sql` over partial sums (a rollup's sum of units, count of them, sum of exact costs,
+    count of them): the same DECIMAL(38,24) as over the rows themselves."""
+    return (
+        f"CASE WHEN sum({n_units}) + sum({n_exact}) > 0 THEN CAST("
+        f"coalesce(CAST(sum({units}) AS DECIMAL(38,0)) * {USD_PER_UNIT}, 0) + coalesce(sum({exact}), 0)"
         " AS DECIMAL(38,24)) END"
     )
 

@@ -582,7 +582,7 @@ def run(
         "output_tokens",
     ]
     sums = ", ".join(
-        _sum_usd(u, x, where)
+        pricing.sum_cost_sql(u, x, where, unit=USD_24)
         for where in ("", "in_scope")
         for u, x in (("b24", NO_USD), ("s24", "sx"))
     )
@@ -705,15 +705,6 @@ def _apply_plan_prices(
         plans.append(p)
     doc["plans"] = plans
     result.has_revenue = True
-
-
-def _sum_usd(units: str, exact: str, where: str) -> str:
-    """sum(cost) as DECIMAL(38,24) from 1e-24 USD units plus DECIMAL costs; NULL when no row is priced."""
-    f = f" FILTER (WHERE {where})" if where else ""
-    return (
-        f"CASE WHEN count({units}){f} + count({exact}){f} > 0 THEN CAST("
-        f"coalesce(CAST(sum({units}){f} AS DECIMAL(38,0)) * {USD_24}, 0) + coalesce(sum({exact}){f}, 0) AS DECIMAL(38,24)) END"
-    )
 
 
 # ---------------------------------------------------------------- totals, groups, margin

@@ -20,10 +20,11 @@ from typing import Any
 from llmcost import pricing
 from llmcost import revenue as revenue_rule
 from llmcost.errors import LlmcostError
-from llmcost.query import (  # noqa: F401
+from llmcost.query import (
     LAST_FULL_MONTH,
     MODEL_GROUP,
     SYNONYMS,
+    TIME_DIMENSIONS,
     Filter,
     Window,
     add_months,
@@ -32,13 +33,15 @@ from llmcost.query import (  # noqa: F401
     effective_window,
     install_names,
     now,
-    parse_by,
-    parse_when,
-    parse_where,
-    parse_window,
-    report_window,
     where_sql,
 )
+
+# the window and filter parsers, for the callers that take them from metrics
+from llmcost.query import parse_by as parse_by
+from llmcost.query import parse_when as parse_when
+from llmcost.query import parse_where as parse_where
+from llmcost.query import parse_window as parse_window
+from llmcost.query import report_window as report_window
 from llmcost.render import Column, Table, fmt_value, fmt_window
 
 SCHEMA = "llmcost.report/1"
@@ -522,9 +525,6 @@ def _margin(row: dict[str, Any], revenue: Any, cost: Any) -> None:
     row["margin_usd"] = round(revenue - c, 9)
     row["margin_pct"] = _div(revenue - c, revenue, 100)
     row["cost_pct_of_revenue"] = _div(c, revenue, 100)
-
-
-TIME_DIMENSIONS = ("day", "week", "month")
 
 
 def group_order(names: list[str], keys: list[str], cost: str = "cost") -> str:

@@ -62,7 +62,8 @@ SYNONYMS = {
 }
 ATTR_NAME = re.compile(r"^attrs\.([A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)$")  # no empty part: a..b
 # --where fields: the string dimensions above (not the derived dates) and the two flags.
-WHERE_FIELDS = [k for k in DIMENSIONS if k not in ("day", "week", "month")] + ["batch", "cache_hit"]
+TIME_DIMENSIONS = ("day", "week", "month")
+WHERE_FIELDS = [k for k in DIMENSIONS if k not in TIME_DIMENSIONS] + ["batch", "cache_hit"]
 BOOL_FIELDS = {"batch", "cache_hit"}
 
 

@@ -715,7 +715,7 @@ def _day(text: str | None) -> Any:
     from datetime import date
 
     if text is None:
-        return date.today()
+        return query.now().date()
     try:
         return date.fromisoformat(text)
     except ValueError:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -98,7 +97,9 @@ def prices_list_table(
         Column("batch_discount", kind="ratio"), Column("versions", kind="int"), Column("aliases"),
     ]  # fmt: skip
     rows = []
-    today = date.today()
+    from llmcost.query import now
+
+    today = now().date()
     for model in sorted(models, key=lambda m: (m.provider, m.id)):
         v = model.version_at(today) or model.versions[-1]
         rows.append(

@@ -660,19 +660,25 @@ def _apply_plan_prices(
         else NO_REVENUE
     )
     share = revenue_rule.share_sql("cm.month", "w.ws", "w.wu")
-    new = {plan: float(usd) for plan, usd in s.levers.plan_price.items()}
+    new = {plan: Decimal(str(usd)) for plan, usd in s.levers.plan_price.items()}
     per_plan: dict[Any, dict[str, Any]] = {}
-    per_customer: dict[Any, float] = {}
-    total = 0.0
-    for customer, _month, plan, revenue, part in con.execute(
+    per_customer: dict[Any, Decimal] = {}
+    total = Decimal(0)
+    for customer, _month, plan, rev, part in con.execute(
         PLAN_REVENUE.format(wsql=wsql, rv=rv, share=share), [win.since, win.until, *wparams]
     ).fetchall():
-        after = new[plan] * part if plan in new else revenue
+        revenue = _dec(rev)  # summed as DECIMAL: the same digits whatever the order
+        after = new[plan] * _dec(part) if plan in new else revenue
         total += after
-        per_customer[customer] = per_customer.get(customer, 0.0) + after
+        per_customer[customer] = per_customer.get(customer, Decimal(0)) + after
         p = per_plan.setdefault(
             plan,
-            {"plan": plan, "customers": set(), "revenue_usd": 0.0, "revenue_after_usd": 0.0},
+            {
+                "plan": plan,
+                "customers": set(),
+                "revenue_usd": Decimal(0),
+                "revenue_after_usd": Decimal(0),
+            },
         )
         p["customers"].add(customer)
         p["revenue_usd"] += revenue
@@ -680,7 +686,7 @@ def _apply_plan_prices(
     doc, t = result.doc, result.doc["totals"]
     t["revenue_after_usd"] = total
     if t.get("revenue_usd") is None:
-        t["revenue_usd"] = sum((p["revenue_usd"] for p in per_plan.values()), 0.0)
+        t["revenue_usd"] = sum((p["revenue_usd"] for p in per_plan.values()), Decimal(0))
     _margins(t)
     if result.by in (["customer"], ["customer_id"]):
         for row in result.rows:
@@ -690,8 +696,8 @@ def _apply_plan_prices(
         con, prices, replace(s, levers=replace(s.levers, plan_price={})), by=["plan"], window=window
     )
     for row in costs.rows:
-        p = per_plan.setdefault(row["plan"], {"plan": row["plan"], "customers": set(), "revenue_usd": 0.0,
-                                              "revenue_after_usd": 0.0})  # fmt: skip
+        p = per_plan.setdefault(row["plan"], {"plan": row["plan"], "customers": set(), "revenue_usd": Decimal(0),
+                                              "revenue_after_usd": Decimal(0)})  # fmt: skip
         p.update(
             baseline_cost_usd=row["baseline_cost_usd"], scenario_cost_usd=row["scenario_cost_usd"]
         )
@@ -708,6 +714,11 @@ def _apply_plan_prices(
 
 
 # ---------------------------------------------------------------- totals, groups, margin
+
+
+def _dec(x: Any) -> Decimal:
+    """A revenue or cost as DECIMAL (a DOUBLE by its shortest repr: 330.99, not its binary digits)."""
+    return x if isinstance(x, Decimal) else Decimal(repr(float(x)))
 
 
 def _pct(part: Any, whole: Any) -> Any:
@@ -728,7 +739,7 @@ def _margins(row: dict[str, Any]) -> None:
         ("margin_before_pct", row["baseline_cost_usd"], rev),
         ("margin_after_pct", row["scenario_cost_usd"], after),
     ):
-        row[key] = _pct(float(r) - float(cost or 0), float(r)) if r else None
+        row[key] = _pct(_dec(r) - _dec(cost or 0), _dec(r)) if r else None
 
 
 def _revenue(con: Any, by: list[str], window: Window) -> tuple[Any, dict[Any, Any]] | None:

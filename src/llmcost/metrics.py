@@ -357,7 +357,7 @@ def _summary_tables(d: dict[str, Any], has_rev: bool) -> list[Table]:
 # ---------------------------------------------------------------- SQL
 
 # The rows of the report, with only the columns the metrics read. A request's cost is split in two
-# (pricing.cost_units_sql): `u`, exact integer units, for nearly every row, and `cost_x`, the DECIMAL
+# (pricing.cost_units_sql): `cost_units`, exact integer units, for nearly every row, and `cost_exact`, the DECIMAL
 # cost, only for the rest; SUM_COST / SUM_D / COST_D put them back together exactly. Computing a
 # 128-bit DECIMAL per request and casting it to DOUBLE for percentiles was most of a report's time.
 # Without a --where filter lc_rep is a VIEW: each metric scans the compressed requests table again,
@@ -370,30 +370,35 @@ SELECT ts, CAST(date_trunc('month', ts) AS DATE) AS month, task_id,
        CASE WHEN task_id IS NOT NULL THEN coalesce(step, 0)::BIGINT * 10000000000000 + epoch_ms(ts) END AS ord,
        user_id, customer_id, feature, model, tier, plan, status, input_tokens, output_tokens,
        cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, cache_hit, latency_ms, logged_cost_usd,
-       priced, fb, u, cost_x,
+       priced, fb, cost_units, cost_exact,
        ts < {prev} AS prev, ({where}) AS sel {dims}
-FROM (SELECT r.*, p.tier, p.model_id IS NOT NULL AS priced, coalesce(p.fallback, false) AS fb, {units} AS u,
-             CASE WHEN {units} IS NULL THEN {cost} END AS cost_x
+FROM (SELECT r.*, p.tier, p.model_id IS NOT NULL AS priced, coalesce(p.fallback, false) AS fb, {units} AS cost_units,
+             CASE WHEN {units} IS NULL THEN {cost} END AS cost_exact
       FROM requests r LEFT JOIN lc_prices_u p ON p.model = r.model AND p.host = coalesce(r.provider, '') AND r.ts >= p.valid_from AND r.ts < p.valid_to)
 WHERE ts >= {start} AND ts < {until} {prefilter}
 """
 # sum(cost) as the exact DECIMAL, a row's cost as DOUBLE, and sum(cost) as DOUBLE (as CAST would give them).
-SUM_COST = pricing.sum_cost_sql("u", "cost_x")
-COST_D = pricing.cost_double_sql("u", "cost_x")
-SUM_D = pricing.sum_double_sql("u", "cost_x")
+SUM_COST = pricing.sum_cost_sql("cost_units", "cost_exact")
+COST_D = pricing.cost_double_sql("cost_units", "cost_exact")
+SUM_D = pricing.sum_double_sql("cost_units", "cost_exact")
 
 # Everything but percentiles and distinct tasks is a sum or count, so one scan of lc_rep grouped by
 # every key a metric reads (a few thousand groups, however many requests) serves the totals, the
 # user-months, the allocation, months, models and customers, and the non-percentile part of every
 # row. Before, each of those rescanned (and re-priced) the requests. Partial sums of the units are
-# exact integers and of cost_x exact DECIMALs, so the sums below equal those over the requests.
+# exact integers and of cost_exact exact DECIMALs, so the sums below equal those over the requests.
+# Per group: n_requests; the cost as cost_units (their sum) over n_cost_units rows plus cost_exact over
+# n_cost_exact rows; the same four over the requests that carry a logged cost (*_logged), for the drift.
 FINE = """
 CREATE OR REPLACE TEMP TABLE lc_fine AS
 SELECT prev, sel, priced, month, user_id, customer_id, feature, model, tier, plan {dims},
-       count(*) AS n, sum(u) AS u, count(u) AS nu, sum(cost_x) AS cx, count(cost_x) AS nx,
-       sum(u) FILTER (WHERE logged_cost_usd IS NOT NULL) AS lu, count(u) FILTER (WHERE logged_cost_usd IS NOT NULL) AS lnu,
-       sum(cost_x) FILTER (WHERE logged_cost_usd IS NOT NULL) AS lcx,
-       count(cost_x) FILTER (WHERE logged_cost_usd IS NOT NULL) AS lnx,
+       count(*) AS n_requests,
+       sum(cost_units) AS cost_units, count(cost_units) AS n_cost_units,
+       sum(cost_exact) AS cost_exact, count(cost_exact) AS n_cost_exact,
+       sum(cost_units) FILTER (WHERE logged_cost_usd IS NOT NULL) AS cost_units_logged,
+       count(cost_units) FILTER (WHERE logged_cost_usd IS NOT NULL) AS n_cost_units_logged,
+       sum(cost_exact) FILTER (WHERE logged_cost_usd IS NOT NULL) AS cost_exact_logged,
+       count(cost_exact) FILTER (WHERE logged_cost_usd IS NOT NULL) AS n_cost_exact_logged,
        count(logged_cost_usd) AS logged_n, fsum(logged_cost_usd) AS logged,
        count(*) FILTER (WHERE cache_hit) AS hits, count(*) FILTER (WHERE task_id IS NULL) AS untasked,
        sum(cache_read_tokens) FILTER (WHERE NOT cache_hit) AS cache_read_t,
@@ -403,15 +408,22 @@ FROM lc_rep GROUP BY ALL
 """
 
 
-def _fsum_cost(u: str = "u", nu: str = "nu", cx: str = "cx", nx: str = "nx") -> str:
-    """pricing.sum_cost_sql over lc_fine's partial sums: the same DECIMAL(38,24)."""
-    return pricing.sum_partial_cost_sql(u, nu, cx, nx)
+def _fsum_cost(suffix: str = "") -> str:
+    """pricing.sum_cost_sql over lc_fine's partial sums (SUFFIX "_logged": of the requests with a
+    logged cost): the same DECIMAL(38,24)."""
+    return pricing.sum_partial_cost_sql(
+        f"cost_units{suffix}",
+        f"n_cost_units{suffix}",
+        f"cost_exact{suffix}",
+        f"n_cost_exact{suffix}",
+    )
 
 
 # pricing.sum_double_sql over partial sums: below 2^53 the DOUBLE sum of integral units is the exact sum.
 F_SUM_COST = _fsum_cost()
 F_SUM_D = (
-    f"CASE WHEN sum(nx) = 0 AND sum(u) < {2**53} THEN CAST(sum(u) AS DOUBLE) / {pricing.UNITS_PER_USD_D} "
+    f"CASE WHEN sum(n_cost_exact) = 0 AND sum(cost_units) < {2**53} "
+    f"THEN CAST(sum(cost_units) AS DOUBLE) / {pricing.UNITS_PER_USD_D} "
     f"ELSE CAST({F_SUM_COST} AS DOUBLE) END"
 )
 
@@ -423,9 +435,9 @@ F_SUM_D = (
 ALLOC = f"""
 CREATE OR REPLACE TEMP TABLE lc_alloc AS
 WITH cmf AS (
-    SELECT prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, sum(n) AS n_cmf FROM lc_fine GROUP BY ALL
+    SELECT prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, sum(n_requests) AS n_cmf FROM lc_fine GROUP BY ALL
 ), cm AS (
-    SELECT prev, customer_id, month, sum(n) AS n_cm, {F_SUM_D} AS c_cm FROM lc_fine GROUP BY ALL
+    SELECT prev, customer_id, month, sum(n_requests) AS n_cm, {F_SUM_D} AS c_cm FROM lc_fine GROUP BY ALL
 ), nf AS (
     SELECT prev, customer_id, month, count(*) AS f_cm FROM cmf GROUP BY ALL
 )
@@ -471,7 +483,7 @@ def _group_sql(
     on = " AND ".join(f"f.{c} IS NOT DISTINCT FROM q.{c}" for c in keys)
     on_t = " AND ".join(f"f.{c} IS NOT DISTINCT FROM t.{c}" for c in keys)
     fine = f"""
-            SELECT {k}, sum(n) AS requests, coalesce(sum(n) FILTER (WHERE priced), 0) AS priced_n, {F_SUM_COST} AS cost,
+            SELECT {k}, sum(n_requests) AS requests, coalesce(sum(n_requests) FILTER (WHERE priced), 0) AS priced_n, {F_SUM_COST} AS cost,
                    sum(out_t) AS out_t, sum(in_t) AS in_t, count(DISTINCT user_id) AS users,
                    sum(hits) AS hits, sum(untasked) AS untasked
             FROM lc_fine WHERE {where} GROUP BY {k}"""
@@ -489,7 +501,7 @@ def _group_sql(
     join = " AND ".join(f"r.{c} IS NOT DISTINCT FROM s.{c}" for c in keys)
     return f"""
         WITH s AS ({stats}),
-        g AS (SELECT {k}, prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, sum(n) AS n,
+        g AS (SELECT {k}, prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, sum(n_requests) AS n,
                      {F_SUM_D} AS c
               FROM lc_fine WHERE {where} GROUP BY ALL),
         r AS (SELECT {", ".join("g." + c for c in keys)}, sum({ALLOC_WEIGHT[allocate]}) AS revenue
@@ -570,28 +582,29 @@ TASK_COUNT = "(count(DISTINCT task_id) + count(*) FILTER (WHERE task_id IS NULL)
 # sets of a --by report empty). Logged costs are DOUBLEs: fsum (compensated) keeps their sum's last
 # digits from depending on the order the threads add them in.
 PERIOD_TOTALS = f"""
-SELECT prev, sum(n) AS requests,
+SELECT prev, sum(n_requests) AS requests,
        count(DISTINCT user_id) FILTER (WHERE prev) AS users,
-       count(DISTINCT customer_id) AS customers, {F_SUM_COST} AS cost, coalesce(sum(n) FILTER (WHERE priced), 0) AS priced,
+       count(DISTINCT customer_id) AS customers, {F_SUM_COST} AS cost, coalesce(sum(n_requests) FILTER (WHERE priced), 0) AS priced,
        list(DISTINCT model ORDER BY model) FILTER (WHERE NOT priced) AS unpriced_models,
        sum(hits) AS semantic_hits, sum(cache_read_t) AS cache_read_t, sum(provider_in_t) AS provider_in_t,
-       coalesce(sum(n) FILTER (WHERE tier = 'small'), 0) AS small_n,
-       coalesce(sum(n) FILTER (WHERE tier = 'mid'), 0) AS mid_n,
+       coalesce(sum(n_requests) FILTER (WHERE tier = 'small'), 0) AS small_n,
+       coalesce(sum(n_requests) FILTER (WHERE tier = 'mid'), 0) AS mid_n,
        coalesce(sum(logged_n) FILTER (WHERE priced), 0) AS logged_n,
        fsum(logged) FILTER (WHERE priced) AS logged_usd,
-       {_fsum_cost("lu", "lnu", "lcx", "lnx")} AS computed_usd
+       {_fsum_cost("_logged")} AS computed_usd
 FROM lc_fine WHERE sel GROUP BY prev
 """
 
 TASKS = """
 WITH t AS (
-    SELECT task_id, arg_min(feature, ord) AS feature, count(*) AS steps, sum(u) AS u, sum(cost_x) AS cost_x,
+    SELECT task_id, arg_min(feature, ord) AS feature, count(*) AS steps, sum(cost_units) AS cost_units,
+           sum(cost_exact) AS cost_exact,
            bool_or(priced) AS priced, {sum_d} AS cost_d,
            arg_max(status, ord) = 'ok' AS ok, arg_min(input_tokens, ord) AS first_in,
            arg_max(input_tokens, ord) AS last_in
     FROM lc_rep WHERE {where} AND task_id IS NOT NULL GROUP BY task_id
     UNION ALL  -- a request without task_id is its own one-step task: no hash aggregate for those
-    SELECT NULL, feature, 1, u, cost_x, priced, {cost_d}, status = 'ok', input_tokens, input_tokens
+    SELECT NULL, feature, 1, cost_units, cost_exact, priced, {cost_d}, status = 'ok', input_tokens, input_tokens
     FROM lc_rep WHERE {where} AND task_id IS NULL
 )
 SELECT {head}, count(*) AS tasks, count(*) FILTER (WHERE ok) AS successful,
@@ -604,7 +617,7 @@ FROM t {group} ORDER BY is_total DESC, cost DESC NULLS LAST, feature NULLS LAST
 
 USER_MONTHS = f"""
 CREATE OR REPLACE TEMP TABLE lc_um AS
-SELECT user_id, month, min(customer_id) AS customer_id, sum(n) AS requests, {F_SUM_COST} AS cost
+SELECT user_id, month, min(customer_id) AS customer_id, sum(n_requests) AS requests, {F_SUM_COST} AS cost
 FROM lc_fine WHERE sel AND NOT prev AND user_id IS NOT NULL GROUP BY user_id, month
 """
 
@@ -758,8 +771,18 @@ ROLLUP_DIMS = {
     "month": "strftime(month, '%Y-%m')",
 }
 FINE_COLUMNS = (
-    "priced, month, user_id, customer_id, feature, model, tier, plan, n, u, nu, cx, nx, lu, lnu, lcx, lnx, "
+    "priced, month, user_id, customer_id, feature, model, tier, plan, n_requests, cost_units, n_cost_units, "
+    "cost_exact, n_cost_exact, cost_units_logged, n_cost_units_logged, cost_exact_logged, n_cost_exact_logged, "
     "logged_n, logged, hits, untasked, cache_read_t, provider_in_t, out_t, in_t"
+)
+# rollup_fine (migration m003) keeps lc_fine's columns under their first, short names, in this order
+ROLLUP_FINE_NAMES = {
+    "n_requests": "n", "cost_units": "u", "n_cost_units": "nu", "cost_exact": "cx", "n_cost_exact": "nx",
+    "cost_units_logged": "lu", "n_cost_units_logged": "lnu", "cost_exact_logged": "lcx", "n_cost_exact_logged": "lnx",
+}  # fmt: skip
+ROLLUP_FINE_SELECT = ", ".join(
+    f"{ROLLUP_FINE_NAMES[c]} AS {c}" if c in ROLLUP_FINE_NAMES else c
+    for c in FINE_COLUMNS.split(", ")
 )
 TASK_COLUMNS = "feature, is_total, tasks, successful, cost, priced_tasks, q, mean_steps, growth_ratio, growth_tokens"
 DATA_VERSION = """
@@ -833,7 +856,7 @@ class Rollups:
         _drop_temp(self.con, "lc_fine")
         if "fine" in self.valid_names:
             self.con.execute(
-                f"CREATE OR REPLACE TEMP VIEW lc_fine AS SELECT false AS prev, true AS sel, {FINE_COLUMNS}{cols} FROM rollup_fine"
+                f"CREATE OR REPLACE TEMP VIEW lc_fine AS SELECT false AS prev, true AS sel, {ROLLUP_FINE_SELECT}{cols} FROM rollup_fine"
             )
             return
         self.rows()
@@ -930,7 +953,7 @@ RUN_RATE_METHOD = (
 def run_rate(con: Any, win: Window) -> dict[str, Any] | None:
     """Month-to-date and projected month-end cost of the month of the window's last request (from lc_fine)."""
     month = con.execute(
-        "SELECT max(month) FROM lc_fine WHERE sel AND NOT prev AND n > 0"
+        "SELECT max(month) FROM lc_fine WHERE sel AND NOT prev AND n_requests > 0"
     ).fetchone()[0]
     if month is None:
         return None
@@ -1337,7 +1360,7 @@ def _months(
             cur = con.execute("SELECT month, sum(revenue) FROM lc_rev WHERE NOT prev GROUP BY ALL")
         rev = {m: round(float(v or 0), 9) for m, v in cur.fetchall()}
     found = con.execute(
-        f"""WITH m AS (SELECT month, sum(n) AS requests, {F_SUM_COST} AS cost FROM lc_fine WHERE sel AND NOT prev GROUP BY month),
+        f"""WITH m AS (SELECT month, sum(n_requests) AS requests, {F_SUM_COST} AS cost FROM lc_fine WHERE sel AND NOT prev GROUP BY month),
                  u AS (SELECT month, count(*) AS active, quantile_cont(CAST(cost AS DOUBLE), {QUANTILES}) AS q
                        FROM lc_um GROUP BY month)
             SELECT m.month, m.requests, m.cost, coalesce(u.active, 0), u.q FROM m LEFT JOIN u USING (month) ORDER BY m.month"""
@@ -1357,8 +1380,8 @@ def _months(
 
 def _models(con: Any, total_cost: Any, total_n: int) -> list[dict[str, Any]]:
     found = con.execute(
-        f"""SELECT model, min(tier), sum(n) AS n, {F_SUM_COST} AS cost, bool_and(priced),
-                  fsum(logged) FILTER (WHERE priced), {_fsum_cost("lu", "lnu", "lcx", "lnx")}
+        f"""SELECT model, min(tier), sum(n_requests) AS n, {F_SUM_COST} AS cost, bool_and(priced),
+                  fsum(logged) FILTER (WHERE priced), {_fsum_cost("_logged")}
            FROM lc_fine WHERE sel AND NOT prev
            GROUP BY model ORDER BY cost DESC NULLS LAST, n DESC, model"""
     ).fetchall()

@@ -839,7 +839,7 @@ def priced_view_sql(source: str = "requests", prices: str = "lc_prices") -> str:
 #   sum(cost)           = sum(units) x 5e-16, exactly (a DECIMAL(38,24) again, see sum_cost_sql);
 #   CAST(cost AS DOUBLE) = units / 2e15, one IEEE division of exact operands: the correctly rounded
 #                          value, as DuckDB's cast gives it.
-# A priced request outside that range has NULL units and its exact DECIMAL cost in `cost_x`.
+# A priced request outside that range has NULL units and its exact DECIMAL cost in `cost_exact`.
 UNIT_ROW_LIMIT = 2**52
 UNITS_PER_USD_D = "2e15"  # 2^16 x 5^15: exact as a DOUBLE
 USD_PER_UNIT = "CAST('0.0000000000000005' AS DECIMAL(16,16))"

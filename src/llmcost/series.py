@@ -93,8 +93,8 @@ def _f(value: Any) -> float | None:
 HTML_ROWS = """
 CREATE OR REPLACE TEMP TABLE lc_html AS
 SELECT date_trunc('day', ts) AS day, min(ts) AS ts_lo, max(ts) AS ts_hi, feature, customer_id, user_id, model, tier,
-       count(*) AS n, count(*) FILTER (WHERE {priced}) AS priced_n,
-       sum({u}) AS u, count({u}) AS nu, sum({cost}) AS cx, count({cost}) AS nx,
+       count(*) AS n_requests, count(*) FILTER (WHERE {priced}) AS priced_n,
+       sum({u}) AS cost_units, count({u}) AS n_cost_units, sum({cost}) AS cost_exact, count({cost}) AS n_cost_exact,
        sum(input_tokens) AS input_tokens, sum(cache_read_tokens) AS cache_read_tokens,
        sum(cache_write_tokens + cache_write_1h_tokens) AS cache_write_t, count(*) FILTER (WHERE cache_hit) AS hits
 FROM {source} WHERE {where} GROUP BY ALL
@@ -107,7 +107,11 @@ def series(con: Any, window: Any, *, from_report: bool = False) -> dict[str, Any
     if from_report:
         con.execute(
             HTML_ROWS.format(
-                priced="priced", u="u", cost="cost_x", source="lc_rep", where="NOT prev"
+                priced="priced",
+                u="cost_units",
+                cost="cost_exact",
+                source="lc_rep",
+                where="NOT prev",
             )
         )
     else:
@@ -173,14 +177,14 @@ def _series(con: Any, window: Any) -> dict[str, Any]:
     out["models"] = [
         {"model": m, "tier": t or "unpriced", "requests": n, "cost_usd": _f(c)}
         for m, t, n, c in con.execute(
-            f"""SELECT model, any_value(tier), sum(n), {cost} AS c FROM lc_html WHERE {where}
+            f"""SELECT model, any_value(tier), sum(n_requests), {cost} AS c FROM lc_html WHERE {where}
                 GROUP BY model ORDER BY c DESC NULLS LAST, model""",
             params,
         ).fetchall()
     ]
     cache_rows = con.execute(
         f"""SELECT date_trunc('week', day) AS b, sum(cache_read_tokens), sum(cache_write_t),
-                   sum(input_tokens), sum(hits), sum(n)
+                   sum(input_tokens), sum(hits), sum(n_requests)
             FROM lc_html WHERE {where} GROUP BY b ORDER BY b""",
         params,
     ).fetchall()
@@ -218,7 +222,9 @@ def margins(
     rule)."""
     # lc_html holds per-day partial sums; any other source (the `priced` view) one row per request.
     day, n, cost = (
-        ("day", "sum(n)", _cost()) if source == "lc_html" else ("ts", "count(*)", "sum(cost_usd)")
+        ("day", "sum(n_requests)", _cost())
+        if source == "lc_html"
+        else ("ts", "count(*)", "sum(cost_usd)")
     )
     rows = con.execute(
         f"""SELECT {dim} AS g, {n} AS n, {cost} AS cost FROM {source} WHERE {where}

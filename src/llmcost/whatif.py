@@ -1192,15 +1192,15 @@ def command(s: Scenario, window: Window) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def _route_candidates(
-    con: Any, prices: pricing.PriceTable, wsql: str, wparams: list[Any]
-) -> list[tuple[str, Scenario, str]]:
+def _route_candidates(con: Any, prices: pricing.PriceTable) -> list[tuple[str, Scenario, str]]:
+    """Per feature and logged model on a mid or frontier price row (of SG_HOURS, the window's requests)."""
     out = []
+    inputs = " + ".join(f"a.b_{c}" for c, _ in BUCKETS if c != "out")
     for feature, model, provider, tier, avg_in, avg_out, last in con.execute(
-        f"""SELECT feature, model, price_provider, tier, avg(input_tokens), avg(output_tokens), max(ts)
-            FROM priced WHERE {wsql} AND price_model IS NOT NULL AND tier IN ('mid', 'frontier') AND feature IS NOT NULL
-            GROUP BY ALL ORDER BY 1, 2""",
-        wparams,
+        f"""SELECT a.feature, a.model, p.price_provider, p.tier, sum({inputs}) / sum(a.n), sum(a.b_out) / sum(a.n), max(a.last)
+            FROM {SG_HOURS} a JOIN lc_prices p ON p.model = a.model AND p.host = a.host AND a.day >= p.valid_from AND a.day < p.valid_to
+            WHERE p.tier IN ('mid', 'frontier') AND a.feature IS NOT NULL
+            GROUP BY ALL ORDER BY 1, 2"""
     ).fetchall():
         short = avg_out <= ROUTE_MAX_AVG_OUTPUT and avg_in <= ROUTE_MAX_AVG_INPUT
         target = route_target(prices, provider, tier, last, short=short)
@@ -1232,14 +1232,13 @@ def _feature_candidates(con: Any, wsql: str, wparams: list[Any]) -> list[tuple[s
             why = f"{n - distinct:,} of {n:,} prompts repeat exactly (attrs.prompt_hash): observed hit rate {rate:.1%}"
             out.append(("cache", Scenario(f"cache {feature}", Scope([feature] if feature else []),
                                           Levers(cache_hit_rate=round(rate, 6))), why))  # fmt: skip
-    # batchable (no latency need, or a schedule) and output caps, per feature: two grouped scans (by day and
-    # hour; by output length) read in Python, instead of holistic aggregates over every request
+    # batchable (no latency need, or a schedule) and output caps, per feature: SG_HOURS (by day and hour) and
+    # a grouped scan by output length, read in Python, instead of holistic aggregates over every request
     shape: dict[Any, dict[str, Any]] = {}
     for feature, day, hr, k, nb, nl, slow in con.execute(
-        f"""SELECT feature, CAST(ts AS DATE), hour(ts), count(*), count(*) FILTER (WHERE batch), count(latency_ms),
-                   count(*) FILTER (WHERE latency_ms >= ?)
-            FROM requests WHERE {wsql} AND feature IS NOT NULL GROUP BY ALL""",
-        [BATCH_MIN_LATENCY_MS, *wparams],
+        f"""SELECT feature, day, hour, sum(n), coalesce(sum(n) FILTER (WHERE batch), 0),
+                   coalesce(sum(n) FILTER (WHERE timed), 0), coalesce(sum(n) FILTER (WHERE slow), 0)
+            FROM {SG_HOURS} WHERE feature IS NOT NULL GROUP BY ALL"""
     ).fetchall():
         f = shape.setdefault(
             feature, {"n": 0, "batch": 0, "timed": 0, "slow": 0, "days": set(), "hours": {}}
@@ -1333,6 +1332,9 @@ def _feature_candidates(con: Any, wsql: str, wparams: list[Any]) -> list[tuple[s
 # are the baseline's plus that change, priced at the same row. Integer units of 1e-24 USD again, so the
 # totals are the same numbers, digit for digit, as `llmcost whatif` gives for the candidate's command.
 
+SG_HOURS = (
+    "lc_sg_hours"  # SG_BASE's groups by hour of the day and latency too, with the last request
+)
 SG_BASE = "lc_sg_base"
 SG_DELTA = "lc_sg_delta"
 SG_PARAMS = "lc_sg_params"
@@ -1353,20 +1355,25 @@ def _sg_register(
     prices: pricing.PriceTable,
     keys: list[tuple[str, str]],
     targets: list[pricing.Model],
+    thresholds: list[int],
 ) -> list[int]:
-    """As _register_prices, into tables of suggest's own, with a routed key for every target at once."""
+    """As _register_prices, into tables of suggest's own, with a routed key for every target at once, the
+    long-context side by `thresholds` (those of SG_BASE's `lg`) and any more the rows have: returns them."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE {SG_PRICES} ({pricing.PRICE_COLUMNS})")
     rows = pricing.price_rows(prices, keys)
     for t in targets:
         rows += pricing.price_rows(prices, [(ROUTED_PREFIX + t.id, "")], as_model=t)
     if rows:
         con.executemany(f"INSERT INTO {SG_PRICES} VALUES ({pricing.PRICE_MARKS})", rows)
-    thresholds = [
-        int(r[0])
-        for r in con.execute(
-            f"SELECT DISTINCT long_threshold FROM {SG_PRICES} WHERE long_threshold IS NOT NULL ORDER BY 1"
-        ).fetchall()
-    ]
+    thresholds = sorted(
+        set(thresholds)
+        | {
+            int(r[0])
+            for r in con.execute(
+                f"SELECT DISTINCT long_threshold FROM {SG_PRICES} WHERE long_threshold IS NOT NULL"
+            ).fetchall()
+        }
+    )
     ints = ", ".join(
         f"CAST(r_{k}::DECIMAL(38,9) * {GIGA} AS BIGINT) AS r_{k}, CAST(l_{k}::DECIMAL(38,9) * {GIGA} AS BIGINT) AS l_{k}"
         for _, k in BUCKETS
@@ -1381,14 +1388,33 @@ def _sg_register(
     return thresholds
 
 
+def _sg_thresholds(prices: pricing.PriceTable) -> list[int]:
+    """Every long-context threshold of the price table: `lg` counts those below the input, so a price row's
+    side is known (lg >= its position) whichever rows the candidates join."""
+    return sorted(
+        {
+            v.long_context_threshold
+            for m in prices.models.values()
+            for v in m.versions
+            if v.long_context_threshold is not None
+        }
+    )
+
+
 def _sg_base(con: Any, thresholds: list[int], wsql: str, wparams: list[Any]) -> None:
-    """The window's requests summed per price key: requests and the baseline's token buckets (b_*)."""
+    """The window's requests summed per price key: requests and the baseline's token buckets (b_*); SG_HOURS
+    the same per hour of the day and latency too (what the candidates are found in)."""
     sums = ", ".join(f"sum({e}) AS b_{c}" for (c, _), e in zip(BUCKETS, _SG_TOKENS, strict=True))
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {SG_BASE} AS
-            SELECT {_sg_keys_sql(thresholds)}, count(*) AS n, {sums}
+        f"""CREATE OR REPLACE TEMP TABLE {SG_HOURS} AS
+            SELECT {_sg_keys_sql(thresholds)}, hour(ts) AS hour, latency_ms IS NOT NULL AS timed,
+                   latency_ms >= {BATCH_MIN_LATENCY_MS} AS slow, count(*) AS n, {sums}, max(ts) AS last
             FROM requests WHERE {wsql} GROUP BY ALL""",
         wparams,
+    )
+    resum = ", ".join(f"sum(b_{c}) AS b_{c}" for c, _ in BUCKETS)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {SG_BASE} AS SELECT {SG_KEYS}, sum(n) AS n, {resum} FROM {SG_HOURS} GROUP BY ALL"
     )
 
 
@@ -1518,6 +1544,7 @@ def _suggest_totals(
     window: Window,
     keys: list[tuple[str, str]],
     memo: dict[str, Any],
+    thresholds: list[int],
 ) -> tuple[dict[str, dict[str, Any]], Any]:
     """Each candidate's scope totals (scope_requests, scope_baseline/scenario/savings_usd) by name, and the
     window's baseline, from one pre-aggregation (see above). A semantic-cache candidate whose x (1 - R)
@@ -1531,8 +1558,10 @@ def _suggest_totals(
             if t is None:
                 raise LlmcostError(f"--route-to {s.levers.route_to!r} has no price")
             targets[t.id] = t
-    thresholds = _sg_register(con, prices, keys, list(targets.values()))
-    _sg_base(con, thresholds, wsql, wparams)
+    more = _sg_register(con, prices, keys, list(targets.values()), thresholds)
+    if more != thresholds:  # a price row of a model outside the table's list: lg counts them all
+        thresholds = more
+        _sg_base(con, thresholds, wsql, wparams)
     scopes = [_scope_sql(con, prices, s.scope, memo) for _, s, _ in candidates]
     caps, steps, prefixes, slow = [], [], [], []
     taken: set[tuple[Any, Any]] = set()
@@ -1613,18 +1642,20 @@ def _suggest_totals(
 def suggest(con: Any, prices: pricing.PriceTable, *, window: Window | None = None) -> CompareResult:
     """Candidate levers found in the data, each re-priced as a scenario, ranked by savings."""
     window = window or Window()
-    keys = pricing.request_keys(con)
-    pricing.install(con, prices, keys=keys)
     wsql, wparams = window.sql()
-    candidates = _route_candidates(con, prices, wsql, wparams) + _feature_candidates(
-        con, wsql, wparams
-    )
+    thresholds = _sg_thresholds(prices)
+    _sg_base(con, thresholds, wsql, wparams)
+    keys = con.execute(
+        f"SELECT DISTINCT model, host FROM {SG_BASE} WHERE model IS NOT NULL ORDER BY 1, 2"
+    ).fetchall()
+    pricing.install(con, prices, keys=keys)
+    candidates = _route_candidates(con, prices) + _feature_candidates(con, wsql, wparams)
     revenue = _revenue(con, [], window)
     total_revenue = revenue[0] if revenue is not None else None
     rows = []
     # the model names and the revenue are the same for every candidate
     memo: dict[str, Any] = {"revenue:": revenue, "names": sorted({m for m, _ in keys})}
-    totals, total_base = _suggest_totals(con, prices, candidates, window, keys, memo)
+    totals, total_base = _suggest_totals(con, prices, candidates, window, keys, memo, thresholds)
     for lever, s, why in candidates:
         t = totals[s.name]
         t["savings_usd"] = t["scope_savings_usd"]

@@ -32,6 +32,7 @@ from llmcost.metrics import (
     install_names,
     now,
     parse_when,
+    parse_window,
 )
 from llmcost.render import Column, Table, fmt_value
 
@@ -151,12 +152,15 @@ def parse_period(text: str, current: Window) -> Window:
         return Window(start, _add_months(start, 1))
     if ".." in t:
         a, _, b = t.partition("..")
-        since, until = parse_when(a), parse_when(b)
-        if since is not None and until is not None and since < until:
-            return Window(since, until)
+        try:  # as --since/--until: a date-only UNTIL includes that day
+            w: Window | None = parse_window(a, b)
+        except LlmcostError:
+            w = None
+        if w is not None and w.since is not None and w.until is not None:
+            return w
     raise LlmcostError(
         f"cannot read --compare-to {text!r}",
-        hint="use previous, a month such as 2026-09, or SINCE..UNTIL such as 2026-09-01..2026-10-01",
+        hint="use previous, a month such as 2026-09, or SINCE..UNTIL such as 2026-09-01..2026-09-30 (a date-only UNTIL includes that day)",
     )
 
 

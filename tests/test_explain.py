@@ -171,6 +171,33 @@ def test_price_version_alone(explain: Any) -> None:
     ]
 
 
+def test_a_version_starting_inside_the_period(explain: Any) -> None:
+    # this period 2026-02-20 .. 2026-03-10 spans ex-big's new version (input 5 from 03-01): 10 requests on
+    # 02-25 at 0.012 and 10 on 03-05 at (1000 x 5 + 100 x 20) / 1e6 = 0.007: 0.19; before (01-20 .. 02-08)
+    # 10 on 01-25 at 0.012: 0.12. Each request is priced at the version in force at its time.
+    def on(day: str, n: int, start: int) -> list[dict[str, Any]]:
+        return [{**r, "timestamp": f"{day}T12:00:00Z"} for r in reqs(day[:7], n, start=start)]
+
+    recs = on("2026-01-25", 10, 0) + on("2026-02-25", 10, 0) + on("2026-03-05", 10, 0)
+    doc = explain(
+        recs,
+        "--since",
+        "2026-02-20",
+        "--until",
+        "2026-03-10",
+        "--compare-to",
+        "2026-01-20..2026-02-08",
+    )
+    t = doc["totals"]
+    assert (t["previous_requests"], t["current_requests"]) == (10, 20)
+    assert t["previous_cost_usd"] == pytest.approx(0.12, abs=1e-12)
+    assert t["current_cost_usd"] == pytest.approx(0.19, abs=1e-12)
+    assert t["residual_usd"] == 0 and t["sum_of_drivers_usd"] == pytest.approx(0.07, abs=1e-12)
+    assert doc["price_changes"] == [
+        {"model": "ex-big", "previous": ["2026-01-01"], "current": ["2026-01-01", "2026-03-01"]}
+    ]
+
+
 def test_long_context_alone(explain: Any) -> None:
     # ex-long: above 2,000 input tokens every token is at 20 / 30 instead of 10 / 20.
     # January: 5 x 3,000 in (long): (3000 x 20 + 100 x 30) / 1e6 = 0.063 and 5 x 1,000 in: 0.012; 0.375.

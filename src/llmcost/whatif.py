@@ -1304,15 +1304,31 @@ def _feature_candidates(con: Any, wsql: str, wparams: list[Any]) -> list[tuple[s
             why = f"long agent tasks: {tasks:,} tasks, steps median {p50:,.0f}, P90 {p90:,.0f}, max {longest:,}"
             out.append(("max_steps", Scenario(f"stop {feature} tasks at {int(p90)} steps", Scope([feature]),
                                               Levers(max_steps=int(p90))), why))  # fmt: skip
-    # large prefixes not cached: half the smallest common uncached input (its P10) as a cacheable prefix
-    for feature, model, p10, share in con.execute(
-        f"""SELECT feature, model, quantile_cont({_uncached()}, 0.1),
+    # large prefixes not cached: half the smallest common uncached input (its P10) as a cacheable prefix. The
+    # P10 is read only for the feature + model pairs SG_HOURS does not rule out: a pair with more than
+    # ceil((n - 1) x 0.1) requests under the threshold has its P10 under it, and the cached share is its sums'
+    inputs = " + ".join(f"b_{c}" for c, _ in BUCKETS if c != "out")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {SG_PAIRS} AS SELECT feature, model FROM {SG_HOURS}
+            WHERE feature IS NOT NULL AND NOT cache_hit GROUP BY ALL
+            HAVING sum(small) <= ceil((sum(n) - 1) * 0.1)
+               AND coalesce(sum(b_cr) / nullif(sum({inputs}), 0), 0) < ?""",
+        [PREFIX_MAX_CACHED_SHARE],
+    )
+    pairs = con.execute(f"SELECT count(*) FROM {SG_PAIRS}").fetchone()[0]
+    for feature, model, p10, share in (
+        con.execute(
+            f"""SELECT feature, model, quantile_cont({_uncached()}, 0.1),
                    sum(cache_read_tokens) / nullif(sum(input_tokens), 0)
-            FROM requests WHERE {wsql} AND feature IS NOT NULL AND NOT cache_hit GROUP BY ALL
+            FROM requests WHERE {wsql} AND feature IS NOT NULL AND NOT cache_hit
+                 AND (feature, model) IN (SELECT (feature, model) FROM {SG_PAIRS}) GROUP BY ALL
             HAVING quantile_cont({_uncached()}, 0.1) >= ? AND coalesce(sum(cache_read_tokens) / nullif(sum(input_tokens), 0), 0) < ?
             ORDER BY 1, 2""",
-        [*wparams, 2 * PREFIX_MIN_TOKENS, PREFIX_MAX_CACHED_SHARE],
-    ).fetchall():
+            [*wparams, 2 * PREFIX_MIN_TOKENS, PREFIX_MAX_CACHED_SHARE],
+        ).fetchall()
+        if pairs
+        else []
+    ):
         prefix = int(p10 // 2)
         why = (f"P10 of uncached input {p10:,.0f} tokens, {float(share or 0):.0%} of input read from the prompt cache; "
                "assumes a shared prefix of half that (not observed)")  # fmt: skip
@@ -1336,6 +1352,7 @@ SG_HOURS = (
     "lc_sg_hours"  # SG_BASE's groups by hour of the day and latency too, with the last request
 )
 SG_BASE = "lc_sg_base"
+SG_PAIRS = "lc_sg_pairs"  # the feature + model pairs whose prefix P10 is read
 SG_DELTA = "lc_sg_delta"
 SG_PARAMS = "lc_sg_params"
 SG_PRICES = "lc_sg_prices"
@@ -1408,7 +1425,8 @@ def _sg_base(con: Any, thresholds: list[int], wsql: str, wparams: list[Any]) -> 
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {SG_HOURS} AS
             SELECT {_sg_keys_sql(thresholds)}, hour(ts) AS hour, latency_ms IS NOT NULL AS timed,
-                   latency_ms >= {BATCH_MIN_LATENCY_MS} AS slow, count(*) AS n, {sums}, max(ts) AS last
+                   latency_ms >= {BATCH_MIN_LATENCY_MS} AS slow, count(*) AS n, {sums}, max(ts) AS last,
+                   count(*) FILTER (WHERE {_uncached()} < {2 * PREFIX_MIN_TOKENS}) AS small
             FROM requests WHERE {wsql} GROUP BY ALL""",
         wparams,
     )

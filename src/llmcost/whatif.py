@@ -1480,7 +1480,8 @@ def _sg_deltas(
     if (
         steps
     ):  # 1. the steps after N of each task, in step then time order, are dropped: d = -tokens (only
-        # the tasks of more than N steps, from SG_TASKS, are ordered)
+        # the tasks of more than N steps, from SG_TASKS, are ordered, each one by a number: one (feature,
+        # task_id) of SG_TASKS)
         _sg_params(con, steps, "cand INTEGER, feature VARCHAR, lim BIGINT")
         minus = ", ".join(f"-sum({e})" for e in _SG_TOKENS)
         con.execute(
@@ -1488,8 +1489,8 @@ def _sg_deltas(
                 SELECT cand, {keys}, {minus} FROM (
                     SELECT c.cand, c.lim, r.feature, r.model, r.provider, r.ts, r.batch, r.cache_hit, r.input_tokens,
                            r.cache_read_tokens, r.cache_write_tokens, r.cache_write_1h_tokens, r.output_tokens,
-                           row_number() OVER (PARTITION BY r.feature, r.task_id ORDER BY r.step NULLS LAST, r.ts, r.request_id) AS k
-                    FROM requests r JOIN (SELECT t.task_id, c.* FROM {SG_TASKS} t JOIN {SG_PARAMS} c
+                           row_number() OVER (PARTITION BY c.tid ORDER BY r.step NULLS LAST, r.ts, r.request_id) AS k
+                    FROM requests r JOIN (SELECT row_number() OVER () AS tid, t.task_id, c.* FROM {SG_TASKS} t JOIN {SG_PARAMS} c
                                           ON t.feature = c.feature WHERE t.k > c.lim) c
                          ON r.task_id = c.task_id AND r.feature = c.feature
                     WHERE {wsql}) r

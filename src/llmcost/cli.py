@@ -576,7 +576,12 @@ def prices_check(
         str | None,
         typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d"),
     ] = None,
-    until: Annotated[str | None, typer.Option("--until", help="end: a date includes that day (2026-10-31), a time is exclusive")] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", help="end: a date includes that day (2026-10-31), a time is exclusive"
+        ),
+    ] = None,
 ) -> None:
     """Models seen in the data with no price at their time, or priced by fallback, and rates the
     table lacks. Exits 1 when any request in the window is unpriced (a CI gate), 0 otherwise.

@@ -1348,9 +1348,8 @@ def _feature_candidates(con: Any, wsql: str, wparams: list[Any]) -> list[tuple[s
 # are the baseline's plus that change, priced at the same row. Integer units of 1e-24 USD again, so the
 # totals are the same numbers, digit for digit, as `llmcost whatif` gives for the candidate's command.
 
-SG_HOURS = (
-    "lc_sg_hours"  # SG_BASE's groups by hour of the day and latency too, with the last request
-)
+# SG_HOURS: SG_BASE's groups by hour of the day and latency too, with the last request
+SG_HOURS = "lc_sg_hours"
 SG_BASE = "lc_sg_base"
 SG_PAIRS = "lc_sg_pairs"  # the feature + model pairs whose prefix P10 is read
 SG_DELTA = "lc_sg_delta"

@@ -1631,20 +1631,20 @@ def _suggest_totals(
             slow.append(i)
             continue
         n, b, sc = _sg_price(con, scope, sparams, **kw)
-        t_: dict[str, Any] = {"scope_requests": n, "baseline_cost_usd": b, "scenario_cost_usd": sc}
-        _savings(t_)
+        sums: dict[str, Any] = {"baseline_cost_usd": b, "scenario_cost_usd": sc}
+        _savings(sums)
         out[s.name] = {
             "scope_requests": n,
             **{
-                f"scope_{k}": t_[k]
+                f"scope_{k}": sums[k]
                 for k in ("baseline_cost_usd", "scenario_cost_usd", "savings_usd", "savings_pct")
             },
         }
     for i in slow:
         s = candidates[i][1]
-        t = run(con, prices, s, window=window, scope_only=True, memo=memo).doc["totals"]
+        own = run(con, prices, s, window=window, scope_only=True, memo=memo).doc["totals"]
         out[s.name] = {
-            k: t[k]
+            k: own[k]
             for k in (
                 "scope_requests",
                 "scope_baseline_cost_usd",

@@ -579,7 +579,12 @@ def prices_check(
         str | None,
         typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d"),
     ] = None,
-    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", help="end: a date includes that day (2026-10-31), a time is exclusive"
+        ),
+    ] = None,
 ) -> None:
     """Models seen in the data with no price at their time, or priced by fallback, and rates the
     table lacks. Exits 1 when any request in the window is unpriced (a CI gate), 0 otherwise.
@@ -794,8 +799,8 @@ def whatif(
 def explain(
     ctx: typer.Context,
     since: Annotated[str | None, typer.Option("--since", help="this period's start (inclusive) [default: the month of the last request]")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="this period's end (exclusive)")] = None,
-    compare_to: Annotated[str, typer.Option("--compare-to", help="previous | a month (2026-09) | SINCE..UNTIL")] = "previous",
+    until: Annotated[str | None, typer.Option("--until", help="this period's end: a date includes that day (2026-10-31), a time is exclusive")] = None,
+    compare_to: Annotated[str, typer.Option("--compare-to", help="previous | a month (2026-09) | SINCE..UNTIL (a date-only UNTIL includes that day)")] = "previous",
     by: Annotated[str, typer.Option("--by", help="feature | customer | model")] = "feature",
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
@@ -929,7 +934,7 @@ def export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="FILE.csv or FILE.parquet (FOCUS)")] = None,
     grain: Annotated[str, typer.Option("--grain", help="FOCUS: one row per token type of each request | of each day")] = "request",
     since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end: a date includes that day (2026-10-31), a time is exclusive")] = None,
     where: Annotated[list[str] | None, typer.Option("--where", help="FIELD=VALUE or FIELD!=VALUE, as in report (repeatable)")] = None,
 ) -> None:  # fmt: skip
     """Send the priced requests elsewhere: FOCUS rows for a FinOps tool (docs/focus.md), or the

@@ -1524,7 +1524,7 @@ def _sg_price(
     base = f"CASE WHEN p.model_id IS NULL THEN NULL WHEN a.cache_hit THEN 0 ELSE {_units('b', 'p', 'lg', f'CASE WHEN a.batch THEN p.bf ELSE {GIGA} END')} END"
     on = "a.day >= {0}.valid_from AND a.day < {0}.valid_to"
     sql = f"""
-        SELECT coalesce(sum(n), 0), {_sum_usd("b24", NO_USD, "")}, {_sum_usd("s24", NO_USD, "")}
+        SELECT coalesce(sum(n), 0), {pricing.sum_cost_sql("b24", NO_USD, unit=USD_24)}, {pricing.sum_cost_sql("s24", NO_USD, unit=USD_24)}
         FROM (SELECT a.n, {base} AS b24,
                      CASE WHEN p.model_id IS NULL OR q.model_id IS NULL THEN NULL ELSE {scen} END AS s24
               FROM ({src}) a

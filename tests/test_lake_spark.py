@@ -247,6 +247,9 @@ def test_spark_whatif_levers_by_hand(spark_session: Any, run_cli: Any, tmp_path:
          "feature": "chat", "input_tokens": 2000, "output_tokens": 100},  # $0.0022
         {"request_id": "r3", "timestamp": "2026-03-03T10:00:00Z", "model": "lc-test",
          "feature": "other", "input_tokens": 4000, "output_tokens": 1000},  # $0.006
+        *({"request_id": f"x{i}", "timestamp": "2026-03-03T12:00:00Z", "model": m,
+           "feature": "other", "input_tokens": 10, "output_tokens": 10}
+          for i, m in enumerate(["zz-unpriced", "aa-unpriced", "zz-unpriced"])),
     ])  # fmt: skip
     prices = ["--pricing", str(tmp_path / "prices.toml")]
     assert run_cli(*prices, "ingest", "-q", str(tmp_path / "r.jsonl"))[0] == 0
@@ -256,15 +259,19 @@ def test_spark_whatif_levers_by_hand(spark_session: Any, run_cli: Any, tmp_path:
               "--max-output-tokens", "200", "--batch", "--cache-hit-rate", "0.25"]  # fmt: skip
     code, out, err = run_cli(*prices, *spark, "whatif", *levers, "-f", "json")
     assert code == 0, err
-    t = _doc(out)["totals"]
+    doc = _doc(out)
+    t = doc["totals"]
     # r1: 500 in x $0.25 + 200 out x $0.50 per 1M = $0.000225, batch x 0.5, cache x 0.75 = $0.000084375
     # r2: 1000 x 0.25 + 100 x 0.50 = $0.0003 x 0.5 x 0.75 = $0.0001125; r3 out of scope: $0.006
-    assert t["requests"] == 3 and t["scope_requests"] == 2
+    assert t["requests"] == 6 and t["scope_requests"] == 2
+    assert doc["coverage"]["unpriced_models"] == ["aa-unpriced", "zz-unpriced"]
     assert t["baseline_cost_usd"] == pytest.approx(0.0102, abs=1e-12)
     assert t["scope_baseline_cost_usd"] == pytest.approx(0.0042, abs=1e-12)
     assert t["scope_scenario_cost_usd"] == pytest.approx(0.000196875, abs=1e-12)
     assert t["scenario_cost_usd"] == pytest.approx(0.006196875, abs=1e-12)
     assert t["savings_usd"] == pytest.approx(0.004003125, abs=1e-12)
+    duck = run_cli(*prices, "--lake", str(tmp_path / "lake"), "whatif", *levers, "-f", "json")
+    _same(doc, _doc(duck[1]))
 
 
 @pytest.mark.parametrize(

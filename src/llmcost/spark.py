@@ -1,11 +1,12 @@
 """`--engine spark`: the same metric code over a lake, on Apache Spark (optional extra llmcost[spark]).
 
-metrics.py talks to a DuckDB connection: `execute(sql, params)`, `fetchone`,
-`fetchall`, `description`. `SparkConnection` is that connection over a SparkSession: each statement
-is the metric definition itself, its parameters bound as literals, transpiled from DuckDB's dialect
-to Spark SQL by sqlglot, with a few rewrites where the two dialects differ in meaning (RENAMES
-and _spark_nodes). Temp tables become cached temp views. Nothing of a report is written twice. What runs and
-what does not: docs/scale.md.
+metrics.py and whatif.py talk to a DuckDB connection: `execute(sql, params)`, `executemany`,
+`fetchone`, `fetchall`, `description`. `SparkConnection` is that connection over a SparkSession:
+each statement is the metric definition itself, its parameters bound as literals, transpiled from
+DuckDB's dialect to Spark SQL by sqlglot, with a few rewrites where the two dialects differ in
+meaning (RENAMES, _spark_nodes, and _expand_replace for `SELECT * REPLACE`). Temp tables become
+cached temp views. Nothing of a report or a scenario is written twice. What runs and what does
+not: docs/scale.md.
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ def check_whatif(levers: Any) -> None:
     used = {
         "--max-steps": levers.max_steps is not None,
         "--cap-user-cost": levers.cap_user_cost is not None,
-        "--prompt-cache": bool(levers.prompt_cache),
+        "--prompt-cache": levers.prompt_cache is not None,
         "--plan-price": bool(levers.plan_price),
     }
     for option, on in used.items():

@@ -134,7 +134,7 @@ def main_options(
     pricing: Annotated[list[Path] | None, typer.Option("--pricing", help="extra price file or folder, overlays the bundled table (repeatable)")] = None,
     config_path: Annotated[Path | None, typer.Option("--config", help="config file [default llmcost.toml, then [tool.llmcost] in pyproject.toml]")] = None,
     lake: Annotated[str | None, typer.Option("--lake", help="read a Parquet lake (folder or s3://bucket/prefix) instead of --db; written by `llmcost export --lake`")] = None,
-    engine: Annotated[str, typer.Option("--engine", help="duckdb | spark: run report over --lake on Apache Spark (pip install 'llmcost[spark]')")] = "duckdb",
+    engine: Annotated[str, typer.Option("--engine", help="duckdb | spark: run report and whatif over --lake on Apache Spark (pip install 'llmcost[spark]')")] = "duckdb",
     spark_master: Annotated[str, typer.Option("--spark-master", help="Spark master URL (local[*], spark://HOST:7077, sc://HOST for Spark Connect)")] = "local[*]",
     spark_conf: Annotated[list[str] | None, typer.Option("--spark-conf", help="a Spark setting KEY=VALUE (repeatable)")] = None,
     version: Annotated[bool, typer.Option("--version", help="print the version and exit", is_eager=True, callback=_version)] = False,
@@ -789,6 +789,10 @@ def whatif(
         scenario = wi.from_options(
             name, raw, features=feats, model=models, where=wheres, levers=levers
         )
+        if state.engine.get("name") == "spark":  # a configured scenario's levers too
+            from llmcost import spark
+
+            spark.check_whatif(scenario.levers)
         group, con = query.parse_by(by), state.connect()
         query.check_attrs(con, group)
         result = wi.run(con, prices, scenario, by=group, window=window)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -18,7 +17,6 @@ from llmcost.errors import InputError
 from llmcost.ingest import formats
 from llmcost.ingest.sources import ChunkReader, Source, expand, open_binary, read_head
 from llmcost.store import writes
-from llmcost.store.sql import literal
 
 
 @dataclass
@@ -445,8 +443,9 @@ def _commit_ahead(
     out: list[FileResult],
 ) -> int:
     """Decide what each file of a parsed read-ahead run loads, in a few statements for the whole
-    run; then load its files one by one, each in its transaction. Returns how many files were
-    done: with --strict, the run stops before the first file with a rejected line."""
+    run; then commit its files together, as one all-or-nothing group of whole files (SPEC §3).
+    Returns how many files were done: with --strict, the group stops before the first file with
+    a rejected line."""
     from llmcost.ingest import requests_log
 
     _install_macros(con)
@@ -459,57 +458,55 @@ def _commit_ahead(
             loaded.add(a.digest)
             include.append(seq)
     staged = grouped.stage(con, parsed, keep_text)
-    # writes.record_file's INSERT, prepared: binding it cost more than running it
-    con.execute(
-        f"PREPARE {_RECORD_FILE} AS INSERT INTO files VALUES "
-        "($1, $2, $3, $4, $5, $6, $7, now()::TIMESTAMP, $8, $9, $10, $11)"
-    )
     try:
         staged.decide(include)
-        # file ids for the run at once (a sequence is not transactional anyway)
+        done = len(ahead)
+        if strict:
+            failing = [seq for seq in include if staged.counts[seq].rejected]
+            if failing:
+                done = failing[0]  # it and the files after it: read again on their own
+        group = [seq for seq in include if seq < done]
+        # file ids for the group at once (a sequence is not transactional anyway)
         ids = [
             int(r[0])
             for r in con.execute(
-                "SELECT nextval('file_ids') FROM range(?)", [len(include)]
+                "SELECT nextval('file_ids') FROM range(?)", [len(group)]
             ).fetchall()
         ]
-        file_ids = dict(zip(include, ids, strict=True))
-        for seq, a in enumerate(ahead):
-            if seq not in file_ids:
-                out.append(FileResult(a.source.name, a.fmt.name, skipped=True))
-                if progress and a.source.compression and a.size:
-                    progress(a.size)
-                continue
+        file_ids = dict(zip(group, ids, strict=True))
+        if group:
             con.execute("BEGIN TRANSACTION")
             try:
-                # the file was read already: its job has no chunks left to give
-                done_reader = ChunkReader(io.BytesIO(b""), a.source.name)
-                job = formats.Job(con, a.source, file_ids[seq], done_reader, keep_text, a.on_bytes)
-                counts = staged.commit(job, seq)
-                if strict and counts.rejected:
-                    con.execute("ROLLBACK")
-                    return seq
-                # what `_conclude` does for a file that is no copy, with a prepared INSERT
-                if a.seen_before:
-                    writes.forget_rejects(con, a.key)  # this run re-judged every line of the path
-                values = [file_ids[seq], literal(a.key), literal(a.digest), a.size, a.mtime_ns,
-                          literal(a.fmt.name), literal(a.fmt.kind),
-                          counts.read, counts.loaded, counts.rejected, counts.duplicates]  # fmt: skip
-                con.execute(f"EXECUTE {_RECORD_FILE}({', '.join(str(v) for v in values)})")
+                counts = staged.commit_group(con, file_ids, keep_text)
+                # what `_conclude` does for a file that is no copy, for the group's files at once
+                again = [ahead[seq].key for seq in group if ahead[seq].seen_before]
+                if again:
+                    writes.forget_rejects_of(con, again)  # this run re-judged their lines
+                writes.record_files(
+                    con,
+                    [
+                        (file_ids[seq], ahead[seq].key, ahead[seq].digest, ahead[seq].size,
+                         ahead[seq].mtime_ns, ahead[seq].fmt.name, ahead[seq].fmt.kind,
+                         counts[seq])
+                        for seq in group
+                    ],
+                )  # fmt: skip
                 con.execute("COMMIT")
-                out.append(FileResult(a.source.name, a.fmt.name, **asdict(counts)))
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+        for seq, a in enumerate(ahead[:done]):
+            if seq in file_ids:
+                out.append(FileResult(a.source.name, a.fmt.name, **asdict(staged.counts[seq])))
+            else:
+                out.append(FileResult(a.source.name, a.fmt.name, skipped=True))
             if progress and a.source.compression and a.size:
                 progress(a.size)
     finally:
         staged.drop()
-        con.execute(f"DEALLOCATE {_RECORD_FILE}")
-    return len(ahead)
+    return done
 
 
-_RECORD_FILE = "lc_record_file"
 
 
 def _ingest_or_report(

@@ -203,6 +203,9 @@ def _ingest_sources(
     opts: _Options = _Options(),
 ) -> IngestSummary:
     stdin_seen = False
+    # files already ingested whole (same path, size and mtime), found for the whole list in one
+    # query: a re-run over a loaded tree costs a stat per file
+    loaded_whole = {} if opts.reload else _loaded_whole(con, sources)
     prefetch: _Prefetch | None = None
     cursor: Any = None  # the read-ahead thread's connection, made at its first use
     restore: dict[str, str] | None = None  # settings `_quick_commits` changed
@@ -216,6 +219,13 @@ def _ingest_sources(
                 stdin_seen = True
             elif opts.reload:
                 pass  # each file on its own: its old load is forgotten in its own transaction
+            elif i in loaded_whole:
+                size, fmt_name = loaded_whole[i]
+                if progress:
+                    progress(size)
+                summary.files.append(FileResult(source.name, fmt_name, skipped=True))
+                i += 1
+                continue
             else:
                 if prefetch is not None and prefetch.start == i:
                     ahead, parsed = prefetch.result()
@@ -263,6 +273,28 @@ def _ingest_sources(
             for name, value in restore.items():  # fsync first: a checkpoint may follow
                 con.execute(f"SET {name} = '{value}'")
     return summary
+
+
+def _loaded_whole(con: Any, sources: list[Source]) -> dict[int, tuple[int, str]]:
+    """The places in SOURCES of files already ingested whole (`writes.find_file`), with their
+    size and recorded format."""
+    stats: dict[int, tuple[str, int, int]] = {}
+    for i, source in enumerate(sources):
+        if source.path is None:
+            continue
+        try:
+            stat = source.path.stat()
+            stats[i] = (str(source.path.resolve()), stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            continue  # reported by the file's own path
+    if not stats:
+        return {}
+    found = writes.loaded_whole(con, list(stats.values()))
+    return {
+        i: (size, found[(key, size, mtime_ns)])
+        for i, (key, size, mtime_ns) in stats.items()
+        if (key, size, mtime_ns) in found
+    }
 
 
 def _quick_commits(con: Any) -> dict[str, str]:

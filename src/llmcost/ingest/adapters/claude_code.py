@@ -235,8 +235,8 @@ def _json_path(dotted: str) -> str:
 
 
 def _ref(key: str) -> str:
-    """The raw JSON text of KEY in the row's entry (`o` is 0 for the line, _N for a progress event)."""
-    return f"v[o + {ENTRY_PATHS.index(key) + 2}]"
+    """The raw JSON text of KEY in the row's entry (the line, or a progress event's message)."""
+    return f"v[{ENTRY_PATHS.index(key) + 2}]"
 
 
 def _tok(j: str) -> str:
@@ -276,8 +276,11 @@ def _parse_sql() -> str:
     project, session): one row per
     API call (lines without usage and `<synthetic>` messages are passed over), typed as the
     requests table, with the rejection `reason` of a line the canonical log would reject."""
-    paths = ["type"] + ENTRY_PATHS + [f"{PROGRESS}.{p}" for p in ENTRY_PATHS]
-    path_list = "[" + ", ".join(f"'{_json_path(p)}'" for p in paths) + "]"
+    def path_list(paths: list[str]) -> str:
+        return "[" + ", ".join(f"'{_json_path(p)}'" for p in ["type", *paths]) + "]"
+
+    entry = path_list(ENTRY_PATHS)
+    progress = path_list([f"{PROGRESS}.{p}" for p in ENTRY_PATHS])
     j = {
         name: _ref(path)
         for name, path in {
@@ -313,22 +316,26 @@ WITH split AS (
     SELECT l.seq, l.line_no, CASE WHEN suffix(l.line, chr(13)) THEN rtrim(l.line, chr(13)) ELSE l.line END AS line,
         f.project, f.session
     FROM cc_lines l JOIN cc_files f USING (seq)
-), v AS (
-    SELECT seq, line_no, line, project, session,
-           CAST(try(json_extract(line, {path_list})) AS VARCHAR[]) AS v
-    FROM src
-), e AS (
-    -- the entry: the line itself, or a subagent progress event's message (ccusage reads both)
+), v1 AS (
     -- try(): NULL for a line that is not JSON, which is rejected
-    SELECT *, v IS NOT NULL AS valid,
-        CASE WHEN left(v[2], 1) = '{{' THEN 0
-             WHEN v[1] = '"progress"' AND left(v[{_N + 2}], 1) = '{{' THEN {_N} END AS o
+    SELECT seq, line_no, line, project, session,
+           CAST(try(json_extract(line, {entry})) AS VARCHAR[]) AS v1
+    FROM src
+), v AS (
+    -- the entry: the line itself, or a subagent progress event's message (ccusage reads both),
+    -- whose paths are read only for such lines
+    SELECT seq, line_no, line, project, session,
+        CASE WHEN v1[1] = '"progress"' AND left(v1[2], 1) IS DISTINCT FROM '{{'
+             THEN CAST(try(json_extract(line, {progress})) AS VARCHAR[]) ELSE v1 END AS v
+    FROM v1
+), e AS (
+    SELECT *, v IS NOT NULL AS valid, left(v[2], 1) = '{{' AS o
     FROM v
 ), f AS (
     SELECT seq, line_no, line, project, session, valid,
         {", ".join(f"{expr} AS j_{name}" for name, expr in j.items())}
     FROM e
-    WHERE NOT valid OR (o IS NOT NULL AND {_ref("message.model")} IS DISTINCT FROM '"<synthetic>"')
+    WHERE NOT valid OR (o AND {_ref("message.model")} IS DISTINCT FROM '"<synthetic>"')
 ), w AS (
     -- cache writes: the TTL split when cache_creation has it, else all 5-minute ones
     SELECT *,
@@ -428,14 +435,20 @@ WITH s AS (
     FROM s
 ), kept AS (
     SELECT * FROM ranked WHERE copy_rank = 1
-), stored_parents AS (
-    -- a stored copy that is not a sidechain one: its attrs (written by `_parse_sql`) have no
-    -- "is_sidechain" key, which a text search tells without parsing every stored row's attrs
-    -- (a value holding those characters would have its quotes escaped)
-    SELECT DISTINCT split_part(request_id, '{SEP}', 1) AS mid FROM requests
+), stored_side AS MATERIALIZED (
+    -- stored copies of the messages of the group's sidechain lines: few rows, found by their
+    -- request_id alone (a scan of one column)
+    SELECT request_id FROM requests
     WHERE source_kind = '{KIND}'
       AND split_part(request_id, '{SEP}', 1) IN (SELECT mid FROM kept WHERE side AND NOT pre)
-      AND (attrs IS NULL OR NOT contains(attrs::VARCHAR, '"is_sidechain":'))
+), stored_parents AS (
+    -- ...then those of them that are not sidechain copies (attrs read for them only)
+    -- (a condition under an aggregate: not pushed into the scan of every stored row)
+    SELECT split_part(r.request_id, '{SEP}', 1) AS mid
+    FROM requests r JOIN stored_side s
+      ON r.rid_hash = hash('{KIND}', s.request_id) AND r.request_id = s.request_id
+    WHERE r.source_kind = '{KIND}'
+    GROUP BY mid HAVING bool_or(r.attrs IS NULL OR json_extract(r.attrs, '$.is_sidechain') IS NULL)
 ), group_parents AS (
     SELECT mid, min(CASE WHEN ok THEN seq END) AS first_ok_seq
     FROM kept WHERE NOT side AND NOT pre AND mid IS NOT NULL GROUP BY mid

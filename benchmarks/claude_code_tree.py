@@ -136,7 +136,11 @@ class Gen:
 
 
 def generate(
-    out: Path, mb: float, seed: int = 1, files_wanted: int | None = None, per_file: int | None = None
+    out: Path,
+    mb: float,
+    seed: int = 1,
+    files_wanted: int | None = None,
+    per_file: int | None = None,
 ) -> dict[str, Any]:
     """A tree of about MB MiB; or, with FILES_WANTED, that many files (sessions, their subagent
     transcripts and resumed copies) whose sessions have about PER_FILE lines each."""
@@ -217,7 +221,9 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=400.0, help="approximate size of the tree in MiB")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--files", type=int, help="instead of --mb: this many files...")
-    ap.add_argument("--lines", type=int, default=1500, help="...of sessions of about this many lines")
+    ap.add_argument(
+        "--lines", type=int, default=1500, help="...of sessions of about this many lines"
+    )
     args = ap.parse_args()
     expected = generate(
         args.out, args.mb, args.seed, args.files, args.lines if args.files else None

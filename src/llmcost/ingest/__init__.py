@@ -539,8 +539,6 @@ def _commit_ahead(
     return done
 
 
-
-
 def _ingest_or_report(
     con: Any,
     source: Source,

@@ -41,9 +41,7 @@ def find_file(con: Any, *, path: str, size: int, mtime_ns: int) -> int | None:
     return int(row[0]) if row else None
 
 
-def loaded_whole(
-    con: Any, files: list[tuple[str, int, int]]
-) -> dict[tuple[str, int, int], str]:
+def loaded_whole(con: Any, files: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], str]:
     """`find_file` for many (path, size, mtime_ns) at once: those already ingested whole, with
     the format of their latest ingest."""
     import pyarrow as pa

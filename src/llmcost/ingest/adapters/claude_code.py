@@ -276,6 +276,7 @@ def _parse_sql() -> str:
     project, session): one row per
     API call (lines without usage and `<synthetic>` messages are passed over), typed as the
     requests table, with the rejection `reason` of a line the canonical log would reject."""
+
     def path_list(paths: list[str]) -> str:
         return "[" + ", ".join(f"'{_json_path(p)}'" for p in ["type", *paths]) + "]"
 
@@ -522,7 +523,9 @@ class Staged:
         """Move one file's rows into requests and rejects (in the caller's transaction)."""
         return self.commit_group(job.con, {seq: int(job.file_id)}, job.keep_text)[seq]
 
-    def commit_group(self, con: Any, file_ids: dict[int, int], keep_text: bool) -> dict[int, Counts]:
+    def commit_group(
+        self, con: Any, file_ids: dict[int, int], keep_text: bool
+    ) -> dict[int, Counts]:
         """Move the rows of the files at the places FILE_IDS maps (to their file ids) into
         requests and rejects, a few statements for all of them (in the caller's transaction).
         The same rows as committing the files one by one, in order."""
@@ -533,11 +536,11 @@ class Staged:
         for seq, file_id in file_ids.items():
             ids[seq] = file_id
         in_group = f"seq IN ({', '.join(str(int(s)) for s in seqs)})"
-        file_id = "(?::BIGINT[])[seq + 1]"
+        id_of = "(?::BIGINT[])[seq + 1]"
         if any(self.counts[s].loaded for s in seqs):
             cols = ", ".join(REQUEST_COLUMNS)
             select = ", ".join(
-                {"source_kind": f"'{KIND}'", "file_id": file_id}.get(k, k) for k in REQUEST_COLUMNS
+                {"source_kind": f"'{KIND}'", "file_id": id_of}.get(k, k) for k in REQUEST_COLUMNS
             )
             con.execute(
                 f"INSERT INTO requests ({cols}) SELECT {select} FROM cc_plan"
@@ -551,7 +554,7 @@ class Staged:
 
                 text.scrub_rejects(con, "cc_plan", where)
             con.execute(
-                f"INSERT INTO rejects SELECT {file_id}, line_no, reason, line FROM cc_plan WHERE {where}",
+                f"INSERT INTO rejects SELECT {id_of}, line_no, reason, line FROM cc_plan WHERE {where}",
                 [ids],
             )
         if self.updates.intersection(seqs):
@@ -598,8 +601,12 @@ def parse(con: Any, files: list[Collected]) -> Any:
                 [pa.array([i] * len(c.line_no), pa.int32()) for i, c in given]
                 or [pa.array([], pa.int32())]
             ),
-            "line_no": pa.concat_arrays([c.line_no for _, c in given] or [pa.array([], pa.int64())]),
-            "line": pa.concat_arrays([c.line for _, c in given] or [pa.array([], pa.large_string())]),
+            "line_no": pa.concat_arrays(
+                [c.line_no for _, c in given] or [pa.array([], pa.int64())]
+            ),
+            "line": pa.concat_arrays(
+                [c.line for _, c in given] or [pa.array([], pa.large_string())]
+            ),
         }
     )
     # one batch a file: DuckDB splits the files on every thread (the texts are not copied)

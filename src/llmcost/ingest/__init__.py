@@ -1,4 +1,5 @@
-"""Ingest: find files, recognise their format, load each in one transaction, count every line.
+"""Ingest: find files, recognise their format, load each whole (in its own transaction, or a run
+of small files as one all-or-nothing group of whole files), count every line.
 
 For every file, `read = loaded + rejected + duplicates`. A file already ingested whole (same
 path, size and mtime; or the same content under another name) is skipped.
@@ -298,12 +299,12 @@ def _loaded_whole(con: Any, sources: list[Source]) -> dict[int, tuple[int, str]]
 
 
 def _quick_commits(con: Any) -> dict[str, str]:
-    """Settings for hundreds of small commits in a row; returns the values to restore, in order.
+    """Settings for many commits of groups in a row; returns the values to restore, in order.
 
     No checkpoint until the end (one, not one per 16 MB of log), and no fsync of the log at each
-    commit: on a busy disk each fsync waited ~10 ms, longer than the file's whole load. A process
-    that dies keeps every committed file (the log is in the OS cache); an OS crash or power
-    loss can lose the files committed since the ingest began, never part of one (the log is
+    commit: on a busy disk each fsync waited ~10 ms. A process that dies keeps every committed
+    group (the log is in the OS cache); an OS crash or power loss can lose the groups committed
+    since the ingest began, never part of a file or of a group (the log is
     replayed up to its last whole commit, and the database file is not written meanwhile), and
     the same ingest run again loads them. The checkpoint that follows (at the latest when the
     database is closed) writes everything with fsync again.
@@ -318,7 +319,7 @@ def _quick_commits(con: Any) -> dict[str, str]:
 
 
 # Small files of a grouped format (Claude Code sessions: hundreds of files of a few MB) are read
-# ahead and parsed together; each is still loaded in its own transaction, in order.
+# ahead, parsed and committed together: a run is one transaction, all or nothing (SPEC §3).
 GROUP_FILE_BYTES = 32 << 20  # a bigger file is loaded on its own
 GROUP_BYTES = 64 << 20  # at most this much read ahead
 FIRST_GROUP_BYTES = 8 << 20  # the first run, read before anything else can run

@@ -522,3 +522,52 @@ def test_completions_by_several_files_of_a_group(con: Any, tmp_path: Path) -> No
         ("m2:r2", 1),
     ]
     assert con.execute("SELECT count(DISTINCT file_id) FROM requests").fetchone() == (2,)
+
+
+def test_a_file_that_is_not_utf8_in_a_group(con: Any, tmp_path: Path) -> None:
+    # b.jsonl has a byte that is not UTF-8 in a usage line: it is read line by line (shown
+    # escaped, rejected as invalid JSON), beside files split whole
+    folder = tmp_path / "projects" / "p"
+    write(folder / "a.jsonl", [line("m1", "r1", 5)])
+    b = folder / "b.jsonl"
+    b.write_bytes(
+        (line("m2", "r2", 7) + "\n").encode() + b'{"message": {"usage": "\xff"}}\n'
+        + (line("m3", "r3", 9) + "\n").encode()
+    )  # fmt: skip
+    write(folder / "c.jsonl", ["{}", line("m4", "r4", 11)])
+    summary = ingest_paths(con, [str(folder)])
+    assert [(f.read, f.loaded, f.rejected) for f in summary.files] == [
+        (1, 1, 0),
+        (3, 2, 1),
+        (1, 1, 0),
+    ]
+    assert con.execute("SELECT line_no, reason, raw FROM rejects").fetchall() == [
+        (2, "invalid JSON", '{"message": {"usage": "\\xff"}}')
+    ]
+    assert con.execute("SELECT request_id, line_no FROM requests ORDER BY 1").fetchall() == [
+        ("m1:r1", 1),
+        ("m2:r2", 1),
+        ("m3:r3", 3),
+        ("m4:r4", 2),
+    ]
+
+
+def test_a_loaded_tree_is_skipped_without_reading_a_file(
+    con: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import llmcost.ingest as ingest
+
+    shutil.copytree(TREE, tmp_path / "t")
+    first = ingest_paths(con, [str(tmp_path / "t")])
+    loaded = [f for f in first.files if not f.skipped]
+
+    def no_reading(*args: Any) -> None:
+        raise AssertionError("a loaded file was read again")
+
+    monkeypatch.setattr(ingest, "detect", no_reading)
+    monkeypatch.setattr(ingest, "read_head", no_reading)
+    again = ingest_paths(con, [str(tmp_path / "t")])
+    assert [(f.path, f.format, f.skipped, f.read) for f in again.files] == [
+        (f.path, f.format, True, 0) for f in first.files
+    ]
+    assert loaded and con.execute("SELECT count(*) FROM files").fetchone() == (len(loaded),)

@@ -12,6 +12,7 @@ the long-context rules of the two tools (whole request vs per bucket) do not dif
 independently of both tools.
 
     python benchmarks/claude_code_tree.py OUT --mb 400 [--seed 1]
+    python benchmarks/claude_code_tree.py OUT --files 400 --lines 1500   # a fixed shape instead
     CLAUDE_CONFIG_DIR=OUT ccusage claude daily --offline --mode calculate --json -z UTC
     llmcost --db OUT.duckdb ingest OUT/projects && llmcost --db OUT.duckdb report --by day --format json
 """
@@ -35,6 +36,7 @@ PRICES = {
 }
 MODELS = list(PRICES)
 START = datetime(2026, 10, 1, tzinfo=UTC)
+LINES_PER_TURN = 2.7  # a user turn, and 1-3 assistant snapshots half the time (3% synthetic)
 
 
 class Totals:
@@ -133,7 +135,15 @@ class Gen:
         return lines, finals
 
 
-def generate(out: Path, mb: float, seed: int = 1) -> dict[str, Any]:
+def generate(
+    out: Path,
+    mb: float,
+    seed: int = 1,
+    files_wanted: int | None = None,
+    per_file: int | None = None,
+) -> dict[str, Any]:
+    """A tree of about MB MiB; or, with FILES_WANTED, that many files (sessions, their subagent
+    transcripts and resumed copies) whose sessions have about PER_FILE lines each."""
     g = Gen(seed)
     projects = [
         f"-home-dev-repo-{name}"
@@ -142,7 +152,7 @@ def generate(out: Path, mb: float, seed: int = 1) -> dict[str, Any]:
     target = int(mb * 1024 * 1024)
     written = files = 0
     day = 0
-    while written < target:
+    while (files < files_wanted) if files_wanted else (written < target):
         project = g.rng.choice(projects)
         cwd = "/" + project.strip("-").replace("-", "/")
         when = START + timedelta(
@@ -150,6 +160,8 @@ def generate(out: Path, mb: float, seed: int = 1) -> dict[str, Any]:
         )
         day += 1
         turns = int(g.rng.lognormvariate(5.6, 0.9))  # a few small sessions, a long tail of big ones
+        if per_file:
+            turns = round(per_file / LINES_PER_TURN)
         lines, finals = g.session(project, cwd, when, max(turns, 3))
         sid = json.loads(lines[1])["sessionId"]
         folder = out / "projects" / project
@@ -208,8 +220,14 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--mb", type=float, default=400.0, help="approximate size of the tree in MiB")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--files", type=int, help="instead of --mb: this many files...")
+    ap.add_argument(
+        "--lines", type=int, default=1500, help="...of sessions of about this many lines"
+    )
     args = ap.parse_args()
-    expected = generate(args.out, args.mb, args.seed)
+    expected = generate(
+        args.out, args.mb, args.seed, args.files, args.lines if args.files else None
+    )
     print(json.dumps({k: v for k, v in expected.items() if k != "by_day"}))
 
 

@@ -3,6 +3,7 @@
     python benchmarks/run.py                 # 1M lines: ingest vs read_json, re-ingest, --help, report
     python benchmarks/run.py --lines 200000  # a quicker run
     python benchmarks/run.py --big 10000000  # also the peak-memory run on 10M lines (takes minutes)
+    python benchmarks/run.py --shape lean    # a lean canonical log (12 flat fields a line)
 
 Data is generated once under benchmarks/data/ (git-ignored) with the project's own generator; each
 measurement runs in a fresh subprocess (wall time, and peak RSS from wait4). Results are printed
@@ -50,6 +51,16 @@ PLAIN_COLUMNS = {
 }  # fmt: skip
 
 
+# The lean shape: 12 flat canonical fields a line (~265 bytes), as a service that logs only what
+# it needs writes them.
+LEAN_COLUMNS = {
+    "request_id": "VARCHAR", "timestamp": "VARCHAR", "provider": "VARCHAR", "model": "VARCHAR",
+    "feature": "VARCHAR", "customer_id": "VARCHAR", "user_id": "VARCHAR", "task_id": "VARCHAR",
+    "input_tokens": "BIGINT", "output_tokens": "BIGINT", "cache_read_tokens": "BIGINT", "status": "VARCHAR",
+}  # fmt: skip
+SHAPES = {"wide": PLAIN_COLUMNS, "lean": LEAN_COLUMNS}
+
+
 def run(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run CMD to completion: wall seconds, peak RSS of that process in MB, exit code, output."""
     with tempfile.TemporaryFile() as err:
@@ -66,6 +77,8 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
             raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{tail}")
     return {
         "seconds": seconds,
+        "cpu_seconds": usage.ru_utime
+        + usage.ru_stime,  # all its threads: what a busy machine gives
         "rss_mb": usage.ru_maxrss / 1024,
         "stdout": out.decode(errors="replace"),
     }
@@ -92,6 +105,44 @@ def data_file(lines: int) -> Path:
     return path
 
 
+def lean_file(lines: int) -> Path:
+    """A JSONL file of LINES lean canonical lines (made once, then reused; seed 42)."""
+    import random
+
+    path = DATA / f"lean_{lines}.jsonl"
+    if path.exists():
+        return path
+    DATA.mkdir(parents=True, exist_ok=True)
+    print(f"generating {lines:,} lean lines -> {path.relative_to(HERE.parent)}", file=sys.stderr)
+    rng = random.Random(42)
+    models = [("openai", "gpt-4o-mini"), ("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4-5"),
+              ("anthropic", "claude-haiku-4-5"), ("google", "gemini-2.5-flash")]  # fmt: skip
+    features = ["support-chat", "search", "summarize", "classify", "agent"]
+    part = path.with_suffix(".part")
+    with part.open("w") as out:
+        for i in range(lines):
+            provider, model = models[rng.randrange(len(models))]
+            inp = rng.randint(200, 30_000)
+            rec = {
+                "request_id": f"req_{i:09d}_{rng.getrandbits(40):010x}",
+                "timestamp": f"2026-{8 + i % 3:02d}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:"
+                f"{(i * 7) % 60:02d}.{i % 1000:03d}Z",
+                "provider": provider,
+                "model": model,
+                "feature": features[i % len(features)],
+                "customer_id": f"cust_{rng.randrange(5000):05d}",
+                "user_id": f"user_{rng.randrange(200_000):07d}",
+                "task_id": f"task_{i // 4:09d}",
+                "input_tokens": inp,
+                "output_tokens": rng.randint(5, 2000),
+                "cache_read_tokens": rng.randrange(inp) if rng.random() < 0.4 else 0,
+                "status": "ok" if rng.random() < 0.98 else "error",
+            }
+            out.write(json.dumps(rec, separators=(",", ":")) + "\n")
+    part.rename(path)
+    return path
+
+
 def count_lines(path: Path) -> int:
     n = 0
     with path.open("rb") as fh:
@@ -111,8 +162,10 @@ print(time.perf_counter() - t, con.execute("SELECT count(*) FROM plain").fetchon
 """
 
 
-def plain_read_json(path: Path, workdir: Path) -> dict[str, Any]:
-    cols = "{" + ", ".join(f"'{k}': '{v}'" for k, v in PLAIN_COLUMNS.items()) + "}"
+def plain_read_json(
+    path: Path, workdir: Path, columns: dict[str, str] = PLAIN_COLUMNS
+) -> dict[str, Any]:
+    cols = "{" + ", ".join(f"'{k}': '{v}'" for k, v in columns.items()) + "}"
     db = workdir / "plain.duckdb"
     res = run([sys.executable, "-c", PLAIN_SCRIPT, str(path), str(db), cols])
     seconds, rows = res["stdout"].split()[-2:]
@@ -188,6 +241,12 @@ def main() -> None:
     )
     ap.add_argument("--no-report", action="store_true", help="skip the report timings")
     ap.add_argument(
+        "--shape",
+        choices=sorted(SHAPES),
+        default="wide",
+        help="the log: the generator's wide mix (default) or lean flat lines (12 fields)",
+    )
+    ap.add_argument(
         "--claude-code",
         type=float,
         default=0,
@@ -195,11 +254,17 @@ def main() -> None:
         help="instead: Claude Code logs, llmcost ingest + report vs ccusage on a generated tree of MB",
     )
     ap.add_argument(
+        "--claude-shape",
+        metavar="FILESxLINES",
+        help="instead: Claude Code logs on a generated tree of FILES sessions of about LINES "
+        "lines each (e.g. 400x1500); pairs as --repeat",
+    )
+    ap.add_argument(
         "--ccusage", default="ccusage", help="the ccusage executable (default: on PATH)"
     )
     args = ap.parse_args()
-    if args.claude_code:
-        claude_code(args.claude_code, args.ccusage)
+    if args.claude_code or args.claude_shape:
+        claude_code(args.claude_code, args.ccusage, args.repeat, args.claude_shape)
         return
 
     results: dict[str, Any] = {
@@ -210,7 +275,8 @@ def main() -> None:
             "system": platform.platform(),
         },
     }
-    path = data_file(args.lines)
+    path = data_file(args.lines) if args.shape == "wide" else lean_file(args.lines)
+    results["shape"] = args.shape
     results["lines"] = count_lines(path)
     results["bytes"] = path.stat().st_size
     with tempfile.TemporaryDirectory(prefix="llmcost-bench-") as tmp:
@@ -219,7 +285,7 @@ def main() -> None:
         pairs = []
         for _ in range(max(args.repeat, 1)):
             db.unlink(missing_ok=True)
-            pairs.append((plain_read_json(path, work), ingest(path, db)))
+            pairs.append((plain_read_json(path, work, SHAPES[args.shape]), ingest(path, db)))
         pairs.sort(key=lambda pair: pair[1]["seconds"] / pair[0]["seconds"])
         plain, first = pairs[(len(pairs) - 1) // 2]  # the median pair (the lower one of two)
         # the re-ingest finds the file loaded and reads nothing: a short run, so its median of
@@ -237,7 +303,7 @@ def main() -> None:
         if not args.no_report:
             results["report"] = report_times(db)
         if args.big:
-            big = data_file(args.big)
+            big = data_file(args.big) if args.shape == "wide" else lean_file(args.big)
             db.unlink(missing_ok=True)
             results["big"] = {"lines": count_lines(big), **ingest(big, work / "big.duckdb")}
     results["help"] = help_time(args.help_runs)
@@ -276,40 +342,85 @@ def main() -> None:
     for name, value, rss, verdict in rows:
         print(f"  {name:<38} {value:>10} {rss:>9}  {verdict}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    name = "latest.json" if args.shape == "wide" else f"{args.shape}.json"
+    (RESULTS / name).write_text(json.dumps(results, indent=2) + "\n")
 
 
-def claude_code(mb: float, ccusage: str) -> None:
-    """Ingest + report of a generated Claude Code tree against `ccusage claude daily` on the same tree."""
-    tree = DATA / f"claude_code_{mb:g}mb"
+def claude_code(mb: float, ccusage: str, repeat: int = 1, shape: str | None = None) -> None:
+    """Ingest + report of a generated Claude Code tree against `ccusage claude daily` on the
+    same tree, REPEAT alternated pairs (the median pair's ratio); then a re-ingest of the loaded
+    tree. SHAPE "FILESxLINES" (e.g. 400x1500) instead of a tree of MB."""
+    if shape:
+        files, lines = (int(x) for x in shape.split("x"))
+        tree = DATA / f"claude_code_{files}x{lines}"
+        make = ["--files", str(files), "--lines", str(lines)]
+    else:
+        tree = DATA / f"claude_code_{mb:g}mb"
+        make = ["--mb", str(mb)]
     if not (tree / "expected.json").exists():
         shutil.rmtree(tree, ignore_errors=True)
         subprocess.run(
-            [sys.executable, str(HERE / "claude_code_tree.py"), str(tree), "--mb", str(mb)],
-            check=True,
+            [sys.executable, str(HERE / "claude_code_tree.py"), str(tree), *make], check=True
         )
+    expected = json.loads((tree / "expected.json").read_text())
     exe = shutil.which(ccusage) or ccusage
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "tree_mb": mb,
+        "tree": tree.name,
+        "tree_files": expected["files"],
+        "tree_bytes": expected["bytes"],
+        "load_before": os.getloadavg()[0],
     }
+    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(tree)}
+    ccusage_cmd = [
+        exe,
+        "claude",
+        "daily",
+        "--offline",
+        "--mode",
+        "calculate",
+        "--json",
+        "-z",
+        "UTC",
+    ]
+    pairs = []
     with tempfile.TemporaryDirectory(prefix="llmcost-bench-") as tmp:
         db = Path(tmp) / "cc.duckdb"
         base = [*llmcost_cmd(), "--db", str(db)]
-        ing = run([*base, "ingest", str(tree / "projects"), "--quiet", "--format", "json"])
-        rep = run([*base, "report", "--by", "day", "--format", "json"])
-        env = {**os.environ, "CLAUDE_CONFIG_DIR": str(tree)}
-        ccu = run(
-            [exe, "claude", "daily", "--offline", "--mode", "calculate", "--json", "-z", "UTC"], env
-        )
-    ours = ing["seconds"] + rep["seconds"]
+        for _ in range(max(repeat, 1)):
+            for p in Path(tmp).glob("cc.duckdb*"):
+                p.unlink()
+            ing = run([*base, "ingest", str(tree / "projects"), "--quiet", "--format", "json"])
+            rep = run([*base, "report", "--by", "day", "--format", "json"])
+            ccu = run(ccusage_cmd, env)
+            pairs.append((ing, rep, ccu))
+        agains = [
+            run([*base, "ingest", str(tree / "projects"), "--quiet", "--format", "json"])["seconds"]
+            for _ in range(5)
+        ]
+    ratios = [(i["seconds"] + r["seconds"]) / c["seconds"] for i, r, c in pairs]
+    order = sorted(range(len(pairs)), key=lambda k: ratios[k])
+    ing, rep, ccu = pairs[order[(len(order) - 1) // 2]]  # the median pair (the lower of two)
+    ours_cost = json.loads(rep["stdout"])["totals"]["cost_usd"]
+    theirs_cost = json.loads(ccu["stdout"])["totals"]["totalCost"]
     results |= {
         "ingest_seconds": ing["seconds"],
         "ingest_rss_mb": ing["rss_mb"],
         "report_seconds": rep["seconds"],
         "ccusage_seconds": ccu["seconds"],
-        "ratio": ours / ccu["seconds"],
+        "ratio": ratios[order[(len(order) - 1) // 2]],
+        "ratios": ratios,
+        "pairs": [[i["seconds"], r["seconds"], c["seconds"]] for i, r, c in pairs],
+        "pairs_cpu_seconds": [
+            [i["cpu_seconds"], r["cpu_seconds"], c["cpu_seconds"]] for i, r, c in pairs
+        ],
+        "reingest_seconds": sorted(agains)[2],
+        "reingest_runs": agains,
+        "load_after": os.getloadavg()[0],
         "totals": json.loads(ing["stdout"])["totals"],
+        "cost_usd": ours_cost,
+        "ccusage_cost_usd": theirs_cost,
+        "expected_cost_usd": expected["cost_usd"],
     }
     print(f"Claude Code tree {tree.name}; totals {results['totals']}")
     print(f"  {'llmcost ingest':<38} {ing['seconds']:>8.2f} s {ing['rss_mb']:>6.0f} MB")
@@ -317,9 +428,16 @@ def claude_code(mb: float, ccusage: str) -> None:
     print(f"  {'ccusage claude daily':<38} {ccu['seconds']:>8.2f} s")
     print(
         f"  {'(ingest + report) / ccusage':<38} {results['ratio']:>8.2f}x  {_verdict(results['ratio'] < 1)}"
-    )
+        + (f"  (median of {len(pairs)}: {', '.join(f'{r:.2f}' for r in ratios)})" if len(pairs) > 1 else "")
+    )  # fmt: skip
+    cpu = results["pairs_cpu_seconds"][order[(len(order) - 1) // 2]]
+    print(f"  {'CPU s: ingest + report, ccusage':<38} {cpu[0] + cpu[1]:>8.2f}   {cpu[2]:.2f}")
+    print(f"  {'re-ingest (loaded; median of 5)':<38} {results['reingest_seconds']:>8.2f} s")
+    print(f"  cost: llmcost {ours_cost}, ccusage {theirs_cost}, generator {expected['cost_usd']}")
+    print(f"  load average {results['load_before']:.1f} before, {results['load_after']:.1f} after")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "claude_code.json").write_text(json.dumps(results, indent=2) + "\n")
+    name = "claude_code.json" if not shape else f"claude_code_{shape}.json"
+    (RESULTS / name).write_text(json.dumps(results, indent=2) + "\n")
 
 
 def _verdict(ok: bool) -> str:

@@ -460,3 +460,114 @@ def test_what_a_line_may_hold(con: Any, tmp_path: Path) -> None:
     assert json.loads(row[12]) == {
         "message_id": "m1", "claude_request_id": "r1", "claude_session_id": "s",
     }  # fmt: skip
+
+
+def test_a_group_commits_all_or_nothing(
+    con: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the group dies after its rows are written, before its commit: nothing of it stays, and
+    # the same ingest again loads exactly what an uninterrupted one does
+    from llmcost.store import connect, writes
+
+    folder = tmp_path / "projects" / "p"
+    write(folder / "a.jsonl", [line("m1", "r1", 5), line("m1", "r1", 50)])
+    write(folder / "b.jsonl", [line("m2", "r2", 7), '{"message": {"usage": broken'])
+    write(folder / "c.jsonl", [line("m3", "r3", 9)])
+    record = writes.record_files
+
+    def dies(con_: Any, rows: list[Any]) -> None:
+        record(con_, rows)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writes, "record_files", dies)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_paths(con, [str(folder)])
+    for name in ("requests", "rejects", "files"):
+        assert con.execute(f"SELECT count(*) FROM {name}").fetchone() == (0,), name
+    monkeypatch.setattr(writes, "record_files", record)
+    again = ingest_paths(con, [str(folder)])
+    clean_con = connect(tmp_path / "clean.duckdb")
+    clean = ingest_paths(clean_con, [str(folder)])
+    assert [f.as_json() for f in again.files] == [f.as_json() for f in clean.files]
+    assert [(f.read, f.loaded, f.rejected, f.duplicates) for f in again.files] == [
+        (2, 1, 0, 1),
+        (2, 1, 1, 0),
+        (1, 1, 0, 0),
+    ]
+    assert table(con) == table(clean_con)
+    # each reject belongs to its own file, in the group's one transaction
+    assert con.execute(
+        "SELECT f.path, r.line_no FROM rejects r JOIN files f USING (file_id)"
+    ).fetchall() == [(str((folder / "b.jsonl").resolve()), 2)]
+    clean_con.close()
+
+
+def test_completions_by_several_files_of_a_group(con: Any, tmp_path: Path) -> None:
+    # one message in three files of one group: loaded from a, completed by b, then by c (the
+    # last completion stands); d's smaller copy completes nothing
+    folder = tmp_path / "projects" / "p"
+    write(folder / "a.jsonl", [line("m1", "r1", 5)])
+    write(folder / "b.jsonl", [line("m1", "r1", 100)])
+    write(folder / "c.jsonl", [line("m1", "r1", 480), line("m2", "r2", 1)])
+    write(folder / "d.jsonl", [line("m1", "r1", 200)])
+    summary = ingest_paths(con, [str(folder)])
+    assert [(f.read, f.loaded, f.duplicates) for f in summary.files] == [
+        (1, 1, 0),
+        (1, 0, 1),
+        (2, 1, 1),
+        (1, 0, 1),
+    ]
+    assert con.execute("SELECT request_id, output_tokens FROM requests ORDER BY 1").fetchall() == [
+        ("m1:r1", 480),
+        ("m2:r2", 1),
+    ]
+    assert con.execute("SELECT count(DISTINCT file_id) FROM requests").fetchone() == (2,)
+
+
+def test_a_file_that_is_not_utf8_in_a_group(con: Any, tmp_path: Path) -> None:
+    # b.jsonl has a byte that is not UTF-8 in a usage line: it is read line by line (shown
+    # escaped, rejected as invalid JSON), beside files split whole
+    folder = tmp_path / "projects" / "p"
+    write(folder / "a.jsonl", [line("m1", "r1", 5)])
+    b = folder / "b.jsonl"
+    b.write_bytes(
+        (line("m2", "r2", 7) + "\n").encode() + b'{"message": {"usage": "\xff"}}\n'
+        + (line("m3", "r3", 9) + "\n").encode()
+    )  # fmt: skip
+    write(folder / "c.jsonl", ["{}", line("m4", "r4", 11)])
+    summary = ingest_paths(con, [str(folder)])
+    assert [(f.read, f.loaded, f.rejected) for f in summary.files] == [
+        (1, 1, 0),
+        (3, 2, 1),
+        (1, 1, 0),
+    ]
+    assert con.execute("SELECT line_no, reason, raw FROM rejects").fetchall() == [
+        (2, "invalid JSON", '{"message": {"usage": "\\xff"}}')
+    ]
+    assert con.execute("SELECT request_id, line_no FROM requests ORDER BY 1").fetchall() == [
+        ("m1:r1", 1),
+        ("m2:r2", 1),
+        ("m3:r3", 3),
+        ("m4:r4", 2),
+    ]
+
+
+def test_a_loaded_tree_is_skipped_without_reading_a_file(
+    con: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import llmcost.ingest as ingest
+
+    shutil.copytree(TREE, tmp_path / "t")
+    first = ingest_paths(con, [str(tmp_path / "t")])
+    loaded = [f for f in first.files if not f.skipped]
+
+    def no_reading(*args: Any) -> None:
+        raise AssertionError("a loaded file was read again")
+
+    monkeypatch.setattr(ingest, "detect", no_reading)
+    monkeypatch.setattr(ingest, "read_head", no_reading)
+    again = ingest_paths(con, [str(tmp_path / "t")])
+    assert [(f.path, f.format, f.skipped, f.read) for f in again.files] == [
+        (f.path, f.format, True, 0) for f in first.files
+    ]
+    assert loaded and con.execute("SELECT count(*) FROM files").fetchone() == (len(loaded),)

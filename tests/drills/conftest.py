@@ -86,8 +86,8 @@ def wait_for(predicate: Any, timeout: float = 60.0, step: float = 0.01) -> bool:
 @pytest.fixture(scope="session")
 def logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     """A big canonical log (duplicates, no reject: the direct path loads it; and a gzipped copy
-    with three bad lines, read line by line), and a Claude Code tree of small files (the
-    grouped path)."""
+    with three bad lines, read line by line), and two Claude Code trees of small files (the
+    grouped path: one group, and several)."""
     base = tmp_path_factory.mktemp("drill-logs")
     big = base / "big.jsonl"
     with big.open("w") as fh:
@@ -117,4 +117,11 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
     gen.generate(base / "tree", mb=6, seed=3)
-    yield {"big": big, "gz": gz, "tree": base / "tree" / "projects"}
+    # several groups of files committed together (the first run is read alone, 8 MB)
+    gen.generate(base / "groups", mb=24, seed=5)
+    yield {
+        "big": big,
+        "gz": gz,
+        "tree": base / "tree" / "projects",
+        "groups": base / "groups" / "projects",
+    }

@@ -30,7 +30,8 @@ def reference(
 
 
 # (which input, when the kill comes): "parts" as soon as the direct path's part files exist,
-# "parts+" a little later (DuckDB reading them), or a fraction of an uninterrupted run's time
+# "parts+" a little later (DuckDB reading them), "wal" as soon as a group of files has written
+# over 1 MB to the database's log (that group committing, or just committed), or a fraction of an uninterrupted run's time
 KILLS = [
     ("big", "parts"),
     ("big", "parts+"),
@@ -40,6 +41,10 @@ KILLS = [
     ("tree", 0.2),
     ("tree", 0.5),
     ("tree", 0.9),
+    ("groups", "wal"),
+    ("groups", 0.3),
+    ("groups", 0.6),
+    ("groups", 0.85),
 ]
 
 
@@ -56,6 +61,17 @@ def test_kill_9_then_the_same_command_completes_exactly(
     proc = llmcost("--db", str(db), "ingest", "-q", str(logs[name]))
     if isinstance(moment, float):
         time.sleep(took * moment)
+    elif moment == "wal":
+        wal = Path(str(db) + ".wal")
+
+        def group_written() -> bool:
+            try:
+                return wal.stat().st_size > 1 << 20  # more than the schema's own log
+            except FileNotFoundError:
+                return False
+
+        assert wait_for(lambda: group_written() or proc.poll() is not None, step=0.002)
+        assert proc.poll() is None, "the ingest ended before a group was committed"
     else:
         assert wait_for(lambda: bool(part_folders(db)) or proc.poll() is not None)
         assert proc.poll() is None, "the direct path made no part files"

@@ -1,4 +1,5 @@
-"""Ingest: find files, recognise their format, load each in one transaction, count every line.
+"""Ingest: find files, recognise their format, load each whole (in its own transaction, or a run
+of small files as one all-or-nothing group of whole files), count every line.
 
 For every file, `read = loaded + rejected + duplicates`. A file already ingested whole (same
 path, size and mtime; or the same content under another name) is skipped.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -18,7 +18,6 @@ from llmcost.errors import InputError
 from llmcost.ingest import formats, registry
 from llmcost.ingest.sources import ChunkReader, Source, expand, open_binary, read_head
 from llmcost.store import writes
-from llmcost.store.sql import literal
 
 
 @dataclass
@@ -205,6 +204,9 @@ def _ingest_sources(
     opts: _Options = _Options(),
 ) -> IngestSummary:
     stdin_seen = False
+    # files already ingested whole (same path, size and mtime), found for the whole list in one
+    # query: a re-run over a loaded tree costs a stat per file
+    loaded_whole = {} if opts.reload else _loaded_whole(con, sources)
     prefetch: _Prefetch | None = None
     cursor: Any = None  # the read-ahead thread's connection, made at its first use
     restore: dict[str, str] | None = None  # settings `_quick_commits` changed
@@ -218,6 +220,13 @@ def _ingest_sources(
                 stdin_seen = True
             elif opts.reload:
                 pass  # each file on its own: its old load is forgotten in its own transaction
+            elif i in loaded_whole:
+                size, fmt_name = loaded_whole[i]
+                if progress:
+                    progress(size)
+                summary.files.append(FileResult(source.name, fmt_name, skipped=True))
+                i += 1
+                continue
             else:
                 if prefetch is not None and prefetch.start == i:
                     ahead, parsed = prefetch.result()
@@ -267,13 +276,35 @@ def _ingest_sources(
     return summary
 
 
+def _loaded_whole(con: Any, sources: list[Source]) -> dict[int, tuple[int, str]]:
+    """The places in SOURCES of files already ingested whole (`writes.find_file`), with their
+    size and recorded format."""
+    stats: dict[int, tuple[str, int, int]] = {}
+    for i, source in enumerate(sources):
+        if source.path is None:
+            continue
+        try:
+            stat = source.path.stat()
+            stats[i] = (str(source.path.resolve()), stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            continue  # reported by the file's own path
+    if not stats:
+        return {}
+    found = writes.loaded_whole(con, list(stats.values()))
+    return {
+        i: (size, found[(key, size, mtime_ns)])
+        for i, (key, size, mtime_ns) in stats.items()
+        if (key, size, mtime_ns) in found
+    }
+
+
 def _quick_commits(con: Any) -> dict[str, str]:
-    """Settings for hundreds of small commits in a row; returns the values to restore, in order.
+    """Settings for many commits of groups in a row; returns the values to restore, in order.
 
     No checkpoint until the end (one, not one per 16 MB of log), and no fsync of the log at each
-    commit: on a busy disk each fsync waited ~10 ms, longer than the file's whole load. A process
-    that dies keeps every committed file (the log is in the OS cache); an OS crash or power
-    loss can lose the files committed since the ingest began, never part of one (the log is
+    commit: on a busy disk each fsync waited ~10 ms. A process that dies keeps every committed
+    group (the log is in the OS cache); an OS crash or power loss can lose the groups committed
+    since the ingest began, never part of a file or of a group (the log is
     replayed up to its last whole commit, and the database file is not written meanwhile), and
     the same ingest run again loads them. The checkpoint that follows (at the latest when the
     database is closed) writes everything with fsync again.
@@ -288,7 +319,7 @@ def _quick_commits(con: Any) -> dict[str, str]:
 
 
 # Small files of a grouped format (Claude Code sessions: hundreds of files of a few MB) are read
-# ahead and parsed together; each is still loaded in its own transaction, in order.
+# ahead, parsed and committed together: a run is one transaction, all or nothing (SPEC §3).
 GROUP_FILE_BYTES = 32 << 20  # a bigger file is loaded on its own
 GROUP_BYTES = 64 << 20  # at most this much read ahead
 FIRST_GROUP_BYTES = 8 << 20  # the first run, read before anything else can run
@@ -445,8 +476,9 @@ def _commit_ahead(
     out: list[FileResult],
 ) -> int:
     """Decide what each file of a parsed read-ahead run loads, in a few statements for the whole
-    run; then load its files one by one, each in its transaction. Returns how many files were
-    done: with --strict, the run stops before the first file with a rejected line."""
+    run; then commit its files together, as one all-or-nothing group of whole files (SPEC §3).
+    Returns how many files were done: with --strict, the group stops before the first file with
+    a rejected line."""
     from llmcost.ingest import requests_log
 
     _install_macros(con)
@@ -459,57 +491,53 @@ def _commit_ahead(
             loaded.add(a.digest)
             include.append(seq)
     staged = grouped.stage(con, parsed, keep_text)
-    # writes.record_file's INSERT, prepared: binding it cost more than running it
-    con.execute(
-        f"PREPARE {_RECORD_FILE} AS INSERT INTO files VALUES "
-        "($1, $2, $3, $4, $5, $6, $7, now()::TIMESTAMP, $8, $9, $10, $11)"
-    )
     try:
         staged.decide(include)
-        # file ids for the run at once (a sequence is not transactional anyway)
+        done = len(ahead)
+        if strict:
+            failing = [seq for seq in include if staged.counts[seq].rejected]
+            if failing:
+                done = failing[0]  # it and the files after it: read again on their own
+        group = [seq for seq in include if seq < done]
+        # file ids for the group at once (a sequence is not transactional anyway)
         ids = [
             int(r[0])
             for r in con.execute(
-                "SELECT nextval('file_ids') FROM range(?)", [len(include)]
+                "SELECT nextval('file_ids') FROM range(?)", [len(group)]
             ).fetchall()
         ]
-        file_ids = dict(zip(include, ids, strict=True))
-        for seq, a in enumerate(ahead):
-            if seq not in file_ids:
-                out.append(FileResult(a.source.name, a.fmt.name, skipped=True))
-                if progress and a.source.compression and a.size:
-                    progress(a.size)
-                continue
+        file_ids = dict(zip(group, ids, strict=True))
+        if group:
             con.execute("BEGIN TRANSACTION")
             try:
-                # the file was read already: its job has no chunks left to give
-                done_reader = ChunkReader(io.BytesIO(b""), a.source.name)
-                job = formats.Job(con, a.source, file_ids[seq], done_reader, keep_text, a.on_bytes)
-                counts = staged.commit(job, seq)
-                if strict and counts.rejected:
-                    con.execute("ROLLBACK")
-                    return seq
-                # what `_conclude` does for a file that is no copy, with a prepared INSERT
-                if a.seen_before:
-                    writes.forget_rejects(con, a.key)  # this run re-judged every line of the path
-                values = [file_ids[seq], literal(a.key), literal(a.digest), a.size, a.mtime_ns,
-                          literal(a.fmt.name), literal(a.fmt.kind),
-                          counts.read, counts.loaded, counts.rejected, counts.duplicates]  # fmt: skip
-                con.execute(f"EXECUTE {_RECORD_FILE}({', '.join(str(v) for v in values)})")
+                counts = staged.commit_group(con, file_ids, keep_text)
+                # what `_conclude` does for a file that is no copy, for the group's files at once
+                again = [ahead[seq].key for seq in group if ahead[seq].seen_before]
+                if again:
+                    writes.forget_rejects_of(con, again)  # this run re-judged their lines
+                writes.record_files(
+                    con,
+                    [
+                        (file_ids[seq], ahead[seq].key, ahead[seq].digest, ahead[seq].size,
+                         ahead[seq].mtime_ns, ahead[seq].fmt.name, ahead[seq].fmt.kind,
+                         counts[seq])
+                        for seq in group
+                    ],
+                )  # fmt: skip
                 con.execute("COMMIT")
-                out.append(FileResult(a.source.name, a.fmt.name, **asdict(counts)))
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+        for seq, a in enumerate(ahead[:done]):
+            if seq in file_ids:
+                out.append(FileResult(a.source.name, a.fmt.name, **asdict(staged.counts[seq])))
+            else:
+                out.append(FileResult(a.source.name, a.fmt.name, skipped=True))
             if progress and a.source.compression and a.size:
                 progress(a.size)
     finally:
         staged.drop()
-        con.execute(f"DEALLOCATE {_RECORD_FILE}")
-    return len(ahead)
-
-
-_RECORD_FILE = "lc_record_file"
+    return done
 
 
 def _ingest_or_report(

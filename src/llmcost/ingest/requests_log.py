@@ -229,13 +229,21 @@ def number_made_ids(con: Any, stage: str, file_id: int) -> None:
 
 
 class Staged(Protocol):
-    """A group of files parsed together; each file is then loaded in its own transaction."""
+    """A group of files parsed together, then loaded as one group of whole files (or one by one)."""
 
     def decide(self, include: list[int]) -> None:
         """Decide what the files at the places INCLUDE load (in that order; the others are left out)."""
 
+    counts: dict[int, writes.Counts]  # after `decide`: what each included file loads
+
     def commit(self, job: Job, seq: int) -> writes.Counts:
         """Load the file at place SEQ in the caller's transaction."""
+
+    def commit_group(
+        self, con: Any, file_ids: dict[int, int], keep_text: bool
+    ) -> dict[int, writes.Counts]:
+        """Load the files at the places FILE_IDS maps (to their file ids), in the caller's
+        transaction: the same rows as committing them one by one, in order."""
 
     def drop(self) -> None:
         """Drop what the group staged."""

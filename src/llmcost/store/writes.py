@@ -41,6 +41,26 @@ def find_file(con: Any, *, path: str, size: int, mtime_ns: int) -> int | None:
     return int(row[0]) if row else None
 
 
+def loaded_whole(con: Any, files: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], str]:
+    """`find_file` for many (path, size, mtime_ns) at once: those already ingested whole, with
+    the format of their latest ingest."""
+    import pyarrow as pa
+
+    paths, sizes, mtimes = (list(c) for c in zip(*files, strict=True))
+    lc_candidates = pa.table(  # noqa: F841  (read by the query below)
+        {
+            "path": pa.array(paths, pa.string()),
+            "size": pa.array(sizes, pa.int64()),
+            "mtime_ns": pa.array(mtimes, pa.int64()),
+        }
+    )
+    rows = con.execute(
+        "SELECT f.path, f.size, f.mtime_ns, arg_max(f.format, f.file_id) FROM files f"
+        " JOIN lc_candidates c USING (path, size, mtime_ns) GROUP BY ALL"
+    ).fetchall()
+    return {(path, size, mtime_ns): fmt for path, size, mtime_ns, fmt in rows}
+
+
 def known_files(con: Any, paths: list[str]) -> dict[str, set[tuple[int | None, int | None]]]:
     """(size, mtime_ns) of every ingest of each of PATHS: `find_file` and `forget_rejects` for many at once."""
     out: dict[str, set[tuple[int | None, int | None]]] = {}
@@ -79,6 +99,47 @@ def record_file(
         [file_id, path, sha256, size, mtime_ns, fmt, kind,
          counts.read, counts.loaded, counts.rejected, counts.duplicates],
     )  # fmt: skip
+
+
+def record_files(
+    con: Any, rows: list[tuple[int, str, str, int | None, int | None, str, str, Counts]]
+) -> None:
+    """`record_file` for many files in one statement: (file_id, path, sha256, size, mtime_ns,
+    format, kind, counts) each."""
+    if not rows:
+        return
+    import pyarrow as pa
+
+    cols = list(zip(*rows, strict=True))
+    counts: list[Counts] = list(cols[7])
+    lc_new_files = pa.table(  # noqa: F841  (read by the INSERT below)
+        {
+            "file_id": pa.array(cols[0], pa.int64()),
+            "path": pa.array(cols[1], pa.string()),
+            "sha256": pa.array(cols[2], pa.string()),
+            "size": pa.array(cols[3], pa.int64()),
+            "mtime_ns": pa.array(cols[4], pa.int64()),
+            "format": pa.array(cols[5], pa.string()),
+            "kind": pa.array(cols[6], pa.string()),
+            "lines_read": pa.array([c.read for c in counts], pa.int64()),
+            "loaded": pa.array([c.loaded for c in counts], pa.int64()),
+            "rejected": pa.array([c.rejected for c in counts], pa.int64()),
+            "duplicates": pa.array([c.duplicates for c in counts], pa.int64()),
+        }
+    )
+    con.execute(
+        "INSERT INTO files SELECT file_id, path, sha256, size, mtime_ns, format, kind,"
+        " now()::TIMESTAMP, lines_read, loaded, rejected, duplicates FROM lc_new_files"
+    )
+
+
+def forget_rejects_of(con: Any, paths: list[str]) -> None:
+    """`forget_rejects` for many paths in one statement."""
+    con.execute(
+        "DELETE FROM rejects WHERE file_id IN"
+        " (SELECT file_id FROM files WHERE path IN (SELECT unnest(?::VARCHAR[])))",
+        [paths],
+    )
 
 
 def forget_rejects(con: Any, path: str) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -121,26 +121,50 @@ USAGE = b'"usage"'
 
 @dataclass
 class Collected:
-    """A file's lines that mention usage (the only ones that can be API calls), with their line
-    numbers, as Arrow arrays: read without the database, so that it can run ahead in a thread."""
+    """A file read without the database, so that it can run ahead in a thread: either its
+    whole text (CONTENT, one Arrow string sharing the bytes read; DuckDB splits it into lines
+    and keeps the ones that mention usage), or those lines already found, with their line
+    numbers (a file read in chunks)."""
 
     project: str | None
     session: str | None
-    line_no: Any  # pyarrow Int64Array
-    line: Any  # pyarrow LargeStringArray
-
-    def __len__(self) -> int:
-        return len(self.line_no)
+    line_no: Any = None  # pyarrow Int64Array
+    line: Any = None  # pyarrow LargeStringArray
+    content: Any = None  # pyarrow LargeStringArray of one value: the file's text
 
 
 def collect(
     path: Path | None, reader: Iterable[bytes], on_bytes: Callable[[int], None]
 ) -> Collected:
-    """Find the lines that mention `"usage"` with bytes.find (no Python object for the other
-    lines, which hold most of the bytes: user turns with tool output); parsing is left to DuckDB."""
+    """A file given whole (a list of one piece) is kept as one Arrow string over its bytes, no
+    copy; a file read in chunks keeps the lines that mention `"usage"`, found with bytes.find
+    (no Python object for the other lines, which hold most of the bytes: user turns with tool
+    output). Parsing is left to DuckDB."""
     import pyarrow as pa
 
     project, session = project_session(path)
+    if isinstance(reader, list) and len(reader) == 1:
+        data = reader[0]
+        offsets = pa.array([0, len(data)], pa.int64()).buffers()[1]
+        binary = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
+        try:
+            content = binary.cast(pa.large_string())  # checks UTF-8, shares the bytes
+        except pa.ArrowInvalid:
+            pass  # not UTF-8: line by line, shown escaped
+        else:
+            on_bytes(len(data))
+            return Collected(project, session, content=content)
+    return _collect_lines(project, session, reader, on_bytes)
+
+
+def _collect_lines(
+    project: str | None,
+    session: str | None,
+    reader: Iterable[bytes],
+    on_bytes: Callable[[int], None],
+) -> Collected:
+    import pyarrow as pa
+
     nums: list[int] = []
     lines: list[bytes] = []
     base = 0  # lines before this chunk
@@ -212,8 +236,8 @@ def _json_path(dotted: str) -> str:
 
 
 def _ref(key: str) -> str:
-    """The raw JSON text of KEY in the row's entry (`o` is 0 for the line, _N for a progress event)."""
-    return f"v[o + {ENTRY_PATHS.index(key) + 2}]"
+    """The raw JSON text of KEY in the row's entry (the line, or a progress event's message)."""
+    return f"v[{ENTRY_PATHS.index(key) + 2}]"
 
 
 def _tok(j: str) -> str:
@@ -249,11 +273,16 @@ ATTRS = [
 
 
 def _parse_sql() -> str:
-    """SELECT over cc_lines(seq, line_no, line) and cc_files(seq, project, session): one row per
+    """SELECT over cc_whole(seq, content), cc_given(seq, line_no, line) and cc_files(seq,
+    project, session): one row per
     API call (lines without usage and `<synthetic>` messages are passed over), typed as the
     requests table, with the rejection `reason` of a line the canonical log would reject."""
-    paths = ["type"] + ENTRY_PATHS + [f"{PROGRESS}.{p}" for p in ENTRY_PATHS]
-    path_list = "[" + ", ".join(f"'{_json_path(p)}'" for p in paths) + "]"
+
+    def path_list(paths: list[str]) -> str:
+        return "[" + ", ".join(f"'{_json_path(p)}'" for p in ["type", *paths]) + "]"
+
+    entry = path_list(ENTRY_PATHS)
+    progress = path_list([f"{PROGRESS}.{p}" for p in ENTRY_PATHS])
     j = {
         name: _ref(path)
         for name, path in {
@@ -276,27 +305,39 @@ def _parse_sql() -> str:
     )
     not_int = "'message.usage has a token count that is not an integer: ' || left(lc_str({}), 40)"
     return f"""
-WITH src AS (
+WITH split AS (
+    -- a whole file's lines, numbered from 1
+    SELECT seq, unnest(generate_series(1, len(lines))) AS line_no, unnest(lines) AS line
+    FROM (SELECT seq, string_split(content, chr(10)) AS lines FROM cc_whole)
+), cc_lines AS (
+    SELECT seq, line_no, line FROM split WHERE contains(line, '"usage"')
+    UNION ALL
+    SELECT seq, line_no, line FROM cc_given
+), src AS (
     -- rtrim(line, chr(13)) is slow (it reads characters): only the rare line that needs it
     SELECT l.seq, l.line_no, CASE WHEN suffix(l.line, chr(13)) THEN rtrim(l.line, chr(13)) ELSE l.line END AS line,
         f.project, f.session
     FROM cc_lines l JOIN cc_files f USING (seq)
-), v AS (
-    SELECT seq, line_no, line, project, session,
-           CAST(try(json_extract(line, {path_list})) AS VARCHAR[]) AS v
-    FROM src
-), e AS (
-    -- the entry: the line itself, or a subagent progress event's message (ccusage reads both)
+), v1 AS (
     -- try(): NULL for a line that is not JSON, which is rejected
-    SELECT *, v IS NOT NULL AS valid,
-        CASE WHEN left(v[2], 1) = '{{' THEN 0
-             WHEN v[1] = '"progress"' AND left(v[{_N + 2}], 1) = '{{' THEN {_N} END AS o
+    SELECT seq, line_no, line, project, session,
+           CAST(try(json_extract(line, {entry})) AS VARCHAR[]) AS v1
+    FROM src
+), v AS (
+    -- the entry: the line itself, or a subagent progress event's message (ccusage reads both),
+    -- whose paths are read only for such lines
+    SELECT seq, line_no, line, project, session,
+        CASE WHEN v1[1] = '"progress"' AND left(v1[2], 1) IS DISTINCT FROM '{{'
+             THEN CAST(try(json_extract(line, {progress})) AS VARCHAR[]) ELSE v1 END AS v
+    FROM v1
+), e AS (
+    SELECT *, v IS NOT NULL AS valid, left(v[2], 1) = '{{' AS o
     FROM v
 ), f AS (
     SELECT seq, line_no, line, project, session, valid,
         {", ".join(f"{expr} AS j_{name}" for name, expr in j.items())}
     FROM e
-    WHERE NOT valid OR (o IS NOT NULL AND {_ref("message.model")} IS DISTINCT FROM '"<synthetic>"')
+    WHERE NOT valid OR (o AND {_ref("message.model")} IS DISTINCT FROM '"<synthetic>"')
 ), w AS (
     -- cache writes: the TTL split when cache_creation has it, else all 5-minute ones
     SELECT *,
@@ -396,11 +437,20 @@ WITH s AS (
     FROM s
 ), kept AS (
     SELECT * FROM ranked WHERE copy_rank = 1
-), stored_parents AS (
-    SELECT DISTINCT split_part(request_id, '{SEP}', 1) AS mid FROM requests
+), stored_side AS MATERIALIZED (
+    -- stored copies of the messages of the group's sidechain lines: few rows, found by their
+    -- request_id alone (a scan of one column)
+    SELECT request_id FROM requests
     WHERE source_kind = '{KIND}'
       AND split_part(request_id, '{SEP}', 1) IN (SELECT mid FROM kept WHERE side AND NOT pre)
-      AND (attrs IS NULL OR json_extract(attrs, '$.is_sidechain') IS NULL)
+), stored_parents AS (
+    -- ...then those of them that are not sidechain copies (attrs read for them only)
+    -- (a condition under an aggregate: not pushed into the scan of every stored row)
+    SELECT split_part(r.request_id, '{SEP}', 1) AS mid
+    FROM requests r JOIN stored_side s
+      ON r.rid_hash = hash('{KIND}', s.request_id) AND r.request_id = s.request_id
+    WHERE r.source_kind = '{KIND}'
+    GROUP BY mid HAVING bool_or(r.attrs IS NULL OR json_extract(r.attrs, '$.is_sidechain') IS NULL)
 ), group_parents AS (
     SELECT mid, min(CASE WHEN ok THEN seq END) AS first_ok_seq
     FROM kept WHERE NOT side AND NOT pre AND mid IS NOT NULL GROUP BY mid
@@ -452,7 +502,6 @@ class Staged:
     read: dict[int, int]  # place in the group -> lines read
     counts: dict[int, Counts] = field(default_factory=dict)
     updates: set[int] = field(default_factory=set)  # places of files that complete stored rows
-    prepared: bool = False
 
     def decide(self, include: list[int]) -> None:
         """Decide for the files at the places INCLUDE (the others, copies of loaded files, are left out)."""
@@ -472,50 +521,58 @@ class Staged:
             c.duplicates = c.read - c.loaded - c.rejected
 
     def commit(self, job: Job, seq: int) -> Counts:
-        """Move the file's rows into requests and rejects (in the caller's transaction)."""
-        c = self.counts[seq]
-        con = job.con
-        if c.loaded:
-            if not self.prepared:
-                # prepared once per group: binding this INSERT cost as much as running it
-                insert = writes.insert_requests_sql(
-                    "cc_plan WHERE seq = $2 AND action = 'load'",
-                    {"source_kind": f"'{KIND}'", "file_id": "$1"},
-                )
-                con.execute(f"PREPARE {INSERT} AS {insert}")
-                self.prepared = True
-            con.execute(f"EXECUTE {INSERT}({int(job.file_id)}, {int(seq)})")
-        if c.rejected:
-            if not job.keep_text:
+        """Move one file's rows into requests and rejects (in the caller's transaction)."""
+        return self.commit_group(job.con, {seq: int(job.file_id)}, job.keep_text)[seq]
+
+    def commit_group(
+        self, con: Any, file_ids: dict[int, int], keep_text: bool
+    ) -> dict[int, Counts]:
+        """Move the rows of the files at the places FILE_IDS maps (to their file ids) into
+        requests and rejects, a few statements for all of them (in the caller's transaction).
+        The same rows as committing the files one by one, in order."""
+        seqs = sorted(file_ids)
+        if not seqs:
+            return {}
+        ids: list[int | None] = [None] * (seqs[-1] + 1)
+        for seq, file_id in file_ids.items():
+            ids[seq] = file_id
+        in_group = f"seq IN ({', '.join(str(int(s)) for s in seqs)})"
+        id_of = "(?::BIGINT[])[seq + 1]"
+        if any(self.counts[s].loaded for s in seqs):
+            insert = writes.insert_requests_sql(
+                f"cc_plan WHERE action = 'load' AND {in_group}",
+                {"source_kind": f"'{KIND}'", "file_id": id_of},
+            )
+            con.execute(insert, [ids])
+        if any(self.counts[s].rejected for s in seqs):
+            where = f"action = 'reject' AND {in_group}"
+            if not keep_text:
                 from llmcost.ingest import text  # a reject keeps no prompt or answer (SPEC §3)
 
-                text.scrub_rejects(con, "cc_plan", f"seq = {int(seq)} AND action = 'reject'")
+                text.scrub_rejects(con, "cc_plan", where)
             con.execute(
-                "INSERT INTO rejects SELECT ?, line_no, reason, line FROM cc_plan WHERE seq = ? AND action = 'reject'",
-                [job.file_id, seq],
+                f"INSERT INTO rejects SELECT {id_of}, line_no, reason, line FROM cc_plan WHERE {where}",
+                [ids],
             )
-        if seq in self.updates:
+        if self.updates.intersection(seqs):
+            # one file after another, each completion was more complete than the ones before
+            # it: the last file's stands
             sets = ", ".join(f"{k} = u.{k}" for k in TOKEN_COLUMNS)
             con.execute(
                 f"""UPDATE requests SET {sets}
-                    FROM (SELECT * FROM cc_plan WHERE seq = ? AND action = 'update') u
+                    FROM (SELECT * FROM cc_plan WHERE action = 'update' AND {in_group}
+                          QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY seq DESC) = 1) u
                     WHERE requests.source_kind = '{KIND}' AND requests.rid_hash = u.rid_hash
-                      AND requests.request_id = u.request_id""",
-                [seq],
+                      AND requests.request_id = u.request_id"""
             )
-        return Counts(c.read, c.loaded, c.rejected, c.duplicates)
+        return {s: Counts(**asdict(self.counts[s])) for s in seqs}
 
     def drop(self) -> None:
         import duckdb
 
         # cleanup: after a failure, the transaction may be aborted until the caller rolls back
         with suppress(duckdb.Error):
-            if self.prepared:
-                self.con.execute(f"DEALLOCATE {INSERT}")
             self.con.execute("DROP TABLE IF EXISTS cc_plan")
-
-
-INSERT = "lc_cc_insert"  # the prepared statement of `Staged.commit`
 
 
 TOKEN_COLUMNS = (
@@ -533,19 +590,29 @@ def parse(con: Any, files: list[Collected]) -> Any:
     while the group before is committed."""
     import pyarrow as pa
 
-    table = pa.table(
+    given = [(i, c) for i, c in enumerate(files) if c.content is None]
+    whole = [(i, c) for i, c in enumerate(files) if c.content is not None]
+    cc_given = pa.table(  # noqa: F841  (read by the query below)
         {
             "seq": pa.concat_arrays(
-                [pa.array([i] * len(c), pa.int32()) for i, c in enumerate(files)]
+                [pa.array([i] * len(c.line_no), pa.int32()) for i, c in given]
                 or [pa.array([], pa.int32())]
             ),
-            "line_no": pa.concat_arrays([c.line_no for c in files] or [pa.array([], pa.int64())]),
-            "line": pa.concat_arrays([c.line for c in files] or [pa.array([], pa.large_string())]),
+            "line_no": pa.concat_arrays(
+                [c.line_no for _, c in given] or [pa.array([], pa.int64())]
+            ),
+            "line": pa.concat_arrays(
+                [c.line for _, c in given] or [pa.array([], pa.large_string())]
+            ),
         }
     )
-    # small batches: DuckDB scans them on every thread
-    cc_lines = pa.Table.from_batches(table.to_batches(max_chunksize=2048), table.schema)  # noqa: F841
-    cc_files = pa.table(  # noqa: F841  (read by the query below, as cc_lines)
+    # one batch a file: DuckDB splits the files on every thread (the texts are not copied)
+    schema = pa.schema([("seq", pa.int32()), ("content", pa.large_string())])
+    cc_whole = pa.Table.from_batches(  # noqa: F841
+        [pa.record_batch([pa.array([i], pa.int32()), c.content], schema=schema) for i, c in whole],
+        schema,
+    )
+    cc_files = pa.table(  # noqa: F841
         {
             "seq": pa.array(range(len(files)), pa.int32()),
             "project": pa.array([c.project for c in files], pa.string()),

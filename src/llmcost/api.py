@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from llmcost.metrics import Window
     from llmcost.pricing import PriceTable
-    from llmcost.render import Result, Table
+    from llmcost.documents import Result, Table
 
 When = str | datetime | date | None
 Many = str | Sequence[str] | None

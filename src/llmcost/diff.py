@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from llmcost.errors import InputError
-from llmcost.render import Column, Table, fmt_change, fmt_value, fmt_window
+from llmcost.documents import Column, Table
+from llmcost.render import fmt_change, fmt_value, fmt_window
 
 SCHEMA = "llmcost.diff/1"
 REPORT_SCHEMA_PREFIX = "llmcost.report/"

@@ -33,7 +33,8 @@ from llmcost.metrics import (
     now,
     parse_when,
 )
-from llmcost.render import Column, Table, fmt_value
+from llmcost.documents import Column, Table
+from llmcost.render import fmt_value
 
 SCHEMA = "llmcost.explain/1"
 BY = ("feature", "customer", "model")

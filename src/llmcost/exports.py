@@ -15,7 +15,8 @@ from typing import Any
 from llmcost import pricing
 from llmcost.errors import LlmcostError
 from llmcost.metrics import group_order
-from llmcost.render import Column, Table, fmt_usd_terms, fmt_value, fmt_window
+from llmcost.documents import Column, Table
+from llmcost.render import fmt_usd_terms, fmt_value, fmt_window
 
 REPORT_SCHEMA = "llmcost.report/1"
 RECONCILE_SCHEMA = "llmcost.reconcile/1"

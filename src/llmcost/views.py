@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from llmcost.render import Column, Table
+from llmcost.documents import Column, Table
 
 
 @dataclass

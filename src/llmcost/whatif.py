@@ -19,7 +19,8 @@ from typing import Any
 from llmcost import pricing
 from llmcost.errors import ConfigError, LlmcostError
 from llmcost.metrics import Window, dimension_sql, install_names
-from llmcost.render import Column, Table, fmt_value
+from llmcost.documents import Column, Table
+from llmcost.render import fmt_value
 from llmcost.store.sql import literal
 
 SCHEMA = "llmcost.whatif/1"

@@ -208,7 +208,7 @@ def _origin_of(field: str, origin: dict[str, str], fmt: str) -> str:
 
 def view(doc: dict[str, Any]) -> Any:
     """The explanation as tables: one per record."""
-    from llmcost.render import Column, Table
+    from llmcost.documents import Column, Table
     from llmcost.views import SimpleResult
 
     tables = []

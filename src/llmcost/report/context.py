@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from llmcost.render import Result, Table, fmt_value, fmt_window, jsonable
+from llmcost.documents import Result, Table
+from llmcost.render import fmt_value, fmt_window, jsonable
 
 TOP_FEATURES = 8  # more colours than this are unreadable; the rest is folded into "other"
 HIST_BINS = 30

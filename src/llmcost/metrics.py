@@ -1312,6 +1312,40 @@ class Rollups:
         return table
 
 
+# Built at the end of every ingest (refresh_rollups), so the first report after an ingest reads them
+# like the second: the groups every P&L asks for, and any other --by a report built before.
+INGEST_GROUPS = ("feature", "user", "customer")
+
+
+def refresh_rollups(con: Any, prices: pricing.PriceTable) -> list[str]:
+    """Bring the rollups up to the data's new version: the `--by` reports over every request for
+    INGEST_GROUPS and for every other group a report had stored (their rows are still listed until
+    the first rebuild drops them). Returns the --by values built. Nothing when the store has no
+    rollup tables or no request."""
+    import duckdb
+
+    try:
+        stored = [
+            name.removeprefix("group:")
+            for (name,) in con.execute(
+                "SELECT DISTINCT name FROM report_rollups WHERE name LIKE 'group:%' ORDER BY name"
+            ).fetchall()
+        ]
+    except duckdb.CatalogException:
+        return []
+    if not con.execute("SELECT count(*) > 0 FROM requests").fetchone()[0]:
+        return []
+    con.execute("SET enable_progress_bar = false")  # it would draw on stdout
+    built = []
+    for dims in dict.fromkeys([*INGEST_GROUPS, *stored]):
+        by = parse_by(dims)
+        if _rollups_for(con, prices, by, []) is None:
+            continue
+        report(con, prices, by=by, window=Window())
+        built.append(dims)
+    return built
+
+
 def _drop_temp(con: Any, name: str) -> None:
     """Drop temp table or view `name`: lc_rep and lc_fine are either, from one report to the next."""
     found = con.execute(
@@ -1841,8 +1875,8 @@ def _customers(
         under = pl.lit(False)
     out = out.select(*cols, under.alias("under_water"))
     # lowest margin first (none: 0), then by name; + 0.0 makes -0.0 sort as 0, as Python compares them
+    if not has_revenue:
+        return out.sort("customer", maintain_order=True)
     return out.sort(
-        pl.col("margin_usd").fill_null(0.0) + 0.0 if has_revenue else pl.lit(0.0),
-        pl.col("customer"),
-        maintain_order=True,
+        pl.col("margin_usd").fill_null(0.0) + 0.0, pl.col("customer"), maintain_order=True
     )

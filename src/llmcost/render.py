@@ -83,6 +83,11 @@ def _json_literal(name: str, dtype: Any) -> str | None:
     return None  # another type (a list, a struct): written value by value
 
 
+def _has_controls(frame: Any, name: str) -> bool:
+    """A value of the text column holds a control character (escaped as \\uXXXX)."""
+    return bool(frame.get_column(name).str.contains(r"[\x00-\x07\x0b\x0e-\x1f]").any())
+
+
 def frame_json(frame: Any, depth: int) -> str:
     """A frame as the JSON array of objects that json.dumps(rows, indent=2) writes at `depth`."""
     import polars as pl
@@ -99,7 +104,9 @@ def frame_json(frame: Any, depth: int) -> str:
         if name.startswith(OMIT):
             continue
         lit = _json_literal(name, frame.schema[name])
-        if lit is None:  # a rare type: its values through jsonable, one by one
+        if lit is not None and frame.schema[name] == pl.String and _has_controls(frame, name):
+            lit = None  # DuckDB writes \u001F where json.dumps writes \u001f: Python's text
+        if lit is None:  # a rare type or text: its values through jsonable, one by one
             text = [json.dumps(jsonable(v), ensure_ascii=False) for v in frame.get_column(name)]
             tmp = f"__llmcost_text_{len(fields)}"
             data = data.with_columns(pl.Series(tmp, text, dtype=pl.String))

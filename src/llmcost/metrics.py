@@ -1313,8 +1313,9 @@ class Rollups:
 
 
 # Built at the end of every ingest (refresh_rollups), so the first report after an ingest reads them
-# like the second: the groups every P&L asks for, and any other --by a report built before.
-INGEST_GROUPS = ("feature", "user", "customer")
+# like the second: the groups every P&L asks for (the summary's feature, user and customer views, the
+# margins by customer-month), and any other --by a report built before.
+INGEST_GROUPS = ("feature", "user", "customer", "customer,month")
 
 
 def refresh_rollups(con: Any, prices: pricing.PriceTable) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from llmcost import safe_text
-from llmcost.documents import Column, Result, Table, is_frame
+from llmcost.documents import Column, Result, Table, fetch_frame, is_frame
 from llmcost.errors import LlmcostError
 
 FORMATS = ("table", "json", "csv", "markdown", "html", "parquet")
@@ -83,9 +83,14 @@ def _json_literal(name: str, dtype: Any) -> str | None:
     return None  # another type (a list, a struct): written value by value
 
 
+# Text DuckDB would not write as json.dumps + safe_text.json_text do: a C0 control without a short
+# escape (DuckDB writes \u001F, Python \u001f), and what json_text escapes (C1 controls, bidi).
+_SLOW_TEXT = "[\x00-\x07\x0b\x0e-\x1f" + safe_text._UNSAFE_JSON.pattern[1:]
+
+
 def _has_controls(frame: Any, name: str) -> bool:
-    """A value of the text column holds a control character (escaped as \\uXXXX)."""
-    return bool(frame.get_column(name).str.contains(r"[\x00-\x07\x0b\x0e-\x1f]").any())
+    """A value of the text column needs Python's escaping (_SLOW_TEXT)."""
+    return bool(frame.get_column(name).str.contains(_SLOW_TEXT).any())
 
 
 def frame_json(frame: Any, depth: int) -> str:
@@ -107,11 +112,14 @@ def frame_json(frame: Any, depth: int) -> str:
         if lit is not None and frame.schema[name] == pl.String and _has_controls(frame, name):
             lit = None  # DuckDB writes \u001F where json.dumps writes \u001f: Python's text
         if lit is None:  # a rare type or text: its values through jsonable, one by one
-            text = [json.dumps(jsonable(v), ensure_ascii=False) for v in frame.get_column(name)]
+            text = [
+                safe_text.json_text(json.dumps(jsonable(v), ensure_ascii=False))
+                for v in frame.get_column(name)
+            ]
             tmp = f"__llmcost_text_{len(fields)}"
             data = data.with_columns(pl.Series(tmp, text, dtype=pl.String))
             lit = _quote(tmp)
-        key = json.dumps(name, ensure_ascii=False).replace("'", "''")
+        key = safe_text.json_text(json.dumps(name, ensure_ascii=False)).replace("'", "''")
         part = f"'{field_pad}{key}: ' || {lit}"
         if name in omit:
             part = f"CASE WHEN {_quote(omit[name])} THEN NULL ELSE {part} END"
@@ -119,10 +127,10 @@ def frame_json(frame: Any, depth: int) -> str:
     row = f"'{inner}{{' || chr(10) || concat_ws(',' || chr(10), {', '.join(fields)}) || chr(10) || '{inner}}}'"
     con = _frame_con()
     con.register("lc_frame", data)
-    body = con.execute(
-        f"SELECT string_agg({row}, ',' || chr(10) ORDER BY __llmcost_i) FROM lc_frame"
-    ).fetchone()[0]
+    # one text per row (in parallel), joined by polars: string_agg is one thread
+    rows = fetch_frame(con, f"SELECT {row} AS t FROM lc_frame ORDER BY __llmcost_i")
     con.close()
+    body = rows.get_column("t").str.join(",\n").item()
     return "[\n" + body + "\n" + "  " * depth + "]"
 
 
@@ -144,7 +152,8 @@ def json_document(result: Result) -> str:
             return [swap(v) for v in value]
         return value
 
-    text = json.dumps(jsonable(swap(doc)), indent=2, ensure_ascii=False)
+    # the frames' text is escaped as json_text would, column by column (frame_json)
+    text = safe_text.json_text(json.dumps(jsonable(swap(doc)), indent=2, ensure_ascii=False))
     for i, frame in enumerate(frames):
         mark = f'"{token}{i}"'
         pos = text.index(mark)
@@ -152,7 +161,7 @@ def json_document(result: Result) -> str:
         line = text[start:pos]
         depth = (len(line) - len(line.lstrip(" "))) // 2
         text = text[:pos] + frame_json(frame, depth) + text[pos + len(mark) :]
-    return safe_text.json_text(text) + "\n"
+    return text + "\n"
 
 
 def _csv_literal(name: str, dtype: Any) -> str | None:

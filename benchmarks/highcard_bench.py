@@ -176,10 +176,20 @@ def main() -> None:
         tmp = folder / "ingest.duckdb"
         tmp.unlink(missing_ok=True)
         ingest_s, ingest_rss, _ = run_rss(
-            [*cmd, "--db", str(tmp), "ingest", "-q", str(folder / "requests.jsonl"), str(folder / "revenue.csv")]
+            [
+                *cmd,
+                "--db",
+                str(tmp),
+                "ingest",
+                "-q",
+                str(folder / "requests.jsonl"),
+                str(folder / "revenue.csv"),
+            ]
         )
         tmp.rename(db)
-        print(f"ingest (with the rollup refresh): {ingest_s:.2f} s, peak RSS {ingest_rss / 2**20:.0f} MiB")
+        print(
+            f"ingest (with the rollup refresh): {ingest_s:.2f} s, peak RSS {ingest_rss / 2**20:.0f} MiB"
+        )
     refresh = (
         "import sys, time\nfrom llmcost import metrics, pricing\nfrom llmcost.store import connect\n"
         "con = connect(sys.argv[1]); con.execute('DELETE FROM report_rollups')\n"

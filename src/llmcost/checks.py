@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from llmcost.errors import ConfigError
 from llmcost.documents import Column, Table
+from llmcost.errors import ConfigError
 from llmcost.render import fmt_value
 
 SCHEMA = "llmcost.check/1"

@@ -22,6 +22,7 @@ from math import factorial, lcm
 from typing import Any
 
 from llmcost import pricing
+from llmcost.documents import Column, Table
 from llmcost.errors import LlmcostError
 from llmcost.metrics import (
     REVENUE,
@@ -33,7 +34,6 @@ from llmcost.metrics import (
     now,
     parse_when,
 )
-from llmcost.documents import Column, Table
 from llmcost.render import fmt_value
 
 SCHEMA = "llmcost.explain/1"

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from llmcost import pricing
+from llmcost.documents import Column, Table
 from llmcost.errors import LlmcostError
 from llmcost.metrics import group_order
-from llmcost.documents import Column, Table
 from llmcost.render import fmt_usd_terms, fmt_value, fmt_window
 
 REPORT_SCHEMA = "llmcost.report/1"

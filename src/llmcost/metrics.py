@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from llmcost import pricing
-from llmcost.errors import LlmcostError
 from llmcost.documents import Column, Table, fetch_frame, frame_dicts, is_frame
+from llmcost.errors import LlmcostError
 from llmcost.render import fmt_value, fmt_window
 
 if TYPE_CHECKING:
@@ -700,7 +700,11 @@ def _summary_tables(d: dict[str, Any], has_rev: bool) -> list[Table]:
             _c("cost_pct_of_revenue", "cost % rev", "pct"),
         ]  # fmt: skip
         customers = d["customers"]
-        under = customers.filter("under_water") if is_frame(customers) else [c for c in customers if c["under_water"]]
+        under = (
+            customers.filter("under_water")
+            if is_frame(customers)
+            else [c for c in customers if c["under_water"]]
+        )
         tables.append(Table(f"customers under water ({len(under)} of {len(customers)})", cust_cols, under,
                             note="inference cost above revenue; `--by customer` lists every customer"))  # fmt: skip
     return tables
@@ -964,9 +968,7 @@ def _group_frame(
     else:
         inner = f"SELECT *, false AS extra FROM ({inner})"
     margin = f", {MARGIN_FIELDS}" if allocate is not None else ""
-    omit = (
-        "".join(f", extra AS {OMIT}{f}" for f in EXTRA_FIELDS) if full_revenue else ""
-    )
+    omit = "".join(f", extra AS {OMIT}{f}" for f in EXTRA_FIELDS) if full_revenue else ""
     sql = f"""
         SELECT {picks}, {ROW_FIELDS.format(share=share)}{margin}{omit}
         FROM (SELECT *, {ROUND9.format(x=revenue)} AS revenue_usd,
@@ -1507,7 +1509,13 @@ def report(
     if by:
         full = by in (["customer"], ["customer_id"]) and has_revenue and not filters
         rows = _group_frame(
-            con, by, [f"d{i}" for i in range(len(by))], alloc, total_cost, rollups, full_revenue=full
+            con,
+            by,
+            [f"d{i}" for i in range(len(by))],
+            alloc,
+            total_cost,
+            rollups,
+            full_revenue=full,
         )
     extra: list[Table] = []
     if by == ["plan"] and has_revenue:
@@ -1848,9 +1856,7 @@ def _customers(
     import polars as pl
 
     full = has_revenue and not filters
-    rows = _group_frame(
-        con, ["customer"], ["customer_id"], alloc, None, rollups, full_revenue=full
-    )
+    rows = _group_frame(con, ["customer"], ["customer_id"], alloc, None, rollups, full_revenue=full)
     rev_plans = (
         "SELECT customer_id, min(plan) AS plan FROM lc_rev WHERE plan IS NOT NULL GROUP BY ALL"
         if has_revenue

@@ -104,7 +104,7 @@ def frame_json(frame: Any, depth: int) -> str:
     inner, field_pad = "  " * (depth + 1), "  " * (depth + 2)
     omit = {c[len(OMIT) :]: c for c in frame.columns if c.startswith(OMIT)}
     data = frame.with_row_index("__llmcost_i")
-    fields = []
+    fields: list[str] = []
     for name in frame.columns:
         if name.startswith(OMIT):
             continue
@@ -130,7 +130,7 @@ def frame_json(frame: Any, depth: int) -> str:
     # one text per row (in parallel), joined by polars: string_agg is one thread
     rows = fetch_frame(con, f"SELECT {row} AS t FROM lc_frame ORDER BY __llmcost_i")
     con.close()
-    body = rows.get_column("t").str.join(",\n").item()
+    body = str(rows.get_column("t").str.join(",\n").item())
     return "[\n" + body + "\n" + "  " * depth + "]"
 
 
@@ -170,9 +170,7 @@ def _csv_literal(name: str, dtype: Any) -> str | None:
 
     c = _quote(name)
     if dtype == pl.String or dtype == pl.Categorical:
-        starts = " OR ".join(
-            f"starts_with({c}, chr({ord(ch)}))" for ch in safe_text._FORMULA_START
-        )
+        starts = " OR ".join(f"starts_with({c}, chr({ord(ch)}))" for ch in safe_text._FORMULA_START)
         guarded = f"CASE WHEN {starts} THEN chr(39) || {c} ELSE {c} END"
         return (
             f"CASE WHEN {c} IS NULL THEN '' WHEN regexp_matches({c}, '[,\"\\r\\n]') "
@@ -208,11 +206,11 @@ def frame_csv(table: Table) -> str | None:
         return head
     con = _frame_con()
     con.register("lc_frame", frame.with_row_index("__llmcost_i"))
-    body = con.execute(
-        f"SELECT string_agg(concat_ws(',', {', '.join(cells)}), chr(10) ORDER BY __llmcost_i) FROM lc_frame"
-    ).fetchone()[0]
+    lines = fetch_frame(
+        con, f"SELECT concat_ws(',', {', '.join(cells)}) AS t FROM lc_frame ORDER BY __llmcost_i"
+    )
     con.close()
-    return head + body + "\n"
+    return head + str(lines.get_column("t").str.join("\n").item()) + "\n"
 
 
 def _csv_row(cells: list[str]) -> str:
@@ -555,7 +553,8 @@ def check_sort(result: Result, sort: str | None) -> None:
     keys = [c.key for t in result.tables() for c in t.columns]
     if sort not in keys:
         raise LlmcostError(
-            f"--sort {sort!r}: no such column", hint=f"choose from: {', '.join(dict.fromkeys(keys))}"
+            f"--sort {sort!r}: no such column",
+            hint=f"choose from: {', '.join(dict.fromkeys(keys))}",
         )
 
 

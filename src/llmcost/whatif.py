@@ -17,9 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from llmcost import pricing
+from llmcost.documents import Column, Table
 from llmcost.errors import ConfigError, LlmcostError
 from llmcost.metrics import Window, dimension_sql, install_names
-from llmcost.documents import Column, Table
 from llmcost.render import fmt_value
 from llmcost.store.sql import literal
 

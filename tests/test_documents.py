@@ -6,6 +6,7 @@ with json.dumps — bit for bit, on a random fixture; and the column writers to 
 from __future__ import annotations
 
 import json
+import os
 import random
 from datetime import datetime
 from pathlib import Path
@@ -341,3 +342,53 @@ def test_report_limit_and_sort_on_the_command_line(run_cli: Any, jsonl: Any) -> 
     assert len(rows) > 30 and f"… {len(rows) - 5} more rows" in out
     code, out, err = run_cli("report", "--by", "user", "--sort", "nope")
     assert code == 2 and "--sort 'nope': no such column" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------- rollups kept current at ingest
+
+
+def test_an_ingest_rebuilds_the_rollups_a_store_holds(
+    run_cli: Any, jsonl: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, revenue = random_log(8, 400)
+    first = jsonl(log[:300], "first.jsonl")
+    (tmp_path / "revenue.csv").write_text(revenue)
+    assert run_cli("ingest", "-q", str(first), str(tmp_path / "revenue.csv"))[0] == 0
+    from llmcost.store import connect
+
+    def names() -> set[str]:
+        con = connect(os.environ["LLMCOST_DB"])
+        try:
+            return {r[0] for r in con.execute("SELECT name FROM report_rollups").fetchall()}
+        finally:
+            con.close()
+
+    assert names() == set()  # a first ingest builds nothing: no report has read this store
+    assert run_cli("report", "--by", "plan", "-f", "json")[0] == 0  # a report stores its rollups
+    assert "group:plan" in names()
+    assert run_cli("ingest", "-q", str(jsonl(log[300:], "second.jsonl")))[0] == 0
+    assert {"fine", "tasks:all", "group:feature", "group:user", "group:customer"} <= names()
+    assert {"group:customer,month", "group:plan"} <= names()
+    con = connect(os.environ["LLMCOST_DB"])
+    try:  # as after a re-ingest of a loaded file: every rollup is valid, nothing is rebuilt
+        assert metrics.refresh_rollups(con, pricing.load()) == []
+    finally:
+        con.close()
+    # the first report after the ingest reads no request: every scan of them fails
+    broken = "SELECT error('the requests were read')"
+    with monkeypatch.context() as patch:
+        for name in ("MATERIALISE", "FINE", "TASKS", "GROUP_Q", "GROUP_T"):
+            patch.setattr(metrics, name, broken)
+        fast = {}
+        for by in ("user", "plan", "customer,month"):
+            code, out, err = run_cli("report", "--by", by, "-f", "json")
+            assert code == 0, err
+            fast[by] = json.loads(out)
+    con = connect(os.environ["LLMCOST_DB"])
+    con.execute("DELETE FROM report_rollups")  # the same reports, from the requests
+    con.close()
+    for by, doc in fast.items():
+        code, out, err = run_cli("report", "--by", by, "-f", "json")
+        plain = json.loads(out)
+        assert doc["rows"] == plain["rows"] and doc["totals"] == plain["totals"]
+        assert doc["totals"]["requests"] == 400

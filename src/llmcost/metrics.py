@@ -1314,33 +1314,35 @@ class Rollups:
         return table
 
 
-# Built at the end of every ingest (refresh_rollups), so the first report after an ingest reads them
-# like the second: the groups every P&L asks for (the summary's feature, user and customer views, the
-# margins by customer-month), and any other --by a report built before.
+# Rebuilt at the end of an ingest (refresh_rollups) in a store that holds rollups, so the first
+# report after that ingest reads them like the second: the groups every P&L asks for (the summary's
+# feature, user and customer views, the margins by customer-month), and any other --by a report
+# stored before. A store no report has read yet (a first ingest) is left as it is: its ingest stays
+# an ingest, and its first report builds what it reads.
 INGEST_GROUPS = ("feature", "user", "customer", "customer,month")
 
 
 def refresh_rollups(con: Any, prices: pricing.PriceTable) -> list[str]:
-    """Bring the rollups up to the data's new version: the `--by` reports over every request for
-    INGEST_GROUPS and for every other group a report had stored (their rows are still listed until
-    the first rebuild drops them). Returns the --by values built. Nothing when the store has no
-    rollup tables or no request."""
+    """Bring the store's rollups up to the data's new version: the `--by` reports over every request
+    for INGEST_GROUPS and every other group stored (their rows are listed until the first rebuild
+    drops them). Returns the --by values built: none when the store holds no rollup (or has no
+    rollup tables, or no request), or when every one is already valid (a re-ingest)."""
     import duckdb
 
     try:
-        stored = [
-            name.removeprefix("group:")
-            for (name,) in con.execute(
-                "SELECT DISTINCT name FROM report_rollups WHERE name LIKE 'group:%' ORDER BY name"
-            ).fetchall()
-        ]
+        names = [r[0] for r in con.execute("SELECT DISTINCT name FROM report_rollups").fetchall()]
     except duckdb.CatalogException:
         return []
-    if not con.execute("SELECT count(*) > 0 FROM requests").fetchone()[0]:
+    if not names or not con.execute("SELECT count(*) > 0 FROM requests").fetchone()[0]:
+        return []
+    stored = sorted(n.removeprefix("group:") for n in names if n.startswith("group:"))
+    wanted = list(dict.fromkeys([*INGEST_GROUPS, *stored]))
+    valid = Rollups(con, prices).valid_names
+    if "fine" in valid and all(f"group:{d}" in valid for d in wanted):
         return []
     con.execute("SET enable_progress_bar = false")  # it would draw on stdout
     built = []
-    for dims in dict.fromkeys([*INGEST_GROUPS, *stored]):
+    for dims in wanted:
         by = parse_by(dims)
         if _rollups_for(con, prices, by, []) is None:
             continue

@@ -45,6 +45,7 @@ lint: $(BIN)/llmcost
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy --strict src/llmcost
+	$(BIN)/lint-imports --no-cache
 
 bench: $(BIN)/llmcost
 	$(BIN)/python benchmarks/run.py

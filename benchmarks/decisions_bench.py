@@ -7,8 +7,9 @@
 The data is `llmcost synth DIR -n ROWS --seed 42` ingested once into benchmarks/data/decisions_ROWS/
 (git-ignored, kept). Each command runs as a fresh process (`llmcost --db DB ... --format json`), once
 to warm the file cache, then --repeat times: wall time from the parent, peak RSS of the child from
-os.wait4, the median reported. Results: printed, and written to benchmarks/results/decisions.json (1M)
-or decisions_ROWS.json (any other size).
+os.wait4, the median reported, and the median CPU time of the child (user + system, all threads: on
+a shared machine the wall time also counts the waits for a core). Results: printed, and written to
+benchmarks/results/decisions.json (1M) or decisions_ROWS.json (any other size).
 """
 
 from __future__ import annotations
@@ -53,14 +54,15 @@ def build(rows: int) -> Path:
     return db
 
 
-def timed(args: list[str]) -> tuple[float, int]:
+def timed(args: list[str]) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system, all threads) of one fresh process."""
     start = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"{' '.join(args)} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
-    return wall, usage.ru_maxrss // 1024
+    return wall, usage.ru_maxrss // 1024, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -76,9 +78,10 @@ def main() -> None:
         runs = [timed(args) for _ in range(a.repeat)]
         wall = statistics.median(r[0] for r in runs)
         rss = max(r[1] for r in runs)
+        cpu = statistics.median(r[2] for r in runs)
         results.append({"command": name, "rows": a.rows, "wall_s": round(wall, 3), "peak_rss_mb": rss,
-                        "runs_s": [round(r[0], 3) for r in runs]})  # fmt: skip
-        print(f"{name:<24} {a.rows:>11,} rows  {wall:6.2f} s  {rss:>6,} MB")
+                        "cpu_s": round(cpu, 3), "runs_s": [round(r[0], 3) for r in runs]})  # fmt: skip
+        print(f"{name:<24} {a.rows:>11,} rows  {wall:6.2f} s  {rss:>6,} MB  cpu {cpu:5.2f} s")
     load = os.getloadavg()[0]
     print(f"load average {load:.1f} on {os.cpu_count()} cores; target at 10M: <= {TARGET_S} s")
     RESULTS.mkdir(exist_ok=True)

@@ -171,6 +171,33 @@ def test_price_version_alone(explain: Any) -> None:
     ]
 
 
+def test_a_version_starting_inside_the_period(explain: Any) -> None:
+    # this period 2026-02-20 .. 2026-03-10 spans ex-big's new version (input 5 from 03-01): 10 requests on
+    # 02-25 at 0.012 and 10 on 03-05 at (1000 x 5 + 100 x 20) / 1e6 = 0.007: 0.19; before (01-20 .. 02-08)
+    # 10 on 01-25 at 0.012: 0.12. Each request is priced at the version in force at its time.
+    def on(day: str, n: int, start: int) -> list[dict[str, Any]]:
+        return [{**r, "timestamp": f"{day}T12:00:00Z"} for r in reqs(day[:7], n, start=start)]
+
+    recs = on("2026-01-25", 10, 0) + on("2026-02-25", 10, 0) + on("2026-03-05", 10, 0)
+    doc = explain(
+        recs,
+        "--since",
+        "2026-02-20",
+        "--until",
+        "2026-03-10",
+        "--compare-to",
+        "2026-01-20..2026-02-08",
+    )
+    t = doc["totals"]
+    assert (t["previous_requests"], t["current_requests"]) == (10, 20)
+    assert t["previous_cost_usd"] == pytest.approx(0.12, abs=1e-12)
+    assert t["current_cost_usd"] == pytest.approx(0.19, abs=1e-12)
+    assert t["residual_usd"] == 0 and t["sum_of_drivers_usd"] == pytest.approx(0.07, abs=1e-12)
+    assert doc["price_changes"] == [
+        {"model": "ex-big", "previous": ["2026-01-01"], "current": ["2026-01-01", "2026-03-01"]}
+    ]
+
+
 def test_long_context_alone(explain: Any) -> None:
     # ex-long: above 2,000 input tokens every token is at 20 / 30 instead of 10 / 20.
     # January: 5 x 3,000 in (long): (3000 x 20 + 100 x 30) / 1e6 = 0.063 and 5 x 1,000 in: 0.012; 0.375.
@@ -259,7 +286,7 @@ def test_compare_to_a_month_and_terminal(explain: Any, run_cli: Any, tmp_path: P
         reqs("2026-01", 10) + reqs("2026-02", 20) + reqs("2026-03", 20), "--compare-to", "2026-01"
     )
     code, out, _ = run_cli("--pricing", str(tmp_path / "ex.toml"), "explain", "--since", "2026-02-01", "--until",
-                           "2026-02-28", "--compare-to", "2026-01-01..2026-02-01")  # fmt: skip
+                           "2026-02-28", "--compare-to", "2026-01-01..2026-01-31")  # fmt: skip
     assert code == 0
     # money below $1 in three significant digits
     assert "cost $0.120  →  $0.240   change +$0.120 (100.0%)" in out
@@ -268,6 +295,29 @@ def test_compare_to_a_month_and_terminal(explain: Any, run_cli: Any, tmp_path: P
         "--pricing", str(tmp_path / "ex.toml"), "explain", "--format", "markdown"
     )
     assert code == 0 and "| volume (requests) |" in out
+
+
+def test_compare_to_a_date_only_until_includes_that_day(explain: Any) -> None:
+    # ten January requests on days 1-10 and one on the 31st at noon: 2026-01-01..2026-01-31 reads as
+    # --until 2026-01-31 does, up to the end of the 31st (11 x 0.012 = 0.132); a time UNTIL stays exclusive
+    recs = reqs("2026-01", 10) + reqs("2026-02", 20)
+    recs.append({**reqs("2026-01", 1, start=99)[0], "timestamp": "2026-01-31T12:00:00Z"})
+    doc = explain(recs, *JAN, "--compare-to", "2026-01-01..2026-01-31")
+    assert doc["compare_to"] == {"since": "2026-01-01T00:00:00Z", "until": "2026-02-01T00:00:00Z"}
+    assert doc["totals"]["previous_requests"] == 11
+    assert doc["totals"]["previous_cost_usd"] == pytest.approx(0.132, abs=1e-12)
+    doc = explain([], *JAN, "--compare-to", "2026-01-01..2026-01-31T00:00:00Z")
+    assert doc["compare_to"]["until"] == "2026-01-31T00:00:00Z"
+    assert doc["totals"]["previous_requests"] == 10
+    assert doc["totals"]["previous_cost_usd"] == pytest.approx(0.12, abs=1e-12)
+
+
+@pytest.mark.parametrize("command", [["explain"], ["export"], ["prices", "check"]])
+def test_until_help_says_a_date_includes_its_day(run_cli: Any, command: list[str]) -> None:
+    code, out, _ = run_cli(*command, "--help")
+    text = " ".join(out.replace("│", " ").split())
+    assert code == 0 and "exclusive)" not in text
+    assert "a date includes that day (2026-10-31), a time is exclusive" in text
 
 
 @pytest.mark.parametrize(

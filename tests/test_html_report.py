@@ -72,7 +72,7 @@ def report_html(loaded: Path, run_cli: Any) -> str:
 
 def _series(tmp_path: Path) -> dict[str, Any]:
     from llmcost import metrics, pricing
-    from llmcost.report.context import series
+    from llmcost.series import series
     from llmcost.store import connect
 
     con = connect(tmp_path / "db" / "llmcost.duckdb")

@@ -269,13 +269,13 @@ def test_as_requests_judges_each_line(run_cli: Any, jsonl: Any) -> None:
 
 
 def test_unknown_format_names_the_formats_tried(run_cli: Any, tmp_path: Path) -> None:
-    from llmcost.ingest import formats
+    from llmcost.ingest import registry
 
     (tmp_path / "weird.txt").write_text("hello world\nsecond line\n")
     code, out, err = run_cli("ingest", "weird.txt")
     assert code == 2 and out == ""
     assert err.startswith("llmcost: error: cannot recognise the format of weird.txt (tried: ")
-    for f in formats.ordered():
+    for f in registry.ordered():
         assert f.name in err
     assert err.count("\n") == 1 and "Traceback" not in err
 

@@ -338,7 +338,8 @@ def test_what_spark_cannot_run_is_refused_before_a_session(
         ([*spark, "reconcile"], "reconcile does not run on Spark"),
         ([*spark, "report", "--format", "html"], "report --format html does not run on Spark"),
         ([*spark, "report", "--source", "exports"], "--source exports does not run on Spark"),
-        ([*spark, "whatif", "--batch"], "whatif does not run on Spark"),
+        ([*spark, "whatif", "--max-steps", "3"], "whatif --max-steps does not run on Spark"),
+        ([*spark, "whatif", "--suggest"], "whatif --suggest does not run on Spark"),
         (["--lake", str(lake), "--engine", "presto", "report"], "unknown --engine 'presto'"),
     ]:
         code, _, err = run_cli(*small["args"], *args)

@@ -257,7 +257,7 @@ def test_configured_totals_library(con: Any, jsonl: Any) -> None:
     [
         (["--share", "0.5"], "--share needs --route-to"),
         (["--route-to", "no-such-model"], "has no price"),
-        (["--batch", "--where", "attrs=1"], "cannot read --where"),
+        (["--batch", "--where", "attrs=1"], "unknown --where field"),
         (["--batch", "--where", "feature; DROP TABLE requests"], "cannot read --where"),
         (["--cache-hit-rate", "1.5"], "fraction"),
         (["--prompt-cache", "100", "--cache-ttl", "2h"], "5m or 1h"),

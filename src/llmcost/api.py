@@ -15,15 +15,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmcost import config
+from llmcost import config, query
 from llmcost.errors import LlmcostError
 
 if TYPE_CHECKING:
     import polars as pl
 
     from llmcost.documents import Result, Table
-    from llmcost.metrics import Window
     from llmcost.pricing import PriceTable
+    from llmcost.query import Window
 
 When = str | datetime | date | None
 Many = str | Sequence[str] | None
@@ -147,11 +147,10 @@ class Store:
         return self._prices
 
     def _window(self, since: When, until: When) -> Window:
-        """The CLI's window rules (`metrics.parse_window`): a date (or a date-only string) as
+        """The CLI's window rules (`llmcost.query.parse_window`): a date (or a date-only string) as
         `until` includes that day; `30d` is counted back from now."""
-        from llmcost import metrics
 
-        return metrics.parse_window(_when_text(since), _when_text(until))
+        return query.parse_window(_when_text(since), _when_text(until))
 
     # ------------------------------------------------------------ the commands
 
@@ -174,11 +173,11 @@ class Store:
                         self._con, self.prices, by=exports.parse_by(by_text), window=window
                     )
                 )
-            dims = metrics.parse_by(by_text)
+            dims = query.parse_by(by_text)
             # the summary with no window: the last full month vs the one before, as the CLI
-            window, rule = metrics.report_window(self._con, dims, window)
+            window, rule = query.report_window(self._con, dims, window)
             result = metrics.report(
-                self._con, self.prices, by=dims, window=window, where=metrics.parse_where(_many(where)),
+                self._con, self.prices, by=dims, window=window, where=query.parse_where(_many(where)),
                 allocate=allocate, targets=self.settings.section("targets"),
             )  # fmt: skip
             if rule is not None:
@@ -194,7 +193,6 @@ class Store:
         compare_all: bool = False, suggest: bool = False,
     ) -> Document:  # fmt: skip
         """`llmcost whatif`: the same levers by name (`compare_all` is `--all`)."""
-        from llmcost import metrics
         from llmcost import whatif as wi
 
         window = self._window(since, until)
@@ -210,7 +208,7 @@ class Store:
             scenario = wi.from_options(
                 name, raw, features=_many(feature), model=model, where=_many(where), levers=levers
             )
-            by_dims = metrics.parse_by(",".join(_many(by)) or None)
+            by_dims = query.parse_by(",".join(_many(by)) or None)
             return Document(wi.run(self._con, self.prices, scenario, by=by_dims, window=window))
 
     def reconcile(self, by: str = "month", *, since: When = None, until: When = None) -> Document:
@@ -235,13 +233,13 @@ class Store:
         import polars as pl
         from polars.io.plugins import register_io_source
 
-        from llmcost import metrics, pricing
+        from llmcost import pricing
         from llmcost.store.sql import ident
 
         window = self._window(since, until)
-        filters = metrics.parse_where(_many(where))
+        filters = query.parse_where(_many(where))
         wsql, wparams = window.sql("ts")
-        fsql, fparams = metrics.where_sql(filters)
+        fsql, fparams = query.where_sql(filters)
         with self._lock:
             pricing.register(self._con, self.prices, API_PRICES)
             base = (

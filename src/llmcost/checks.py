@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from llmcost import query
 from llmcost.documents import Column, Table
 from llmcost.errors import ConfigError
 from llmcost.render import fmt_value
@@ -118,7 +119,6 @@ def parse_rules(section: dict[str, Any]) -> dict[str, float]:
 def run(con: Any, prices: Any, section: dict[str, Any], window: Any) -> CheckResult:
     """Evaluate every configured rule, in the order RULES lists them."""
     from llmcost import metrics
-    from llmcost.report import context
 
     rules = parse_rules(section)
     report = metrics.report(
@@ -130,7 +130,7 @@ def run(con: Any, prices: Any, section: dict[str, Any], window: Any) -> CheckRes
     for name in RULES:
         if name not in rules:
             continue
-        value, note = _value(name, con, doc, where, params, window, context)
+        value, note = _value(name, con, doc, where, params, window)
         threshold = rules[name]
         direction = RULES[name][0]
         ok = value is not None and (
@@ -152,7 +152,6 @@ def _value(
     where: str,
     params: list[Any],
     window: Any,
-    context: Any,
 ) -> tuple[float | None, str]:
     if name == "max_unpriced_share":
         cov = doc.get("coverage") or {}
@@ -162,7 +161,7 @@ def _value(
         models = ", ".join(cov.get("unpriced_models") or [])
         return cov.get("unpriced", 0) / n, (f"unpriced: {models}" if models else "")
     # Margins: the report's own numbers when it carries them, so the gate agrees with the report;
-    # otherwise the same allocation the HTML report uses (revenue split by requests).
+    # otherwise the HTML report's per-feature margins (llmcost.series: revenue split by requests).
     if name == "min_margin_pct" and (doc.get("totals") or {}).get("margin_pct") is not None:
         return float(doc["totals"]["margin_pct"]), ""
     rows = [
@@ -172,7 +171,11 @@ def _value(
         worst_row = min(rows, key=lambda r: r["margin_pct"])
         return float(worst_row["margin_pct"]), f"feature {worst_row.get('feature')}"
     if name in ("min_margin_pct", "min_feature_margin_pct"):
-        features = context.margins(con, where, params, "coalesce(feature, '(none)')", "feature")
+        from llmcost import series
+
+        features = series.margins(
+            con, window, where, params, "coalesce(feature, '(none)')", "feature"
+        )
         with_revenue = [f for f in features if f["revenue_usd"]]
         if not with_revenue:
             return None, "no revenue loaded for the window"
@@ -235,7 +238,7 @@ def _projected(con: Any, doc: dict[str, Any]) -> tuple[float | None, str]:
     from llmcost import metrics
 
     w = doc.get("window") or {}
-    rr = metrics.run_rate(con, metrics.Window(w.get("since"), w.get("until")))
+    rr = metrics.run_rate(con, query.Window(w.get("since"), w.get("until")))
     if rr is None or rr["projected_month_usd"] is None:
         return None, "no priced requests in the window"
     state = (

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from llmcost import config
+from llmcost import config, query
 from llmcost.errors import INTERRUPTED, ExitCode, LlmcostError, describe
 
 app = typer.Typer(
@@ -115,9 +115,8 @@ def _state(ctx: typer.Context) -> State:
 
 
 def _window(since: str | None, until: str | None) -> Any:
-    from llmcost import metrics
 
-    return metrics.parse_window(since, until)
+    return query.parse_window(since, until)
 
 
 def _version(value: bool) -> None:
@@ -135,7 +134,7 @@ def main_options(
     pricing: Annotated[list[Path] | None, typer.Option("--pricing", help="extra price file or folder, overlays the bundled table (repeatable)")] = None,
     config_path: Annotated[Path | None, typer.Option("--config", help="config file [default llmcost.toml, then [tool.llmcost] in pyproject.toml]")] = None,
     lake: Annotated[str | None, typer.Option("--lake", help="read a Parquet lake (folder or s3://bucket/prefix) instead of --db; written by `llmcost export --lake`")] = None,
-    engine: Annotated[str, typer.Option("--engine", help="duckdb | spark: run report over --lake on Apache Spark (pip install 'llmcost[spark]')")] = "duckdb",
+    engine: Annotated[str, typer.Option("--engine", help="duckdb | spark: run report and whatif over --lake on Apache Spark (pip install 'llmcost[spark]')")] = "duckdb",
     spark_master: Annotated[str, typer.Option("--spark-master", help="Spark master URL (local[*], spark://HOST:7077, sc://HOST for Spark Connect)")] = "local[*]",
     spark_conf: Annotated[list[str] | None, typer.Option("--spark-conf", help="a Spark setting KEY=VALUE (repeatable)")] = None,
     version: Annotated[bool, typer.Option("--version", help="print the version and exit", is_eager=True, callback=_version)] = False,
@@ -210,11 +209,11 @@ def ingest(
       llmcost ingest --show-rejects            the rejected lines, with their reasons
     """
     from llmcost import ingest as ingest_mod
-    from llmcost.ingest import formats
-    from llmcost.views import ingest_summary, rejects_table
+    from llmcost.ingest import registry
+    from llmcost.views import ingest_explain_view, ingest_summary, rejects_table
 
     if list_formats:
-        for f in formats.ordered():
+        for f in registry.ordered():
             emit(f"{f.name:<22} {f.description}\n")
         return
     state = _state(ctx)
@@ -224,7 +223,7 @@ def ingest(
         from llmcost.ingest import explain as explain_mod
 
         doc = explain_mod.explain(explain, as_format=as_format, mapping=mapping)
-        emit(_render_simple(explain_mod.view(doc), fmt))
+        emit(_render_simple(ingest_explain_view(doc), fmt))
         return
     con = state.connect(write=not show_rejects)
     if show_rejects:
@@ -428,23 +427,27 @@ def report(
     fmt = infer_format(fmt, output)
     window = _window(since, until)
     if source != "exports":  # a bad flag or price file is reported before a missing database
-        metrics.parse_by(by), metrics.parse_where(where)
+        query.parse_by(by), query.parse_where(where)
     state.prices()
     con = state.connect()
     if _exports_source(con, source, fmt):
         return _report_exports(state, con, by, window, fmt, output, table)
     # the summary with no window: the last full month vs the one before
-    window, rule = metrics.report_window(con, metrics.parse_by(by), window)
+    window, rule = query.report_window(con, query.parse_by(by), window)
     result = metrics.report(
-        con, state.prices(), by=metrics.parse_by(by), window=window, where=metrics.parse_where(where),
+        con, state.prices(), by=query.parse_by(by), window=window, where=query.parse_where(where),
         allocate=allocate, targets=state.settings.section("targets"),
     )  # fmt: skip
     if rule is not None:
         result.doc["window_rule"] = rule
     if fmt == "html":  # charts need their own series; other formats render the result as it is
-        from llmcost.report.context import with_series
+        from llmcost import series
+        from llmcost.report import charts
+        from llmcost.report.context import HtmlReport
 
-        emit(render(with_series(result, con, window, state.settings, state.prices()), fmt, output))
+        charts.warm_up()  # overlaps vl-convert's start-up with the series' queries
+        extras = series.html_extras(result, con, window, state.settings, state.prices())
+        emit(render(HtmlReport(result, extras), fmt, output))
     else:
         emit(render(result, fmt, output, table=table, limit=limit, sort=sort))
     step_summary(summary_markdown(result))
@@ -582,7 +585,12 @@ def prices_check(
         str | None,
         typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d"),
     ] = None,
-    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", help="end: a date includes that day (2026-10-31), a time is exclusive"
+        ),
+    ] = None,
 ) -> None:
     """Models seen in the data with no price at their time, or priced by fallback, and rates the
     table lacks. Exits 1 when any request in the window is unpriced (a CI gate), 0 otherwise.
@@ -718,7 +726,7 @@ def _day(text: str | None) -> Any:
     from datetime import date
 
     if text is None:
-        return date.today()
+        return query.now().date()
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -765,7 +773,6 @@ def whatif(
       llmcost whatif support-on-haiku      a [scenarios.NAME] of llmcost.toml
       llmcost whatif --all                 every configured scenario side by side
     """
-    from llmcost import metrics
     from llmcost import whatif as wi
     from llmcost.render import render
 
@@ -788,8 +795,12 @@ def whatif(
         scenario = wi.from_options(
             name, raw, features=feats, model=models, where=wheres, levers=levers
         )
-        group, con = metrics.parse_by(by), state.connect()
-        metrics.check_attrs(con, group)
+        if state.engine.get("name") == "spark":  # a configured scenario's levers too
+            from llmcost import spark
+
+            spark.check_whatif(scenario.levers)
+        group, con = query.parse_by(by), state.connect()
+        query.check_attrs(con, group)
         result = wi.run(con, prices, scenario, by=group, window=window)
     emit(render(result, fmt, output, title="llmcost what-if", table=table))
 
@@ -798,8 +809,8 @@ def whatif(
 def explain(
     ctx: typer.Context,
     since: Annotated[str | None, typer.Option("--since", help="this period's start (inclusive) [default: the month of the last request]")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="this period's end (exclusive)")] = None,
-    compare_to: Annotated[str, typer.Option("--compare-to", help="previous | a month (2026-09) | SINCE..UNTIL")] = "previous",
+    until: Annotated[str | None, typer.Option("--until", help="this period's end: a date includes that day (2026-10-31), a time is exclusive")] = None,
+    compare_to: Annotated[str, typer.Option("--compare-to", help="previous | a month (2026-09) | SINCE..UNTIL (a date-only UNTIL includes that day)")] = "previous",
     by: Annotated[str, typer.Option("--by", help="feature | customer | model")] = "feature",
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
@@ -933,7 +944,7 @@ def export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="FILE.csv or FILE.parquet (FOCUS)")] = None,
     grain: Annotated[str, typer.Option("--grain", help="FOCUS: one row per token type of each request | of each day")] = "request",
     since: Annotated[str | None, typer.Option("--since", help="start (inclusive): 2026-08-01, an RFC 3339 time, or 30d")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="end (exclusive)")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="end: a date includes that day (2026-10-31), a time is exclusive")] = None,
     where: Annotated[list[str] | None, typer.Option("--where", help="FIELD=VALUE or FIELD!=VALUE, as in report (repeatable)")] = None,
 ) -> None:  # fmt: skip
     """Send the priced requests elsewhere: FOCUS rows for a FinOps tool (docs/focus.md), or the
@@ -961,7 +972,7 @@ def _export_focus(
     until: str | None,
     where: list[str] | None,
 ) -> None:
-    from llmcost import focus, metrics
+    from llmcost import focus
 
     if fmt != "focus":
         raise LlmcostError(
@@ -974,7 +985,7 @@ def _export_focus(
         )
     focus.output_format(output)
     window = _window(since, until)
-    wsql = metrics.where_sql(metrics.parse_where(where))
+    wsql = query.where_sql(query.parse_where(where))
     summary = focus.export(
         state.connect(), state.prices(), output, grain=grain, window=window, where=wsql
     )

@@ -22,17 +22,18 @@ from math import factorial, lcm
 from typing import Any
 
 from llmcost import pricing
+from llmcost import revenue as revenue_rule
 from llmcost.documents import Column, Table
 from llmcost.errors import LlmcostError
-from llmcost.metrics import (
-    REVENUE,
+from llmcost.query import (
     Window,
-    _add_months,
-    _month_start,
+    add_months,
     dimension_sql,
     install_names,
+    month_start,
     now,
     parse_when,
+    parse_window,
 )
 from llmcost.render import fmt_value
 
@@ -57,18 +58,33 @@ SHORT = {"volume": "volume", "mix": "mix", "input_tokens": "input tok", "output_
 
 # The requests of both periods per cell and price row. `rate_*` are the rates a request is priced at
 # (long-context rates above the threshold), `base_*` the version's base rates, `bf` the batch factor it
-# gets (1 when not batch).
+# gets (1 when not batch). The requests are summed first per cell and price key: host; `ver`, how many
+# of the price table's version starts inside the periods the request is past (between two of them no
+# price row changes, so the span's first instant, `at`, finds the same row as every request in it); and
+# `lg`, how many of the table's long-context thresholds its input is above (above a row's threshold iff
+# lg >= that threshold's position). Then the few groups are joined to their price rows: the same sums
+# as joining every request.
+PRICES = "lc_ex_prices"
+GROUPS = "lc_ex_groups"
+SUMS = """
+CREATE OR REPLACE TEMP TABLE lc_ex_groups AS
+SELECT ts >= ? AS cur, {group} AS g, feature, model, coalesce(provider, '') AS host, {ver} AS ver,
+       coalesce(cache_hit, false) AS hit, coalesce(batch, false) AS batch, {lg} AS lg,
+       count(*) AS n, sum(input_tokens) AS in_t,
+       sum(input_tokens - cache_read_tokens - cache_write_tokens - cache_write_1h_tokens) AS unc,
+       sum(cache_read_tokens) AS cr, sum(cache_write_tokens) AS cw, sum(cache_write_1h_tokens) AS cw1,
+       sum(output_tokens) AS out
+FROM requests WHERE (ts >= ? AND ts < ?) OR (ts >= ? AND ts < ?)
+GROUP BY ALL
+"""
 CELLS = """
-SELECT r.ts >= ? AS cur, r.g, r.feature, r.model, p.model_id, p.valid_from,
-       coalesce(r.cache_hit, false) AS hit, p.model_id IS NOT NULL AS priced,
-       count(*) AS n, sum(r.input_tokens) AS in_t,
-       sum(r.input_tokens - r.cache_read_tokens - r.cache_write_tokens - r.cache_write_1h_tokens) AS unc,
-       sum(r.cache_read_tokens) AS cr, sum(r.cache_write_tokens) AS cw, sum(r.cache_write_1h_tokens) AS cw1,
-       sum(r.output_tokens) AS out,
-       {rates}, CASE WHEN r.batch THEN p.batch_factor ELSE 1 END AS bf, coalesce(r.batch, false) AS batch,
-       coalesce(p.long_threshold IS NOT NULL AND r.input_tokens > p.long_threshold, false) AS long
-FROM (SELECT *, {group} AS g FROM requests WHERE (ts >= ? AND ts < ?) OR (ts >= ? AND ts < ?)) r
-LEFT JOIN lc_prices p ON p.model = r.model AND p.host = coalesce(r.provider, '') AND r.ts >= p.valid_from AND r.ts < p.valid_to
+SELECT a.cur, a.g, a.feature, a.model, p.model_id, p.valid_from, a.hit, p.model_id IS NOT NULL AS priced,
+       sum(a.n) AS n, sum(a.in_t) AS in_t, sum(a.unc) AS unc, sum(a.cr) AS cr, sum(a.cw) AS cw, sum(a.cw1) AS cw1,
+       sum(a.out) AS out,
+       {rates}, CASE WHEN a.batch THEN p.batch_factor ELSE 1 END AS bf, a.batch,
+       coalesce({long}, false) AS long
+FROM (SELECT *, {at} AS at FROM lc_ex_groups) a
+LEFT JOIN lc_ex_prices p ON p.model = a.model AND p.host = a.host AND a.at >= p.valid_from AND a.at < p.valid_to
 GROUP BY ALL
 """
 RATE_COLS = {
@@ -80,13 +96,47 @@ RATE_COLS = {
 }
 
 
-def _rates_sql() -> str:
-    long = "p.long_threshold IS NOT NULL AND r.input_tokens > p.long_threshold"
+def _long_sql(thresholds: list[int]) -> str:
+    """Whether group `a` is above its price row's long-context threshold (`lg` counts `thresholds`)."""
+    return (
+        f"p.long_threshold IS NOT NULL AND a.lg >= list_position({thresholds!r}, p.long_threshold)"
+    )
+
+
+def _rates_sql(long: str) -> str:
     rates = [
         f"CASE WHEN {long} THEN coalesce(p.l_{k}, p.r_{k}) ELSE p.r_{k} END AS rate_{b}"
         for b, k in RATE_COLS.items()
     ]
     return ", ".join(rates + [f"p.r_{k} AS base_{b}" for b, k in RATE_COLS.items()])
+
+
+def _thresholds(prices: pricing.PriceTable) -> list[int]:
+    """Every long-context threshold of the price table, in order."""
+    return sorted(
+        {
+            v.long_context_threshold
+            for m in prices.models.values()
+            for v in m.versions
+            if v.long_context_threshold is not None
+        }
+    )
+
+
+def _starts(prices: pricing.PriceTable, lo: datetime, hi: datetime) -> list[datetime]:
+    """The price table's version starts (midnight UTC) strictly inside (lo, hi), in order."""
+    return sorted(
+        {
+            start
+            for m in prices.models.values()
+            for v in m.versions
+            if lo < (start := datetime.combine(v.effective_from, datetime.min.time())) < hi
+        }
+    )
+
+
+def _ts(t: datetime) -> str:
+    return f"TIMESTAMP '{t.isoformat(sep=' ')}'"
 
 
 # ---------------------------------------------------------------- periods
@@ -100,15 +150,18 @@ def parse_period(text: str, current: Window) -> Window:
     if len(t) == 7 and t[4] == "-" and t[:4].isdigit() and t[5:].isdigit():
         start = parse_when(t + "-01")
         assert start is not None
-        return Window(start, _add_months(start, 1))
+        return Window(start, add_months(start, 1))
     if ".." in t:
         a, _, b = t.partition("..")
-        since, until = parse_when(a), parse_when(b)
-        if since is not None and until is not None and since < until:
-            return Window(since, until)
+        try:  # as --since/--until: a date-only UNTIL includes that day
+            w: Window | None = parse_window(a, b)
+        except LlmcostError:
+            w = None
+        if w is not None and w.since is not None and w.until is not None:
+            return w
     raise LlmcostError(
         f"cannot read --compare-to {text!r}",
-        hint="use previous, a month such as 2026-09, or SINCE..UNTIL such as 2026-09-01..2026-10-01",
+        hint="use previous, a month such as 2026-09, or SINCE..UNTIL such as 2026-09-01..2026-09-30 (a date-only UNTIL includes that day)",
     )
 
 
@@ -119,13 +172,13 @@ def periods(con: Any, window: Window, compare_to: str) -> tuple[Window, Window]:
         raise LlmcostError("no requests loaded", hint="load logs with `llmcost ingest PATH` first")
     since, until = window.since, window.until
     if since is None and until is None:
-        since = _month_start(hi)
-        until = _add_months(since, 1)
+        since = month_start(hi)
+        until = add_months(since, 1)
     elif since is None:
         assert until is not None
-        since = _month_start(lo)
+        since = month_start(lo)
     elif until is None:
-        until = _add_months(hi, 1)
+        until = add_months(hi, 1)
     assert since is not None and until is not None
     if since >= until:
         raise LlmcostError(
@@ -262,6 +315,8 @@ def split_cell(prev: _Side, cur: _Side, n_prev: int, n_cur: int) -> dict[str, Fr
             ("long_context", fa["g_" + b], fb["g_" + b]),
             ("batch", fa["b_" + b], fb["b_" + b]),
         ]
+        if any(a == 0 and b == 0 for _, a, b in terms):
+            continue  # a factor 0 in both periods: every term of every Shapley sum is 0 (a bucket unused)
         for name, v in shapley_product(terms).items():
             out[name] += v
     return out
@@ -359,12 +414,38 @@ def explain(
             f"unknown --by {by!r} for explain", hint=f"choose one of: {', '.join(BY)}"
         )
     cur_w, base_w = periods(con, window, compare_to)
-    pricing.install(con, prices)
     if by == "model":  # --by model groups on the price table's model (lc_model_names)
         install_names(con, prices)
-    sql = CELLS.format(group=dimension_sql(by), rates=_rates_sql())
+    assert cur_w.since and cur_w.until and base_w.since and base_w.until
+    lo, hi = min(cur_w.since, base_w.since), max(cur_w.until, base_w.until)
+    thresholds, starts = _thresholds(prices), _starts(prices, lo, hi)
+    while True:
+        lg = " + ".join(f"CAST(input_tokens > {int(t)} AS INTEGER)" for t in thresholds) or "0"
+        ver = " + ".join(f"CAST(ts >= {_ts(t)} AS INTEGER)" for t in starts) or "0"
+        con.execute(
+            SUMS.format(group=dimension_sql(by), lg=lg, ver=ver),
+            [cur_w.since, base_w.since, base_w.until, cur_w.since, cur_w.until],
+        )
+        keys = con.execute(
+            f"SELECT DISTINCT model, host FROM {GROUPS} WHERE model IS NOT NULL ORDER BY 1, 2"
+        ).fetchall()
+        pricing.register(con, prices, PRICES, keys=keys)
+        th, edges = con.execute(
+            f"""SELECT list(DISTINCT long_threshold) FILTER (WHERE long_threshold IS NOT NULL),
+                       list(DISTINCT e) FILTER (WHERE e > ? AND e < ?)
+                FROM {PRICES}, unnest([valid_from, valid_to]) u(e)""",
+            [lo, hi],
+        ).fetchone()
+        more_th, more_starts = set(th or []) - set(thresholds), set(edges or []) - set(starts)
+        if not more_th and not more_starts:
+            break
+        # a price row outside the table's models: count its threshold and version start too
+        thresholds = sorted(set(thresholds) | more_th)
+        starts = sorted(set(starts) | more_starts)
+    long = _long_sql(thresholds)
+    at = " ".join(f"WHEN {i} THEN {_ts(t)}" for i, t in enumerate([lo, *starts]))
     recs = con.execute(
-        sql, [cur_w.since, base_w.since, base_w.until, cur_w.since, cur_w.until]
+        CELLS.format(rates=_rates_sql(long), long=long, at=f"CASE ver {at} END")
     ).fetchall()
     cells: dict[tuple[Any, ...], list[_Side]] = {}
     coverage: dict[str, dict[str, Any]] = {
@@ -548,13 +629,10 @@ def _margin(
     drivers: list[dict[str, Any]],
 ) -> dict[str, Any] | None:
     """Margin bridge when revenue is loaded: revenue change minus each cost driver (SPEC §6 window rule)."""
-    if not con.execute("SELECT count(*) FROM revenue").fetchone()[0]:
+    if not revenue_rule.loaded(con):
         return None
-    # the report's rule (REVENUE), into a table of its own: a report on the same connection keeps lc_rev
-    con.execute(
-        REVENUE.replace("lc_rev", "lc_ex_rev"),
-        [cur_w.since, cur_w.until, base_w.since, base_w.until],
-    )
+    # the one rule (llmcost.revenue), into a table of its own: a report on the same connection keeps lc_rev
+    revenue_rule.install(con, cur_w, base_w, table="lc_ex_rev")
     per = dict(con.execute("SELECT prev, sum(revenue) FROM lc_ex_rev GROUP BY prev").fetchall())
     if (
         per.get(True) is None or per.get(False) is None

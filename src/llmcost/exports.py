@@ -9,13 +9,14 @@ long-context tier; the tier comes from the export's `context_window` instead (`l
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from llmcost import pricing
 from llmcost.documents import Column, Table
 from llmcost.errors import LlmcostError
 from llmcost.metrics import group_order
+from llmcost.query import now
 from llmcost.render import fmt_usd_terms, fmt_value, fmt_window
 
 REPORT_SCHEMA = "llmcost.report/1"
@@ -101,7 +102,7 @@ def _window_sql(window: Any, column: str) -> tuple[str, list[Any]]:
 
 def _meta(prices: pricing.PriceTable, window: Any, generated_at: datetime | None) -> dict[str, Any]:
     return {
-        "generated_at": generated_at or datetime.now(UTC).replace(tzinfo=None),
+        "generated_at": generated_at or now(),
         "pricing": {"files": prices.files, "sha256": prices.sha256},
         "window": {
             "since": getattr(window, "since", None),

@@ -321,7 +321,7 @@ def export(
     where: tuple[str, list[Any]] = ("TRUE", []), bundled: pricing.PriceTable | None = None,
 ) -> ExportSummary:  # fmt: skip
     """Write the FOCUS rows of the requests in WINDOW matching WHERE to PATH (.csv or .parquet)."""
-    from llmcost.metrics import Window
+    from llmcost.query import Window
 
     fmt = output_format(path)
     window = window or Window()

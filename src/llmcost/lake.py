@@ -27,6 +27,7 @@ from typing import Any
 
 from llmcost import pricing
 from llmcost.errors import InputError, LlmcostError
+from llmcost.query import now
 from llmcost.store.sql import ident, literal
 
 FORMAT = "llmcost.lake/1"
@@ -286,7 +287,7 @@ def _export(con: Any, prices: pricing.PriceTable, target: Target) -> ExportSumma
         target.write_manifest(
             {
                 "format": FORMAT,
-                "exported_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "exported_at": now().strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "pricing": {"files": prices.files, "sha256": prices.sha256},
                 "tables": new_tables,
             }

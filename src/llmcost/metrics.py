@@ -12,16 +12,37 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from llmcost import pricing
+from llmcost import revenue as revenue_rule
 from llmcost.documents import Column, Table, fetch_frame, frame_dicts, is_frame
 from llmcost.errors import LlmcostError
+from llmcost.query import (
+    LAST_FULL_MONTH,
+    MODEL_GROUP,
+    SYNONYMS,
+    TIME_DIMENSIONS,
+    Filter,
+    Window,
+    add_months,
+    check_attrs,
+    dimension_sql,
+    effective_window,
+    install_names,
+    now,
+    where_sql,
+)
+
+# the window and filter parsers, for the callers that take them from metrics
+from llmcost.query import parse_by as parse_by
+from llmcost.query import parse_when as parse_when
+from llmcost.query import parse_where as parse_where
+from llmcost.query import parse_window as parse_window
+from llmcost.query import report_window as report_window
 from llmcost.render import fmt_value, fmt_window
 
 if TYPE_CHECKING:
@@ -31,364 +52,6 @@ SCHEMA = "llmcost.report/1"
 ALLOCATIONS = ("requests", "cost", "equal")
 QUANTILES = "[0.5, 0.9, 0.99]"
 TOP_SHARES = (1, 5, 10, 20)  # percent of users
-
-# --by name -> SQL over the `priced` view. The JSON key is the name given on the command line;
-# customer_id, user_id, task_id and request_id name the same dimensions.
-DIMENSIONS: dict[str, str] = {
-    "feature": "feature",
-    "customer": "customer_id",
-    "user": "user_id",
-    "task": "coalesce(task_id, request_id)",
-    "model": "model",
-    "provider": "provider",
-    "tier": "tier",
-    "plan": "plan",
-    "status": "status",
-    "request": "request_id",
-    "day": "strftime(date_trunc('day', ts), '%Y-%m-%d')",
-    "week": "strftime(date_trunc('week', ts), '%Y-%m-%d')",
-    "month": "strftime(date_trunc('month', ts), '%Y-%m')",
-}
-# --by model groups on the price table's model (gpt-4.1-mini-2025-04-14 is gpt-4.1-mini), --by provider
-# on one name per provider (gemini is google); both from lc_model_names (install_names). --where
-# compares the values as logged (DIMENSIONS).
-MODEL_GROUP = "coalesce((SELECT n.model_id FROM lc_model_names n WHERE n.name = model), model)"
-PROVIDER_ALIASES = {
-    "gemini": "google", "google_genai": "google", "google-genai": "google", "google_ai_studio": "google",
-    "googleai": "google", "gcp.gemini": "google", "gcp.gen_ai": "google", "vertex_ai": "vertex",
-    "vertexai": "vertex", "gcp.vertex_ai": "vertex", "google_vertex": "vertex", "aws.bedrock": "bedrock",
-    "amazon_bedrock": "bedrock", "aws_bedrock": "bedrock", "azure_openai": "azure", "azure.ai.openai": "azure",
-    "az.ai.openai": "azure", "az.ai.inference": "azure", "azure_ai": "azure", "mistral_ai": "mistral",
-    "mistralai": "mistral", "together_ai": "together", "togetherai": "together", "x_ai": "xai",
-    "anthropic.messages": "anthropic", "openai.chat": "openai",
-}  # fmt: skip
-PROVIDER_GROUP = (
-    "coalesce(CASE lower(trim(provider)) "
-    + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in PROVIDER_ALIASES.items())
-    + " ELSE nullif(lower(trim(provider)), '') END,"
-    " (SELECT n.model_provider FROM lc_model_names n WHERE n.name = model))"
-)
-GROUP_DIMENSIONS = {"model": MODEL_GROUP, "provider": PROVIDER_GROUP}
-SYNONYMS = {
-    "customer_id": "customer",
-    "user_id": "user",
-    "task_id": "task",
-    "request_id": "request",
-}
-ATTR_NAME = re.compile(r"^attrs\.([A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)$")  # no empty part: a..b
-# --where fields: the string dimensions above (not the derived dates) and the two flags.
-WHERE_FIELDS = [k for k in DIMENSIONS if k not in ("day", "week", "month")] + ["batch", "cache_hit"]
-BOOL_FIELDS = {"batch", "cache_hit"}
-
-
-def now() -> datetime:
-    """Naive UTC now; LLMCOST_NOW (ISO time) pins it, for reproducible reports and golden files."""
-    pinned = os.environ.get("LLMCOST_NOW")
-    if pinned:
-        value = _parse_iso(pinned)
-        if value is None:
-            raise LlmcostError(
-                f"cannot read LLMCOST_NOW={pinned!r}",
-                hint="use an ISO time such as 2026-11-22T10:00:00Z",
-            )
-        return value
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-_clock = now
-
-
-def install_names(con: Any, prices: pricing.PriceTable, names: list[str] | None = None) -> None:
-    """lc_model_names: each logged model name that resolves, with its price-table id and provider."""
-    if names is None:
-        names = [r[0] for r in con.execute("SELECT DISTINCT model FROM requests").fetchall()]
-    rows = [(n, m.id, m.provider) for n in names if n is not None and (m := prices.resolve(n))]
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE lc_model_names (name VARCHAR, model_id VARCHAR, model_provider VARCHAR)"
-    )
-    if rows:
-        con.executemany("INSERT INTO lc_model_names VALUES (?, ?, ?)", rows)
-
-
-def dimension_sql(name: str) -> str:
-    """The SQL of a --by dimension (needs lc_model_names for model and provider)."""
-    key = SYNONYMS.get(name, name)
-    if key in GROUP_DIMENSIONS:
-        return GROUP_DIMENSIONS[key]
-    if key in DIMENSIONS:
-        return DIMENSIONS[key]
-    m = ATTR_NAME.match(name)
-    if m:
-        # The name is restricted to [A-Za-z0-9_-.] by ATTR_NAME, so quoting it into the JSON path is safe.
-        path = ".".join(f'"{part}"' for part in m.group(1).split("."))
-        return f"json_extract_string(attrs, '$.{path}')"
-    known = ", ".join([*DIMENSIONS, "attrs.NAME"])
-    raise LlmcostError(f"unknown --by dimension {name!r}", hint=f"choose from: {known}")
-
-
-def check_attrs(con: Any, by: list[str]) -> None:
-    """--by attrs.NAME for a field no request carries is a typo, not one `—` group of everything."""
-    for name in by:
-        m = ATTR_NAME.match(name)
-        if not m or not con.execute("SELECT count(*) FROM requests").fetchone()[0]:
-            continue
-        sql = dimension_sql(name)
-        if con.execute(f"SELECT 1 FROM requests WHERE {sql} IS NOT NULL LIMIT 1").fetchone():
-            continue
-        keys = [
-            r[0]
-            for r in con.execute(
-                "SELECT DISTINCT unnest(json_keys(attrs)) AS k FROM requests WHERE attrs IS NOT NULL ORDER BY k LIMIT 21"
-            ).fetchall()
-        ]
-        seen = ", ".join(keys[:20]) + (", …" if len(keys) > 20 else "") if keys else "none"
-        raise LlmcostError(
-            f"--by {name}: no request has a field {m.group(1)!r}",
-            hint=f"fields the requests carry: {seen}",
-        )
-
-
-def parse_by(text: str | None) -> list[str]:
-    if not text:
-        return []
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    for name in names:
-        dimension_sql(name)
-    if len(set(names)) != len(names):
-        raise LlmcostError(f"--by names a dimension twice: {text!r}")
-    return names
-
-
-# ---------------------------------------------------------------- --where
-
-
-@dataclass(frozen=True)
-class Filter:
-    """One `--where FIELD=VALUE` / `FIELD!=VALUE`; an empty VALUE means the field is missing."""
-
-    name: str
-    op: str  # "=" or "!="
-    value: str
-
-    @property
-    def column(self) -> str:
-        return (
-            dimension_sql(self.name)
-            if self.name.startswith("attrs.")
-            else DIMENSIONS.get(self.name, self.name)
-        )
-
-    def text(self) -> str:
-        return f"{self.name}{self.op}{self.value}"
-
-
-_WHERE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(!=|=)(.*)$", re.S)
-
-
-def parse_where(items: list[str] | None) -> list[Filter]:
-    filters = []
-    for item in items or []:
-        m = _WHERE.match(item)
-        if not m:
-            raise LlmcostError(
-                f"cannot read --where {item!r}",
-                hint="use FIELD=VALUE or FIELD!=VALUE, e.g. --where feature=support-chat",
-            )
-        name, op, value = SYNONYMS.get(m.group(1), m.group(1)), m.group(2), m.group(3).strip()
-        if name not in WHERE_FIELDS and not ATTR_NAME.match(name):
-            raise LlmcostError(
-                f"unknown --where field {m.group(1)!r}",
-                hint=f"choose from: {', '.join(WHERE_FIELDS)}, attrs.NAME",
-            )
-        if name in BOOL_FIELDS and value.lower() not in ("true", "false"):
-            raise LlmcostError(f"--where {name} takes true or false, got {value!r}")
-        filters.append(Filter(name, op, value))
-    return filters
-
-
-def where_sql(filters: list[Filter]) -> tuple[str, list[Any]]:
-    """Same field with `=` repeated: any of the values; everything else: all must hold.
-    `!=` keeps rows where the field is missing (IS DISTINCT FROM)."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    equals: dict[str, list[Filter]] = {}
-    for f in filters:
-        if f.op == "=" and f.value != "":
-            equals.setdefault(f.name, []).append(f)
-            continue
-        if f.value == "":
-            clauses.append(f"({f.column} IS {'NOT ' if f.op == '!=' else ''}NULL)")
-        elif f.name in BOOL_FIELDS:
-            clauses.append(f"({f.column} IS DISTINCT FROM ?)")
-            params.append(f.value.lower() == "true")
-        else:
-            clauses.append(f"(CAST({f.column} AS VARCHAR) IS DISTINCT FROM ?)")
-            params.append(f.value)
-    for name, group in equals.items():
-        col = group[0].column
-        if name in BOOL_FIELDS:
-            clauses.append("(" + " OR ".join(f"{col} = ?" for _ in group) + ")")
-            params += [g.value.lower() == "true" for g in group]
-        else:
-            clauses.append(f"(CAST({col} AS VARCHAR) IN ({', '.join('?' for _ in group)}))")
-            params += [g.value for g in group]
-    return (" AND ".join(clauses) or "TRUE"), params
-
-
-# ---------------------------------------------------------------- windows
-
-
-_RELATIVE = re.compile(r"^(\d+)([hdwm])$")
-
-
-def _parse_iso(text: str) -> datetime | None:
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            value = datetime.combine(date.fromisoformat(text.strip()), datetime.min.time())
-        except ValueError:
-            return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
-
-
-def parse_when(text: str | None, *, now: datetime | None = None) -> datetime | None:
-    """ISO dates/datetimes (UTC unless an offset is given) or relative windows such as 30d, 12h, 4w, 3m."""
-    if text is None or text.strip() == "":
-        return None
-    m = _RELATIVE.match(text.strip())
-    if m:
-        base = now or _clock()
-        n, unit = int(m.group(1)), m.group(2)
-        try:
-            # calendar months: 3m on 2026-11-30 is 2026-08-30; 1m on 2026-03-31 is 2026-02-28
-            if unit == "m":
-                y, mo = divmod(base.year * 12 + base.month - 1 - n, 12)
-                if y < 1:
-                    raise OverflowError
-                last = (datetime(y + (mo + 1) // 12, (mo + 1) % 12 + 1, 1) - timedelta(days=1)).day
-                return _in_range(base.replace(year=y, month=mo + 1, day=min(base.day, last)), text)
-            delta = {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}
-            return _in_range(base - delta[unit], text)
-        except OverflowError:
-            return _in_range(datetime.min, text)
-    value = _parse_iso(text)
-    if value is None:
-        raise LlmcostError(
-            f"cannot read the date {text!r}",
-            hint="use 2026-08-01, 2026-08-01T12:00:00Z or a window such as 30d",
-        )
-    return _in_range(value, text)
-
-
-def _in_range(value: datetime, text: str) -> datetime:
-    """VALUE when it is a time a request can have (ingest rejects any other): 1970 .. 2200."""
-    if not datetime(1970, 1, 1) <= value.replace(tzinfo=None) <= datetime(2200, 1, 1):
-        raise LlmcostError(
-            f"the date {text!r} is out of range",
-            hint="requests are from 1970-01-01 .. 2200-01-01",
-        )
-    return value
-
-
-_DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
-
-
-def parse_window(since: str | None, until: str | None, *, now: datetime | None = None) -> Window:
-    """--since/--until as a window: a relative start (30d, 3m) is anchored at now, so with no --until
-    the window ends now; a date-only --until includes that day; an end before the start is an error."""
-    base = now or _clock()
-    start = parse_when(since, now=base)
-    end = parse_when(until, now=base)
-    if end is not None and until is not None and _DATE_ONLY.match(until):
-        end += timedelta(days=1)  # --until 2026-10-31 means up to the end of that day
-    relative = since is not None and _RELATIVE.match(since.strip()) is not None
-    if relative and end is None:
-        end = base
-    if start is not None and end is not None and end <= start:
-        raise LlmcostError(
-            f"the window is empty or inverted: --since {since} is not before --until {until or 'now'}",
-            hint="give a --since earlier than --until",
-        )
-    return Window(start, end)
-
-
-def _month_start(d: datetime) -> datetime:
-    return datetime(d.year, d.month, 1)
-
-
-def _add_months(d: datetime, n: int) -> datetime:
-    y, m = divmod(d.year * 12 + d.month - 1 + n, 12)
-    return datetime(y, m + 1, 1)
-
-
-@dataclass
-class Window:
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def sql(self, column: str = "ts") -> tuple[str, list[Any]]:
-        clauses, params = [], []
-        if self.since is not None:
-            clauses.append(f"{column} >= ?")
-            params.append(self.since)
-        if self.until is not None:
-            clauses.append(f"{column} < ?")
-            params.append(self.until)
-        return (" AND ".join(clauses) or "TRUE"), params
-
-    def previous(self) -> Window:
-        """The window of equal length just before; whole calendar months when both ends are month starts."""
-        assert self.since is not None and self.until is not None
-        s, u = self.since, self.until
-        if s == _month_start(s) and u == _month_start(u):
-            months = (u.year - s.year) * 12 + u.month - s.month
-            return Window(_add_months(s, -months), s)
-        return Window(s - (u - s), s)
-
-
-def summary_window(con: Any) -> Window | None:
-    """The summary's default window: the latest calendar month of the data that is over (the
-    previous period is then the month before). None when no month of the data is over yet."""
-    lo, hi = con.execute("SELECT min(ts), max(ts) FROM requests").fetchone()
-    if hi is None:
-        return None
-    last = _month_start(hi)
-    if _add_months(last, 1) > _clock():  # the data's latest month is still running
-        last = _add_months(last, -1)
-    if last < _month_start(lo):
-        return None
-    return Window(last, _add_months(last, 1))
-
-
-LAST_FULL_MONTH = "last full month"
-
-
-def report_window(con: Any, by: list[str], window: Window) -> tuple[Window, str | None]:
-    """The window `report` shows, and the rule that chose it when none was given: the summary (no
-    grouping, no window) is the last full month of the data beside the month before. Otherwise the
-    window given, and no rule."""
-    if by or window.since is not None or window.until is not None:
-        return window, None
-    last = summary_window(con)
-    return (window, None) if last is None else (last, LAST_FULL_MONTH)
-
-
-def effective_window(con: Any, window: Window) -> Window:
-    """Open ends are closed at the data's month bounds (first request's month .. after the last's)."""
-    if window.since is not None and window.until is not None:
-        return window
-    lo, hi = con.execute("SELECT min(ts), max(ts) FROM requests").fetchone()
-    if lo is None:
-        return Window(window.since or window.until, window.until or window.since)
-    since = window.since or _month_start(lo)
-    until = window.until or _add_months(hi, 1)
-    if until <= since:
-        until = since
-    return Window(since, until)
-
 
 # ---------------------------------------------------------------- the result
 
@@ -713,7 +376,7 @@ def _summary_tables(d: dict[str, Any], has_rev: bool) -> list[Table]:
 # ---------------------------------------------------------------- SQL
 
 # The rows of the report, with only the columns the metrics read. A request's cost is split in two
-# (pricing.cost_units_sql): `u`, exact integer units, for nearly every row, and `cost_x`, the DECIMAL
+# (pricing.cost_units_sql): `cost_units`, exact integer units, for nearly every row, and `cost_exact`, the DECIMAL
 # cost, only for the rest; SUM_COST / SUM_D / COST_D put them back together exactly. Computing a
 # 128-bit DECIMAL per request and casting it to DOUBLE for percentiles was most of a report's time.
 # Without a --where filter lc_rep is a VIEW: each metric scans the compressed requests table again,
@@ -726,30 +389,35 @@ SELECT ts, CAST(date_trunc('month', ts) AS DATE) AS month, task_id,
        CASE WHEN task_id IS NOT NULL THEN coalesce(step, 0)::BIGINT * 10000000000000 + epoch_ms(ts) END AS ord,
        user_id, customer_id, feature, model, tier, plan, status, input_tokens, output_tokens,
        cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, cache_hit, latency_ms, logged_cost_usd,
-       priced, fb, u, cost_x,
+       priced, fb, cost_units, cost_exact,
        ts < {prev} AS prev, ({where}) AS sel {dims}
-FROM (SELECT r.*, p.tier, p.model_id IS NOT NULL AS priced, coalesce(p.fallback, false) AS fb, {units} AS u,
-             CASE WHEN {units} IS NULL THEN {cost} END AS cost_x
+FROM (SELECT r.*, p.tier, p.model_id IS NOT NULL AS priced, coalesce(p.fallback, false) AS fb, {units} AS cost_units,
+             CASE WHEN {units} IS NULL THEN {cost} END AS cost_exact
       FROM requests r LEFT JOIN lc_prices_u p ON p.model = r.model AND p.host = coalesce(r.provider, '') AND r.ts >= p.valid_from AND r.ts < p.valid_to)
 WHERE ts >= {start} AND ts < {until} {prefilter}
 """
 # sum(cost) as the exact DECIMAL, a row's cost as DOUBLE, and sum(cost) as DOUBLE (as CAST would give them).
-SUM_COST = pricing.sum_cost_sql("u", "cost_x")
-COST_D = pricing.cost_double_sql("u", "cost_x")
-SUM_D = pricing.sum_double_sql("u", "cost_x")
+SUM_COST = pricing.sum_cost_sql("cost_units", "cost_exact")
+COST_D = pricing.cost_double_sql("cost_units", "cost_exact")
+SUM_D = pricing.sum_double_sql("cost_units", "cost_exact")
 
 # Everything but percentiles and distinct tasks is a sum or count, so one scan of lc_rep grouped by
 # every key a metric reads (a few thousand groups, however many requests) serves the totals, the
 # user-months, the allocation, months, models and customers, and the non-percentile part of every
 # row. Before, each of those rescanned (and re-priced) the requests. Partial sums of the units are
-# exact integers and of cost_x exact DECIMALs, so the sums below equal those over the requests.
+# exact integers and of cost_exact exact DECIMALs, so the sums below equal those over the requests.
+# Per group: n_requests; the cost as cost_units (their sum) over n_cost_units rows plus cost_exact over
+# n_cost_exact rows; the same four over the requests that carry a logged cost (*_logged), for the drift.
 FINE = """
 CREATE OR REPLACE TEMP TABLE lc_fine AS
 SELECT prev, sel, priced, month, user_id, customer_id, feature, model, tier, plan {dims},
-       count(*) AS n, sum(u) AS u, count(u) AS nu, sum(cost_x) AS cx, count(cost_x) AS nx,
-       sum(u) FILTER (WHERE logged_cost_usd IS NOT NULL) AS lu, count(u) FILTER (WHERE logged_cost_usd IS NOT NULL) AS lnu,
-       sum(cost_x) FILTER (WHERE logged_cost_usd IS NOT NULL) AS lcx,
-       count(cost_x) FILTER (WHERE logged_cost_usd IS NOT NULL) AS lnx,
+       count(*) AS n_requests,
+       sum(cost_units) AS cost_units, count(cost_units) AS n_cost_units,
+       sum(cost_exact) AS cost_exact, count(cost_exact) AS n_cost_exact,
+       sum(cost_units) FILTER (WHERE logged_cost_usd IS NOT NULL) AS cost_units_logged,
+       count(cost_units) FILTER (WHERE logged_cost_usd IS NOT NULL) AS n_cost_units_logged,
+       sum(cost_exact) FILTER (WHERE logged_cost_usd IS NOT NULL) AS cost_exact_logged,
+       count(cost_exact) FILTER (WHERE logged_cost_usd IS NOT NULL) AS n_cost_exact_logged,
        count(logged_cost_usd) AS logged_n, fsum(logged_cost_usd) AS logged,
        count(*) FILTER (WHERE cache_hit) AS hits, count(*) FILTER (WHERE task_id IS NULL) AS untasked,
        sum(cache_read_tokens) FILTER (WHERE NOT cache_hit) AS cache_read_t,
@@ -759,45 +427,36 @@ FROM lc_rep GROUP BY ALL
 """
 
 
-def _fsum_cost(u: str = "u", nu: str = "nu", cx: str = "cx", nx: str = "nx") -> str:
-    """pricing.sum_cost_sql over lc_fine's partial sums: the same DECIMAL(38,24)."""
-    return (
-        f"CASE WHEN sum({nu}) + sum({nx}) > 0 THEN CAST("
-        f"coalesce(CAST(sum({u}) AS DECIMAL(38,0)) * {pricing.USD_PER_UNIT}, 0) + coalesce(sum({cx}), 0)"
-        " AS DECIMAL(38,24)) END"
+def _fsum_cost(suffix: str = "") -> str:
+    """pricing.sum_cost_sql over lc_fine's partial sums (SUFFIX "_logged": of the requests with a
+    logged cost): the same DECIMAL(38,24)."""
+    return pricing.sum_partial_cost_sql(
+        f"cost_units{suffix}",
+        f"n_cost_units{suffix}",
+        f"cost_exact{suffix}",
+        f"n_cost_exact{suffix}",
     )
 
 
 # pricing.sum_double_sql over partial sums: below 2^53 the DOUBLE sum of integral units is the exact sum.
 F_SUM_COST = _fsum_cost()
 F_SUM_D = (
-    f"CASE WHEN sum(nx) = 0 AND sum(u) < {2**53} THEN CAST(sum(u) AS DOUBLE) / {pricing.UNITS_PER_USD_D} "
+    f"CASE WHEN sum(n_cost_exact) = 0 AND sum(cost_units) < {2**53} "
+    f"THEN CAST(sum(cost_units) AS DOUBLE) / {pricing.UNITS_PER_USD_D} "
     f"ELSE CAST({F_SUM_COST} AS DOUBLE) END"
 )
 
 
-# Prorated revenue per customer-month and period: a month counts by the share of it inside the window.
-REVENUE = """
-CREATE OR REPLACE TEMP TABLE lc_rev AS
-WITH w(prev, ws, wu) AS (VALUES (false, ?::TIMESTAMP, ?::TIMESTAMP), (true, ?::TIMESTAMP, ?::TIMESTAMP)),
-m AS (
-    SELECT customer_id, month, sum(revenue_usd) AS revenue, min(plan) AS plan FROM revenue GROUP BY ALL
-)
-SELECT w.prev, m.customer_id, m.month, m.plan,
-       CAST(m.revenue AS DOUBLE)
-       * (epoch(least(m.month + INTERVAL 1 MONTH, w.wu)) - epoch(greatest(CAST(m.month AS TIMESTAMP), w.ws)))
-       / (epoch(m.month + INTERVAL 1 MONTH) - epoch(CAST(m.month AS TIMESTAMP))) AS revenue
-FROM m JOIN w ON m.month < w.wu AND m.month + INTERVAL 1 MONTH > w.ws
-"""
+# Revenue per customer-month and period: llmcost.revenue (lc_rev, the one revenue-in-window rule).
 
 # Denominators of the allocation rules, per customer-month, over ALL requests of the window
 # (a --where filter selects which requests receive revenue, not how a customer's revenue is split).
 ALLOC = f"""
 CREATE OR REPLACE TEMP TABLE lc_alloc AS
 WITH cmf AS (
-    SELECT prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, sum(n) AS n_cmf FROM lc_fine GROUP BY ALL
+    SELECT prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, sum(n_requests) AS n_cmf FROM lc_fine GROUP BY ALL
 ), cm AS (
-    SELECT prev, customer_id, month, sum(n) AS n_cm, {F_SUM_D} AS c_cm FROM lc_fine GROUP BY ALL
+    SELECT prev, customer_id, month, sum(n_requests) AS n_cm, {F_SUM_D} AS c_cm FROM lc_fine GROUP BY ALL
 ), nf AS (
     SELECT prev, customer_id, month, count(*) AS f_cm FROM cmf GROUP BY ALL
 )
@@ -843,7 +502,7 @@ def _group_sql(
     on = " AND ".join(f"f.{c} IS NOT DISTINCT FROM q.{c}" for c in keys)
     on_t = " AND ".join(f"f.{c} IS NOT DISTINCT FROM t.{c}" for c in keys)
     fine = f"""
-            SELECT {k}, sum(n) AS requests, coalesce(sum(n) FILTER (WHERE priced), 0) AS priced_n, {F_SUM_COST} AS cost,
+            SELECT {k}, sum(n_requests) AS requests, coalesce(sum(n_requests) FILTER (WHERE priced), 0) AS priced_n, {F_SUM_COST} AS cost,
                    sum(out_t) AS out_t, sum(in_t) AS in_t, count(DISTINCT user_id) AS users,
                    sum(hits) AS hits, sum(untasked) AS untasked
             FROM lc_fine WHERE {where} GROUP BY {k}"""
@@ -861,7 +520,7 @@ def _group_sql(
     join = " AND ".join(f"r.{c} IS NOT DISTINCT FROM s.{c}" for c in keys)
     return f"""
         WITH s AS ({stats}),
-        g AS (SELECT {k}, prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, sum(n) AS n,
+        g AS (SELECT {k}, prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, sum(n_requests) AS n,
                      {F_SUM_D} AS c
               FROM lc_fine WHERE {where} GROUP BY ALL),
         r AS (SELECT {", ".join("g." + c for c in keys)}, sum({ALLOC_WEIGHT[allocate]}) AS revenue
@@ -897,9 +556,6 @@ def _margin(row: dict[str, Any], revenue: Any, cost: Any) -> None:
     row["margin_usd"] = round(revenue - c, 9)
     row["margin_pct"] = _div(revenue - c, revenue, 100)
     row["cost_pct_of_revenue"] = _div(c, revenue, 100)
-
-
-TIME_DIMENSIONS = ("day", "week", "month")
 
 
 def group_order(names: list[str], keys: list[str], cost: str = "cost") -> str:
@@ -990,28 +646,29 @@ TASK_COUNT = "(count(DISTINCT task_id) + count(*) FILTER (WHERE task_id IS NULL)
 # sets of a --by report empty). Logged costs are DOUBLEs: fsum (compensated) keeps their sum's last
 # digits from depending on the order the threads add them in.
 PERIOD_TOTALS = f"""
-SELECT prev, sum(n) AS requests,
+SELECT prev, sum(n_requests) AS requests,
        count(DISTINCT user_id) FILTER (WHERE prev) AS users,
-       count(DISTINCT customer_id) AS customers, {F_SUM_COST} AS cost, coalesce(sum(n) FILTER (WHERE priced), 0) AS priced,
+       count(DISTINCT customer_id) AS customers, {F_SUM_COST} AS cost, coalesce(sum(n_requests) FILTER (WHERE priced), 0) AS priced,
        list(DISTINCT model ORDER BY model) FILTER (WHERE NOT priced) AS unpriced_models,
        sum(hits) AS semantic_hits, sum(cache_read_t) AS cache_read_t, sum(provider_in_t) AS provider_in_t,
-       coalesce(sum(n) FILTER (WHERE tier = 'small'), 0) AS small_n,
-       coalesce(sum(n) FILTER (WHERE tier = 'mid'), 0) AS mid_n,
+       coalesce(sum(n_requests) FILTER (WHERE tier = 'small'), 0) AS small_n,
+       coalesce(sum(n_requests) FILTER (WHERE tier = 'mid'), 0) AS mid_n,
        coalesce(sum(logged_n) FILTER (WHERE priced), 0) AS logged_n,
        fsum(logged) FILTER (WHERE priced) AS logged_usd,
-       {_fsum_cost("lu", "lnu", "lcx", "lnx")} AS computed_usd
+       {_fsum_cost("_logged")} AS computed_usd
 FROM lc_fine WHERE sel GROUP BY prev
 """
 
 TASKS = """
 WITH t AS (
-    SELECT task_id, arg_min(feature, ord) AS feature, count(*) AS steps, sum(u) AS u, sum(cost_x) AS cost_x,
+    SELECT task_id, arg_min(feature, ord) AS feature, count(*) AS steps, sum(cost_units) AS cost_units,
+           sum(cost_exact) AS cost_exact,
            bool_or(priced) AS priced, {sum_d} AS cost_d,
            arg_max(status, ord) = 'ok' AS ok, arg_min(input_tokens, ord) AS first_in,
            arg_max(input_tokens, ord) AS last_in
     FROM lc_rep WHERE {where} AND task_id IS NOT NULL GROUP BY task_id
     UNION ALL  -- a request without task_id is its own one-step task: no hash aggregate for those
-    SELECT NULL, feature, 1, u, cost_x, priced, {cost_d}, status = 'ok', input_tokens, input_tokens
+    SELECT NULL, feature, 1, cost_units, cost_exact, priced, {cost_d}, status = 'ok', input_tokens, input_tokens
     FROM lc_rep WHERE {where} AND task_id IS NULL
 )
 SELECT {head}, count(*) AS tasks, count(*) FILTER (WHERE ok) AS successful,
@@ -1024,7 +681,7 @@ FROM t {group} ORDER BY is_total DESC, cost DESC NULLS LAST, feature NULLS LAST
 
 USER_MONTHS = f"""
 CREATE OR REPLACE TEMP TABLE lc_um AS
-SELECT user_id, month, min(customer_id) AS customer_id, sum(n) AS requests, {F_SUM_COST} AS cost
+SELECT user_id, month, min(customer_id) AS customer_id, sum(n_requests) AS requests, {F_SUM_COST} AS cost
 FROM lc_fine WHERE sel AND NOT prev AND user_id IS NOT NULL GROUP BY user_id, month
 """
 
@@ -1178,8 +835,18 @@ ROLLUP_DIMS = {
     "month": "strftime(month, '%Y-%m')",
 }
 FINE_COLUMNS = (
-    "priced, month, user_id, customer_id, feature, model, tier, plan, n, u, nu, cx, nx, lu, lnu, lcx, lnx, "
+    "priced, month, user_id, customer_id, feature, model, tier, plan, n_requests, cost_units, n_cost_units, "
+    "cost_exact, n_cost_exact, cost_units_logged, n_cost_units_logged, cost_exact_logged, n_cost_exact_logged, "
     "logged_n, logged, hits, untasked, cache_read_t, provider_in_t, out_t, in_t"
+)
+# rollup_fine (migration m003) keeps lc_fine's columns under their first, short names, in this order
+ROLLUP_FINE_NAMES = {
+    "n_requests": "n", "cost_units": "u", "n_cost_units": "nu", "cost_exact": "cx", "n_cost_exact": "nx",
+    "cost_units_logged": "lu", "n_cost_units_logged": "lnu", "cost_exact_logged": "lcx", "n_cost_exact_logged": "lnx",
+}  # fmt: skip
+ROLLUP_FINE_SELECT = ", ".join(
+    f"{ROLLUP_FINE_NAMES[c]} AS {c}" if c in ROLLUP_FINE_NAMES else c
+    for c in FINE_COLUMNS.split(", ")
 )
 TASK_COLUMNS = "feature, is_total, tasks, successful, cost, priced_tasks, q, mean_steps, growth_ratio, growth_tokens"
 DATA_VERSION = """
@@ -1253,7 +920,7 @@ class Rollups:
         _drop_temp(self.con, "lc_fine")
         if "fine" in self.valid_names:
             self.con.execute(
-                f"CREATE OR REPLACE TEMP VIEW lc_fine AS SELECT false AS prev, true AS sel, {FINE_COLUMNS}{cols} FROM rollup_fine"
+                f"CREATE OR REPLACE TEMP VIEW lc_fine AS SELECT false AS prev, true AS sel, {ROLLUP_FINE_SELECT}{cols} FROM rollup_fine"
             )
             return
         self.rows()
@@ -1387,12 +1054,12 @@ RUN_RATE_METHOD = (
 def run_rate(con: Any, win: Window) -> dict[str, Any] | None:
     """Month-to-date and projected month-end cost of the month of the window's last request (from lc_fine)."""
     month = con.execute(
-        "SELECT max(month) FROM lc_fine WHERE sel AND NOT prev AND n > 0"
+        "SELECT max(month) FROM lc_fine WHERE sel AND NOT prev AND n_requests > 0"
     ).fetchone()[0]
     if month is None:
         return None
     start = datetime(month.year, month.month, 1)
-    end = _add_months(start, 1)
+    end = add_months(start, 1)
     begin = max(start, win.since) if win.since is not None else start
     # requests dated after now (a clock ahead of ours) count as elapsed time, not as a projection
     wsql, wparams = win.sql()
@@ -1477,8 +1144,7 @@ def report(
         con.execute(FINE.format(dims="".join(f", d{i}" for i in range(len(by)))))
 
     if has_revenue:
-        pw = prev_win or Window(datetime(1, 1, 1), datetime(1, 1, 1))
-        con.execute(REVENUE, [win.since, win.until, pw.since, pw.until])
+        revenue_rule.install(con, win, prev_win)
         con.execute(ALLOC)
     alloc = allocate if has_revenue else None
 
@@ -1781,7 +1447,7 @@ def _months(
             cur = con.execute("SELECT month, sum(revenue) FROM lc_rev WHERE NOT prev GROUP BY ALL")
         rev = {m: round(float(v or 0), 9) for m, v in cur.fetchall()}
     found = con.execute(
-        f"""WITH m AS (SELECT month, sum(n) AS requests, {F_SUM_COST} AS cost FROM lc_fine WHERE sel AND NOT prev GROUP BY month),
+        f"""WITH m AS (SELECT month, sum(n_requests) AS requests, {F_SUM_COST} AS cost FROM lc_fine WHERE sel AND NOT prev GROUP BY month),
                  u AS (SELECT month, count(*) AS active, quantile_cont(CAST(cost AS DOUBLE), {QUANTILES}) AS q
                        FROM lc_um GROUP BY month)
             SELECT m.month, m.requests, m.cost, coalesce(u.active, 0), u.q FROM m LEFT JOIN u USING (month) ORDER BY m.month"""
@@ -1801,8 +1467,8 @@ def _months(
 
 def _models(con: Any, total_cost: Any, total_n: int) -> list[dict[str, Any]]:
     found = con.execute(
-        f"""SELECT model, min(tier), sum(n) AS n, {F_SUM_COST} AS cost, bool_and(priced),
-                  fsum(logged) FILTER (WHERE priced), {_fsum_cost("lu", "lnu", "lcx", "lnx")}
+        f"""SELECT model, min(tier), sum(n_requests) AS n, {F_SUM_COST} AS cost, bool_and(priced),
+                  fsum(logged) FILTER (WHERE priced), {_fsum_cost("_logged")}
            FROM lc_fine WHERE sel AND NOT prev
            GROUP BY model ORDER BY cost DESC NULLS LAST, n DESC, model"""
     ).fetchall()

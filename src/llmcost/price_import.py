@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from llmcost import query
 from llmcost.errors import PricingError
 
 # host -> (id prefix in the table, genai-prices provider ids, LiteLLM providers, LiteLLM key prefixes)
@@ -341,7 +342,7 @@ def _rates_text(rates: dict[str, Decimal]) -> str:
 def from_sources(gp: Any | None, ll: Any | None, as_of: date | None = None) -> Imported:
     """Group the sources' names into models per host; the genai-prices price (in force on `as_of`)
     leads where both price a name."""
-    as_of = as_of or date.today()
+    as_of = as_of or query.now().date()
     entries: dict[tuple[str, str], Entry] = {}
     disagreements: list[str] = []
     notes: list[str] = []
@@ -423,7 +424,7 @@ def from_sources(gp: Any | None, ll: Any | None, as_of: date | None = None) -> I
             sibling.names.append(name)
             continue
         e = Entry(host, HOSTS[host][0] + name, [name], [version], _tier(name),
-                  bool(v.get("deprecation_date") and str(v["deprecation_date"]) < date.today().isoformat()),
+                  bool(v.get("deprecation_date") and str(v["deprecation_date"]) < query.now().date().isoformat()),
                   "litellm")  # fmt: skip
         entries[(host, e.id)] = e
         by_base[(host, base, version.key())] = e

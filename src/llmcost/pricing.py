@@ -13,7 +13,7 @@ import pickle
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from llmcost import __version__
 from llmcost.config import bundled_pricing_dir
 from llmcost.errors import PricingError
+from llmcost.query import now
 
 RATE_KEYS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 CACHE_KEYS = ("cache_read", "cache_write", "cache_write_1h")
@@ -302,12 +303,12 @@ FAMILIES: dict[str, tuple[str, re.Pattern[str]]] = {
 def family_model(table: PriceTable, alias: str, when: date | None = None) -> Model | None:
     """The current model of a what-if alias's family (`haiku`, `sonnet`, `opus`, `mini`, `nano`, `flash`,
     `flash-lite`, `pro`): of the vendor's own ids of that family with a price in force on `when`
-    (default today, UTC), the highest version. None when `alias` is not a family's name."""
+    (default today, UTC: `llmcost.query.now`), the highest version. None when `alias` is not a family's name."""
     family = FAMILIES.get(alias.strip().lower())
     if family is None:
         return None
     vendor, pattern = family
-    day = when or datetime.now(UTC).date()
+    day = when or now().date()
     best: tuple[tuple[int, int], Model] | None = None
     for model in table.models.values():
         m = pattern.match(model.id)
@@ -838,7 +839,7 @@ def priced_view_sql(source: str = "requests", prices: str = "lc_prices") -> str:
 #   sum(cost)           = sum(units) x 5e-16, exactly (a DECIMAL(38,24) again, see sum_cost_sql);
 #   CAST(cost AS DOUBLE) = units / 2e15, one IEEE division of exact operands: the correctly rounded
 #                          value, as DuckDB's cast gives it.
-# A priced request outside that range has NULL units and its exact DECIMAL cost in `cost_x`.
+# A priced request outside that range has NULL units and its exact DECIMAL cost in `cost_exact`.
 UNIT_ROW_LIMIT = 2**52
 UNITS_PER_USD_D = "2e15"  # 2^16 x 5^15: exact as a DOUBLE
 USD_PER_UNIT = "CAST('0.0000000000000005' AS DECIMAL(16,16))"
@@ -874,13 +875,24 @@ def cost_units_sql(r: str = "r", p: str = "p") -> str:
         WHEN {n} < {UNIT_ROW_LIMIT} THEN CAST({n} * CASE WHEN {r}.batch THEN {p}.u_batch ELSE 2.0 END AS BIGINT) END)"""
 
 
-def sum_cost_sql(units: str, exact: str, where: str = "") -> str:
-    """sum(cost_usd) over rows split into `units` and `exact` (the rest): the same DECIMAL(38,24), NULL
-    when no row is priced. `where` filters the rows (an aggregate FILTER)."""
+def sum_cost_sql(units: str, exact: str, where: str = "", *, unit: str = USD_PER_UNIT) -> str:
+    """sum(cost_usd) over rows split into `units` (integral multiples of UNIT USD) and `exact` (the
+    rest): the same DECIMAL(38,24), NULL when no row is priced. `where` filters the rows (an
+    aggregate FILTER). The one exact cost sum; `sum_partial_cost_sql` adds up such sums."""
     f = f" FILTER (WHERE {where})" if where else ""
     return (
         f"CASE WHEN count({units}){f} + count({exact}){f} > 0 THEN CAST("
-        f"coalesce(CAST(sum({units}){f} AS DECIMAL(38,0)) * {USD_PER_UNIT}, 0) + coalesce(sum({exact}){f}, 0)"
+        f"coalesce(CAST(sum({units}){f} AS DECIMAL(38,0)) * {unit}, 0) + coalesce(sum({exact}){f}, 0)"
+        " AS DECIMAL(38,24)) END"
+    )
+
+
+def sum_partial_cost_sql(units: str, n_units: str, exact: str, n_exact: str) -> str:
+    """`sum_cost_sql` over partial sums (a rollup's sum of units, count of them, sum of exact costs,
+    count of them): the same DECIMAL(38,24) as over the rows themselves."""
+    return (
+        f"CASE WHEN sum({n_units}) + sum({n_exact}) > 0 THEN CAST("
+        f"coalesce(CAST(sum({units}) AS DECIMAL(38,0)) * {USD_PER_UNIT}, 0) + coalesce(sum({exact}), 0)"
         " AS DECIMAL(38,24)) END"
     )
 

@@ -1,17 +1,19 @@
 """`--engine spark`: the same metric code over a lake, on Apache Spark (optional extra llmcost[spark]).
 
-metrics.py talks to a DuckDB connection: `execute(sql, params)`, `fetchone`,
-`fetchall`, `description`. `SparkConnection` is that connection over a SparkSession: each statement
-is the metric definition itself, its parameters bound as literals, transpiled from DuckDB's dialect
-to Spark SQL by sqlglot, with a few rewrites where the two dialects differ in meaning (RENAMES
-and _spark_nodes). Temp tables become cached temp views. Nothing of a report is written twice. What runs and
-what does not: docs/scale.md.
+metrics.py and whatif.py talk to a DuckDB connection: `execute(sql, params)`, `executemany`,
+`fetchone`, `fetchall`, `description`. `SparkConnection` is that connection over a SparkSession:
+each statement is the metric definition itself, its parameters bound as literals, transpiled from
+DuckDB's dialect to Spark SQL by sqlglot, with a few rewrites where the two dialects differ in
+meaning (RENAMES, _spark_nodes, and _expand_replace for `SELECT * REPLACE`). Temp tables become
+cached temp views. Nothing of a report or a scenario is written twice. What runs and what does
+not: docs/scale.md.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -42,13 +44,36 @@ _DROP = re.compile(r"^\s*DROP\s+(?:TABLE|VIEW)\s+(?:IF\s+EXISTS\s+)?(\w+)\s*$", 
 _TEMP_LOOKUP = re.compile(r"FROM\s+duckdb_tables\(\)", re.I)
 
 
-# What runs on Spark: report over requests (every --by, window, --where, allocation, the summary).
-# whatif's SQL uses DuckDB's `SELECT * REPLACE (...)` and hex casts that Spark SQL lacks (see
-# docs/scale.md). Anything else says so before a session starts.
-SPARK_COMMANDS = ("report",)
+# What runs on Spark: report over requests (every --by, window, --where, allocation, the summary),
+# and whatif's levers that re-price each request on its own (route, share, batch, output cap,
+# compress, semantic cache). The others need a request's neighbours or a second pass in Python
+# (docs/scale.md). Anything else says so before a session starts.
+SPARK_COMMANDS = ("report", "whatif")
 NOT_ON_SPARK: dict[str, dict[str, tuple[str, ...] | None]] = {
     "report": {"fmt": ("html",), "source": ("exports",)},
+    "whatif": {
+        name: None
+        for name in ("prompt_cache", "max_steps", "cap_user_cost", "plan_price", "all_", "suggest")
+    },
 }
+ON_SPARK = {
+    "report": "on Spark: report over the request logs, not html; drop --engine spark for the rest",
+    "whatif": "on Spark: --route-to, --share, --batch, --max-output-tokens, --compress-input, "
+    "--cache-hit-rate; drop --engine spark for the rest",
+}
+
+
+def check_whatif(levers: Any) -> None:
+    """A scenario (flags, or a [scenarios.NAME] of the config) whose levers all run on Spark."""
+    used = {
+        "--max-steps": levers.max_steps is not None,
+        "--cap-user-cost": levers.cap_user_cost is not None,
+        "--prompt-cache": levers.prompt_cache is not None,
+        "--plan-price": bool(levers.plan_price),
+    }
+    for option, on in used.items():
+        if on:
+            raise LlmcostError(f"whatif {option} does not run on Spark", hint=ON_SPARK["whatif"])
 
 
 def open_for(lake: str | None, engine: dict[str, Any]) -> SparkConnection:
@@ -62,17 +87,15 @@ def open_for(lake: str | None, engine: dict[str, Any]) -> SparkConnection:
     if command not in SPARK_COMMANDS:
         raise LlmcostError(
             f"{command} does not run on Spark",
-            hint="--engine spark runs report; drop it here",
+            hint="--engine spark runs report and whatif; drop it here",
         )
     for name, bad in NOT_ON_SPARK[command].items():
         value = params.get(name)
-        if (bad is None and value not in (None, False)) or (bad is not None and value in bad):
+        given = value not in (None, False) and not (isinstance(value, list | tuple) and not value)
+        if (bad is None and given) or (bad is not None and value in bad):
             option = "--format" if name == "fmt" else "--" + name.rstrip("_").replace("_", "-")
             shown = option if value is True or bad is None else f"{option} {value}"
-            raise LlmcostError(
-                f"{command} {shown} does not run on Spark",
-                hint="on Spark: report over the request logs, not html; drop --engine spark for the rest",
-            )
+            raise LlmcostError(f"{command} {shown} does not run on Spark", hint=ON_SPARK[command])
     return connect(lake, engine.get("master") or "local[*]", engine.get("conf") or [])
 
 
@@ -169,6 +192,39 @@ def _spark_nodes(node: Any) -> Any:
             .from_(top.subquery("lc_top"))
             .where(exp.LTE(this=exp.column("lc_rn"), expression=cap))
         )
+    if (
+        isinstance(node, exp.Cast)
+        and node.to.this in WIDE_INTEGERS
+        and isinstance(node.this.unnest(), exp.DPipe)
+        and node.this.unnest().this == exp.Literal.string("0x")
+    ):
+        # DuckDB reads '0x…' as a hex integer (whatif's --share by the md5 of request_id);
+        # Spark casts it to NULL: conv(…, 16, 10) says it in decimal digits
+        digits = exp.Anonymous(
+            this="CONV",
+            expressions=[
+                node.this.unnest().expression,
+                exp.Literal.number(16),
+                exp.Literal.number(10),
+            ],
+        )
+        return exp.cast(digits, exp.DataType.build(WIDE_INTEGERS[node.to.this]))
+    if isinstance(node, exp.Filter) and isinstance(node.this, exp.ArrayAgg):
+        # list(DISTINCT x ORDER BY x) FILTER (WHERE …): Spark's collect_list keeps no order, and
+        # gives [] where DuckDB gives NULL; the sorted set, NULL when empty, is the same list
+        inner = node.this.this
+        order = inner if isinstance(inner, exp.Order) else None
+        arg = order.this if order is not None else inner
+        if isinstance(arg, exp.Distinct) and (order is None or len(order.expressions) == 1):
+            value = arg.expressions[0]
+            agg = exp.Filter(
+                this=exp.Anonymous(this="COLLECT_SET", expressions=[value.copy()]),
+                expression=node.expression.copy(),
+            )
+            sorted_ = exp.Anonymous(this="ARRAY_SORT", expressions=[agg])
+            size = exp.Anonymous(this="SIZE", expressions=[sorted_.copy()])
+            filled = exp.GT(this=size, expression=exp.Literal.number(0))
+            return exp.Case(ifs=[exp.If(this=filled, true=sorted_.copy())])
     if isinstance(node, exp.PercentileCont) and node.args.get("expression") is not None:
         # DuckDB's quantile_cont is Spark's exact `percentile` (both interpolate linearly), not
         # percentile_approx; Spark's percentile_cont takes no list of fractions
@@ -187,16 +243,102 @@ def _spark_nodes(node: Any) -> Any:
     return node
 
 
-def to_spark(sql: str) -> str:
-    """One DuckDB statement of the metric code as Spark SQL."""
+def _key(name: str) -> str:
+    """A Select's argument as this sqlglot names it (`from_`, `with_` since 28; `from`, `with` before)."""
+    from sqlglot import exp
+
+    return name + "_" if name + "_" in exp.Select.arg_types else name
+
+
+def _replacing(node: Any) -> bool:
+    """A `*` or `t.*` with DuckDB's REPLACE modifier."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Star) and isinstance(node.parent, exp.Column):
+        return False  # seen as its column, `t.*`
+    star = node.this if isinstance(node, exp.Column) else node
+    return isinstance(star, exp.Star) and bool(star.args.get("replace"))
+
+
+def _expand_replace(tree: Any, columns: Callable[[str], list[str]]) -> Any:
+    """DuckDB's `SELECT * REPLACE (e AS c)` as Spark's explicit column list: the star's columns
+    are Spark's own answer for the same FROM (an analysed, not run, `SELECT * ... LIMIT 0` with the
+    CTEs before it), each replaced one in its place. Innermost and earliest first, so that every
+    probe is plain Spark SQL."""
+    from sqlglot import exp
+
+    while True:
+        stars = [n for n in tree.find_all(exp.Star, exp.Column) if _replacing(n)]
+        if not stars:
+            return tree
+        for node in stars:
+            select = node.find_ancestor(exp.Select)
+            before: list[Any] = []  # the CTEs the star's FROM may name
+            up: Any = node.parent
+            while up is not None:
+                if isinstance(up, exp.CTE):
+                    ctes = list(getattr(up.parent, "expressions", []))
+                    before = ctes[: next(i for i, c in enumerate(ctes) if c is up)]
+                    break
+                if isinstance(up, exp.Select) and up.args.get(_key("with")) is not None:
+                    before = list(up.args[_key("with")].expressions)
+                    break
+                up = up.parent
+            probe = exp.select(
+                exp.Column(this=exp.Star(), table=node.args.get("table"))
+                if isinstance(node, exp.Column)
+                else exp.Star()
+            )
+            probe.set(_key("from"), select.args[_key("from")].copy())
+            probe.set("joins", [j.copy() for j in select.args.get("joins") or []])
+            pending = [n for n in probe.find_all(exp.Star, exp.Column) if _replacing(n)]
+            pending += [
+                n for c in before for n in c.find_all(exp.Star, exp.Column) if _replacing(n)
+            ]
+            if pending:
+                continue
+            if before:
+                probe.set(_key("with"), exp.With(expressions=[c.copy() for c in before]))
+            probe = probe.limit(0)
+            names = columns(_to_spark_sql(probe))
+            star = node.this if isinstance(node, exp.Column) else node
+            new = {a.alias.lower(): a for a in star.args["replace"]}
+            table = node.args.get("table")
+            out = [
+                new[c.lower()].copy()
+                if c.lower() in new
+                else exp.column(c, table=table.copy() if table else None, quoted=True)
+                for c in names
+            ]
+            position = select.expressions.index(node)
+            select.set(
+                "expressions",
+                select.expressions[:position] + out + select.expressions[position + 1 :],
+            )
+            break
+        else:
+            raise LlmcostError("the Spark engine cannot expand a SELECT * REPLACE here")
+
+
+def _to_spark_sql(tree: Any) -> str:
+    return str(tree.transform(_spark_nodes).sql(dialect="spark"))
+
+
+def to_spark(sql: str, columns: Callable[[str], list[str]] | None = None) -> str:
+    """One DuckDB statement of the metric code as Spark SQL. `columns` answers the column names of
+    a Spark query, for the star modifiers Spark lacks (whatif's scenario steps)."""
     import sqlglot
 
     if not WIDE_INTEGERS:
         WIDE_INTEGERS.update(_wide_integers())
     for pattern, repl in RENAMES:
         sql = pattern.sub(repl, sql)
-    tree = sqlglot.parse_one(sql, read="duckdb").transform(_spark_nodes)
-    return str(tree.sql(dialect="spark"))
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    if columns is not None:
+        tree = _expand_replace(tree, columns)
+    elif any(_replacing(n) for n in tree.find_all(sqlglot.exp.Star, sqlglot.exp.Column)):
+        raise LlmcostError("the Spark engine needs a session to expand SELECT * REPLACE")
+    return _to_spark_sql(tree)
 
 
 class _Result:
@@ -217,6 +359,10 @@ class SparkConnection:
         self.spark = spark
         self.schemas: dict[str, list[tuple[str, str]]] = {}
         self.cached: dict[str, Any] = {}
+
+    def columns(self, sql: str) -> list[str]:
+        """A Spark query's column names (analysed, not run)."""
+        return list(self.spark.sql(sql).columns)
 
     def execute(self, sql: str, params: list[Any] | None = None) -> _Result:
         import duckdb
@@ -245,14 +391,14 @@ class SparkConnection:
             return _Result([], [])
         m = _CREATE_AS.match(sql)
         if m:
-            df = self.spark.sql(to_spark(m.group(2)))
+            df = self.spark.sql(to_spark(m.group(2), self.columns))
             self._drop(m.group(1))
             df = df.cache()
             df.count()  # materialise now, as a DuckDB temp table is
             self.cached[m.group(1)] = df
             df.createOrReplaceTempView(m.group(1))
             return _Result([], [])
-        df = self.spark.sql(to_spark(sql))
+        df = self.spark.sql(to_spark(sql, self.columns))
         if not df.columns:
             return _Result([], [])
         return _Result([tuple(map(_integral, r)) for r in df.collect()], list(df.columns))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -97,7 +97,9 @@ def prices_list_table(
         Column("batch_discount", kind="ratio"), Column("versions", kind="int"), Column("aliases"),
     ]  # fmt: skip
     rows = []
-    today = date.today()
+    from llmcost.query import now
+
+    today = now().date()
     for model in sorted(models, key=lambda m: (m.provider, m.id)):
         v = model.version_at(today) or model.versions[-1]
         rows.append(
@@ -295,3 +297,37 @@ def lake_export_summary(summary: Any) -> SimpleResult:
         else f"{summary.lake}: up to date, nothing written"
     )
     return SimpleResult(doc, [Table("lake export", cols, doc["tables"])], [line])
+
+
+def ingest_explain_view(doc: dict[str, Any]) -> SimpleResult:
+    """`ingest --explain`'s document (ingest.explain.explain) as tables: one per record."""
+    tables = []
+    for rec in doc["records"]:
+        rows = [
+            {"field": f["field"], "value": _shown(f["value"]), "from": f["from"]}
+            for f in rec["fields"]
+        ]
+        rows.append(
+            {
+                "field": "attrs",
+                "value": _shown(rec["attrs"]) if rec["attrs"] else "—",
+                "from": "everything not mapped (text dropped)",
+            }
+        )
+        tables.append(
+            Table(f"line {rec['line']}", [Column("field"), Column("value"), Column("from")], rows)
+        )
+    if doc["rejects"]:
+        tables.append(
+            Table("rejected", [Column("line", kind="int"), Column("reason")],
+                  [{"line": r["line"], "reason": r["reason"]} for r in doc["rejects"]])
+        )  # fmt: skip
+    lines = [f"{doc['path']}: format {doc['format']} ({doc['format_description']})"]
+    if doc["mapping"]:
+        lines.append("mapping: " + ", ".join(f"{k}={v}" for k, v in doc["mapping"].items()))
+    return SimpleResult(doc, tables, lines)
+
+
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."

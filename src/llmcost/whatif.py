@@ -10,16 +10,16 @@ in the scenario, whatever the levers do.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from llmcost import pricing
+from llmcost import pricing, query
+from llmcost import revenue as revenue_rule
 from llmcost.documents import Column, Table
 from llmcost.errors import ConfigError, LlmcostError
-from llmcost.metrics import Window, dimension_sql, install_names
+from llmcost.query import Window, dimension_sql, install_names, now, parse_where, where_sql
 from llmcost.render import fmt_value
 from llmcost.store.sql import literal
 
@@ -30,13 +30,8 @@ ROUTED_PREFIX = (
 )
 TTLS = {"5m": 300, "1h": 3600}
 
-# --where: canonical string fields only, compared with a bound parameter.
-WHERE_FIELDS = {
-    "feature": "feature", "model": "model", "provider": "provider", "plan": "plan", "status": "status",
-    "customer": "customer_id", "customer_id": "customer_id", "user": "user_id", "user_id": "user_id",
-    "task": "task_id", "task_id": "task_id", "request": "request_id", "request_id": "request_id",
-}  # fmt: skip
-WHERE_RX = re.compile(r"^\s*([A-Za-z_]+)\s*(!=|=)\s*(.*?)\s*$")
+# --where: the one parser (llmcost.query); the what-if reads the `requests` table, which has no tier.
+WHERE_FIELDS = [f for f in query.WHERE_FIELDS if f != "tier"]
 
 
 @dataclass
@@ -119,25 +114,11 @@ def validate(s: Scenario) -> None:
             f"--cache-ttl must be 5m or 1h, got {lv.cache_ttl!r}",
             hint="the provider TTLs priced in the table",
         )
-    for clause in s.scope.where:
-        parse_where(clause)
+    parse_where(s.scope.where, fields=WHERE_FIELDS)
 
 
 def is_empty(lv: Levers) -> bool:
     return lv == Levers(cache_ttl=lv.cache_ttl)
-
-
-def parse_where(clause: str) -> tuple[str, str, str]:
-    m = WHERE_RX.match(clause)
-    if not m or m.group(1) not in WHERE_FIELDS:
-        raise LlmcostError(
-            f"cannot read --where {clause!r}",
-            hint=f"use FIELD=VALUE or FIELD!=VALUE with FIELD one of {', '.join(sorted(WHERE_FIELDS))}",
-        )
-    value = m.group(3)
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        value = value[1:-1]
-    return WHERE_FIELDS[m.group(1)], m.group(2), value
 
 
 def parse_plan_prices(items: list[str] | None) -> dict[str, float] | None:
@@ -276,6 +257,7 @@ class WhatifResult:
 # Sums of these are the same numbers, digit for digit, as summing every request's DECIMAL cost.
 
 DROP = "lc_wi_drop"
+REV = "lc_wi_rev"  # the window's revenue (llmcost.revenue)
 CAP = "lc_wi_cap"
 PCACHE = "lc_wi_pcache"
 PRICES_I = "lc_wi_prices_i"
@@ -323,12 +305,10 @@ def _scope_sql(
         else:
             clauses.append(f"model IN ({', '.join('?' * len(match))})")
             params += match
-    for clause in scope.where:
-        column, op, value = parse_where(clause)
-        clauses.append(
-            f"{column} IS NOT DISTINCT FROM ?" if op == "=" else f"{column} IS DISTINCT FROM ?"
-        )
-        params.append(value)
+    if scope.where:
+        wsql, wparams = where_sql(parse_where(scope.where, fields=WHERE_FIELDS))
+        clauses.append(f"({wsql})")
+        params += wparams
     return (" AND ".join(clauses) or "TRUE"), params
 
 
@@ -603,7 +583,7 @@ def run(
         "output_tokens",
     ]
     sums = ", ".join(
-        _sum_usd(u, x, where)
+        pricing.sum_cost_sql(u, x, where, unit=USD_24)
         for where in ("", "in_scope")
         for u, x in (("b24", NO_USD), ("s24", "sx"))
     )
@@ -627,51 +607,69 @@ def run(
     recs = con.execute(sql, plan.params).fetchall()
     facts: dict[str, Any] = {"target": plan.target}
     if lv.cap_user_cost is not None:
-        facts["cap"] = _cap_facts(con, lv.cap_user_cost)
+        facts["cap"] = _cap_facts(con, lv.cap_user_cost, window)
     result = _summarise(con, prices, scenario, by, window, facts, recs, generated_at, memo)
     if lv.plan_price:
         _apply_plan_prices(con, prices, scenario, result, window)
     return result
 
 
-def _cap_facts(con: Any, cap: float) -> dict[str, Any]:
-    """Who --cap-user-cost stops: requests not served, users and customers, and the revenue of the
-    customer-months in which one of their users hit the cap (at risk if those users leave)."""
+def _cap_facts(con: Any, cap: float, window: Window) -> dict[str, Any]:
+    """Who --cap-user-cost stops: requests not served, users and customers, and the revenue (in the
+    window, llmcost.revenue) of the customer-months in which one of their users hit the cap (at risk
+    if those users leave)."""
     n, users, customers, months = con.execute(
         f"SELECT count(*), count(DISTINCT user_id), count(DISTINCT customer_id), count(DISTINCT (user_id, month)) FROM {CAP}"
     ).fetchone()
-    at_risk = con.execute(
-        f"""SELECT sum(revenue_usd) FROM revenue
-            WHERE (customer_id, month) IN (SELECT DISTINCT customer_id, month FROM {CAP} WHERE customer_id IS NOT NULL)"""
-    ).fetchone()[0]
+    at_risk = None
+    if _install_revenue(con, window):
+        at_risk = revenue_rule.total_of(
+            con,
+            f"SELECT DISTINCT customer_id, month FROM {CAP} WHERE customer_id IS NOT NULL",
+            table=REV,
+        )
     return {"cap_usd": cap, "requests_not_served": n, "users_affected": users, "user_months_capped": months,
             "customers_affected": customers, "revenue_at_risk_usd": at_risk}  # fmt: skip
 
 
 PLAN_REVENUE = """
-WITH cm AS (SELECT customer_id, CAST(date_trunc('month', ts) AS DATE) AS month, min(plan) AS plan
+WITH w(ws, wu) AS (VALUES (?::TIMESTAMP, ?::TIMESTAMP)),
+cm AS (SELECT customer_id, CAST(date_trunc('month', ts) AS DATE) AS month, min(plan) AS plan
             FROM requests WHERE {wsql} AND customer_id IS NOT NULL GROUP BY ALL),
-rv AS (SELECT customer_id, month, sum(revenue_usd) AS revenue, min(plan) AS plan FROM revenue
-       WHERE month IN (SELECT DISTINCT CAST(date_trunc('month', ts) AS DATE) FROM requests WHERE {wsql}) GROUP BY ALL)
-SELECT customer_id, month, coalesce(rv.plan, cm.plan) AS plan, coalesce(rv.revenue, 0) AS revenue
-FROM cm FULL JOIN rv USING (customer_id, month) ORDER BY 1, 2
+rv AS ({rv})
+SELECT customer_id, month, coalesce(rv.plan, cm.plan) AS plan, coalesce(rv.revenue, 0) AS revenue,
+       coalesce(rv.share, {share}) AS share
+FROM cm FULL JOIN rv USING (customer_id, month) CROSS JOIN w ORDER BY 1, 2
 """
+NO_REVENUE = (
+    "SELECT NULL::VARCHAR AS customer_id, NULL::DATE AS month, NULL::VARCHAR AS plan,"
+    " NULL::DOUBLE AS revenue, NULL::DOUBLE AS share WHERE false"
+)
 
 
 def _apply_plan_prices(
     con: Any, prices: pricing.PriceTable, s: Scenario, result: WhatifResult, window: Window
 ) -> None:
     """--plan-price: each customer-month on PLAN (revenue.csv's plan, else its requests') earns USD instead
-    of its revenue; margin after per plan and per customer. Revenue is over the months with requests."""
-    wsql, wparams = window.sql()
+    of its revenue, by the share of the month inside the window as revenue counts (llmcost.revenue);
+    margin after per plan and per customer."""
+    win = revenue_rule.closed(con, window) or window
+    wsql, wparams = win.sql()
+    rv = (
+        f"SELECT customer_id, month, plan, revenue, share FROM {REV} WHERE NOT prev"
+        if _install_revenue(con, win)
+        else NO_REVENUE
+    )
+    share = revenue_rule.share_sql("cm.month", "w.ws", "w.wu")
     new = {plan: Decimal(str(usd)) for plan, usd in s.levers.plan_price.items()}
     per_plan: dict[Any, dict[str, Any]] = {}
     per_customer: dict[Any, Decimal] = {}
     total = Decimal(0)
-    for customer, _month, plan, revenue in con.execute(
-        PLAN_REVENUE.format(wsql=wsql), [*wparams, *wparams]
+    for customer, _month, plan, rev, part in con.execute(
+        PLAN_REVENUE.format(wsql=wsql, rv=rv, share=share), [win.since, win.until, *wparams]
     ).fetchall():
-        after = new.get(plan, revenue)
+        revenue = _dec(rev)  # summed as DECIMAL: the same digits whatever the order
+        after = new[plan] * _dec(part) if plan in new else revenue
         total += after
         per_customer[customer] = per_customer.get(customer, Decimal(0)) + after
         p = per_plan.setdefault(
@@ -716,18 +714,12 @@ def _apply_plan_prices(
     result.has_revenue = True
 
 
-def _sum_usd(units: str, exact: str, where: str) -> str:
-    """sum(cost) as DECIMAL(38,24) from 1e-24 USD units plus DECIMAL costs; NULL when no row is priced."""
-    f = f" FILTER (WHERE {where})" if where else ""
-    return (
-        f"CASE WHEN count({units}){f} + count({exact}){f} > 0 THEN CAST("
-        f"coalesce(CAST(sum({units}){f} AS DECIMAL(38,0)) * {USD_24}, 0) + coalesce(sum({exact}){f}, 0) AS DECIMAL(38,24)) END"
-    )
-
-
 # ---------------------------------------------------------------- totals, groups, margin
 
-REVENUE_DIMS = {"customer": "customer_id", "customer_id": "customer_id", "feature": "feature"}
+
+def _dec(x: Any) -> Decimal:
+    """A revenue or cost as DECIMAL (a DOUBLE by its shortest repr: 330.99, not its binary digits)."""
+    return x if isinstance(x, Decimal) else Decimal(repr(float(x)))
 
 
 def _pct(part: Any, whole: Any) -> Any:
@@ -748,38 +740,39 @@ def _margins(row: dict[str, Any]) -> None:
         ("margin_before_pct", row["baseline_cost_usd"], rev),
         ("margin_after_pct", row["scenario_cost_usd"], after),
     ):
-        row[key] = _pct(r - (cost or 0), r) if r else None
+        row[key] = _pct(_dec(r) - _dec(cost or 0), _dec(r)) if r else None
 
 
 def _revenue(con: Any, by: list[str], window: Window) -> tuple[Any, dict[Any, Any]] | None:
-    """Revenue over the months that have requests; per customer, or allocated to features by requests (SPEC §6)."""
-    if not con.execute("SELECT count(*) FROM revenue").fetchone()[0]:
+    """The window's revenue by the one rule (llmcost.revenue: a month by its share inside the window);
+    per customer, or allocated to features by requests (SPEC §6)."""
+    if not _install_revenue(con, window):
         return None
-    wsql, wparams = window.sql()
-    months = f"SELECT DISTINCT CAST(date_trunc('month', ts) AS DATE) FROM requests WHERE {wsql}"
-    total = con.execute(
-        f"SELECT sum(revenue_usd) FROM revenue WHERE month IN ({months})", wparams
-    ).fetchone()[0]
+    total = revenue_rule.total(con, table=REV)
     per: dict[Any, Any] = {}
-    if by and REVENUE_DIMS.get(by[0]) == "customer_id" and len(by) == 1:
-        per = dict(
-            con.execute(
-                f"SELECT customer_id, sum(revenue_usd) FROM revenue WHERE month IN ({months}) GROUP BY 1",
-                wparams,
-            ).fetchall()
-        )
+    if by in (["customer"], ["customer_id"]):
+        per = revenue_rule.per_customer(con, table=REV)
     elif by == ["feature"]:
-        per = dict(
-            con.execute(
-                f"""WITH n AS (SELECT customer_id, CAST(date_trunc('month', ts) AS DATE) AS month, feature, count(*) AS k
-                           FROM requests WHERE {wsql} GROUP BY ALL),
-                     t AS (SELECT customer_id, month, sum(k) AS kt FROM n GROUP BY ALL)
-                SELECT n.feature, sum(CAST(r.revenue_usd * n.k / t.kt AS DECIMAL(38,9)))
-                FROM n JOIN t USING (customer_id, month) JOIN revenue r USING (customer_id, month) GROUP BY 1""",
-                wparams,
-            ).fetchall()
+        wsql, wparams = window.sql()
+        per = revenue_rule.by_requests(
+            con,
+            f"""SELECT feature AS g, customer_id, CAST(date_trunc('month', ts) AS DATE) AS month,
+                       count(*) AS n FROM requests WHERE {wsql} GROUP BY ALL""",
+            wparams,
+            table=REV,
         )
     return total, per
+
+
+def _install_revenue(con: Any, window: Window) -> bool:
+    """REV: the prorated revenue of the window (open ends closed at the data's months), when any is loaded."""
+    if not revenue_rule.loaded(con):
+        return False
+    win = revenue_rule.closed(con, window)
+    if win is None:
+        return False
+    revenue_rule.install(con, win, table=REV)
+    return True
 
 
 def _summarise(
@@ -819,7 +812,7 @@ def _summarise(
     assumptions = describe(s, facts)
     doc = {
         "schema": SCHEMA,
-        "generated_at": generated_at or datetime.now(UTC).replace(tzinfo=None),
+        "generated_at": generated_at or now(),
         "pricing": {"files": prices.files, "sha256": prices.sha256},
         "window": {"since": window.since, "until": window.until},
         "scenario": {"name": s.name, "scope": _asdict(s.scope), "levers": _asdict(s.levers)},
@@ -1193,15 +1186,15 @@ def command(s: Scenario, window: Window) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def _route_candidates(
-    con: Any, prices: pricing.PriceTable, wsql: str, wparams: list[Any]
-) -> list[tuple[str, Scenario, str]]:
+def _route_candidates(con: Any, prices: pricing.PriceTable) -> list[tuple[str, Scenario, str]]:
+    """Per feature and logged model on a mid or frontier price row (of SG_HOURS, the window's requests)."""
     out = []
+    inputs = " + ".join(f"a.b_{c}" for c, _ in BUCKETS if c != "out")
     for feature, model, provider, tier, avg_in, avg_out, last in con.execute(
-        f"""SELECT feature, model, price_provider, tier, avg(input_tokens), avg(output_tokens), max(ts)
-            FROM priced WHERE {wsql} AND price_model IS NOT NULL AND tier IN ('mid', 'frontier') AND feature IS NOT NULL
-            GROUP BY ALL ORDER BY 1, 2""",
-        wparams,
+        f"""SELECT a.feature, a.model, p.price_provider, p.tier, sum({inputs}) / sum(a.n), sum(a.b_out) / sum(a.n), max(a.last)
+            FROM {SG_HOURS} a JOIN lc_prices p ON p.model = a.model AND p.host = a.host AND a.day >= p.valid_from AND a.day < p.valid_to
+            WHERE p.tier IN ('mid', 'frontier') AND a.feature IS NOT NULL
+            GROUP BY ALL ORDER BY 1, 2"""
     ).fetchall():
         short = avg_out <= ROUTE_MAX_AVG_OUTPUT and avg_in <= ROUTE_MAX_AVG_INPUT
         target = route_target(prices, provider, tier, last, short=short)
@@ -1233,14 +1226,13 @@ def _feature_candidates(con: Any, wsql: str, wparams: list[Any]) -> list[tuple[s
             why = f"{n - distinct:,} of {n:,} prompts repeat exactly (attrs.prompt_hash): observed hit rate {rate:.1%}"
             out.append(("cache", Scenario(f"cache {feature}", Scope([feature] if feature else []),
                                           Levers(cache_hit_rate=round(rate, 6))), why))  # fmt: skip
-    # batchable (no latency need, or a schedule) and output caps, per feature: two grouped scans (by day and
-    # hour; by output length) read in Python, instead of holistic aggregates over every request
+    # batchable (no latency need, or a schedule) and output caps, per feature: SG_HOURS (by day and hour) and
+    # a grouped scan by output length, read in Python, instead of holistic aggregates over every request
     shape: dict[Any, dict[str, Any]] = {}
     for feature, day, hr, k, nb, nl, slow in con.execute(
-        f"""SELECT feature, CAST(ts AS DATE), hour(ts), count(*), count(*) FILTER (WHERE batch), count(latency_ms),
-                   count(*) FILTER (WHERE latency_ms >= ?)
-            FROM requests WHERE {wsql} AND feature IS NOT NULL GROUP BY ALL""",
-        [BATCH_MIN_LATENCY_MS, *wparams],
+        f"""SELECT feature, day, hour, sum(n), coalesce(sum(n) FILTER (WHERE batch), 0),
+                   coalesce(sum(n) FILTER (WHERE timed), 0), coalesce(sum(n) FILTER (WHERE slow), 0)
+            FROM {SG_HOURS} WHERE feature IS NOT NULL GROUP BY ALL"""
     ).fetchall():
         f = shape.setdefault(
             feature, {"n": 0, "batch": 0, "timed": 0, "slow": 0, "days": set(), "hours": {}}
@@ -1290,26 +1282,47 @@ def _feature_candidates(con: Any, wsql: str, wparams: list[Any]) -> list[tuple[s
                 )
             )
     # long agent tasks: stop at the P90 of steps
+    # (the steps per task and feature are kept: the --max-steps candidates are re-priced on their long tasks)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {SG_TASKS} AS SELECT task_id, feature, count(*) AS k, min(ts) AS first
+            FROM requests WHERE {wsql} AND task_id IS NOT NULL GROUP BY ALL""",
+        wparams,
+    )
     for feature, tasks, p50, p90, _p95, longest in con.execute(
         f"""SELECT feature, count(*), median(k), floor(quantile_cont(k, 0.9)), quantile_cont(k, 0.95), max(k)
-            FROM (SELECT arg_min(feature, ts) AS feature, count(*) AS k FROM requests
-                  WHERE {wsql} AND task_id IS NOT NULL GROUP BY task_id)
+            FROM (SELECT arg_min(feature, first) AS feature, CAST(sum(k) AS BIGINT) AS k FROM {SG_TASKS} GROUP BY task_id)
             WHERE feature IS NOT NULL GROUP BY 1 HAVING quantile_cont(k, 0.95) >= ? ORDER BY 1""",
-        [*wparams, STEPS_MIN_P95],
+        [STEPS_MIN_P95],
     ).fetchall():
         if p90 >= 1 and longest > p90:
             why = f"long agent tasks: {tasks:,} tasks, steps median {p50:,.0f}, P90 {p90:,.0f}, max {longest:,}"
             out.append(("max_steps", Scenario(f"stop {feature} tasks at {int(p90)} steps", Scope([feature]),
                                               Levers(max_steps=int(p90))), why))  # fmt: skip
-    # large prefixes not cached: half the smallest common uncached input (its P10) as a cacheable prefix
-    for feature, model, p10, share in con.execute(
-        f"""SELECT feature, model, quantile_cont({_uncached()}, 0.1),
+    # large prefixes not cached: half the smallest common uncached input (its P10) as a cacheable prefix. The
+    # P10 is read only for the feature + model pairs SG_HOURS does not rule out: a pair with more than
+    # ceil((n - 1) x 0.1) requests under the threshold has its P10 under it, and the cached share is its sums'
+    inputs = " + ".join(f"b_{c}" for c, _ in BUCKETS if c != "out")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {SG_PAIRS} AS SELECT feature, model FROM {SG_HOURS}
+            WHERE feature IS NOT NULL AND NOT cache_hit GROUP BY ALL
+            HAVING sum(small) <= ceil((sum(n) - 1) * 0.1)
+               AND coalesce(sum(b_cr) / nullif(sum({inputs}), 0), 0) < ?""",
+        [PREFIX_MAX_CACHED_SHARE],
+    )
+    pairs = con.execute(f"SELECT count(*) FROM {SG_PAIRS}").fetchone()[0]
+    for feature, model, p10, share in (
+        con.execute(
+            f"""SELECT feature, model, quantile_cont({_uncached()}, 0.1),
                    sum(cache_read_tokens) / nullif(sum(input_tokens), 0)
-            FROM requests WHERE {wsql} AND feature IS NOT NULL AND NOT cache_hit GROUP BY ALL
+            FROM requests WHERE {wsql} AND feature IS NOT NULL AND NOT cache_hit
+                 AND (feature, model) IN (SELECT (feature, model) FROM {SG_PAIRS}) GROUP BY ALL
             HAVING quantile_cont({_uncached()}, 0.1) >= ? AND coalesce(sum(cache_read_tokens) / nullif(sum(input_tokens), 0), 0) < ?
             ORDER BY 1, 2""",
-        [*wparams, 2 * PREFIX_MIN_TOKENS, PREFIX_MAX_CACHED_SHARE],
-    ).fetchall():
+            [*wparams, 2 * PREFIX_MIN_TOKENS, PREFIX_MAX_CACHED_SHARE],
+        ).fetchall()
+        if pairs
+        else []
+    ):
         prefix = int(p10 // 2)
         why = (f"P10 of uncached input {p10:,.0f} tokens, {float(share or 0):.0%} of input read from the prompt cache; "
                "assumes a shared prefix of half that (not observed)")  # fmt: skip
@@ -1318,76 +1331,346 @@ def _feature_candidates(con: Any, wsql: str, wparams: list[Any]) -> list[tuple[s
     return out
 
 
-def _routed(
+# ---------------------------------------------------------------- suggest: one pre-aggregation
+#
+# Every candidate is re-priced over one table of the window's requests summed per price key (feature,
+# logged model, host, UTC day, long-context side, batch, cache hit), built once per run, instead of one
+# what-if over every request each. A group's cost is linear in its token sums at one price row (_units),
+# so its cost under routing, batching or a semantic cache is its sums at the scenario's price row. The
+# levers that change rows (output cap, max steps, prompt cache) add, per candidate, the change of the
+# token sums of the rows they touch (one grouped scan each, over those rows only): the scenario's sums
+# are the baseline's plus that change, priced at the same row. Integer units of 1e-24 USD again, so the
+# totals are the same numbers, digit for digit, as `llmcost whatif` gives for the candidate's command.
+
+# SG_HOURS: SG_BASE's groups by hour of the day and latency too, with the last request
+SG_HOURS = "lc_sg_hours"
+SG_BASE = "lc_sg_base"
+SG_PAIRS = "lc_sg_pairs"  # the feature + model pairs whose prefix P10 is read
+SG_DELTA = "lc_sg_delta"
+SG_PARAMS = "lc_sg_params"
+SG_PRICES = "lc_sg_prices"
+SG_PRICES_I = "lc_sg_prices_i"
+SG_TASKS = "lc_sg_tasks"  # the steps per task and feature in the window (_feature_candidates)
+SG_KEYS = "feature, model, host, day, lg, batch, cache_hit"
+
+
+def _sg_keys_sql(thresholds: list[int], r: str = "") -> str:
+    """The price key of request `r`, as SG_KEYS."""
+    return (f"{r}feature AS feature, {r}model AS model, coalesce({r}provider, '') AS host, CAST({r}ts AS DATE) AS day, "
+            f"{_long(thresholds)} AS lg, {r}batch AS batch, {r}cache_hit AS cache_hit")  # fmt: skip
+
+
+def _sg_register(
     con: Any,
     prices: pricing.PriceTable,
-    scenarios: list[Scenario],
-    window: Window,
-    memo: dict[str, Any],
-) -> tuple[dict[str, dict[str, Any]], Any]:
-    """The routing candidates' scope totals, one what-if per target model instead of one per candidate: a
-    routed request's cost depends on nothing but itself, so each candidate's numbers are the sums of its
-    (feature, logged model) rows of a run over all the candidates' features --by feature,model, the same
-    rows its own run would sum. Returns them by name, and the total baseline (the first run reads every
-    request for it)."""
-    by_target: dict[str, list[Scenario]] = {}
-    for s in scenarios:
-        by_target.setdefault(str(s.levers.route_to), []).append(s)
-    out: dict[str, dict[str, Any]] = {}
-    total: Any = None
-    for target, group in by_target.items():
-        scope = Scope(sorted({f for s in group for f in s.scope.features}))
-        res = run(con, prices, Scenario("route", scope, Levers(route_to=target)), by=["feature", "model"],
-                  window=window, scope_only=bool(out), memo=memo)  # fmt: skip
-        if not out:
-            total = res.doc["totals"]["baseline_cost_usd"]
-        rows = {(r["feature"], r["model"]): r for r in res.rows}
-        for s in group:
-            # --by model groups on the price table's model: the logged names _scope_sql matches for the
-            # candidate's --model (those resolving to its model) are the one row of that model
-            want = prices.resolve(s.scope.model)
-            cell = (s.scope.features[0], want.id if want is not None else s.scope.model)
-            picked = [rows[cell]] if cell in rows else []
-            t: dict[str, Any] = {"scope_requests": sum(r["scope_requests"] for r in picked)}
-            for key in ("baseline_cost_usd", "scenario_cost_usd"):
-                values = [r[key] for r in picked if r[key] is not None]
-                t[key] = sum(values, Decimal(0)) if values else None
-            _savings(t)
-            out[s.name] = {f"scope_{k}": v for k, v in t.items() if k != "scope_requests"}
-            out[s.name].update(
-                scope_requests=t["scope_requests"],
-                savings_usd=t["savings_usd"],
-                baseline_cost_usd=total,
+    keys: list[tuple[str, str]],
+    targets: list[pricing.Model],
+    thresholds: list[int],
+) -> list[int]:
+    """As _register_prices, into tables of suggest's own, with a routed key for every target at once, the
+    long-context side by `thresholds` (those of SG_BASE's `lg`) and any more the rows have: returns them."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {SG_PRICES} ({pricing.PRICE_COLUMNS})")
+    rows = pricing.price_rows(prices, keys)
+    for t in targets:
+        rows += pricing.price_rows(prices, [(ROUTED_PREFIX + t.id, "")], as_model=t)
+    if rows:
+        con.executemany(f"INSERT INTO {SG_PRICES} VALUES ({pricing.PRICE_MARKS})", rows)
+    thresholds = sorted(
+        set(thresholds)
+        | {
+            int(r[0])
+            for r in con.execute(
+                f"SELECT DISTINCT long_threshold FROM {SG_PRICES} WHERE long_threshold IS NOT NULL"
+            ).fetchall()
+        }
+    )
+    ints = ", ".join(
+        f"CAST(r_{k}::DECIMAL(38,9) * {GIGA} AS BIGINT) AS r_{k}, CAST(l_{k}::DECIMAL(38,9) * {GIGA} AS BIGINT) AS l_{k}"
+        for _, k in BUCKETS
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {SG_PRICES_I} AS
+            SELECT model, host, model_id, valid_from, valid_to, {ints}, CAST(batch_factor::DECIMAL(38,9) * {GIGA} AS BIGINT) AS bf,
+                   list_position(?, long_threshold) AS long_pos
+            FROM {SG_PRICES}""",
+        [thresholds],
+    )
+    return thresholds
+
+
+def _sg_thresholds(prices: pricing.PriceTable) -> list[int]:
+    """Every long-context threshold of the price table: `lg` counts those below the input, so a price row's
+    side is known (lg >= its position) whichever rows the candidates join."""
+    return sorted(
+        {
+            v.long_context_threshold
+            for m in prices.models.values()
+            for v in m.versions
+            if v.long_context_threshold is not None
+        }
+    )
+
+
+def _sg_base(con: Any, thresholds: list[int], wsql: str, wparams: list[Any]) -> None:
+    """The window's requests summed per price key: requests and the baseline's token buckets (b_*); SG_HOURS
+    the same per hour of the day and latency too (what the candidates are found in)."""
+    sums = ", ".join(f"sum({e}) AS b_{c}" for (c, _), e in zip(BUCKETS, _SG_TOKENS, strict=True))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {SG_HOURS} AS
+            SELECT {_sg_keys_sql(thresholds)}, hour(ts) AS hour, latency_ms IS NOT NULL AS timed,
+                   latency_ms >= {BATCH_MIN_LATENCY_MS} AS slow, count(*) AS n, {sums}, max(ts) AS last,
+                   count(*) FILTER (WHERE {_uncached()} < {2 * PREFIX_MIN_TOKENS}) AS small
+            FROM requests WHERE {wsql} GROUP BY ALL""",
+        wparams,
+    )
+    resum = ", ".join(f"sum(b_{c}) AS b_{c}" for c, _ in BUCKETS)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {SG_BASE} AS SELECT {SG_KEYS}, sum(n) AS n, {resum} FROM {SG_HOURS} GROUP BY ALL"
+    )
+
+
+_SG_TOKENS = (
+    _uncached(),
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+)
+
+
+def _sg_params(con: Any, rows: list[tuple[Any, ...]], columns: str) -> None:
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {SG_PARAMS} ({columns})")
+    if rows:
+        con.executemany(f"INSERT INTO {SG_PARAMS} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+
+
+def _sg_deltas(
+    con: Any,
+    thresholds: list[int],
+    wsql: str,
+    wparams: list[Any],
+    caps: list[tuple[int, str, int]],
+    steps: list[tuple[int, str, int]],
+    prefixes: list[tuple[int, str, str, int, str]],
+) -> None:
+    """SG_DELTA: per candidate and price key, how its lever changes the token sums (d_*) of the rows it
+    touches. caps and steps: (candidate, feature, N); prefixes: (candidate, feature, logged model, P, ttl)."""
+    cols = ", ".join(f"d_{c} HUGEINT" for c, _ in BUCKETS)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {SG_DELTA} (cand INTEGER, feature VARCHAR, model VARCHAR, host VARCHAR,
+            day DATE, lg INTEGER, batch BOOLEAN, cache_hit BOOLEAN, {cols})"""
+    )
+    keys = _sg_keys_sql(thresholds, "r.")
+    if caps:  # 4. output above N is cut: d_out = least(out, N) - out on the rows above N
+        _sg_params(con, caps, "cand INTEGER, feature VARCHAR, lim BIGINT")
+        con.execute(
+            f"""INSERT INTO {SG_DELTA}
+                SELECT c.cand, {keys}, 0, 0, 0, 0, sum(c.lim - r.output_tokens)
+                FROM requests r JOIN {SG_PARAMS} c ON r.feature = c.feature
+                WHERE ({wsql}) AND r.output_tokens > c.lim GROUP BY ALL""",
+            wparams,
+        )
+    if (
+        steps
+    ):  # 1. the steps after N of each task, in step then time order, are dropped: d = -tokens (only
+        # the tasks of more than N steps, from SG_TASKS, are ordered, each one by a number: one (feature,
+        # task_id) of SG_TASKS)
+        _sg_params(con, steps, "cand INTEGER, feature VARCHAR, lim BIGINT")
+        minus = ", ".join(f"-sum({e})" for e in _SG_TOKENS)
+        con.execute(
+            f"""INSERT INTO {SG_DELTA}
+                SELECT cand, {keys}, {minus} FROM (
+                    SELECT c.cand, c.lim, r.feature, r.model, r.provider, r.ts, r.batch, r.cache_hit, r.input_tokens,
+                           r.cache_read_tokens, r.cache_write_tokens, r.cache_write_1h_tokens, r.output_tokens,
+                           row_number() OVER (PARTITION BY c.tid ORDER BY r.step NULLS LAST, r.ts, r.request_id) AS k
+                    FROM requests r JOIN (SELECT row_number() OVER () AS tid, t.task_id, c.* FROM {SG_TASKS} t JOIN {SG_PARAMS} c
+                                          ON t.feature = c.feature WHERE t.k > c.lim) c
+                         ON r.task_id = c.task_id AND r.feature = c.feature
+                    WHERE {wsql}) r
+                WHERE k > lim GROUP BY ALL""",
+            wparams,
+        )
+    if prefixes:  # 5. a prefix of P uncached tokens is read while the cache is warm, else written
+        _sg_params(
+            con, prefixes, "cand INTEGER, feature VARCHAR, model VARCHAR, lim BIGINT, ttl VARCHAR"
+        )
+        written = {
+            "5m": ("coalesce(sum(p) FILTER (WHERE NOT warm), 0)", "0"),
+            "1h": ("0", "coalesce(sum(p) FILTER (WHERE NOT warm), 0)"),
+        }
+        for ttl, (cw, cw1) in written.items():
+            con.execute(
+                f"""INSERT INTO {SG_DELTA}
+                    SELECT cand, {SG_KEYS}, -sum(p), coalesce(sum(p) FILTER (WHERE warm), 0), {cw}, {cw1}, 0 FROM (
+                        SELECT c.cand, {keys}, least({_uncached("r.")}, c.lim) AS p,
+                               coalesce(epoch(r.ts) - epoch(lag(r.ts) OVER (PARTITION BY r.feature, r.model ORDER BY r.ts, r.request_id)) <= {TTLS[ttl]}, false) AS warm
+                        FROM requests r JOIN {SG_PARAMS} c ON r.feature = c.feature AND r.model = c.model
+                        WHERE ({wsql}) AND c.ttl = ? AND NOT r.cache_hit)
+                    GROUP BY ALL""",
+                [*wparams, ttl],
             )
+
+
+def _sg_price(
+    con: Any, scope: str, params: list[Any], *, scen: str, smodel: str = "a.model", shost: str = "a.host",
+    delta: int | None = None,
+) -> tuple[int, Any, Any]:  # fmt: skip
+    """(requests, baseline, scenario) of the SG_BASE rows in `scope` (plus candidate `delta`'s SG_DELTA
+    rows): `scen` is the scenario's cost of a group in 1e-24 USD at price row `q` (its sums are a.s_*)."""
+    same = ", ".join(f"b_{c} AS s_{c}" for c, _ in BUCKETS)
+    src = f"SELECT *, {same} FROM {SG_BASE} WHERE coalesce({scope}, false)"
+    if delta is not None:
+        zeros = ", ".join(f"0 AS b_{c}, d_{c} AS s_{c}" for c, _ in BUCKETS)
+        src += f" UNION ALL BY NAME SELECT {SG_KEYS}, 0 AS n, {zeros} FROM {SG_DELTA} WHERE cand = {int(delta)}"
+    base = f"CASE WHEN p.model_id IS NULL THEN NULL WHEN a.cache_hit THEN 0 ELSE {_units('b', 'p', 'lg', f'CASE WHEN a.batch THEN p.bf ELSE {GIGA} END')} END"
+    on = "a.day >= {0}.valid_from AND a.day < {0}.valid_to"
+    sql = f"""
+        SELECT coalesce(sum(n), 0), {pricing.sum_cost_sql("b24", NO_USD, unit=USD_24)}, {pricing.sum_cost_sql("s24", NO_USD, unit=USD_24)}
+        FROM (SELECT a.n, {base} AS b24,
+                     CASE WHEN p.model_id IS NULL OR q.model_id IS NULL THEN NULL ELSE {scen} END AS s24
+              FROM ({src}) a
+              LEFT JOIN {SG_PRICES_I} p ON p.model = a.model AND p.host = a.host AND {on.format("p")}
+              LEFT JOIN {SG_PRICES_I} q ON q.model = {smodel} AND q.host = {shost} AND {on.format("q")})"""
+    n, b, s = con.execute(sql, params).fetchone()
+    return int(n), b, s
+
+
+def _sg_semantic(con: Any, lv: Levers) -> tuple[int, int, bool]:
+    """_semantic_cache over suggest's price rows (the logged names: those a cache candidate's run has)."""
+    k, lookup = con.execute(
+        f"SELECT CAST(CAST(? AS DECIMAL(12,9))::DECIMAL(38,9) * {GIGA} AS BIGINT), "
+        f"CAST(CAST(? AS DECIMAL(18,9))::DECIMAL(38,9) * {GIGA} AS BIGINT)",
+        [str(1 - Decimal(str(lv.cache_hit_rate))), str(Decimal(str(lv.cache_lookup_cost)))],
+    ).fetchone()
+    exact = con.execute(
+        f"SELECT coalesce(bool_and(bf * CAST(? AS HUGEINT) % {GIGA} = 0), true) FROM {SG_PRICES_I} WHERE NOT starts_with(model, ?)",
+        [k, ROUTED_PREFIX],
+    ).fetchone()[0]
+    return int(k), int(lookup) * 10**15, bool(exact)
+
+
+def _suggest_totals(
+    con: Any,
+    prices: pricing.PriceTable,
+    candidates: list[tuple[str, Scenario, str]],
+    window: Window,
+    keys: list[tuple[str, str]],
+    memo: dict[str, Any],
+    thresholds: list[int],
+) -> tuple[dict[str, dict[str, Any]], Any]:
+    """Each candidate's scope totals (scope_requests, scope_baseline/scenario/savings_usd) by name, and the
+    window's baseline, from one pre-aggregation (see above). A semantic-cache candidate whose x (1 - R)
+    must be rounded per request, and a prompt-cache candidate whose rows another one already has, are
+    re-priced by `run` instead."""
+    wsql, wparams = window.sql()
+    targets: dict[str, pricing.Model] = {}
+    for lever, s, _ in candidates:
+        if lever == "route":
+            t = pricing.route_target(prices, str(s.levers.route_to))
+            if t is None:
+                raise LlmcostError(f"--route-to {s.levers.route_to!r} has no price")
+            targets[t.id] = t
+    more = _sg_register(con, prices, keys, list(targets.values()), thresholds)
+    if more != thresholds:  # a price row of a model outside the table's list: lg counts them all
+        thresholds = more
+        _sg_base(con, thresholds, wsql, wparams)
+    scopes = [_scope_sql(con, prices, s.scope, memo) for _, s, _ in candidates]
+    caps, steps, prefixes, slow = [], [], [], []
+    taken: set[tuple[Any, Any]] = set()
+    for i, (lever, s, _) in enumerate(candidates):
+        lv = s.levers
+        if lever == "cap":
+            caps.append((i, s.scope.features[0], int(lv.max_output_tokens or 0)))
+        elif lever == "max_steps":
+            steps.append((i, s.scope.features[0], int(lv.max_steps or 0)))
+        elif lever == "prompt_cache":
+            cells = con.execute(
+                f"SELECT DISTINCT feature, model FROM {SG_BASE} WHERE coalesce({scopes[i][0]}, false)",
+                scopes[i][1],
+            ).fetchall()
+            if taken.intersection(cells):
+                slow.append(i)
+                continue
+            taken.update(cells)
+            prefixes += [(i, f, m, int(lv.prompt_cache or 0), lv.cache_ttl) for f, m in cells]
+    _sg_deltas(con, thresholds, wsql, wparams, caps, steps, prefixes)
+    logged = f"CASE WHEN a.batch THEN q.bf ELSE {GIGA} END"
+    out: dict[str, dict[str, Any]] = {}
+    for i, (lever, s, _) in enumerate(candidates):
+        scope, sparams = scopes[i]
+        lv = s.levers
+        kw: dict[str, Any] = {
+            "scen": f"CASE WHEN a.cache_hit THEN 0 ELSE {_units('s', 'q', 'lg', logged)} END"
+        }
+        if lever == "route":
+            t = pricing.route_target(prices, str(lv.route_to))
+            assert t is not None
+            kw["smodel"], kw["shost"] = literal(ROUTED_PREFIX + t.id), "''"
+        elif lever == "batch":
+            kw["scen"] = f"CASE WHEN a.cache_hit THEN 0 ELSE {_units('s', 'q', 'lg', 'q.bf')} END"
+        elif lever == "cache":
+            k, lookup, exact = _sg_semantic(con, lv)
+            if not exact:
+                slow.append(i)
+                continue
+            mult = f"CASE WHEN a.batch THEN q.bf * CAST({k} AS HUGEINT) // {GIGA} ELSE {k} END"
+            kw["scen"] = (
+                f"(CASE WHEN a.cache_hit THEN 0 ELSE {_units('s', 'q', 'lg', mult)} END + a.n * CAST({lookup} AS HUGEINT))"
+            )
+        elif lever in ("cap", "max_steps", "prompt_cache"):
+            if i in slow:
+                continue
+            kw["delta"] = i
+        else:
+            slow.append(i)
+            continue
+        n, b, sc = _sg_price(con, scope, sparams, **kw)
+        sums: dict[str, Any] = {"baseline_cost_usd": b, "scenario_cost_usd": sc}
+        _savings(sums)
+        out[s.name] = {
+            "scope_requests": n,
+            **{
+                f"scope_{k}": sums[k]
+                for k in ("baseline_cost_usd", "scenario_cost_usd", "savings_usd", "savings_pct")
+            },
+        }
+    for i in slow:
+        s = candidates[i][1]
+        own = run(con, prices, s, window=window, scope_only=True, memo=memo).doc["totals"]
+        out[s.name] = {
+            k: own[k]
+            for k in (
+                "scope_requests",
+                "scope_baseline_cost_usd",
+                "scope_scenario_cost_usd",
+                "scope_savings_usd",
+                "scope_savings_pct",
+            )
+        }
+    total = _sg_price(con, "TRUE", [], scen="0")[1]
     return out, total
 
 
 def suggest(con: Any, prices: pricing.PriceTable, *, window: Window | None = None) -> CompareResult:
     """Candidate levers found in the data, each re-priced as a scenario, ranked by savings."""
     window = window or Window()
-    pricing.install(con, prices)
     wsql, wparams = window.sql()
-    candidates = _route_candidates(con, prices, wsql, wparams) + _feature_candidates(
-        con, wsql, wparams
-    )
+    thresholds = _sg_thresholds(prices)
+    _sg_base(con, thresholds, wsql, wparams)
+    keys = con.execute(
+        f"SELECT DISTINCT model, host FROM {SG_BASE} WHERE model IS NOT NULL ORDER BY 1, 2"
+    ).fetchall()
+    pricing.install(con, prices, keys=keys)
+    candidates = _route_candidates(con, prices) + _feature_candidates(con, wsql, wparams)
     revenue = _revenue(con, [], window)
     total_revenue = revenue[0] if revenue is not None else None
     rows = []
     # the model names and the revenue are the same for every candidate
-    memo: dict[str, Any] = {"revenue:": revenue}
-    routed, total_base = _routed(
-        con, prices, [s for lever, s, _ in candidates if lever == "route"], window, memo
-    )
+    memo: dict[str, Any] = {"revenue:": revenue, "names": sorted({m for m, _ in keys})}
+    totals, total_base = _suggest_totals(con, prices, candidates, window, keys, memo, thresholds)
     for lever, s, why in candidates:
-        if lever == "route":
-            t = routed[s.name]
-        else:
-            # the first run reads every request (the total baseline); the others only their scope
-            t = run(
-                con, prices, s, window=window, scope_only=total_base is not None, memo=memo
-            ).doc["totals"]
-        if total_base is None:
-            total_base = t["baseline_cost_usd"]
+        t = totals[s.name]
+        t["savings_usd"] = t["scope_savings_usd"]
         t["savings_pct"] = _pct(t["scope_savings_usd"], total_base)
         if t["savings_usd"] is not None and t["savings_usd"] > 0:
             rows.append({"name": s.name, "lever": lever, "why": why, "scenario": {"scope": _asdict(s.scope), "levers": _asdict(s.levers)},
@@ -1480,7 +1763,7 @@ def estimate(
         raise LlmcostError(
             f"unknown --tier {tier!r}", hint=f"choose from {', '.join(pricing.TIERS)}"
         )
-    when = when or datetime.now(UTC).replace(tzinfo=None)
+    when = when or now()
     chosen: list[pricing.Model] = []
     for name in models or []:
         m = prices.resolve(name)

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from llmcost.errors import InputError
-from llmcost.ingest import formats
+from llmcost.ingest import formats, registry
 from llmcost.ingest.sources import ChunkReader, Source, expand, open_binary, read_head
 from llmcost.store import writes
 from llmcost.store.sql import literal
@@ -81,13 +81,13 @@ def detect(source: Source) -> formats.Format | None:
     head = read_head(source)
     if not head.strip():
         return None
-    for fmt in formats.ordered():
+    for fmt in registry.ordered():
         try:
             if fmt.sniff(head, source):
                 return fmt
         except (ValueError, RecursionError, csv.Error):
             continue  # a head this format's test cannot even read is not of this format
-    names = ", ".join(f.name for f in formats.ordered())
+    names = ", ".join(f.name for f in registry.ordered())
     raise InputError(
         f"cannot recognise the format of {source.name} (tried: {names})",
         hint="force one with --as NAME; `llmcost ingest --list-formats` describes them",
@@ -95,9 +95,9 @@ def detect(source: Source) -> formats.Format | None:
 
 
 def forced_format(name: str) -> formats.Format:
-    fmt = formats.get(name)
+    fmt = registry.get(name)
     if fmt is None:
-        names = ", ".join(f.name for f in formats.ordered())
+        names = ", ".join(f.name for f in registry.ordered())
         raise InputError(f"unknown format {name!r} for --as", hint=f"choose one of: {names}")
     return fmt
 

@@ -46,6 +46,9 @@ ALIASES: dict[str, list[str]] = {
 }
 # Objects read with their vendor's semantics; and text fields (kept only with --keep-text).
 NESTED = ["usage", "usageMetadata", "response.usage"]
+# A line nested deeper than this is rejected (Python's own JSON reader, which some formats use,
+# gives up near 1000 levels; no log needs more than a few dozen).
+MAX_DEPTH = 256
 TEXT_FIELDS = {
     "prompt": ["prompt", "messages", "input_text"],
     "response": ["completion", "output_text"],

@@ -40,7 +40,6 @@ import itertools
 import json
 import os
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ from typing import Any
 from llmcost.ingest import canonical, sources
 from llmcost.ingest.formats import Job
 from llmcost.store import writes
+from llmcost.store.parts import part_dir
 from llmcost.store.sql import ident, literal
 
 ENABLED = True
@@ -198,7 +198,7 @@ def load(job: Job, kind: str) -> writes.Counts | None:
     con = job.con
     threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
     order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
-    tmp = _part_dir(con)
+    tmp = part_dir(con)
     if not _room_for_parts(tmp, before.st_size):
         tmp.rmdir()
         return None  # the line path needs no copy of the file
@@ -321,23 +321,19 @@ def _insert(
     parse = canonical.parse_sql(
         source, job.keep_text, frozenset(columns) & canonical.TOP_KEYS, columns, text_columns
     )
-    names = ", ".join(writes.REQUEST_COLUMNS)
-    values = ", ".join(
-        {"source_kind": "$kind", "rid_hash": "hash($kind, request_id)", "file_id": "$file"}.get(
-            c, c
-        )
-        for c in writes.REQUEST_COLUMNS
-    )
+    values = {"source_kind": "$kind", "rid_hash": "hash($kind, request_id)", "file_id": "$file"}
     # every row goes in; a rejected line or one without an id (both need the line's text, which
     # this path does not keep) stops the statement, and the line path takes the file. The rows
     # carry their line numbers: their order in the table does not matter, and not keeping it lets
     # every thread insert.
     con.execute("SET preserve_insertion_order = false")  # `load` restores it
     (inserted,) = con.execute(
-        f"""INSERT INTO requests ({names})
-            SELECT {values} FROM ({parse})
+        writes.insert_requests_sql(
+            f"""({parse})
             WHERE CASE WHEN reason IS NOT NULL OR request_id IS NULL{_deep_attrs()}
                        THEN error('line ' || line_no || ' needs the line-by-line path') ELSE true END""",
+            values,
+        ),
         {"kind": kind, "file": job.file_id},
     ).fetchone()
     return int(inserted)
@@ -380,13 +376,11 @@ def _touch(columns: tuple[str, ...], keep_text: bool) -> str:
 
 def _deep_attrs() -> str:
     """A condition on a row's `attrs` (its unmapped values) that may be nested too deep: as many
-    brackets as `requests_log.MAX_DEPTH`. The line path then measures the line and rejects it,
+    brackets as `canonical.MAX_DEPTH`. The line path then measures the line and rejects it,
     or loads it. A short `attrs` (most) costs one length, which costs nothing to read."""
-    from llmcost.ingest.requests_log import MAX_DEPTH
-
     return (
-        f" OR (strlen(attrs) >= {2 * MAX_DEPTH} AND strlen(attrs)"
-        f" - strlen(replace(replace(attrs, '[', ''), '{{', '')) >= {MAX_DEPTH})"
+        f" OR (strlen(attrs) >= {2 * canonical.MAX_DEPTH} AND strlen(attrs)"
+        f" - strlen(replace(replace(attrs, '[', ''), '{{', '')) >= {canonical.MAX_DEPTH})"
     )
 
 
@@ -590,50 +584,3 @@ def _drop_duplicates(con: Any, file_id: int, kind: str) -> int:
         {"file": file_id, "kind": kind},
     ).fetchone()
     return int(deleted)
-
-
-PARTS_PREFIX = "llmcost-parts-"
-
-
-def _part_dir(con: Any) -> Path:
-    """A fresh folder for the part files, where DuckDB spills its own temporary data (beside the
-    database by default), else the system's temporary folder. Its name carries this process's
-    id, so that a later run can tell a killed run's folder (`clean_stale_parts`)."""
-    prefix = f"{PARTS_PREFIX}{os.getpid()}-"
-    root = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
-    if root:
-        try:
-            Path(root).mkdir(parents=True, exist_ok=True)
-            return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
-        except OSError:
-            pass
-    return Path(tempfile.mkdtemp(prefix=prefix))
-
-
-def clean_stale_parts(con: Any) -> int:
-    """Remove the part folders of runs that were killed (their process is gone), beside the
-    database and in the system's temporary folder; returns how many. A run that ends in any
-    other way removes its own."""
-    root = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
-    removed = 0
-    for folder in {Path(root) if root else None, Path(tempfile.gettempdir())} - {None}:
-        try:
-            found = list(folder.glob(PARTS_PREFIX + "*"))  # type: ignore[union-attr]
-        except OSError:
-            continue
-        for stale in found:
-            pid = stale.name[len(PARTS_PREFIX) :].split("-", 1)[0]
-            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-                shutil.rmtree(stale, ignore_errors=True)
-                removed += 1
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # someone else's process
-    return True

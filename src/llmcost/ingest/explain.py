@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from llmcost.errors import InputError
-from llmcost.ingest import formats
+from llmcost.ingest import registry
 from llmcost.ingest.sources import Source, expand, open_binary
 
 FIELDS = ["request_id", "ts", "provider", "model", "user_id", "customer_id", "feature", "task_id",
@@ -62,7 +62,7 @@ def explain(
         finally:
             con.close()
         records = _records(sample)
-    fmt = formats.get(result.format)
+    fmt = registry.get(result.format)
     origins = _origins(result.format, records, mapping or {})
     lines = []
     for row in requests:
@@ -204,40 +204,3 @@ def _origin_of(field: str, origin: dict[str, str], fmt: str) -> str:
     if field == "status":
         return "default"
     return "default"
-
-
-def view(doc: dict[str, Any]) -> Any:
-    """The explanation as tables: one per record."""
-    from llmcost.documents import Column, Table
-    from llmcost.views import SimpleResult
-
-    tables = []
-    for rec in doc["records"]:
-        rows = [
-            {"field": f["field"], "value": _show(f["value"]), "from": f["from"]}
-            for f in rec["fields"]
-        ]
-        rows.append(
-            {
-                "field": "attrs",
-                "value": _show(rec["attrs"]) if rec["attrs"] else "—",
-                "from": "everything not mapped (text dropped)",
-            }
-        )
-        tables.append(
-            Table(f"line {rec['line']}", [Column("field"), Column("value"), Column("from")], rows)
-        )
-    if doc["rejects"]:
-        tables.append(
-            Table("rejected", [Column("line", kind="int"), Column("reason")],
-                  [{"line": r["line"], "reason": r["reason"]} for r in doc["rejects"]])
-        )  # fmt: skip
-    lines = [f"{doc['path']}: format {doc['format']} ({doc['format_description']})"]
-    if doc["mapping"]:
-        lines.append("mapping: " + ", ".join(f"{k}={v}" for k, v in doc["mapping"].items()))
-    return SimpleResult(doc, tables, lines)
-
-
-def _show(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 80 else text[:77] + "..."

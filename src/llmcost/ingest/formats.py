@@ -1,7 +1,8 @@
 """The registry of input formats: each knows how to recognise a file and how to load it.
 
 A format's `load` only parses: it turns the file into canonical records and hands them to the
-store's writers. Adding a source means adding a module with a `Format` and registering it here.
+store's writers. Adding a source means adding a module with a `Format` that registers itself here
+(`register`); ingest/registry.py imports every such module and answers which formats there are.
 """
 
 from __future__ import annotations
@@ -75,31 +76,3 @@ def first_records(head: bytes, limit: int = 5) -> list[Any]:
 
 def first_line(head: bytes) -> str:
     return head.decode("utf-8", errors="replace").lstrip("\ufeff").split("\n", 1)[0].strip("\r")
-
-
-def ordered() -> list[Format]:
-    _load_builtin()
-    return sorted(REGISTRY.values(), key=lambda f: f.priority)
-
-
-def get(name: str) -> Format | None:
-    _load_builtin()
-    return REGISTRY.get(name)
-
-
-_loaded = False
-
-
-def _load_builtin() -> None:
-    """Import every format module once; importing one registers it."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    import importlib
-    import pkgutil
-
-    from llmcost.ingest import adapters, requests_log, revenue  # noqa: F401
-
-    for info in pkgutil.iter_modules(adapters.__path__):
-        importlib.import_module(f"{adapters.__name__}.{info.name}")

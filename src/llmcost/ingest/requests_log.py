@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from llmcost import tokens
 from llmcost.ingest import canonical, sources
 from llmcost.ingest.formats import Format, Job, first_records, register
 from llmcost.ingest.sources import (
@@ -60,9 +61,7 @@ def chunk_table(data: bytes, first_line_no: int) -> tuple[Any, int]:
     return table, n
 
 
-# A line nested deeper than this is rejected (Python's own JSON reader, which some formats use,
-# gives up near 1000 levels; no log needs more than a few dozen).
-MAX_DEPTH = 256
+MAX_DEPTH = canonical.MAX_DEPTH
 
 
 def _suspect(data: bytes, lines: Any) -> bool:
@@ -178,9 +177,7 @@ def load_table(
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {canonical.parse_sql(CHUNK_VIEW, job.keep_text, present)}"
     )
-    from llmcost.tokens import fill_missing_counts  # lines with text but no token counts (SPEC §2)
-
-    fill_missing_counts(con, STAGE, job.keep_text)
+    fill_missing_counts(con, STAGE, job.keep_text)  # lines with text but no token counts (SPEC §2)
     number_made_ids(con, STAGE, job.file_id)
     if not job.keep_text:
         from llmcost.ingest import text  # a reject keeps no prompt or answer (SPEC §3)
@@ -368,3 +365,48 @@ FORMAT = register(
         priority=900,
     )
 )
+
+
+def fill_missing_counts(con: Any, stage: str, keep_text: bool) -> int:
+    """Re-parse staged rejects 'no token counts' that carry prompt/completion text, with counted tokens.
+
+    Runs between `canonical.parse_sql` and the commit: the re-parsed rows replace the rejects in
+    `stage`, marked estimated. Returns how many lines were filled in.
+    """
+    rows = con.execute(
+        f"SELECT line_no, line FROM {stage} WHERE reason LIKE ?", [tokens.NO_COUNTS]
+    ).fetchall()
+    if not rows:
+        return 0
+    try:
+        import tiktoken  # noqa: F401  (ingest works without it: such lines then stay rejected)
+    except ImportError:
+        return 0
+    filled = [(n, new) for n, line in rows if (new := tokens.with_counts(line)) is not None]
+    if not filled:
+        return 0
+    import pyarrow as pa
+
+    originals = dict(rows)  # a reject still shows the line as the file had it
+
+    chunk = pa.table(
+        {
+            "line_no": pa.array([n for n, _ in filled], pa.int64()),
+            "line": pa.array([t for _, t in filled], pa.large_string()),
+            "raw": pa.array([originals[n] for n, _ in filled], pa.large_string()),
+            "pre_reason": pa.nulls(len(filled), pa.string()),
+        }
+    )
+    con.register("lc_estimate_chunk", chunk)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE lc_estimated AS {canonical.parse_sql('lc_estimate_chunk', keep_text)}"
+        )
+    finally:
+        con.unregister("lc_estimate_chunk")
+    con.execute("UPDATE lc_estimated SET estimated = reason IS NULL")
+    # the counted fields are ours, not the user's: keep attrs as the line had it
+    con.execute(f"DELETE FROM {stage} WHERE line_no IN (SELECT line_no FROM lc_estimated)")
+    con.execute(f"INSERT INTO {stage} BY NAME SELECT * FROM lc_estimated")
+    con.execute("DROP TABLE lc_estimated")
+    return len(filled)

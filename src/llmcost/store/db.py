@@ -89,7 +89,7 @@ def connect(path: Path | str, *, memory_limit: str | None = None, read: bool = F
     if not _is_read_only(con):
         migrate(con)
         if target != ":memory:":
-            from llmcost.ingest.direct import clean_stale_parts
+            from llmcost.store.parts import clean_stale_parts
 
             clean_stale_parts(con)
     return con

@@ -109,6 +109,14 @@ def forget_paths(con: Any, paths: list[str]) -> dict[str, int]:
     return gone
 
 
+def insert_requests_sql(source: str, values: dict[str, str], *, prefix: str = "") -> str:
+    """The one INSERT INTO requests: each of REQUEST_COLUMNS as PREFIX+name from SOURCE (what
+    follows FROM: a table or subquery, with any WHERE), or as the expression VALUES gives for it."""
+    cols = ", ".join(REQUEST_COLUMNS)
+    select = ", ".join(values.get(c, f"{prefix}{c}") for c in REQUEST_COLUMNS)
+    return f"INSERT INTO requests ({cols}) SELECT {select} FROM {source}"
+
+
 def commit_staged_requests(
     con: Any, stage: str, *, file_id: int, kind: str, read_rejected: tuple[int, int] | None = None
 ) -> Counts:
@@ -126,22 +134,15 @@ def commit_staged_requests(
             f"INSERT INTO rejects SELECT ?, line_no, reason, line FROM {stage} WHERE reason IS NOT NULL",
             [file_id],
         )
-    cols = ", ".join(REQUEST_COLUMNS)
-    select = ", ".join(
-        {"source_kind": "?", "file_id": "?"}.get(c, f"s.{c}") for c in REQUEST_COLUMNS
-    )
-    # an INSERT answers with the number of rows it inserted: no count of requests before and after
-    (loaded,) = con.execute(
-        f"""
-        INSERT INTO requests ({cols})
-        SELECT {select}
-        FROM (SELECT *, hash(?, request_id) AS rid_hash FROM {stage} WHERE reason IS NULL) s
+    source = f"""(SELECT *, hash(?, request_id) AS rid_hash FROM {stage} WHERE reason IS NULL) s
         WHERE s.line_no IN (SELECT min(line_no) FROM {stage} WHERE reason IS NULL GROUP BY request_id)
           AND s.request_id NOT IN (
               SELECT r.request_id FROM requests r
               WHERE r.source_kind = ?
-                AND r.rid_hash IN (SELECT hash(?, request_id) FROM {stage} WHERE reason IS NULL))
-        """,
+                AND r.rid_hash IN (SELECT hash(?, request_id) FROM {stage} WHERE reason IS NULL))"""
+    # an INSERT answers with the number of rows it inserted: no count of requests before and after
+    (loaded,) = con.execute(
+        insert_requests_sql(source, {"source_kind": "?", "file_id": "?"}, prefix="s."),
         [kind, file_id, kind, kind, kind],
     ).fetchone()
     return Counts(read=read, loaded=loaded, rejected=rejected, duplicates=read - rejected - loaded)

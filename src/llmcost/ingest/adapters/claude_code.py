@@ -29,7 +29,8 @@ from llmcost.errors import InputError
 from llmcost.ingest import requests_log
 from llmcost.ingest.formats import Format, Job, first_records, register
 from llmcost.ingest.sources import Source
-from llmcost.store.writes import REQUEST_COLUMNS, Counts
+from llmcost.store import writes
+from llmcost.store.writes import Counts
 
 KIND = "claude_code"
 SEP = ":"  # request_id = message.id:requestId
@@ -477,14 +478,11 @@ class Staged:
         if c.loaded:
             if not self.prepared:
                 # prepared once per group: binding this INSERT cost as much as running it
-                cols = ", ".join(REQUEST_COLUMNS)
-                select = ", ".join(
-                    {"source_kind": f"'{KIND}'", "file_id": "$1"}.get(k, k) for k in REQUEST_COLUMNS
+                insert = writes.insert_requests_sql(
+                    "cc_plan WHERE seq = $2 AND action = 'load'",
+                    {"source_kind": f"'{KIND}'", "file_id": "$1"},
                 )
-                con.execute(
-                    f"PREPARE {INSERT} AS INSERT INTO requests ({cols})"
-                    f" SELECT {select} FROM cc_plan WHERE seq = $2 AND action = 'load'"
-                )
+                con.execute(f"PREPARE {INSERT} AS {insert}")
                 self.prepared = True
             con.execute(f"EXECUTE {INSERT}({int(job.file_id)}, {int(seq)})")
         if c.rejected:

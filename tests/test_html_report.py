@@ -259,7 +259,7 @@ def test_markdown_report_golden(loaded: Path, run_cli: Any) -> None:
 def test_step_summary_is_capped(
     loaded: Path, run_cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from llmcost.render import Column, Table
+    from llmcost.documents import Column, Table
     from llmcost.report.markdown import MAX_CHARS, summary_markdown
 
     summary = loaded / "summary.md"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from llmcost import render
-from llmcost.render import Column, Table
+from llmcost.documents import Column, Table
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 HAIKU = "claude-haiku-4-5"

@@ -21,9 +21,9 @@ from llmcost.errors import LlmcostError
 if TYPE_CHECKING:
     import polars as pl
 
+    from llmcost.documents import Result, Table
     from llmcost.pricing import PriceTable
     from llmcost.query import Window
-    from llmcost.render import Result, Table
 
 When = str | datetime | date | None
 Many = str | Sequence[str] | None

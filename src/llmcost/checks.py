@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from llmcost import query
+from llmcost.documents import Column, Table
 from llmcost.errors import ConfigError
-from llmcost.render import Column, Table, fmt_value
+from llmcost.render import fmt_value
 
 SCHEMA = "llmcost.check/1"
 

@@ -258,6 +258,10 @@ def ingest(
         warn(
             "some lines were rejected: `llmcost ingest --show-rejects` lists them with their reasons"
         )
+    from llmcost.metrics import refresh_rollups  # the first report after an ingest reads them too
+
+    with contextlib.suppress(LlmcostError):  # a bad price file: the next report says so
+        refresh_rollups(con, state.prices())
     for failed in summary.failed:
         warn(f"llmcost: error: {failed.error}")
     if summary.failed:
@@ -403,6 +407,8 @@ def report(
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
     table: TableOpt = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="rows of each table the terminal shows (default 50; 0 for all); other formats hold every row", min=0)] = None,
+    sort: Annotated[str | None, typer.Option("--sort", help="order the terminal's tables by this column (numbers largest first), e.g. margin_usd")] = None,
 ) -> None:  # fmt: skip
     """The P&L: cost per request, task, user, customer and feature; coverage of the price table.
 
@@ -443,7 +449,7 @@ def report(
         extras = series.html_extras(result, con, window, state.settings, state.prices())
         emit(render(HtmlReport(result, extras), fmt, output))
     else:
-        emit(render(result, fmt, output, table=table))
+        emit(render(result, fmt, output, table=table, limit=limit, sort=sort))
     step_summary(summary_markdown(result))
 
 

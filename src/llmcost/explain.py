@@ -23,6 +23,7 @@ from typing import Any
 
 from llmcost import pricing
 from llmcost import revenue as revenue_rule
+from llmcost.documents import Column, Table
 from llmcost.errors import LlmcostError
 from llmcost.query import (
     Window,
@@ -34,7 +35,7 @@ from llmcost.query import (
     parse_when,
     parse_window,
 )
-from llmcost.render import Column, Table, fmt_value
+from llmcost.render import fmt_value
 
 SCHEMA = "llmcost.explain/1"
 BY = ("feature", "customer", "model")

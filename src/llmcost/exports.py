@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from llmcost import pricing
+from llmcost.documents import Column, Table
 from llmcost.errors import LlmcostError
 from llmcost.metrics import group_order
 from llmcost.query import now
-from llmcost.render import Column, Table, fmt_usd_terms, fmt_value, fmt_window
+from llmcost.render import fmt_usd_terms, fmt_value, fmt_window
 
 REPORT_SCHEMA = "llmcost.report/1"
 RECONCILE_SCHEMA = "llmcost.reconcile/1"

@@ -15,10 +15,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmcost import pricing
 from llmcost import revenue as revenue_rule
+from llmcost.documents import Column, Table, fetch_frame, frame_dicts, is_frame
 from llmcost.errors import LlmcostError
 from llmcost.query import (
     LAST_FULL_MONTH,
@@ -42,7 +43,10 @@ from llmcost.query import parse_when as parse_when
 from llmcost.query import parse_where as parse_where
 from llmcost.query import parse_window as parse_window
 from llmcost.query import report_window as report_window
-from llmcost.render import Column, Table, fmt_value, fmt_window
+from llmcost.render import fmt_value, fmt_window
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SCHEMA = "llmcost.report/1"
 ALLOCATIONS = ("requests", "cost", "equal")
@@ -129,15 +133,23 @@ class ReportResult:
     """Everything lives in `doc` (the SPEC §8 JSON); tables() and headline() are views of it, so every
     renderer — terminal, Markdown, CSV, Parquet, HTML — reads the same numbers."""
 
-    doc: dict[str, Any]
+    doc: dict[str, Any]  # the document, its long lists of rows as polars DataFrames (document())
     by: list[str]
-    rows: list[dict[str, Any]]
+    rows: Any  # the --by rows: a polars DataFrame (a list of dicts for the break-even rows)
     coverage: Coverage
     extra_tables: list[Table] = field(default_factory=list)
     # Creates lc_rep (the report's requests, for the HTML charts) when the report did not need it.
     rows_sql: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
+        """The document as plain values (every frame a list of row dicts)."""
+        from llmcost.documents import materialise
+
+        out: dict[str, Any] = materialise(self.doc)
+        return out
+
+    def document(self) -> dict[str, Any]:
+        """The document with its frames, for the writers (llmcost.render.json_document)."""
         return self.doc
 
     def headline(self) -> list[str]:
@@ -337,10 +349,12 @@ def _summary_tables(d: dict[str, Any], has_rev: bool) -> list[Table]:
             _c("margin_usd", "margin", "usd"),
             _c("margin_pct", "margin %", "pct"),
         ]
-    shown = p90["users"][:20]
+    every = Table("P90+ users", user_cols, p90["users"])
+    shown = every.head(20)
     tables.append(Table(
-        f"P90+ users (cost ≥ {fmt_value(p90['threshold_usd'], 'usd')}, the P90 of user totals)", user_cols, shown,
-        note=f"{len(shown)} of {len(p90['users'])} shown; JSON has all" if len(shown) < len(p90["users"]) else "",
+        f"P90+ users (cost ≥ {fmt_value(p90['threshold_usd'], 'usd')}, the P90 of user totals)", user_cols,
+        shown.frame if shown.frame is not None else shown.rows,
+        note=f"{len(shown)} of {len(every)} shown; JSON has all" if len(shown) < len(every) else "",
     ))  # fmt: skip
     if has_rev:
         cust_cols = [
@@ -348,8 +362,13 @@ def _summary_tables(d: dict[str, Any], has_rev: bool) -> list[Table]:
             _c("revenue_usd", "revenue", "usd"), _c("margin_usd", "margin", "usd"), _c("margin_pct", "margin %", "pct"),
             _c("cost_pct_of_revenue", "cost % rev", "pct"),
         ]  # fmt: skip
-        under = [c for c in d["customers"] if c["under_water"]]
-        tables.append(Table(f"customers under water ({len(under)} of {len(d['customers'])})", cust_cols, under,
+        customers = d["customers"]
+        under = (
+            customers.filter("under_water")
+            if is_frame(customers)
+            else [c for c in customers if c["under_water"]]
+        )
+        tables.append(Table(f"customers under water ({len(under)} of {len(customers)})", cust_cols, under,
                             note="inference cost above revenue; `--by customer` lists every customer"))  # fmt: skip
     return tables
 
@@ -545,33 +564,78 @@ def group_order(names: list[str], keys: list[str], cost: str = "cost") -> str:
     return ", ".join([*time, f"{cost} DESC NULLS LAST", *(f"{k} NULLS LAST" for k in keys)])
 
 
-def _group_rows(
+# Every field of a group row, computed in SQL with the operations the row's Python formulas used
+# (_div: a / b * scale, NULL when a or b is NULL or b is 0; _num and _margin: rounding at 1e-9), so
+# the numbers are the same bits: the exact DECIMAL cost becomes a DOUBLE through its decimal text
+# (correctly rounded, as float(Decimal) is), and round(x, 9) is the DOUBLE of printf('%.9f', x)
+# (both correctly rounded). tests/test_documents.py holds the frame to the row-by-row formulas.
+ROUND9 = "CAST(printf('%.9f', {x}) AS DOUBLE)"
+ROW_FIELDS = """
+    requests::BIGINT AS requests, cost_d AS cost_usd,
+    CASE WHEN priced_n <> 0 THEN cost_d / priced_n::DOUBLE END AS cost_per_request_usd,
+    q[1] AS p50_request_usd, q[2] AS p90_request_usd, q[3] AS p99_request_usd,
+    {share} AS share_pct,
+    CASE WHEN in_t <> 0 THEN out_t::DOUBLE / in_t::DOUBLE END AS output_input_ratio,
+    lat_q[1] AS latency_p50_ms, lat_q[2] AS latency_p90_ms, users::BIGINT AS users, tasks::BIGINT AS tasks,
+    CASE WHEN requests <> 0 THEN hits::DOUBLE / requests::DOUBLE * 100 END AS cache_hit_pct,
+    (requests - priced_n)::BIGINT AS unpriced"""
+MARGIN_FIELDS = f"""
+    revenue_usd,
+    CASE WHEN NOT unknown THEN {ROUND9.format(x="revenue_usd - c")} END AS margin_usd,
+    CASE WHEN NOT unknown AND revenue_usd <> 0 THEN (revenue_usd - c) / revenue_usd * 100 END AS margin_pct,
+    CASE WHEN NOT unknown AND revenue_usd <> 0 THEN c / revenue_usd * 100 END AS cost_pct_of_revenue"""
+# A row of a customer with revenue in the window but no request (--by customer): only these fields.
+EXTRA_FIELDS = (
+    "cost_per_request_usd", "p50_request_usd", "p90_request_usd", "p99_request_usd", "share_pct",
+    "output_input_ratio", "latency_p50_ms", "latency_p90_ms", "users", "tasks", "cache_hit_pct",
+)  # fmt: skip
+
+
+def _group_frame(
     con: Any, names: list[str], keys: list[str], allocate: str | None, total_cost: Any,
-    rollups: Rollups | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
+    rollups: Rollups | None = None, *, full_revenue: bool = False,
+) -> pl.DataFrame:  # fmt: skip
+    """One row per group, every field computed in SQL and fetched as Arrow into polars. With
+    `full_revenue` (--by customer, no filter): a customer's whole revenue of the window instead of
+    what is allocated to its requests, and a row for each customer with revenue but no request."""
+    from llmcost.documents import OMIT
+
     stats = rollups.group_stats(names, keys) if rollups is not None else None
-    cur = con.execute(
-        _group_sql(keys, allocate, stats=stats) + " ORDER BY " + group_order(names, keys)
-    )
-    cols = [c[0] for c in cur.description]
-    rows = []
-    for rec in cur.fetchall():
-        r = dict(zip(cols, rec, strict=True))
-        row: dict[str, Any] = {name: r[k] for name, k in zip(names, keys, strict=True)}
-        q = r["q"] or [None, None, None]
-        lat = r["lat_q"] or [None, None]
-        row.update(
-            requests=r["requests"], cost_usd=r["cost"],
-            cost_per_request_usd=_div(r["cost"], r["priced_n"]),
-            p50_request_usd=q[0], p90_request_usd=q[1], p99_request_usd=q[2],
-            share_pct=_div(r["cost"], total_cost, 100) if r["cost"] is not None else None,
-            output_input_ratio=_div(r["out_t"], r["in_t"]), latency_p50_ms=lat[0], latency_p90_ms=lat[1],
-            users=r["users"], tasks=r["tasks"], cache_hit_pct=_div(r["hits"], r["requests"], 100),
-            unpriced=r["requests"] - r["priced_n"],
-        )  # fmt: skip
-        _margin(row, r["revenue"] if allocate else None, r["cost"])
-        rows.append(row)
-    return rows
+    inner = _group_sql(keys, allocate, stats=stats)
+    total = None if total_cost is None else float(total_cost)
+    share = "CASE WHEN cost_d IS NOT NULL AND ?::DOUBLE <> 0 THEN cost_d / ?::DOUBLE * 100 END"
+    params: list[Any] = [total, total]
+    picks = ", ".join(f"{k} AS {_ident(n)}" for n, k in zip(names, keys, strict=True))
+    revenue = "revenue"
+    extra_rows = ""
+    if full_revenue:
+        k = keys[0]
+        inner = f"""SELECT s.* EXCLUDE (revenue), coalesce(fr.revenue, 0) AS revenue, false AS extra
+                    FROM ({inner}) s LEFT JOIN lc_full_rev fr ON s.{k} IS NOT DISTINCT FROM fr.customer_id"""
+        extra_rows = f"""UNION ALL BY NAME
+            SELECT customer_id AS {k}, 0::BIGINT AS requests, 0::BIGINT AS priced_n, NULL::DECIMAL(38,24) AS cost,
+                   revenue, true AS extra
+            FROM lc_full_rev fr WHERE NOT EXISTS (SELECT 1 FROM lc_fine f WHERE sel AND NOT prev
+                                                   AND f.{k} IS NOT DISTINCT FROM fr.customer_id)"""
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE lc_full_rev AS SELECT customer_id, sum(revenue) AS revenue"
+            " FROM lc_rev WHERE NOT prev GROUP BY ALL"
+        )
+    else:
+        inner = f"SELECT *, false AS extra FROM ({inner})"
+    margin = f", {MARGIN_FIELDS}" if allocate is not None else ""
+    omit = "".join(f", extra AS {OMIT}{f}" for f in EXTRA_FIELDS) if full_revenue else ""
+    sql = f"""
+        SELECT {picks}, {ROW_FIELDS.format(share=share)}{margin}{omit}
+        FROM (SELECT *, {ROUND9.format(x=revenue)} AS revenue_usd,
+                     coalesce(cost_d, 0) AS c, cost_d IS NULL AND coalesce(requests, 0) <> 0 AS unknown
+              FROM (SELECT *, CAST(CAST(cost AS VARCHAR) AS DOUBLE) AS cost_d FROM ({inner} {extra_rows})))
+        ORDER BY extra, {group_order(names, keys)}"""
+    return fetch_frame(con, sql, params)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 # Tasks without task_id are one request each: counted, not hashed.
@@ -917,6 +981,43 @@ class Rollups:
         return table
 
 
+# Rebuilt at the end of an ingest (refresh_rollups) in a store that holds rollups, so the first
+# report after that ingest reads them like the second: the groups every P&L asks for (the summary's
+# feature, user and customer views, the margins by customer-month), and any other --by a report
+# stored before. A store no report has read yet (a first ingest) is left as it is: its ingest stays
+# an ingest, and its first report builds what it reads.
+INGEST_GROUPS = ("feature", "user", "customer", "customer,month")
+
+
+def refresh_rollups(con: Any, prices: pricing.PriceTable) -> list[str]:
+    """Bring the store's rollups up to the data's new version: the `--by` reports over every request
+    for INGEST_GROUPS and every other group stored (their rows are listed until the first rebuild
+    drops them). Returns the --by values built: none when the store holds no rollup (or has no
+    rollup tables, or no request), or when every one is already valid (a re-ingest)."""
+    import duckdb
+
+    try:
+        names = [r[0] for r in con.execute("SELECT DISTINCT name FROM report_rollups").fetchall()]
+    except duckdb.CatalogException:
+        return []
+    if not names or not con.execute("SELECT count(*) > 0 FROM requests").fetchone()[0]:
+        return []
+    stored = sorted(n.removeprefix("group:") for n in names if n.startswith("group:"))
+    wanted = list(dict.fromkeys([*INGEST_GROUPS, *stored]))
+    valid = Rollups(con, prices).valid_names
+    if "fine" in valid and all(f"group:{d}" in valid for d in wanted):
+        return []
+    con.execute("SET enable_progress_bar = false")  # it would draw on stdout
+    built = []
+    for dims in wanted:
+        by = parse_by(dims)
+        if _rollups_for(con, prices, by, []) is None:
+            continue
+        report(con, prices, by=by, window=Window())
+        built.append(dims)
+    return built
+
+
 def _drop_temp(con: Any, name: str) -> None:
     """Drop temp table or view `name`: lc_rep and lc_fine are either, from one report to the next."""
     found = con.execute(
@@ -1072,13 +1173,21 @@ def report(
         _margin(totals, revenue, total_cost)
         totals.pop("cost_pct_of_revenue", None)
 
-    rows: list[dict[str, Any]] = []
+    rows: Any = []
     if by:
-        rows = _group_rows(con, by, [f"d{i}" for i in range(len(by))], alloc, total_cost, rollups)
-        if by == ["customer"] or by == ["customer_id"]:
-            rows = _add_unattributed_customers(con, rows, by[0], filters, has_revenue)
+        full = by in (["customer"], ["customer_id"]) and has_revenue and not filters
+        rows = _group_frame(
+            con,
+            by,
+            [f"d{i}" for i in range(len(by))],
+            alloc,
+            total_cost,
+            rollups,
+            full_revenue=full,
+        )
     extra: list[Table] = []
     if by == ["plan"] and has_revenue:
+        rows = frame_dicts(rows)  # the break-even fields join each plan's row
         extra.append(_breakeven(con, rows, target_rules))
 
     drift_logged = _num(cur_t.get("logged_usd"))
@@ -1219,28 +1328,6 @@ def _revenue_total(
     return _num(row[0] or 0)
 
 
-def _add_unattributed_customers(
-    con: Any, rows: list[dict[str, Any]], name: str, filters: list[Filter], has_revenue: bool
-) -> list[dict[str, Any]]:
-    """--by customer without a filter: a customer's whole revenue, including months it made no request."""
-    if not has_revenue or filters:
-        return rows
-    full = dict(
-        con.execute(
-            "SELECT customer_id, sum(revenue) FROM lc_rev WHERE NOT prev GROUP BY ALL"
-        ).fetchall()
-    )
-    seen = set()
-    for row in rows:
-        seen.add(row[name])
-        _margin(row, full.get(row[name], 0.0), row["cost_usd"])
-    for cust in sorted(k for k in full if k not in seen):
-        extra: dict[str, Any] = {name: cust, "requests": 0, "cost_usd": None, "unpriced": 0}
-        _margin(extra, full[cust], None)
-        rows.append(extra)
-    return rows
-
-
 def _tasks(
     con: Any, where: str, *, by_feature: bool = True, rollups: Rollups | None = None
 ) -> list[dict[str, Any]]:
@@ -1336,7 +1423,7 @@ def _fill_summary(
     )
     doc["summary"] = _summary(cur_m, prev_m, targets)
     doc["tasks"] = task_rows
-    doc["features"] = _group_rows(
+    doc["features"] = _group_frame(
         con, ["feature"], ["feature"], alloc, doc["totals"]["cost_usd"], rollups
     )
     doc["months"] = _months(con, has_revenue, filters, alloc)
@@ -1401,30 +1488,28 @@ def _drift_pct(computed: Any, logged: float | None) -> float | None:
 
 
 def _p90_users(con: Any, alloc: str | None, rollups: Rollups | None = None) -> dict[str, Any]:
+    """Users whose cost reaches the P90 of user totals, costliest first, with their customer."""
+    import polars as pl
+
     row = con.execute(
         "SELECT quantile_cont(c, 0.9) FROM (SELECT sum(cost)::DOUBLE AS c FROM lc_um GROUP BY user_id) WHERE c IS NOT NULL"
     ).fetchone()
     threshold = row[0]
     if threshold is None:
         return {"threshold_usd": None, "users": []}
-    rows = _group_rows(con, ["user"], ["user_id"], alloc, None, rollups)
-    owners = dict(
-        con.execute("SELECT user_id, min(customer_id) FROM lc_um GROUP BY user_id").fetchall()
+    rows = _group_frame(con, ["user"], ["user_id"], alloc, None, rollups)
+    owners = fetch_frame(
+        con, "SELECT user_id AS user, min(customer_id) AS customer FROM lc_um GROUP BY user_id"
     )
-    out = []
-    for r in rows:
-        if r["user"] is None or r["cost_usd"] is None or float(r["cost_usd"]) < threshold - 1e-12:
-            continue
-        u = {
-            "user": r["user"],
-            "customer": owners.get(r["user"]),
-            "requests": r["requests"],
-            "cost_usd": r["cost_usd"],
-        }
-        if alloc:
-            _margin(u, r.get("revenue_usd", 0.0), r["cost_usd"])
-        out.append(u)
-    return {"threshold_usd": threshold, "users": out}
+    top = rows.filter(
+        pl.col("user").is_not_null()
+        & pl.col("cost_usd").is_not_null()
+        & (pl.col("cost_usd") >= threshold - 1e-12)
+    ).join(owners, on="user", how="left", maintain_order="left")
+    cols = ["user", "customer", "requests", "cost_usd"]
+    if alloc:
+        cols += ["revenue_usd", "margin_usd", "margin_pct", "cost_pct_of_revenue"]
+    return {"threshold_usd": threshold, "users": top.select(cols)}
 
 
 def _customers(
@@ -1433,40 +1518,40 @@ def _customers(
     filters: list[Filter],
     alloc: str | None,
     rollups: Rollups | None = None,
-) -> list[dict[str, Any]]:
-    """Per customer over the window: cost, users, revenue (0 when it has none), margin; under water when cost > revenue."""
-    rows = _group_rows(con, ["customer"], ["customer_id"], alloc, None, rollups)
-    rows = _add_unattributed_customers(con, rows, "customer", filters, has_revenue)
-    plans = dict(
-        con.execute(
-            "SELECT customer_id, min(plan) FROM lc_fine WHERE plan IS NOT NULL GROUP BY ALL"
-        ).fetchall()
+) -> pl.DataFrame:
+    """Per customer over the window: cost, users, revenue (0 when it has none), margin; under water when
+    cost > revenue. Lowest margin first."""
+    import polars as pl
+
+    full = has_revenue and not filters
+    rows = _group_frame(con, ["customer"], ["customer_id"], alloc, None, rollups, full_revenue=full)
+    rev_plans = (
+        "SELECT customer_id, min(plan) AS plan FROM lc_rev WHERE plan IS NOT NULL GROUP BY ALL"
+        if has_revenue
+        else "SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS plan WHERE false"
     )
+    plans = fetch_frame(
+        con,
+        f"""WITH f AS (SELECT customer_id, min(plan) AS plan FROM lc_fine WHERE plan IS NOT NULL GROUP BY ALL),
+                 r AS ({rev_plans})
+            SELECT customer_id AS customer, coalesce(r.plan, f.plan) AS plan
+            FROM f FULL JOIN r USING (customer_id) WHERE customer_id IS NOT NULL""",
+    )
+    out = rows.filter(pl.col("customer").is_not_null()).join(
+        plans, on="customer", how="left", maintain_order="left"
+    )
+    cols: list[Any] = [
+        "customer", "requests", pl.col("users").fill_null(0), "cost_usd", "plan",
+    ]  # fmt: skip
     if has_revenue:
-        plans.update(
-            dict(
-                con.execute(
-                    "SELECT customer_id, min(plan) FROM lc_rev WHERE plan IS NOT NULL GROUP BY ALL"
-                ).fetchall()
-            )
-        )
-    out = []
-    for r in rows:
-        if r["customer"] is None:
-            continue
-        c = {k: r.get(k) for k in ("customer", "requests", "users", "cost_usd")}
-        c["plan"] = plans.get(r["customer"])
-        c["users"] = c["users"] or 0
-        if has_revenue:
-            _margin(c, r.get("revenue_usd", 0.0), r["cost_usd"])
-        c["under_water"] = bool(
-            has_revenue and float(r["cost_usd"] or 0) > float(c.get("revenue_usd") or 0)
-        )
-        out.append(c)
-    out.sort(
-        key=lambda c: (
-            c.get("margin_usd") if c.get("margin_usd") is not None else 0,
-            str(c["customer"]),
-        )
+        cols += ["revenue_usd", "margin_usd", "margin_pct", "cost_pct_of_revenue"]
+        under = pl.col("cost_usd").fill_null(0.0) > pl.col("revenue_usd").fill_null(0.0)
+    else:
+        under = pl.lit(False)
+    out = out.select(*cols, under.alias("under_water"))
+    # lowest margin first (none: 0), then by name; + 0.0 makes -0.0 sort as 0, as Python compares them
+    if not has_revenue:
+        return out.sort("customer", maintain_order=True)
+    return out.sort(
+        pl.col("margin_usd").fill_null(0.0) + 0.0, pl.col("customer"), maintain_order=True
     )
-    return out

@@ -1,8 +1,9 @@
 """The one place that turns a result into table / json / csv / markdown / parquet text.
 
-A result is anything with `to_json()` (the stable, schema-versioned document), `tables()` (the
-tables a person reads, first one is the main table) and `headline()` (the lines printed above the
-tables: coverage, totals, assumptions). HTML is built from `to_json()` by `llmcost.report.html`.
+Results, tables and columns are defined in `llmcost.documents`. A table backed by a polars
+DataFrame is written as JSON, CSV and Parquet from its columns (DuckDB formats every value of a
+column in one query: no Python loop over rows); the terminal and Markdown show its first rows
+(`--limit`, `--sort`) with "… N more"; Markdown holds every row. HTML is built from `to_json()` by `llmcost.report.html`.
 """
 
 from __future__ import annotations
@@ -13,42 +14,16 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from llmcost import safe_text
+from llmcost.documents import Column, Result, Table, fetch_frame, is_frame
 from llmcost.errors import LlmcostError
 
 FORMATS = ("table", "json", "csv", "markdown", "html", "parquet")
-
-
-@dataclass
-class Column:
-    key: str
-    title: str = ""
-    kind: str = "text"  # text | int | usd | pct | num | ratio
-
-    def __post_init__(self) -> None:
-        if not self.title:
-            self.title = self.key
-
-
-@dataclass
-class Table:
-    title: str
-    columns: list[Column]
-    rows: list[dict[str, Any]]
-    note: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class Result(Protocol):
-    def to_json(self) -> dict[str, Any]: ...
-    def tables(self) -> list[Table]: ...
-    def headline(self) -> list[str]: ...
 
 
 def jsonable(value: Any) -> Any:
@@ -67,6 +42,181 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     return value
+
+
+# ---------------------------------------------------------------- frames as JSON and CSV text
+#
+# DuckDB formats a whole column at once, exactly as Python would: CAST(DOUBLE AS VARCHAR) is the
+# shortest round-trip text, the same as repr(float), and to_json(VARCHAR) escapes a string as
+# json.dumps(ensure_ascii=False) does (tests/test_documents.py holds both to Python's output).
+
+
+def _frame_con() -> Any:
+    import duckdb
+
+    return duckdb.connect()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _json_literal(name: str, dtype: Any) -> str | None:
+    """SQL for the JSON text of column `name` (as jsonable + json.dumps would write it), or None."""
+    import polars as pl
+
+    c = _quote(name)
+    if dtype == pl.String or dtype == pl.Categorical:
+        return f"coalesce(CAST(to_json({c}) AS VARCHAR), 'null')"
+    if dtype == pl.Boolean:
+        return f"CASE WHEN {c} IS NULL THEN 'null' WHEN {c} THEN 'true' ELSE 'false' END"
+    if dtype.is_integer():
+        return f"coalesce(CAST({c} AS VARCHAR), 'null')"
+    if dtype.is_float():
+        return f"CASE WHEN isfinite({c}) THEN CAST({c} AS VARCHAR) ELSE 'null' END"
+    if dtype == pl.Date:
+        return f"coalesce('\"' || strftime({c}, '%Y-%m-%d') || '\"', 'null')"
+    if isinstance(dtype, pl.Datetime):
+        return f"coalesce('\"' || strftime({c}, '%Y-%m-%dT%H:%M:%SZ') || '\"', 'null')"
+    if dtype == pl.Null:
+        return "'null'"
+    return None  # another type (a list, a struct): written value by value
+
+
+# Text DuckDB would not write as json.dumps + safe_text.json_text do: a C0 control without a short
+# escape (DuckDB writes \u001F, Python \u001f), and what json_text escapes (C1 controls, bidi).
+_SLOW_TEXT = "[\x00-\x07\x0b\x0e-\x1f" + safe_text._UNSAFE_JSON.pattern[1:]
+
+
+def _has_controls(frame: Any, name: str) -> bool:
+    """A value of the text column needs Python's escaping (_SLOW_TEXT)."""
+    return bool(frame.get_column(name).str.contains(_SLOW_TEXT).any())
+
+
+def frame_json(frame: Any, depth: int) -> str:
+    """A frame as the JSON array of objects that json.dumps(rows, indent=2) writes at `depth`."""
+    import polars as pl
+
+    from llmcost.documents import OMIT
+
+    if frame.height == 0:
+        return "[]"
+    inner, field_pad = "  " * (depth + 1), "  " * (depth + 2)
+    omit = {c[len(OMIT) :]: c for c in frame.columns if c.startswith(OMIT)}
+    data = frame.with_row_index("__llmcost_i")
+    fields: list[str] = []
+    for name in frame.columns:
+        if name.startswith(OMIT):
+            continue
+        lit = _json_literal(name, frame.schema[name])
+        if lit is not None and frame.schema[name] == pl.String and _has_controls(frame, name):
+            lit = None  # DuckDB writes \u001F where json.dumps writes \u001f: Python's text
+        if lit is None:  # a rare type or text: its values through jsonable, one by one
+            text = [
+                safe_text.json_text(json.dumps(jsonable(v), ensure_ascii=False))
+                for v in frame.get_column(name)
+            ]
+            tmp = f"__llmcost_text_{len(fields)}"
+            data = data.with_columns(pl.Series(tmp, text, dtype=pl.String))
+            lit = _quote(tmp)
+        key = safe_text.json_text(json.dumps(name, ensure_ascii=False)).replace("'", "''")
+        part = f"'{field_pad}{key}: ' || {lit}"
+        if name in omit:
+            part = f"CASE WHEN {_quote(omit[name])} THEN NULL ELSE {part} END"
+        fields.append(part)
+    row = f"'{inner}{{' || chr(10) || concat_ws(',' || chr(10), {', '.join(fields)}) || chr(10) || '{inner}}}'"
+    con = _frame_con()
+    con.register("lc_frame", data)
+    # one text per row (in parallel), joined by polars: string_agg is one thread
+    rows = fetch_frame(con, f"SELECT {row} AS t FROM lc_frame ORDER BY __llmcost_i")
+    con.close()
+    body = str(rows.get_column("t").str.join(",\n").item())
+    return "[\n" + body + "\n" + "  " * depth + "]"
+
+
+def json_document(result: Result) -> str:
+    """The result's JSON document, indented by 2, with its frames written column by column."""
+    import uuid
+
+    doc = result.document() if hasattr(result, "document") else result.to_json()
+    frames: list[Any] = []
+    token = f"llmcost-frame-{uuid.uuid4().hex}-"
+
+    def swap(value: Any) -> Any:
+        if is_frame(value):
+            frames.append(value)
+            return f"{token}{len(frames) - 1}"
+        if isinstance(value, dict):
+            return {k: swap(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [swap(v) for v in value]
+        return value
+
+    # the frames' text is escaped as json_text would, column by column (frame_json)
+    text = safe_text.json_text(json.dumps(jsonable(swap(doc)), indent=2, ensure_ascii=False))
+    for i, frame in enumerate(frames):
+        mark = f'"{token}{i}"'
+        pos = text.index(mark)
+        start = text.rfind("\n", 0, pos) + 1
+        line = text[start:pos]
+        depth = (len(line) - len(line.lstrip(" "))) // 2
+        text = text[:pos] + frame_json(frame, depth) + text[pos + len(mark) :]
+    return text + "\n"
+
+
+def _csv_literal(name: str, dtype: Any) -> str | None:
+    """SQL for a CSV cell of column `name` as to_csv writes it (quoted only when it must be)."""
+    import polars as pl
+
+    c = _quote(name)
+    if dtype == pl.String or dtype == pl.Categorical:
+        starts = " OR ".join(f"starts_with({c}, chr({ord(ch)}))" for ch in safe_text._FORMULA_START)
+        guarded = f"CASE WHEN {starts} THEN chr(39) || {c} ELSE {c} END"
+        return (
+            f"CASE WHEN {c} IS NULL THEN '' WHEN regexp_matches({c}, '[,\"\\r\\n]') "
+            f"THEN chr(34) || replace({guarded}, chr(34), chr(34) || chr(34)) || chr(34) ELSE {guarded} END"
+        )
+    if dtype == pl.Boolean:
+        return f"CASE WHEN {c} IS NULL THEN '' WHEN {c} THEN 'true' ELSE 'false' END"
+    if dtype.is_integer():
+        return f"coalesce(CAST({c} AS VARCHAR), '')"
+    if dtype.is_float():
+        return f"CASE WHEN isfinite({c}) THEN CAST({c} AS VARCHAR) ELSE '' END"
+    if dtype == pl.Null:
+        return "''"
+    return None
+
+
+def frame_csv(table: Table) -> str | None:
+    """CSV of a frame-backed table from its columns, or None when a column needs the row path."""
+    frame = table.frame
+    if frame is None:
+        return None
+    cells = []
+    for c in table.columns:
+        if c.key not in frame.columns:
+            cells.append("''")
+            continue
+        lit = _csv_literal(c.key, frame.schema[c.key])
+        if lit is None:
+            return None
+        cells.append(lit)
+    head = _csv_row([safe_text.csv_cell(c.key) for c in table.columns])
+    if frame.height == 0:
+        return head
+    con = _frame_con()
+    con.register("lc_frame", frame.with_row_index("__llmcost_i"))
+    lines = fetch_frame(
+        con, f"SELECT concat_ws(',', {', '.join(cells)}) AS t FROM lc_frame ORDER BY __llmcost_i"
+    )
+    con.close()
+    return head + str(lines.get_column("t").str.join("\n").item()) + "\n"
+
+
+def _csv_row(cells: list[str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(cells)
+    return buf.getvalue()
 
 
 def fmt_usd(value: Any, *, sign: bool = False) -> str:
@@ -219,6 +369,9 @@ def _csv_text(value: Any) -> str:
 
 
 def to_csv(table: Table) -> str:
+    fast = frame_csv(table)
+    if fast is not None:
+        return fast
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([safe_text.csv_cell(c.key) for c in table.columns])
@@ -376,8 +529,41 @@ def _layout(table: Table, width: int) -> list[tuple[Table, dict[str, int]]]:
     return out
 
 
-def to_terminal(result: Result, *, width: int | None = None, color: bool | None = None) -> str:
-    """Headline and tables at the terminal's width; colour only on a terminal (see use_color)."""
+TERMINAL_ROWS = 50  # rows of a table the terminal shows unless --limit says otherwise
+
+
+def top_rows(table: Table, limit: int | None, sort: str | None) -> tuple[Table, int]:
+    """The rows a person reads: ordered by `sort` when the table has that column (numbers largest
+    first, text A to Z), then the first `limit` (TERMINAL_ROWS by default, 0 for all); and how
+    many more there are."""
+    if sort and any(c.key == sort for c in table.columns):
+        kind = next(c.kind for c in table.columns if c.key == sort)
+        table = table.sorted_by(sort, descending=kind != "text")
+    n = TERMINAL_ROWS if limit is None else limit
+    total = len(table)
+    if n <= 0 or total <= n:
+        return table, 0
+    return table.head(n), total - n
+
+
+def check_sort(result: Result, sort: str | None) -> None:
+    """--sort names a column of one of the result's tables."""
+    if sort is None:
+        return
+    keys = [c.key for t in result.tables() for c in t.columns]
+    if sort not in keys:
+        raise LlmcostError(
+            f"--sort {sort!r}: no such column",
+            hint=f"choose from: {', '.join(dict.fromkeys(keys))}",
+        )
+
+
+def to_terminal(
+    result: Result, *, width: int | None = None, color: bool | None = None,
+    limit: int | None = None, sort: str | None = None,
+) -> str:  # fmt: skip
+    """Headline and tables at the terminal's width; colour only on a terminal (see use_color).
+    Each table shows its first rows (top_rows) and says how many more there are."""
     from rich import box
     from rich.console import Console
     from rich.table import Table as RichTable
@@ -392,7 +578,8 @@ def to_terminal(result: Result, *, width: int | None = None, color: bool | None 
     )  # fmt: skip
     for line in result.headline():
         console.print(Text(safe_text.terminal(line), style=line_style(line) if color else ""))
-    for table in result.tables():
+    for full in result.tables():
+        table, more = top_rows(full, limit, sort)
         console.print()
         for part, caps in _layout(table, width):
             # the title on its own line: rich would wrap it to the table's width
@@ -421,6 +608,13 @@ def to_terminal(result: Result, *, width: int | None = None, color: bool | None 
                 ]
                 rt.add_row(*cells)
             console.print(rt)
+        if more:
+            console.print(
+                Text(
+                    f"… {more:,} more rows (--limit N shows N, 0 all; -f json or csv holds every row)",
+                    style="dim" if color else "",
+                )
+            )
         if table.note:
             console.print(Text(safe_text.terminal(table.note), style="dim" if color else ""))
     # rich pads every cell to its column: no trailing blanks at the end of a line
@@ -441,6 +635,19 @@ def to_parquet(table: Table, path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if table.frame is not None and all(c.key in table.frame.columns for c in table.columns):
+        arrow = table.frame.select([c.key for c in table.columns]).to_arrow()
+        # the types a list of values gives: string, not polars' large_string or string_view
+        schema = pa.schema(
+            [
+                f.with_type(pa.string())
+                if pa.types.is_large_string(f.type) or pa.types.is_string_view(f.type)
+                else f
+                for f in arrow.schema
+            ]
+        )
+        pq.write_table(arrow.cast(schema), path)
+        return
     data = {c.key: [jsonable(r.get(c.key)) for r in table.rows] for c in table.columns}
     pq.write_table(pa.table(data), path)
 
@@ -506,9 +713,10 @@ def pick_table(result: Result, fmt: str, name: str | None) -> Table:
 
 def render(
     result: Result, fmt: str, output: Path | None = None, *, title: str = "llmcost report",
-    table: str | None = None,
+    table: str | None = None, limit: int | None = None, sort: str | None = None,
 ) -> str | None:  # fmt: skip
-    """Text for stdout (None when written to `output`)."""
+    """Text for stdout (None when written to `output`). `limit` and `sort` shape the terminal's
+    tables (top_rows); every other format holds every row in the document's order."""
     fmt = infer_format(fmt, output)
     if fmt not in FORMATS:
         raise LlmcostError(f"unknown --format {fmt!r}", hint=f"choose one of: {', '.join(FORMATS)}")
@@ -524,12 +732,7 @@ def render(
         to_parquet(pick_table(result, fmt, table), output)
         return None
     if fmt == "json":
-        text = (
-            safe_text.json_text(
-                json.dumps(jsonable(result.to_json()), indent=2, ensure_ascii=False)
-            )
-            + "\n"
-        )
+        text = json_document(result)
     elif fmt == "csv":
         text = to_csv(pick_table(result, fmt, table))
     elif fmt == "markdown":
@@ -539,7 +742,8 @@ def render(
 
         text = render_html(result, title=title)
     else:
-        text = to_terminal(result)
+        check_sort(result, sort)
+        text = to_terminal(result, limit=limit, sort=sort)
     if output is not None:
         write_output(output, text)
         return None

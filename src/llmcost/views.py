@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from llmcost.render import Column, Table
+from llmcost.documents import Column, Table
 
 
 @dataclass

@@ -17,9 +17,10 @@ from typing import Any
 
 from llmcost import pricing, query
 from llmcost import revenue as revenue_rule
+from llmcost.documents import Column, Table
 from llmcost.errors import ConfigError, LlmcostError
 from llmcost.query import Window, dimension_sql, install_names, now, parse_where, where_sql
-from llmcost.render import Column, Table, fmt_value
+from llmcost.render import fmt_value
 from llmcost.store.sql import literal
 
 SCHEMA = "llmcost.whatif/1"

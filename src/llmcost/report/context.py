@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmcost.render import Result, Table, fmt_value, fmt_window, jsonable
+from llmcost.documents import Result, Table
+from llmcost.render import fmt_value, fmt_window, jsonable
 
 
 @dataclass

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmcost.render import Table, to_markdown
+from llmcost.documents import Table
+from llmcost.render import to_markdown
 
 MAX_ROWS = 25
 MAX_CHARS = 60_000  # fits a pull-request comment, far under the step-summary limit

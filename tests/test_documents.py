@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from llmcost import metrics, pricing, render
+from llmcost import metrics, pricing, render, values
 from llmcost.documents import OMIT, Column, Table, frame_dicts
 from llmcost.metrics import _div, _margin, _num
 
@@ -71,7 +71,7 @@ def reference_rows(
 
 def text(value: Any) -> str:
     """JSON text as the writer of the plain rows made it (floats by repr, Decimals as floats)."""
-    return json.dumps(render.jsonable(value), indent=2, ensure_ascii=False)
+    return json.dumps(values.jsonable(value), indent=2, ensure_ascii=False)
 
 
 # ---------------------------------------------------------------- a random fixture

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from llmcost import render
+from llmcost import render, values
 from llmcost.documents import Column, Table
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -165,15 +165,15 @@ def test_fail_and_miss_are_red_pass_is_green(loaded: Any, tmp_path: Path) -> Non
      (0.0279, "$0.0279"), (0.000146, "$0.000146"), (0.1, "$0.100"), (0.00000004, "<$0.000001")],
 )  # fmt: skip
 def test_money_for_people(value: float, text: str) -> None:
-    assert render.fmt_usd(value) == text
+    assert values.fmt_usd(value) == text
 
 
 def test_signed_changes_and_percentage_points() -> None:
-    assert render.fmt_change(10.58, "usd", 30.0) == "+$10.58 (+30.0%)"
-    assert render.fmt_change(-1.2, "usd") == "-$1.20"
-    assert render.fmt_change(499, "int", 7.47) == "+499 (+7.5%)"
-    assert render.fmt_change(-9.6, "pct", -14.1) == "-9.6 pp"  # points, never a relative %
-    assert render.fmt_change(0, "int", 0.0) == "0 (0.0%)"
+    assert values.fmt_change(10.58, "usd", 30.0) == "+$10.58 (+30.0%)"
+    assert values.fmt_change(-1.2, "usd") == "-$1.20"
+    assert values.fmt_change(499, "int", 7.47) == "+499 (+7.5%)"
+    assert values.fmt_change(-9.6, "pct", -14.1) == "-9.6 pp"  # points, never a relative %
+    assert values.fmt_change(0, "int", 0.0) == "0 (0.0%)"
 
 
 def test_summary_change_column_is_signed_with_points(loaded: Any) -> None:
@@ -192,7 +192,7 @@ def test_windows_and_times_are_human(loaded: Any) -> None:
         "window: 2026-10-01 to 2026-10-31 (31 days)   (previous: 2026-09-01 to 2026-09-30 (30 days))"
     )
     assert "T00:00:00Z" not in out
-    assert render.fmt_window("2026-11-03T08:48:04Z", "2026-12-03T08:48:04Z") == (
+    assert values.fmt_window("2026-11-03T08:48:04Z", "2026-12-03T08:48:04Z") == (
         "2026-11-03 08:48:04 to 2026-12-03 08:48:04 UTC"
     )
 

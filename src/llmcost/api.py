@@ -46,7 +46,7 @@ class Document:
     numbers); `df` the main table and `frames` every table, as polars DataFrames."""
 
     def __init__(self, result: Result) -> None:
-        from llmcost.render import jsonable
+        from llmcost.values import jsonable
 
         self.doc: dict[str, Any] = jsonable(result.to_json())
         self._tables: list[Table] = result.tables()
@@ -77,7 +77,7 @@ class Document:
     def frames(self) -> dict[str, pl.DataFrame]:
         """Every table the terminal shows, by its title, with the columns it shows."""
         if self._frames is None:
-            from llmcost.render import jsonable
+            from llmcost.values import jsonable
 
             self._frames = {
                 t.title: _frame(jsonable(t.rows), [c.key for c in t.columns]) for t in self._tables

@@ -13,7 +13,7 @@ from typing import Any
 from llmcost import query
 from llmcost.documents import Column, Table
 from llmcost.errors import ConfigError
-from llmcost.render import fmt_value
+from llmcost.values import fmt_value
 
 SCHEMA = "llmcost.check/1"
 

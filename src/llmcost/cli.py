@@ -473,7 +473,8 @@ def _report_exports(
     table: str | None,
 ) -> None:
     from llmcost import exports
-    from llmcost.render import render, to_markdown
+    from llmcost.render import render
+    from llmcost.report.markdown import to_markdown
 
     if fmt == "html":
         raise LlmcostError(
@@ -919,7 +920,8 @@ def diff(
     """
     from llmcost import diff as diff_mod
     from llmcost import metrics
-    from llmcost.render import jsonable, render
+    from llmcost.render import render
+    from llmcost.values import jsonable
 
     state = _state(ctx)
     target: Any = current

@@ -12,7 +12,7 @@ from typing import Any
 
 from llmcost.documents import Column, Table
 from llmcost.errors import InputError
-from llmcost.render import fmt_change, fmt_value, fmt_window
+from llmcost.values import fmt_change, fmt_value, fmt_window
 
 SCHEMA = "llmcost.diff/1"
 REPORT_SCHEMA_PREFIX = "llmcost.report/"

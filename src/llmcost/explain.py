@@ -35,7 +35,7 @@ from llmcost.query import (
     parse_when,
     parse_window,
 )
-from llmcost.render import fmt_value
+from llmcost.values import fmt_value
 
 SCHEMA = "llmcost.explain/1"
 BY = ("feature", "customer", "model")

@@ -17,7 +17,7 @@ from llmcost.documents import Column, Table
 from llmcost.errors import LlmcostError
 from llmcost.metrics import group_order
 from llmcost.query import now
-from llmcost.render import fmt_usd_terms, fmt_value, fmt_window
+from llmcost.values import fmt_usd_terms, fmt_value, fmt_window
 
 REPORT_SCHEMA = "llmcost.report/1"
 RECONCILE_SCHEMA = "llmcost.reconcile/1"

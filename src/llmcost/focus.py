@@ -186,7 +186,7 @@ class ExportSummary:
     cache_hits: int = 0
 
     def lines(self) -> list[str]:
-        from llmcost.render import fmt_value
+        from llmcost.values import fmt_value
 
         out = [
             f"wrote {self.rows:,} FOCUS {FOCUS_VERSION} rows ({self.requests:,} requests, by {self.grain}) to {self.path}: "

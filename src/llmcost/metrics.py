@@ -43,7 +43,7 @@ from llmcost.query import parse_when as parse_when
 from llmcost.query import parse_where as parse_where
 from llmcost.query import parse_window as parse_window
 from llmcost.query import report_window as report_window
-from llmcost.render import fmt_value, fmt_window
+from llmcost.values import fmt_value, fmt_window
 
 if TYPE_CHECKING:
     import polars as pl

@@ -20,8 +20,8 @@ from llmcost import revenue as revenue_rule
 from llmcost.documents import Column, Table
 from llmcost.errors import ConfigError, LlmcostError
 from llmcost.query import Window, dimension_sql, install_names, now, parse_where, where_sql
-from llmcost.render import fmt_value
 from llmcost.store.sql import literal
+from llmcost.values import fmt_value
 
 SCHEMA = "llmcost.whatif/1"
 PRICES = "lc_wi_prices"

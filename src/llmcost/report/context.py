@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmcost.documents import Result, Table
-from llmcost.render import fmt_value, fmt_window, jsonable
+from llmcost.values import fmt_value, fmt_window, jsonable
 
 
 @dataclass

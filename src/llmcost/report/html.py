@@ -50,7 +50,7 @@ def render_html(result: Any, title: str = "llmcost report") -> str:
 
 def render_tables_html(result: Any, title: str) -> str:
     """Any other result (diff, check): its headline and its tables, escaped."""
-    from llmcost.render import fmt_value
+    from llmcost.values import fmt_value
 
     tables = [
         {

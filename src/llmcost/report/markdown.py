@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmcost.documents import Table
-from llmcost.render import to_markdown
+from llmcost import safe_text
+from llmcost.documents import Result, Table
+from llmcost.values import fmt_cell
 
 MAX_ROWS = 25
 MAX_CHARS = 60_000  # fits a pull-request comment, far under the step-summary limit
@@ -45,3 +46,27 @@ class _Truncated:
                 t = Table(t.title, t.columns, t.rows[: self.max_rows], note, t.extra)
             out.append(t)
         return out
+
+
+_md_escape = safe_text.markdown
+
+
+def md_table(table: Table) -> str:
+    head = "| " + " | ".join(_md_escape(c.title) for c in table.columns) + " |"
+    align = "|" + "|".join("---:" if c.kind != "text" else "---" for c in table.columns) + "|"
+    body = [
+        "| " + " | ".join(_md_escape(fmt_cell(c, row)) for c in table.columns) + " |"
+        for row in table.rows
+    ]
+    return "\n".join([head, align, *body])
+
+
+def to_markdown(result: Result, title: str = "llmcost report") -> str:
+    parts = [f"## {title}", ""]
+    parts += [f"- {_md_escape(line)}" for line in result.headline()]
+    for table in result.tables():
+        parts += ["", f"### {_md_escape(table.title)}", ""]
+        if table.note:
+            parts += [f"_{_md_escape(table.note)}_", ""]
+        parts.append(md_table(table) if table.rows else "_no rows_")
+    return "\n".join(parts) + "\n"

@@ -327,35 +327,40 @@ class _Plan:
 
 
 def _register_prices(
-    con: Any,
-    prices: pricing.PriceTable,
-    target: pricing.Model | None,
-    memo: dict[str, Any] | None = None,
+    con: Any, prices: pricing.PriceTable, target: pricing.Model | None
 ) -> list[int]:
     """Price rows for every logged name (the baseline, and scenario rows not routed) plus the routed key,
     with each rate x 1e9 and the batch factor x 1e9 as integers. Returns the long-context thresholds."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {PRICES} ({pricing.PRICE_COLUMNS})")
     rows = pricing.price_rows(prices, pricing.request_keys(con))
     if target is not None:
         rows += pricing.price_rows(prices, [(ROUTED_PREFIX + target.id, "")], as_model=target)
+    return _integer_prices(con, PRICES, PRICES_I, rows, [], tier=True)
+
+
+def _integer_prices(
+    con: Any, raw: str, table: str, rows: list[Any], thresholds: list[int], *, tier: bool
+) -> list[int]:
+    """The price ROWS as the temp table RAW, and as TABLE with each rate x 1e9 and the batch factor
+    x 1e9 as integers and the long-context side's place among THRESHOLDS and the rows' own
+    thresholds (returned, sorted)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} ({pricing.PRICE_COLUMNS})")
     if rows:
-        con.executemany(f"INSERT INTO {PRICES} VALUES ({pricing.PRICE_MARKS})", rows)
-    thresholds = [
-        int(r[0])
-        for r in con.execute(
-            f"SELECT DISTINCT long_threshold FROM {PRICES} WHERE long_threshold IS NOT NULL ORDER BY 1"
-        ).fetchall()
-    ]
+        con.executemany(f"INSERT INTO {raw} VALUES ({pricing.PRICE_MARKS})", rows)
+    found = con.execute(
+        f"SELECT DISTINCT long_threshold FROM {raw} WHERE long_threshold IS NOT NULL"
+    ).fetchall()
+    thresholds = sorted(set(thresholds) | {int(r[0]) for r in found})
     # rates are kept to 1e-9 USD per 1M tokens and batch factors to 1e-9: x 1e9 both are whole numbers
     ints = ", ".join(
         f"CAST(r_{k}::DECIMAL(38,9) * {GIGA} AS BIGINT) AS r_{k}, CAST(l_{k}::DECIMAL(38,9) * {GIGA} AS BIGINT) AS l_{k}"
         for _, k in BUCKETS
     )
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {PRICES_I} AS
-            SELECT model, host, model_id, tier, valid_from, valid_to, {ints}, CAST(batch_factor::DECIMAL(38,9) * {GIGA} AS BIGINT) AS bf,
+        f"""CREATE OR REPLACE TEMP TABLE {table} AS
+            SELECT model, host, model_id, {"tier, " if tier else ""}valid_from, valid_to, {ints},
+                   CAST(batch_factor::DECIMAL(38,9) * {GIGA} AS BIGINT) AS bf,
                    list_position(?, long_threshold) AS long_pos
-            FROM {PRICES}""",
+            FROM {raw}""",
         [thresholds],
     )
     return thresholds
@@ -383,7 +388,7 @@ def _plan(
                 f"--route-to {lv.route_to!r} has no price",
                 hint="`llmcost prices list` shows the models",
             )
-    thresholds = _register_prices(con, prices, target, memo)
+    thresholds = _register_prices(con, prices, target)
     # 1. --max-steps: the steps after N of each task in scope, in step then time order, are dropped
     dropped = "false"
     if lv.max_steps is not None:
@@ -1369,33 +1374,10 @@ def _sg_register(
 ) -> list[int]:
     """As _register_prices, into tables of suggest's own, with a routed key for every target at once, the
     long-context side by `thresholds` (those of SG_BASE's `lg`) and any more the rows have: returns them."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {SG_PRICES} ({pricing.PRICE_COLUMNS})")
     rows = pricing.price_rows(prices, keys)
     for t in targets:
         rows += pricing.price_rows(prices, [(ROUTED_PREFIX + t.id, "")], as_model=t)
-    if rows:
-        con.executemany(f"INSERT INTO {SG_PRICES} VALUES ({pricing.PRICE_MARKS})", rows)
-    thresholds = sorted(
-        set(thresholds)
-        | {
-            int(r[0])
-            for r in con.execute(
-                f"SELECT DISTINCT long_threshold FROM {SG_PRICES} WHERE long_threshold IS NOT NULL"
-            ).fetchall()
-        }
-    )
-    ints = ", ".join(
-        f"CAST(r_{k}::DECIMAL(38,9) * {GIGA} AS BIGINT) AS r_{k}, CAST(l_{k}::DECIMAL(38,9) * {GIGA} AS BIGINT) AS l_{k}"
-        for _, k in BUCKETS
-    )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {SG_PRICES_I} AS
-            SELECT model, host, model_id, valid_from, valid_to, {ints}, CAST(batch_factor::DECIMAL(38,9) * {GIGA} AS BIGINT) AS bf,
-                   list_position(?, long_threshold) AS long_pos
-            FROM {SG_PRICES}""",
-        [thresholds],
-    )
-    return thresholds
+    return _integer_prices(con, SG_PRICES, SG_PRICES_I, rows, thresholds, tier=False)
 
 
 def _sg_thresholds(prices: pricing.PriceTable) -> list[int]:

@@ -612,15 +612,22 @@ def _group_frame(
         k = keys[0]
         inner = f"""SELECT s.* EXCLUDE (revenue), coalesce(fr.revenue, 0) AS revenue, false AS extra
                     FROM ({inner}) s LEFT JOIN lc_full_rev fr ON s.{k} IS NOT DISTINCT FROM fr.customer_id"""
-        extra_rows = f"""UNION ALL BY NAME
-            SELECT customer_id AS {k}, 0::BIGINT AS requests, 0::BIGINT AS priced_n, NULL::DECIMAL(38,24) AS cost,
-                   revenue, true AS extra
-            FROM lc_full_rev fr WHERE NOT EXISTS (SELECT 1 FROM lc_fine f WHERE sel AND NOT prev
-                                                   AND f.{k} IS NOT DISTINCT FROM fr.customer_id)"""
         con.execute(
             "CREATE OR REPLACE TEMP TABLE lc_full_rev AS SELECT customer_id, sum(revenue) AS revenue"
             " FROM lc_rev WHERE NOT prev GROUP BY ALL"
         )
+        # the same columns as the group rows, in their order (a portable UNION ALL: no BY NAME)
+        columns = [d[0] for d in con.execute(f"SELECT * FROM ({inner}) LIMIT 0").description]
+        given = {
+            k: f"customer_id AS {k}", "requests": "0::BIGINT AS requests",
+            "priced_n": "0::BIGINT AS priced_n", "cost": "NULL::DECIMAL(38,24) AS cost",
+            "revenue": "revenue", "extra": "true AS extra",
+        }  # fmt: skip
+        picked = ", ".join(given.get(c, f"NULL AS {_ident(c)}") for c in columns)
+        extra_rows = f"""UNION ALL
+            SELECT {picked}
+            FROM lc_full_rev fr WHERE NOT EXISTS (SELECT 1 FROM lc_fine f WHERE sel AND NOT prev
+                                                   AND f.{k} IS NOT DISTINCT FROM fr.customer_id)"""
     else:
         inner = f"SELECT *, false AS extra FROM ({inner})"
     margin = f", {MARGIN_FIELDS}" if allocate is not None else ""

@@ -351,6 +351,21 @@ class _Result:
     def fetchall(self) -> list[tuple[Any, ...]]:
         return self.rows
 
+    def to_arrow_table(self) -> Any:
+        """The rows as an Arrow table, as DuckDB's result gives it (documents.fetch_frame)."""
+        import pyarrow as pa
+
+        columns = {}
+        for i, (name,) in enumerate(self.description):
+            values = [r[i] for r in self.rows]
+            try:
+                columns[name] = pa.array(values)
+            except OverflowError:  # a HUGEINT beyond int64, as DuckDB's DECIMAL(38,0)
+                columns[name] = pa.array(
+                    [None if v is None else Decimal(v) for v in values], pa.decimal128(38, 0)
+                )
+        return pa.table(columns)
+
 
 class SparkConnection:
     """What metrics.py needs of a DuckDB connection, over a SparkSession."""

@@ -8,6 +8,7 @@ reference/ccusage.md, moved to 2026-10). Prices are the bundled ones, USD per 1M
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -571,3 +572,26 @@ def test_a_loaded_tree_is_skipped_without_reading_a_file(
         (f.path, f.format, True, 0) for f in first.files
     ]
     assert loaded and con.execute("SELECT count(*) FROM files").fetchone() == (len(loaded),)
+
+
+def test_a_small_tree_is_read_as_one_run(tmp_path: Path) -> None:
+    import llmcost.ingest as ingest
+    from llmcost.ingest.sources import Source
+
+    def made(name: str, size: int) -> Source:
+        path = tmp_path / name
+        path.write_bytes(b"x" * size)
+        return Source(name, path, None)
+
+    small = [made(f"s{i}.jsonl", 1000) for i in range(3)]
+    # 3 x 1,000 bytes fit in one run: the first run may hold everything
+    assert ingest._first_run(small, 0) == ingest.GROUP_BYTES
+    # more than one run holds: the first run stays short, so the next one is read beside it
+    big = [*small, made("big.jsonl", 0)]
+    os.truncate(tmp_path / "big.jsonl", ingest.GROUP_BYTES)  # sparse: 3,000 + 64 MB > 64 MB
+    assert ingest._first_run(big, 0) == ingest.FIRST_GROUP_BYTES
+    assert ingest._first_run(big, 3) == ingest.GROUP_BYTES  # exactly 64 MB from there
+    assert ingest._first_run([*small, Source("-", None, None)], 0) == ingest.FIRST_GROUP_BYTES
+    many = small * (ingest.GROUP_FILES // 3 + 1)  # 258 sources: more than one run's files
+    assert ingest._first_run(many, 0) == ingest.FIRST_GROUP_BYTES
+    assert ingest._first_run(many, len(many) - 3) == ingest.GROUP_BYTES

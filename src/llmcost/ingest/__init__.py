@@ -233,9 +233,9 @@ def _ingest_sources(
                 else:
                     if prefetch is not None:
                         prefetch.join()  # read ahead for nothing (a --strict stop): its cursor is free again
-                    # nothing runs beside this read: a short run, so that the next one starts soon
+                    first = _first_run(sources, i)
                     ahead = _read_ahead(
-                        sources, i, forced, progress, _known(con, sources, i), FIRST_GROUP_BYTES
+                        sources, i, forced, progress, _known(con, sources, i), first
                     )
                     cursor = cursor or con.cursor()
                     parsed = _parse(cursor, ahead)
@@ -338,6 +338,26 @@ class _Ahead:
     digest: str
     on_bytes: Progress
     seen_before: bool  # the path was ingested before (its old rejects are forgotten)
+
+
+def _first_run(sources: list[Source], start: int) -> int:
+    """How much the run read before anything else can run may hold: everything from START when
+    it fits in one run (a small tree is one group, with no hand-over between threads), else
+    FIRST_GROUP_BYTES, so that the next run is read while this one is committed."""
+    rest = sources[start:]
+    if len(rest) > GROUP_FILES:
+        return FIRST_GROUP_BYTES
+    total = 0
+    for source in rest:
+        if source.path is None:
+            return FIRST_GROUP_BYTES
+        try:
+            total += source.path.stat().st_size
+        except OSError:
+            return FIRST_GROUP_BYTES
+        if total > GROUP_BYTES:
+            return FIRST_GROUP_BYTES
+    return GROUP_BYTES
 
 
 def _known(con: Any, sources: list[Source], start: int) -> dict[str, set[tuple[Any, Any]]]:

@@ -37,7 +37,9 @@ def read_oversize(line: bytes) -> tuple[int, str] | None:
     """(size, first bytes as text) when LINE is the placeholder of an over-long line."""
     if not line.startswith(OVERSIZE):
         return None
-    size, _, head = line[len(OVERSIZE) :].partition(b":")
+    size, sep, head = line[len(OVERSIZE) :].partition(b":")
+    if not sep or not size.isdigit():  # a line of the log that starts so: not JSON, judged as such
+        return None
     return int(size), head.decode("utf-8", errors="backslashreplace")
 
 

@@ -1429,8 +1429,11 @@ def _distribution(con: Any, task_rows: list[dict[str, Any]]) -> dict[str, Any]:
     um = con.execute(
         f"SELECT quantile_cont(CAST(cost AS DOUBLE), {QUANTILES}) FROM lc_um"
     ).fetchone()[0]
-    users = [float(r[0]) for r in con.execute(
-        "SELECT sum(cost) FROM lc_um GROUP BY user_id HAVING sum(cost) IS NOT NULL").fetchall()]  # fmt: skip
+    # each user's DECIMAL total as a DOUBLE through its text: correctly rounded, as float(Decimal) is,
+    # without a Python Decimal per user
+    users = [r[0] for r in con.execute(
+        "SELECT CAST(CAST(sum(cost) AS VARCHAR) AS DOUBLE) FROM lc_um GROUP BY user_id HAVING sum(cost) IS NOT NULL"
+    ).fetchall()]  # fmt: skip
     conc = concentration(users)
     total = task_rows[0] if task_rows else {}
     return {

@@ -828,8 +828,10 @@ def _summary(
 # store (migration m003) and read back while both their inputs are unchanged: the requests (a data
 # version: every change to `requests` comes with a new `files` row; the request count and time span
 # are checked too) and the price set (its sha256, overlays included). Revenue is not in them: it is
-# joined at every report. Any other report (a window that leaves requests out, a --where, a --by on
-# a dimension lc_fine does not hold) reads the requests as before.
+# joined at every report. A window of whole UTC months (the summary's default one among them) reads
+# rollup_fine by its month column, and keeps its own task table and group statistics under its months
+# (Rollups.serve). Any other report (a window that leaves requests out and is not whole months, a
+# --where, a --by on a dimension lc_fine does not hold) reads the requests as before.
 
 ROLLUP_FORMAT = "2"  # bump when what a rollup holds changes: older rollups are then rebuilt
 # --by dimensions a rollup serves: columns of lc_fine (month as its YYYY-MM text, as DIMENSIONS has it)

@@ -285,3 +285,91 @@ def test_one_version_is_kept(con_log: Any, prices: Any, tmp_path: Path) -> None:
     assert built(con_log) == {"fine", "tasks:all", "group:feature"}
     # 7 requests: every one is in the fine rollup
     assert con_log.execute("SELECT sum(n) FROM rollup_fine").fetchone()[0] == 7
+
+
+# Three months: September before the summary's default window, October its previous period,
+# November its month (the clock is past November). Task t2 spans September and October.
+LOG_MONTHS = [
+    *LOG,
+    _r("s1", "2026-09-20T09:00:00Z", HAIKU, 2000, 0, "u1", "c1", "chat", latency_ms=80),
+    _r("s2", "2026-09-30T23:59:00Z", SONNET, 1000, 0, "u2", "c2", "chat", task_id="t2", step=0),
+    _r("n1", "2026-11-06T09:00:00Z", SONNET, 1000, 200, "u1", "c1", "search", task_id="t3", step=1),
+    _r("n2", "2026-11-06T09:05:00Z", SONNET, 3000, 0, "u1", "c1", "search", task_id="t3", step=2),
+]  # fmt: skip
+REVENUE_MONTHS = REVENUE + "c1,2026-11,6,pro\nc1,2026-09,3,pro\n"
+
+
+def json_text(con: Any, prices: pricing.PriceTable, **kw: Any) -> str:
+    from llmcost import render
+
+    kw.setdefault("by", [])
+    if "window" not in kw:  # as the command line: the summary's default window
+        kw["window"] = metrics.report_window(con, kw["by"], metrics.Window())[0]
+    return render.json_document(metrics.report(con, prices, generated_at=GENERATED, **kw))
+
+
+def test_a_window_of_whole_months_reads_the_rollups_and_gives_the_same_json(
+    con: Any, tmp_path: Path, prices: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest(con, tmp_path, LOG_MONTHS, "months", REVENUE_MONTHS)
+    with monkeypatch.context() as m:  # the requests, no rollup: the reference
+        m.setattr(metrics, "_rollups_for", lambda *a: None)
+        summary = json_text(con, prices)
+        by_user = json_text(
+            con,
+            prices,
+            by=["user"],
+            window=metrics.Window(datetime(2026, 10, 1), datetime(2026, 12, 1)),
+        )
+        assert built(con) == set()
+    doc = json.loads(summary)
+    assert doc["window"]["since"].startswith("2026-11-01") and doc["previous_window"][
+        "since"
+    ].startswith("2026-10-01")
+    # November: q6 0.004, n1 0.003 + 0.003, n2 0.009 = 0.019 over 3 requests and 2 tasks (q6, t3)
+    assert float(doc["totals"]["cost_usd"]) == approx(0.019) and doc["totals"]["requests"] == 3
+    assert doc["totals"]["tasks"] == 2
+    report(con, prices, by=["feature"])  # rollup_fine over every request
+    assert json_text(con, prices) == summary  # keeps the window's task table and group statistics
+    assert {"tasks:feature@2026-10/2026-11/2026-12", "tasks:prev@2026-10/2026-11/2026-12",
+            "group:user@2026-10/2026-11/2026-12"} <= built(con)  # fmt: skip
+    no_scans(monkeypatch)
+    assert json_text(con, prices) == summary
+    # a --by over whole months: from rollup_fine filtered by month, its statistics kept too
+    monkeypatch.undo()
+    assert (
+        json_text(
+            con,
+            prices,
+            by=["user"],
+            window=metrics.Window(datetime(2026, 10, 1), datetime(2026, 12, 1)),
+        )
+        == by_user
+    )
+    no_scans(monkeypatch)
+    assert (
+        json_text(
+            con,
+            prices,
+            by=["user"],
+            window=metrics.Window(datetime(2026, 10, 1), datetime(2026, 12, 1)),
+        )
+        == by_user
+    )
+
+
+def test_ingest_refresh_keeps_the_summary_window(
+    con: Any, tmp_path: Path, prices: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest(con, tmp_path, LOG_MONTHS[:-1], "months", REVENUE_MONTHS)
+    report(con, prices, by=["feature"])  # the store now holds rollups
+    ingest(con, tmp_path, LOG_MONTHS[-1:], "last")
+    built_now = metrics.refresh_rollups(con, prices)  # as `llmcost ingest` ends
+    assert built_now == [*metrics.INGEST_GROUPS, "summary"]
+    assert "tasks:feature@2026-10/2026-11/2026-12" in built(con)
+    assert metrics.refresh_rollups(con, prices) == []  # all still valid
+    with monkeypatch.context() as m:
+        m.setattr(metrics, "_rollups_for", lambda *a: None)
+        summary = json_text(con, prices)
+    no_scans(monkeypatch)
+    assert json_text(con, prices) == summary

@@ -33,6 +33,7 @@ from llmcost.query import (
     dimension_sql,
     effective_window,
     install_names,
+    month_start,
     now,
     where_sql,
 )
@@ -593,11 +594,12 @@ EXTRA_FIELDS = (
 
 def _group_frame(
     con: Any, names: list[str], keys: list[str], allocate: str | None, total_cost: Any,
-    rollups: Rollups | None = None, *, full_revenue: bool = False,
+    rollups: Rollups | None = None, *, full_revenue: bool = False, min_cost: float | None = None,
 ) -> pl.DataFrame:  # fmt: skip
     """One row per group, every field computed in SQL and fetched as Arrow into polars. With
     `full_revenue` (--by customer, no filter): a customer's whole revenue of the window instead of
-    what is allocated to its requests, and a row for each customer with revenue but no request."""
+    what is allocated to its requests, and a row for each customer with revenue but no request.
+    With `min_cost`: only the groups of a known key whose cost is at least that."""
     from llmcost.documents import OMIT
 
     stats = rollups.group_stats(names, keys) if rollups is not None else None
@@ -632,11 +634,17 @@ def _group_frame(
         inner = f"SELECT *, false AS extra FROM ({inner})"
     margin = f", {MARGIN_FIELDS}" if allocate is not None else ""
     omit = "".join(f", extra AS {OMIT}{f}" for f in EXTRA_FIELDS) if full_revenue else ""
+    only = ""
+    if min_cost is not None:
+        only = " AND ".join([*(f"{k} IS NOT NULL" for k in keys), "cost_d >= ?"])
+        only = f"WHERE {only}"
+        params.append(min_cost)
     sql = f"""
         SELECT {picks}, {ROW_FIELDS.format(share=share)}{margin}{omit}
         FROM (SELECT *, {ROUND9.format(x=revenue)} AS revenue_usd,
                      coalesce(cost_d, 0) AS c, cost_d IS NULL AND coalesce(requests, 0) <> 0 AS unknown
               FROM (SELECT *, CAST(CAST(cost AS VARCHAR) AS DOUBLE) AS cost_d FROM ({inner} {extra_rows})))
+        {only}
         ORDER BY extra, {group_order(names, keys)}"""
     return fetch_frame(con, sql, params)
 
@@ -827,8 +835,10 @@ def _summary(
 # store (migration m003) and read back while both their inputs are unchanged: the requests (a data
 # version: every change to `requests` comes with a new `files` row; the request count and time span
 # are checked too) and the price set (its sha256, overlays included). Revenue is not in them: it is
-# joined at every report. Any other report (a window that leaves requests out, a --where, a --by on
-# a dimension lc_fine does not hold) reads the requests as before.
+# joined at every report. A window of whole UTC months (the summary's default one among them) reads
+# rollup_fine by its month column, and keeps its own task table and group statistics under its months
+# (Rollups.serve). Any other report (a window that leaves requests out and is not whole months, a
+# --where, a --by on a dimension lc_fine does not hold) reads the requests as before.
 
 ROLLUP_FORMAT = "2"  # bump when what a rollup holds changes: older rollups are then rebuilt
 # --by dimensions a rollup serves: columns of lc_fine (month as its YYYY-MM text, as DIMENSIONS has it)
@@ -876,6 +886,14 @@ class Rollups:
         self.requests, self.first, self.last = n, lo, hi
         self.version = f"{ROLLUP_FORMAT}/{__version__} files {files}:{last_file}:{loaded} requests {n} {lo}..{hi}"
         self.sha = prices.sha256
+        self.months: tuple[Any, Any, Any] = (
+            None,
+            None,
+            None,
+        )  # of a keyed window: start, since, until
+        self.key = (
+            ""  # "" over every request; "@START/SINCE/UNTIL" (months) for a window of whole months
+        )
         self.valid_names = {
             name
             for (name,) in con.execute(
@@ -893,6 +911,20 @@ class Rollups:
             and win.since <= self.first
             and self.last < win.until
         )
+
+    def serve(self, win: Window, prev: Window | None) -> bool:
+        """Whether the rollups answer this window (and its previous period): every request is inside
+        it, or both are whole UTC months — rollup_fine has a month column, and the task table and the
+        per-group statistics of such a window are kept under its months (`key`)."""
+        if self.covers(win):
+            return True
+        start = prev.since if prev is not None else win.since
+        bounds = (start, win.since, win.until)
+        if self.requests == 0 or any(b is None or b != month_start(b) for b in bounds):
+            return False
+        self.key = "@" + "/".join(f"{b:%Y-%m}" for b in bounds if b is not None)
+        self.months = (start, win.since, win.until)
+        return True
 
     def rows(self) -> None:
         """Create lc_rep, once: the requests a rollup is built from."""
@@ -926,12 +958,21 @@ class Rollups:
         cols = "".join(f", {ROLLUP_DIMS[SYNONYMS.get(b, b)]} AS d{i}" for i, b in enumerate(dims))
         _drop_temp(self.con, "lc_fine")
         if "fine" in self.valid_names:
+            if not self.key:
+                self.con.execute(
+                    f"CREATE OR REPLACE TEMP VIEW lc_fine AS SELECT false AS prev, true AS sel, {ROLLUP_FINE_SELECT}{cols} FROM rollup_fine"
+                )
+                return
+            start, since, until = (_ts_literal(m) for m in self.months)
             self.con.execute(
-                f"CREATE OR REPLACE TEMP VIEW lc_fine AS SELECT false AS prev, true AS sel, {ROLLUP_FINE_SELECT}{cols} FROM rollup_fine"
+                f"CREATE OR REPLACE TEMP VIEW lc_fine AS SELECT month < {since} AS prev, true AS sel, "
+                f"{ROLLUP_FINE_SELECT}{cols} FROM rollup_fine WHERE month >= {start} AND month < {until}"
             )
             return
         self.rows()
         self.con.execute(FINE.format(dims="".join(f", d{i}" for i in range(len(dims)))))
+        if self.key:  # lc_rep holds this window only: rollup_fine is over every request
+            return
         # A new data version or price set: every rollup of another one is dead weight.
         valid = "(SELECT name FROM report_rollups WHERE data_version = ? AND price_sha256 = ?)"
         keep = [self.version, self.sha]
@@ -943,16 +984,18 @@ class Rollups:
             (f"INSERT INTO rollup_fine SELECT {FINE_COLUMNS} FROM lc_fine", []),
         ])  # fmt: skip
 
-    def tasks(self, by_feature: bool) -> list[dict[str, Any]]:
-        """The task table's rows (TASKS) over every request."""
-        kind = "tasks:feature" if by_feature else "tasks:all"
+    def tasks(self, by_feature: bool, prev: bool = False) -> list[dict[str, Any]]:
+        """The task table's rows (TASKS) over this period (`prev`: the previous one)."""
+        kind = ("tasks:prev" if prev else "tasks:feature" if by_feature else "tasks:all") + self.key
         if kind in self.valid_names:
             cur = self.con.execute(
                 f"SELECT {TASK_COLUMNS} FROM rollup_tasks WHERE kind = ? ORDER BY ord", [kind]
             )
             return _task_rows([c[0] for c in cur.description], cur.fetchall())
         self.rows()
-        cur = self.con.execute(_tasks_sql("sel AND NOT prev", by_feature))
+        cur = self.con.execute(
+            _tasks_sql("sel AND prev" if prev else "sel AND NOT prev", by_feature)
+        )
         names = [c[0] for c in cur.description]  # before the INSERTs below reuse the cursor
         records = cur.fetchall()
         marks = ", ".join("?" * (len(names) + 2))
@@ -964,7 +1007,7 @@ class Rollups:
 
     def group_stats(self, names: list[str], keys: list[str]) -> str:
         """A temp table of GROUP_STATS for these --by names (as `keys`), from the rollup or built and kept."""
-        dims = ",".join(SYNONYMS.get(b, b) for b in names)
+        dims = ",".join(SYNONYMS.get(b, b) for b in names) + self.key
         name = "group:" + dims
         table = "lc_gstats"
         if name in self.valid_names:
@@ -1009,10 +1052,23 @@ def refresh_rollups(con: Any, prices: pricing.PriceTable) -> list[str]:
         return []
     if not names or not con.execute("SELECT count(*) > 0 FROM requests").fetchone()[0]:
         return []
-    stored = sorted(n.removeprefix("group:") for n in names if n.startswith("group:"))
+    stored = sorted(
+        n.removeprefix("group:") for n in names if n.startswith("group:") and "@" not in n
+    )
     wanted = list(dict.fromkeys([*INGEST_GROUPS, *stored]))
-    valid = Rollups(con, prices).valid_names
-    if "fine" in valid and all(f"group:{d}" in valid for d in wanted):
+    current = Rollups(con, prices)
+    valid = current.valid_names
+    summary, _ = report_window(con, [], Window())
+    summary = effective_window(con, summary)
+    keyed = (
+        summary.since is not None and summary.until is not None and summary.since < summary.until
+    )
+    keyed = keyed and current.serve(summary, summary.previous()) and bool(current.key)
+    if (
+        "fine" in valid
+        and all(f"group:{d}" in valid for d in wanted)
+        and (not keyed or f"tasks:feature{current.key}" in valid)
+    ):
         return []
     con.execute("SET enable_progress_bar = false")  # it would draw on stdout
     built = []
@@ -1022,6 +1078,11 @@ def refresh_rollups(con: Any, prices: pricing.PriceTable) -> list[str]:
             continue
         report(con, prices, by=by, window=Window())
         built.append(dims)
+    if (
+        keyed
+    ):  # the summary's default window (last full month and the one before), kept by its months
+        report(con, prices, by=[], window=summary)
+        built.append("summary")
     return built
 
 
@@ -1115,11 +1176,11 @@ def report(
     pricing.install(con, prices)
     install_names(con, prices)
     win = effective_window(con, window)
-    if rollups is not None and not rollups.covers(win):
-        rollups = None
     summary_mode = not by
     has_span = win.since is not None and win.until is not None and win.since < win.until
     prev_win = win.previous() if summary_mode and has_span else None
+    if rollups is not None and not rollups.serve(win, prev_win):
+        rollups = None
     has_revenue = _has_revenue(con, win, prev_win)
     wsql, wparams = where_sql(filters)
     dims = [dimension_sql(b) for b in by]
@@ -1384,8 +1445,11 @@ def _distribution(con: Any, task_rows: list[dict[str, Any]]) -> dict[str, Any]:
     um = con.execute(
         f"SELECT quantile_cont(CAST(cost AS DOUBLE), {QUANTILES}) FROM lc_um"
     ).fetchone()[0]
-    users = [float(r[0]) for r in con.execute(
-        "SELECT sum(cost) FROM lc_um GROUP BY user_id HAVING sum(cost) IS NOT NULL").fetchall()]  # fmt: skip
+    # each user's DECIMAL total as a DOUBLE through its text: correctly rounded, as float(Decimal) is,
+    # without a Python Decimal per user
+    users = [r[0] for r in con.execute(
+        "SELECT CAST(CAST(sum(cost) AS VARCHAR) AS DOUBLE) FROM lc_um GROUP BY user_id HAVING sum(cost) IS NOT NULL"
+    ).fetchall()]  # fmt: skip
     conc = concentration(users)
     total = task_rows[0] if task_rows else {}
     return {
@@ -1409,7 +1473,13 @@ def _fill_summary(
     revenue = doc["totals"]["revenue_usd"]
     prev_rev = _revenue_total(con, filters, alloc, prev=True) if has_revenue and prev_win else None
     total = task_rows[0] if task_rows else {}
-    prev_tasks = _tasks(con, "sel AND prev", by_feature=False) if prev_t else []
+    prev_tasks = (
+        []
+        if not prev_t
+        else rollups.tasks(False, prev=True)
+        if rollups is not None
+        else _tasks(con, "sel AND prev", by_feature=False)
+    )
     prev_total = prev_tasks[0] if prev_tasks else {}
     cur_m = _period_metrics(
         con, cur_t, False, revenue, (total.get("cost_usd"), total.get("successful") or 0)
@@ -1496,23 +1566,20 @@ def _drift_pct(computed: Any, logged: float | None) -> float | None:
 
 def _p90_users(con: Any, alloc: str | None, rollups: Rollups | None = None) -> dict[str, Any]:
     """Users whose cost reaches the P90 of user totals, costliest first, with their customer."""
-    import polars as pl
-
     row = con.execute(
         "SELECT quantile_cont(c, 0.9) FROM (SELECT sum(cost)::DOUBLE AS c FROM lc_um GROUP BY user_id) WHERE c IS NOT NULL"
     ).fetchone()
     threshold = row[0]
     if threshold is None:
         return {"threshold_usd": None, "users": []}
-    rows = _group_frame(con, ["user"], ["user_id"], alloc, None, rollups)
+    # the users at or above it, filtered in SQL: a tenth of the rows are fetched
+    rows = _group_frame(
+        con, ["user"], ["user_id"], alloc, None, rollups, min_cost=threshold - 1e-12
+    )
     owners = fetch_frame(
         con, "SELECT user_id AS user, min(customer_id) AS customer FROM lc_um GROUP BY user_id"
     )
-    top = rows.filter(
-        pl.col("user").is_not_null()
-        & pl.col("cost_usd").is_not_null()
-        & (pl.col("cost_usd") >= threshold - 1e-12)
-    ).join(owners, on="user", how="left", maintain_order="left")
+    top = rows.join(owners, on="user", how="left", maintain_order="left")
     cols = ["user", "customer", "requests", "cost_usd"]
     if alloc:
         cols += ["revenue_usd", "margin_usd", "margin_pct", "cost_pct_of_revenue"]

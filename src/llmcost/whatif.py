@@ -506,9 +506,16 @@ def _units(side: str, p: str, long: str, mult: str) -> str:
     return f"({n}) * ({mult})"
 
 
-def _semantic_cache(con: Any, lv: Levers) -> tuple[int, int, bool] | None:
+def _semantic_cache(
+    con: Any,
+    lv: Levers,
+    prices: str = PRICES_I,
+    where: str = "TRUE",
+    params: list[Any] | None = None,
+) -> tuple[int, int, bool] | None:
     """--cache-hit-rate as integers: K = (1 - R) x 1e9 and the lookup cost in 1e-24 USD, as the DECIMAL casts
-    round them; and whether every price row's cost x (1 - R) is exact at 1e-24 (then it is linear too)."""
+    round them; and whether every price row (of PRICES, WHERE) has its cost x (1 - R) exact at 1e-24 (then it
+    is linear too)."""
     if lv.cache_hit_rate is None:
         return None
     k, lookup = con.execute(
@@ -518,8 +525,8 @@ def _semantic_cache(con: Any, lv: Levers) -> tuple[int, int, bool] | None:
     ).fetchone()
     # a cost is N x bf x 1e-24 USD (N whole); x K / 1e9 stays whole when bf x K / 1e9 is whole
     exact = con.execute(
-        f"SELECT coalesce(bool_and(bf * CAST(? AS HUGEINT) % {GIGA} = 0), true) FROM {PRICES_I}",
-        [k],
+        f"SELECT coalesce(bool_and(bf * CAST(? AS HUGEINT) % {GIGA} = 0), true) FROM {prices} WHERE {where}",
+        [k, *(params or [])],
     ).fetchone()[0]
     return int(k), int(lookup) * 10**15, bool(exact)
 
@@ -1519,16 +1526,9 @@ def _sg_price(
 
 def _sg_semantic(con: Any, lv: Levers) -> tuple[int, int, bool]:
     """_semantic_cache over suggest's price rows (the logged names: those a cache candidate's run has)."""
-    k, lookup = con.execute(
-        f"SELECT CAST(CAST(? AS DECIMAL(12,9))::DECIMAL(38,9) * {GIGA} AS BIGINT), "
-        f"CAST(CAST(? AS DECIMAL(18,9))::DECIMAL(38,9) * {GIGA} AS BIGINT)",
-        [str(1 - Decimal(str(lv.cache_hit_rate))), str(Decimal(str(lv.cache_lookup_cost)))],
-    ).fetchone()
-    exact = con.execute(
-        f"SELECT coalesce(bool_and(bf * CAST(? AS HUGEINT) % {GIGA} = 0), true) FROM {SG_PRICES_I} WHERE NOT starts_with(model, ?)",
-        [k, ROUTED_PREFIX],
-    ).fetchone()[0]
-    return int(k), int(lookup) * 10**15, bool(exact)
+    found = _semantic_cache(con, lv, SG_PRICES_I, "NOT starts_with(model, ?)", [ROUTED_PREFIX])
+    assert found is not None  # a cache candidate has a rate
+    return found
 
 
 def _suggest_totals(

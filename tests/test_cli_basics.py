@@ -153,6 +153,26 @@ def test_step_summary_is_appended(
     assert text.startswith("before\n") and len(text) > len("before\n")
 
 
+def test_no_step_summary_is_written_when_none_is_asked_for(
+    run_cli: Any, jsonl: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without $GITHUB_STEP_SUMMARY the Markdown summary is never built (its rows cost time)."""
+    from llmcost.report import markdown
+
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    run_cli("ingest", "-q", str(jsonl([REC])))
+
+    def fail(*args: Any, **kwargs: Any) -> str:
+        raise AssertionError("a step summary was built")
+
+    monkeypatch.setattr(markdown, "summary_markdown", fail)
+    monkeypatch.setattr(markdown, "to_markdown", fail)
+    for args in (("report",), ("report", "--by", "feature", "-f", "json")):
+        code, out, err = run_cli(*args)
+        assert code == 0, err
+        assert out
+
+
 def test_config_file_sets_the_database(
     run_cli: Any, jsonl: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -170,11 +171,12 @@ def warn(message: str) -> None:
     sys.stderr.write(message.rstrip("\n") + "\n")
 
 
-def step_summary(markdown: str) -> None:
-    """Append to $GITHUB_STEP_SUMMARY when set (GitHub caps it at 1 MiB)."""
+def step_summary(markdown: Callable[[], str]) -> None:
+    """Append the Markdown MARKDOWN() writes to $GITHUB_STEP_SUMMARY, only when it is set (GitHub
+    caps it at 1 MiB)."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if target:
-        data = markdown.encode("utf-8")[: 1024 * 1024 - 1024]
+        data = markdown().encode("utf-8")[: 1024 * 1024 - 1024]
         with open(target, "ab") as fh:
             fh.write(data.decode("utf-8", errors="ignore").encode("utf-8") + b"\n")
 
@@ -450,7 +452,7 @@ def report(
         emit(render(HtmlReport(result, extras), fmt, output))
     else:
         emit(render(result, fmt, output, table=table, limit=limit, sort=sort))
-    step_summary(summary_markdown(result))
+    step_summary(lambda: summary_markdown(result))
 
 
 def _exports_source(con: Any, source: str | None, fmt: str) -> bool:
@@ -483,7 +485,7 @@ def _report_exports(
         )
     result = exports.report(con, state.prices(), by=exports.parse_by(by), window=window)
     emit(render(result, fmt, output, table=table))
-    step_summary(to_markdown(result))
+    step_summary(lambda: to_markdown(result))
 
 
 @app.command()
@@ -894,7 +896,7 @@ def check(
     window = _window(since, until)
     result = checks.run(state.connect(), state.prices(), state.settings.section("check"), window)
     emit(render(result, fmt, output, title="llmcost check"))
-    step_summary(summary_markdown(result, "llmcost check"))
+    step_summary(lambda: summary_markdown(result, "llmcost check"))
     if not result.ok:
         raise typer.Exit(ExitCode.GATE)
 

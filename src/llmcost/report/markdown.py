@@ -38,12 +38,13 @@ class _Truncated:
     def tables(self) -> list[Table]:
         out = []
         for t in self.result.tables():
-            if len(t.rows) > self.max_rows:
-                more = len(t.rows) - self.max_rows
+            if len(t) > self.max_rows:  # a frame's length: no row built for the rows cut
+                more = len(t) - self.max_rows
                 note = (
                     t.note + "; " if t.note else ""
-                ) + f"first {self.max_rows} of {len(t.rows)} rows; {more} more in the full report"
-                t = Table(t.title, t.columns, t.rows[: self.max_rows], note, t.extra)
+                ) + f"first {self.max_rows} of {len(t)} rows; {more} more in the full report"
+                t = t.head(self.max_rows)
+                t.note = note
             out.append(t)
         return out
 

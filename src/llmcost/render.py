@@ -50,19 +50,30 @@ def _json_literal(name: str, dtype: Any) -> str | None:
     c = _quote(name)
     if dtype == pl.String or dtype == pl.Categorical:
         return f"coalesce(CAST(to_json({c}) AS VARCHAR), 'null')"
-    if dtype == pl.Boolean:
-        return f"CASE WHEN {c} IS NULL THEN 'null' WHEN {c} THEN 'true' ELSE 'false' END"
-    if dtype.is_integer():
-        return f"coalesce(CAST({c} AS VARCHAR), 'null')"
-    if dtype.is_float():
-        return f"CASE WHEN isfinite({c}) THEN CAST({c} AS VARCHAR) ELSE 'null' END"
+    plain = _plain_literal(c, dtype, "'null'")
+    if plain is not None:
+        return plain
     if dtype == pl.Date:
         return f"coalesce('\"' || strftime({c}, '%Y-%m-%d') || '\"', 'null')"
     if isinstance(dtype, pl.Datetime):
         return f"coalesce('\"' || strftime({c}, '%Y-%m-%dT%H:%M:%SZ') || '\"', 'null')"
-    if dtype == pl.Null:
-        return "'null'"
     return None  # another type (a list, a struct): written value by value
+
+
+def _plain_literal(c: str, dtype: Any, missing: str) -> str | None:
+    """SQL for the text of a boolean, integer, float or all-null column C, JSON and CSV alike (the
+    shortest round-trip text of a float; MISSING for a missing or non-finite value), or None."""
+    import polars as pl
+
+    if dtype == pl.Boolean:
+        return f"CASE WHEN {c} IS NULL THEN {missing} WHEN {c} THEN 'true' ELSE 'false' END"
+    if dtype.is_integer():
+        return f"coalesce(CAST({c} AS VARCHAR), {missing})"
+    if dtype.is_float():
+        return f"CASE WHEN isfinite({c}) THEN CAST({c} AS VARCHAR) ELSE {missing} END"
+    if dtype == pl.Null:
+        return missing
+    return None
 
 
 # Text DuckDB would not write as json.dumps + safe_text.json_text do: a C0 control without a short
@@ -158,15 +169,7 @@ def _csv_literal(name: str, dtype: Any) -> str | None:
             f"CASE WHEN {c} IS NULL THEN '' WHEN regexp_matches({c}, '[,\"\\r\\n]') "
             f"THEN chr(34) || replace({guarded}, chr(34), chr(34) || chr(34)) || chr(34) ELSE {guarded} END"
         )
-    if dtype == pl.Boolean:
-        return f"CASE WHEN {c} IS NULL THEN '' WHEN {c} THEN 'true' ELSE 'false' END"
-    if dtype.is_integer():
-        return f"coalesce(CAST({c} AS VARCHAR), '')"
-    if dtype.is_float():
-        return f"CASE WHEN isfinite({c}) THEN CAST({c} AS VARCHAR) ELSE '' END"
-    if dtype == pl.Null:
-        return "''"
-    return None
+    return _plain_literal(c, dtype, "''")
 
 
 def frame_csv(table: Table) -> str | None:

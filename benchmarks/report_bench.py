@@ -45,17 +45,18 @@ TARGET_RATIO = 2.0
 
 LIBRARY_SCRIPT = """
 import json, statistics, sys, time
+from llmcost import query
 from llmcost import metrics, pricing
 from llmcost.store import connect
 db, by, repeat = sys.argv[1], [b for b in sys.argv[2].split(",") if b], int(sys.argv[3])
 con = connect(db)
 con.execute("SET enable_progress_bar = false")
 prices = pricing.load()
-metrics.report(con, prices, by=by, window=metrics.Window())
+metrics.report(con, prices, by=by, window=query.Window())
 times = []
 for _ in range(repeat):
     t = time.perf_counter()
-    metrics.report(con, prices, by=by, window=metrics.Window())
+    metrics.report(con, prices, by=by, window=query.Window())
     times.append(time.perf_counter() - t)
 print(json.dumps(statistics.median(times)))
 """

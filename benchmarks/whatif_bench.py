@@ -61,6 +61,7 @@ SCENARIOS: dict[str, list[str]] = {
 
 LIBRARY_SCRIPT = """
 import json, statistics, sys, time
+from llmcost import query
 from llmcost import metrics, pricing, whatif
 from llmcost.store import connect
 db, repeat, args = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
@@ -69,7 +70,7 @@ prices = pricing.load()
 out = {}
 for name, a in args.items():
     s = whatif.from_options(None, {}, features=a.get("feature", []), model=None, where=[], levers=a["levers"])
-    by = metrics.parse_by(a.get("by"))
+    by = query.parse_by(a.get("by"))
     whatif.run(con, prices, s, by=by)
     times = []
     for _ in range(repeat):

@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from llmcost import metrics, pricing, render, values
+from llmcost import metrics, pricing, query, render, values
 from llmcost.documents import OMIT, Column, Table, frame_dicts
 from llmcost.metrics import _div, _margin, _num
 
@@ -149,8 +149,8 @@ def test_group_frame_equals_the_plain_rows(
     con_random: Any, prices: Any, by: list[str], allocate: str, kw: dict[str, Any]
 ) -> None:
     con = con_random
-    window = metrics.Window(kw.get("since"), kw.get("until"))
-    where = metrics.parse_where(kw.get("where"))
+    window = query.Window(kw.get("since"), kw.get("until"))
+    where = query.parse_where(kw.get("where"))
     result = metrics.report(
         con, prices, by=by, window=window, where=where, allocate=allocate, generated_at=GENERATED
     )
@@ -176,7 +176,7 @@ def test_group_frame_equals_the_plain_rows(
 
 def test_summary_lists_equal_the_plain_rows(con_random: Any, prices: Any) -> None:
     con = con_random
-    result = metrics.report(con, prices, by=[], window=metrics.Window(), generated_at=GENERATED)
+    result = metrics.report(con, prices, by=[], window=query.Window(), generated_at=GENERATED)
     if result.rows_sql is not None:
         result.rows_sql()
     doc = result.to_json()

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from llmcost import query
+
 EVIL_FEATURE = '<script>alert("pwn")</script>'
 EVIL_CUSTOMER = '"><img src=x onerror=alert(1)>'
 
@@ -71,14 +73,14 @@ def report_html(loaded: Path, run_cli: Any) -> str:
 
 
 def _series(tmp_path: Path) -> dict[str, Any]:
-    from llmcost import metrics, pricing
+    from llmcost import pricing
     from llmcost.series import series
     from llmcost.store import connect
 
     con = connect(tmp_path / "db" / "llmcost.duckdb")
     try:
         pricing.install(con, pricing.load([tmp_path / "prices.toml"]))
-        return series(con, metrics.Window())
+        return series(con, query.Window())
     finally:
         con.close()
 

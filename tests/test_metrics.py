@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from llmcost import metrics, pricing
+from llmcost import metrics, pricing, query
 from llmcost.errors import LlmcostError
 
 HAIKU, SONNET = "claude-haiku-4-5", "claude-sonnet-4-5"
@@ -45,7 +45,7 @@ A = [
 ]  # fmt: skip
 # c3 pays but made no request; u4 (customer falls back to the user id) pays nothing.
 REVENUE_A = "customer_id,month,revenue_usd,plan\nc1,2026-09,10,pro\nc1,2026-10,20,pro\nc2,2026-10,5,free\nc3,2026-10,7,pro\n"
-WINDOW_A = metrics.Window(datetime(2026, 9, 1), datetime(2026, 11, 1))
+WINDOW_A = query.Window(datetime(2026, 9, 1), datetime(2026, 11, 1))
 
 
 def load(
@@ -249,7 +249,7 @@ def test_summary_this_period_vs_previous_with_targets(
         {"request_id": "q3", "timestamp": "2026-10-11T10:00:00Z", "model": SONNET, "input_tokens": 1000, "output_tokens": 0, "user_id": "u1", "customer_id": "c1"},
     ]  # fmt: skip
     load(con, tmp_path, recs, "customer_id,month,revenue_usd\nc1,2026-10,31\n")
-    win = metrics.Window(datetime(2026, 10, 8), datetime(2026, 10, 15))
+    win = query.Window(datetime(2026, 10, 8), datetime(2026, 10, 15))
     targets = {"max_cost_per_active_user_usd": 0.001, "min_semantic_cache_hit_rate_pct": 10}
     d = run(con, prices, window=win, targets=targets)
     assert d["previous_window"] == {"since": datetime(2026, 10, 1), "until": datetime(2026, 10, 8)}
@@ -281,29 +281,29 @@ def test_summary_this_period_vs_previous_with_targets(
 
 
 def test_where_filters_are_bound_and_whitelisted(con_a: Any, prices: Any) -> None:
-    d = run(con_a, prices, where=metrics.parse_where(["feature=chat"]))
+    d = run(con_a, prices, where=query.parse_where(["feature=chat"]))
     assert d["totals"]["requests"] == 5 and float(d["totals"]["cost_usd"]) == approx(0.016)
     # revenue follows the selected requests (requests rule): 10 + 10 + 10/3
     assert d["totals"]["revenue_usd"] == approx(70 / 3)
     # != keeps rows without the field: u4's row has customer u4, so: r4 r5 r6 r7
-    d = run(con_a, prices, where=metrics.parse_where(["customer!=c1"]))
+    d = run(con_a, prices, where=query.parse_where(["customer!=c1"]))
     assert d["totals"]["requests"] == 4 and float(d["totals"]["cost_usd"]) == approx(0.013)
     # the same field twice with = is "any of"; different fields must all hold
-    d = run(con_a, prices, where=metrics.parse_where(["user=u1", "user=u2", "status=ok"]))
+    d = run(con_a, prices, where=query.parse_where(["user=u1", "user=u2", "status=ok"]))
     assert d["totals"]["requests"] == 3
-    assert run(con_a, prices, where=metrics.parse_where(["task_id=t1"]))["totals"]["requests"] == 2
+    assert run(con_a, prices, where=query.parse_where(["task_id=t1"]))["totals"]["requests"] == 2
     # an empty value means "missing": every request has a feature
-    assert run(con_a, prices, where=metrics.parse_where(["feature="]))["totals"]["requests"] == 0
-    assert run(con_a, prices, where=metrics.parse_where(["feature!="]))["totals"]["requests"] == 7
+    assert run(con_a, prices, where=query.parse_where(["feature="]))["totals"]["requests"] == 0
+    assert run(con_a, prices, where=query.parse_where(["feature!="]))["totals"]["requests"] == 7
     # hostile text is a value, never SQL
-    d = run(con_a, prices, where=metrics.parse_where(["feature=x' OR 1=1 --"]))
+    d = run(con_a, prices, where=query.parse_where(["feature=x' OR 1=1 --"]))
     assert d["totals"]["requests"] == 0
     assert con_a.execute("SELECT count(*) FROM requests").fetchone()[0] == 7
     for bad in ["feature); DROP TABLE requests; --=1", "ts=1", "nonsense"]:
         with pytest.raises(LlmcostError):
-            metrics.parse_where([bad])
+            query.parse_where([bad])
     with pytest.raises(LlmcostError):
-        metrics.parse_where(["batch=maybe"])
+        query.parse_where(["batch=maybe"])
 
 
 def test_no_revenue_loaded_means_no_margins(con: Any, tmp_path: Path, prices: Any) -> None:
@@ -325,18 +325,18 @@ def test_drift_logged_vs_computed(con: Any, tmp_path: Path, prices: Any) -> None
 
 def test_previous_window_rules() -> None:
     # whole months: the same number of calendar months before; otherwise the same length before
-    w = metrics.Window(datetime(2026, 3, 1), datetime(2026, 4, 1)).previous()
+    w = query.Window(datetime(2026, 3, 1), datetime(2026, 4, 1)).previous()
     assert (w.since, w.until) == (datetime(2026, 2, 1), datetime(2026, 3, 1))
-    w = metrics.Window(datetime(2026, 10, 8), datetime(2026, 10, 15)).previous()
+    w = query.Window(datetime(2026, 10, 8), datetime(2026, 10, 15)).previous()
     assert (w.since, w.until) == (datetime(2026, 10, 1), datetime(2026, 10, 8))
 
 
 def test_parse_when_relative_uses_pinned_now(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLMCOST_NOW", "2026-11-22T10:00:00Z")
-    assert metrics.parse_when("30d") == datetime(2026, 10, 23, 10)
-    assert metrics.parse_when("2026-08-01T12:00:00+02:00") == datetime(2026, 8, 1, 10)
+    assert query.parse_when("30d") == datetime(2026, 10, 23, 10)
+    assert query.parse_when("2026-08-01T12:00:00+02:00") == datetime(2026, 8, 1, 10)
     with pytest.raises(LlmcostError):
-        metrics.parse_when("yesterday")
+        query.parse_when("yesterday")
 
 
 def test_targets_are_validated() -> None:

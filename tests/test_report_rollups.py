@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from pytest import approx
 
-from llmcost import metrics, pricing
+from llmcost import metrics, pricing, query
 
 HAIKU, SONNET = "claude-haiku-4-5", "claude-sonnet-4-5"
 
@@ -78,7 +78,7 @@ def ingest(
 
 
 def report(con: Any, prices: pricing.PriceTable, **kw: Any) -> dict[str, Any]:
-    kw.setdefault("window", metrics.Window())
+    kw.setdefault("window", query.Window())
     kw.setdefault("by", [])
     doc = metrics.report(con, prices, generated_at=GENERATED, **kw).to_json()
     # Decimal and datetime as text: compared exactly
@@ -219,10 +219,10 @@ def test_reports_the_rollups_cannot_answer_read_the_requests(
     con_log: Any, prices: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     report(con_log, prices, by=["feature"])  # rollups over all six requests
-    october = metrics.Window(datetime(2026, 10, 1), datetime(2026, 11, 1))
+    october = query.Window(datetime(2026, 10, 1), datetime(2026, 11, 1))
     cases: list[dict[str, Any]] = [
         {"by": ["feature"], "window": october},  # leaves q6 out
-        {"by": ["feature"], "where": metrics.parse_where(["customer=c2"])},
+        {"by": ["feature"], "where": query.parse_where(["customer=c2"])},
         {"by": ["status"]},  # not a column of the rollups
         {"by": []},
     ]
@@ -304,7 +304,7 @@ def json_text(con: Any, prices: pricing.PriceTable, **kw: Any) -> str:
 
     kw.setdefault("by", [])
     if "window" not in kw:  # as the command line: the summary's default window
-        kw["window"] = metrics.report_window(con, kw["by"], metrics.Window())[0]
+        kw["window"] = query.report_window(con, kw["by"], query.Window())[0]
     return render.json_document(metrics.report(con, prices, generated_at=GENERATED, **kw))
 
 
@@ -319,7 +319,7 @@ def test_a_window_of_whole_months_reads_the_rollups_and_gives_the_same_json(
             con,
             prices,
             by=["user"],
-            window=metrics.Window(datetime(2026, 10, 1), datetime(2026, 12, 1)),
+            window=query.Window(datetime(2026, 10, 1), datetime(2026, 12, 1)),
         )
         assert built(con) == set()
     doc = json.loads(summary)
@@ -338,7 +338,7 @@ def test_a_window_of_whole_months_reads_the_rollups_and_gives_the_same_json(
     # a --by over whole months: from rollup_fine filtered by month, its statistics kept too (the
     # second time with no scan of the requests)
     monkeypatch.undo()
-    months = metrics.Window(datetime(2026, 10, 1), datetime(2026, 12, 1))
+    months = query.Window(datetime(2026, 10, 1), datetime(2026, 12, 1))
     assert json_text(con, prices, by=["user"], window=months) == by_user
     no_scans(monkeypatch)
     assert json_text(con, prices, by=["user"], window=months) == by_user

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from llmcost import metrics
+from llmcost import query
 from llmcost.errors import LlmcostError
 
 HAIKU = "claude-haiku-4-5"
@@ -93,10 +93,10 @@ def test_relative_window_is_anchored_at_now(loaded: Any, monkeypatch: pytest.Mon
 
 def test_months_are_calendar_months() -> None:
     now = datetime(2026, 11, 30, 10)
-    assert metrics.parse_when("3m", now=now) == datetime(2026, 8, 30, 10)
-    assert metrics.parse_when("1m", now=datetime(2026, 3, 31)) == datetime(2026, 2, 28)
-    assert metrics.parse_when("12m", now=now) == datetime(2025, 11, 30, 10)
-    assert metrics.parse_when("11m", now=now) == datetime(2025, 12, 30, 10)
+    assert query.parse_when("3m", now=now) == datetime(2026, 8, 30, 10)
+    assert query.parse_when("1m", now=datetime(2026, 3, 31)) == datetime(2026, 2, 28)
+    assert query.parse_when("12m", now=now) == datetime(2025, 11, 30, 10)
+    assert query.parse_when("11m", now=now) == datetime(2025, 12, 30, 10)
 
 
 def test_date_only_until_includes_its_day(loaded: Any) -> None:
@@ -113,7 +113,7 @@ def test_inverted_window_is_an_error(loaded: Any) -> None:
     line = one_line_error(*loaded("report", "--since", "2026-10-01", "--until", "2026-09-01"))
     assert "--since 2026-10-01 is not before --until 2026-09-01" in line
     with pytest.raises(LlmcostError):
-        metrics.parse_window("2026-10-01", "2026-10-01T00:00:00Z")
+        query.parse_window("2026-10-01", "2026-10-01T00:00:00Z")
 
 
 def test_diff_says_when_periods_differ_in_length(loaded: Any) -> None:

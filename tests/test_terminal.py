@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from llmcost import render, values
+from llmcost import query, render, values
 from llmcost.documents import Column, Table
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -139,14 +139,12 @@ def test_colour_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_fail_and_miss_are_red_pass_is_green(loaded: Any, tmp_path: Path) -> None:
-    from llmcost import checks, metrics, pricing
+    from llmcost import checks, pricing
     from llmcost.store import connect
 
     con = connect(tmp_path / "db" / "llmcost.duckdb")
     rules = {"min_margin_pct": 99.99, "max_unpriced_share": 0.5}
-    result = checks.run(
-        con, pricing.load(), rules, metrics.parse_window("2026-10-01", "2026-10-31")
-    )
+    result = checks.run(con, pricing.load(), rules, query.parse_window("2026-10-01", "2026-10-31"))
     out = render.to_terminal(result, width=120, color=True)
     fail = next(ln for ln in out.splitlines() if ANSI.sub("", ln).startswith("min_margin_pct"))
     ok = next(ln for ln in out.splitlines() if ANSI.sub("", ln).startswith("max_unpriced_share"))

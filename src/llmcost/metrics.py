@@ -35,15 +35,10 @@ from llmcost.query import (
     install_names,
     month_start,
     now,
+    parse_by,
+    report_window,
     where_sql,
 )
-
-# the window and filter parsers, for the callers that take them from metrics
-from llmcost.query import parse_by as parse_by
-from llmcost.query import parse_when as parse_when
-from llmcost.query import parse_where as parse_where
-from llmcost.query import parse_window as parse_window
-from llmcost.query import report_window as report_window
 from llmcost.values import fmt_value, fmt_window
 
 if TYPE_CHECKING:

@@ -30,6 +30,9 @@ from typing import Any
 
 import pytest
 
+# the Spark session of the run, and its skip (or, with LLMCOST_REQUIRE_SPARK=1, failure) without Spark
+from tests.test_lake_spark import spark_session  # noqa: F401
+
 from llmcost import definitions, metrics, pricing
 from llmcost.query import Window
 
@@ -499,3 +502,72 @@ def test_every_definition_file_says_what_it_defines_and_its_units() -> None:
         assert header.startswith(f"-- {name}: "), name
         assert "Units:" in header, name
         assert "{" not in sql, name  # every placeholder filled in
+
+
+# ---------------------------------------------------------------- the same files on Spark
+
+# One case: a --by report installs every definition (report_rows among them); a window that cuts
+# months prorates revenue. Spark is slow to start and to run each cached view.
+SPARK_CASES = [(["feature", "month"], Window(datetime(2026, 9, 10), datetime(2026, 11, 5, 12)))]
+
+
+@pytest.fixture(scope="module")
+def spark_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any, pricing.PriceTable]]:  # fmt: skip
+    """A random store (seed 7), its DuckDB connection and the same data as a lake on Spark."""
+    request.getfixturevalue("spark_session")
+    from llmcost import lake
+    from llmcost.ingest import ingest_paths
+    from llmcost.spark import connect as spark_connect
+    from llmcost.store import connect
+
+    base = tmp_path_factory.mktemp("definitions-spark")
+    records, revenue = _store_records(7)
+    (base / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (base / "revenue.csv").write_text(revenue)
+    (base / "prices.toml").write_text(PRICES)
+    con = connect(base / "db.duckdb")
+    ingest_paths(con, [str(base / "log.jsonl"), str(base / "revenue.csv")])
+    prices = pricing.load([base / "prices.toml"])
+    lake.export(con, prices, str(base / "lake"))
+    spark = spark_connect(str(base / "lake"), "local[2]")
+    yield con, spark, prices
+    spark.close()
+    con.close()
+
+
+def _exact(value: Any) -> Any:
+    """A value both engines give exactly, as one type: integers and DECIMALs as Decimal."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, Decimal)):
+        return Decimal(value).normalize() if value else Decimal(0)
+    return value
+
+
+def _split(row: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, float]]:
+    """A row's exact values (its key: every column but the DOUBLEs) and its DOUBLEs."""
+    doubles = {k: v for k, v in row.items() if isinstance(v, float)}
+    exact = tuple((k, _exact(v)) for k, v in sorted(row.items()) if k not in doubles)
+    return exact, doubles
+
+
+@pytest.mark.parametrize(("by", "window"), SPARK_CASES, ids=["by feature,month"])
+def test_the_same_files_on_spark_give_the_same_numbers(
+    spark_store: Any, by: list[str], window: Window
+) -> None:
+    con, spark, prices = spark_store
+    assert definitions.install(spark, prices, window, by) == definitions.install(
+        con, prices, window, by
+    )
+    for name in definitions.DEFINITIONS:
+        if name == "report_rows" and not by:
+            continue
+        duck = sorted((_split(r) for r in definition(con, name)), key=lambda x: repr(x[0]))
+        on_spark = sorted((_split(r) for r in definition(spark, name)), key=lambda x: repr(x[0]))
+        assert len(on_spark) == len(duck), name
+        assert duck, name  # every definition has rows here
+        for (key, doubles), (s_key, s_doubles) in zip(duck, on_spark, strict=True):
+            assert s_key == key, name
+            assert set(s_doubles) <= set(doubles) | {k for k, _ in key}, name
+            for field, value in doubles.items():
+                same(s_doubles.get(field), value, f"spark {name} {key}.{field}")

@@ -34,7 +34,7 @@ import pytest
 from tests.test_lake_spark import spark_session  # noqa: F401
 
 from llmcost import definitions, metrics, pricing
-from llmcost.query import Window
+from llmcost.query import SYNONYMS, Window
 
 # Three versions of lc-alpha (the last with long-context rates above 20,000 input tokens), lc-beta
 # from 2026-09-15 only (its earlier requests are unpriced), lc-mystery never priced.
@@ -214,7 +214,8 @@ TASK_FIELDS = [
 def fast_reports(
     con: Any, prices: pricing.PriceTable, monkeypatch: pytest.MonkeyPatch, **kw: Any
 ) -> dict[str, dict[str, Any]]:
-    """The report three ways: reading the requests (no rollups), building the rollups, reading them."""
+    """The report three ways: reading the requests (no rollups), building the rollups, reading them
+    (a window that is neither every request nor whole months reads the requests all three times)."""
     out = {}
     with monkeypatch.context() as m:
         m.setattr(metrics, "_rollups_for", lambda *a, **k: None)
@@ -223,6 +224,10 @@ def fast_reports(
     out["rollups built"] = metrics.report(con, prices, **kw).to_json()
     out["rollups read"] = metrics.report(con, prices, **kw).to_json()
     return out
+
+
+def rollups_kept(con: Any) -> set[str]:
+    return {r[0] for r in con.execute("SELECT name FROM report_rollups").fetchall()}
 
 
 def definition(con: Any, name: str) -> list[dict[str, Any]]:
@@ -277,6 +282,10 @@ def test_group_rows_equal_the_definitions(
 ) -> None:
     con, prices = store
     docs = fast_reports(con, prices, monkeypatch, by=by, window=WINDOWS[window])
+    if window != "part" and all(SYNONYMS.get(b, b) in metrics.ROLLUP_DIMS for b in by):
+        # the third report read them: every request's partial sums, or a whole-month window's groups
+        kept = rollups_kept(con)
+        assert "fine" in kept if window == "all" else any("@" in k for k in kept), kept
     definitions.install(con, prices, WINDOWS[window], by)
     keys = definitions.group_columns(by)
     ref = {tuple(month_text(r[k]) for k in keys): r for r in definition(con, "report_rows")}
@@ -343,6 +352,8 @@ def test_the_summary_equals_the_definitions(
     con, prices = store
     win = SUMMARY_WINDOWS[window]
     docs = fast_reports(con, prices, monkeypatch, by=[], window=win)
+    if window == "october":
+        assert "tasks:prev@2026-09/2026-10/2026-11" in rollups_kept(con)
     previous = win.previous()
     definitions.install(con, prices, previous)
     before = summary_values(con)
@@ -566,8 +577,24 @@ def test_the_same_files_on_spark_give_the_same_numbers(
         on_spark = sorted((_split(r) for r in definition(spark, name)), key=lambda x: repr(x[0]))
         assert len(on_spark) == len(duck), name
         assert duck, name  # every definition has rows here
+        assert definitions.frame(spark, name).height == len(duck), name
         for (key, doubles), (s_key, s_doubles) in zip(duck, on_spark, strict=True):
             assert s_key == key, name
             assert set(s_doubles) <= set(doubles) | {k for k, _ in key}, name
             for field, value in doubles.items():
                 same(s_doubles.get(field), value, f"spark {name} {key}.{field}")
+
+
+def test_an_empty_store_gives_empty_definitions(con: Any) -> None:
+    prices = pricing.load()
+    definitions.install(con, prices, Window())
+    (t,) = definition(con, "period_totals")
+    assert (t["requests"], t["cost_usd"], t["revenue_usd"], t["margin_usd"]) == (
+        0,
+        None,
+        None,
+        None,
+    )
+    assert definition(con, "months") == [] and definition(con, "customers") == []
+    assert [r["tasks"] for r in definition(con, "task_metrics")] == [0]  # the (all) row
+    assert definitions.frame(con, "user_costs").height == 0

@@ -4,10 +4,10 @@ llmcost.metrics computes the report through DuckDB-only speed-ups (partial sums 
 units, rollups kept in the store); llmcost.definitions runs the portable .sql definitions over the
 priced requests. On random stores (three price versions of one model, a model priced only from
 mid-September, a model never priced, multi-step tasks with and without step numbers, semantic-cache
-hits, batch and long-context requests, revenue with a customer that has no request) every number
-of the report's JSON — with --by and the summary, reading the requests, building the rollups and
-reading them back — equals the definitions': counts and the DECIMAL costs exactly (a row's DOUBLE
-cost_usd is the correctly rounded value of the definition's DECIMAL, compared as equal floats);
+hits, batch and long-context requests, logged costs, revenue with a customer that has no request)
+every number of the report's JSON — with --by and the summary, reading the requests, building the
+rollups and reading them back — equals the definitions': counts and DECIMAL costs exactly (a row's
+DOUBLE cost_usd is the correctly rounded value of the definition's DECIMAL, compared as floats);
 every other DOUBLE field (means, ratios, shares, percentiles, revenue, margins) to 1e-9, relative
 or absolute (math.isclose), which SPEC §8 allows (the report rounds revenue and margins to 1e-9;
 its margin and cost percentages of revenue are taken from the rounded revenue, so they are held
@@ -98,6 +98,8 @@ def _request(rng: random.Random, rid: str, ts: datetime, user: str | None, cust:
         rec["feature"] = feature
     if rng.random() < 0.9:
         rec["latency_ms"] = rng.randint(40, 9000)
+    if rng.random() < 0.3:
+        rec["cost_usd"] = rng.randint(0, 90000) / 1e7  # as a logger computed it
     return rec
 
 
@@ -244,6 +246,10 @@ def check_totals(doc: dict[str, Any], con: Any, where: str) -> None:
     same(doc["coverage"]["unpriced"], t["unpriced"], f"{where} coverage.unpriced")
     if totals.get("revenue_usd") is not None:
         same_fields(totals, t, ["revenue_usd", "margin_usd", "margin_pct"], f"{where} totals")
+    logged = doc["coverage"]["logged_cost"]
+    same(logged["requests"], t["logged_requests"], f"{where} logged_cost.requests")
+    fields = ["logged_usd", "computed_usd", "drift_usd", "drift_pct"]
+    same_fields(logged, t, fields, f"{where} logged_cost")
     (d,) = definition(con, "user_distribution")
     dist = doc["distribution"]
     for p in ("p50", "p90", "p99"):
@@ -365,8 +371,17 @@ def test_the_summary_equals_the_definitions(
     (dist,) = definition(con, "user_distribution")
     p90 = {r["user_id"]: r for r in definition(con, "p90_users")}
     customers = {r["customer_id"]: r for r in definition(con, "customers")}
+    models = {r["model"]: r for r in definition(con, "models")}
     for how, doc in docs.items():
         where = f"{how} summary {window}"
+        assert {m["model"] for m in doc["models"]} == set(models), where
+        for m in doc["models"]:
+            ref = models[m["model"]]
+            assert (m["tier"], m["priced"]) == (ref["tier"], "yes" if ref["priced"] else "no")
+            same_fields(m, ref, [
+                "requests", "requests_pct", "cost_usd", "share_pct", "logged_usd", "computed_usd",
+                "drift_pct",
+            ], f"{where} models {m['model']}")  # fmt: skip
         check_totals(doc, con, where)
         for m in doc["summary"]["metrics"]:
             same(m["value"], now[m["name"]], f"{where} {m['name']}")

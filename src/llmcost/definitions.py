@@ -35,6 +35,7 @@ DEFINITIONS = (
     "report_rows",
     "period_totals",
     "top20_customers",
+    "models",
     "user_costs",
     "user_month_costs",
     "user_distribution",

@@ -6,6 +6,8 @@
 -- other *_usd USD as DOUBLE; *_pct percent (0-100); counts are integers. revenue_usd is every
 -- customer-month's revenue in the window, customers without requests included; NULL (and the
 -- margins with it) when no revenue overlaps the window. In the margins an unknown cost counts as 0.
+-- logged_usd (DOUBLE) and computed_usd (exact DECIMAL) are over the priced requests that carry a
+-- logged cost (coverage.logged_cost); drift_pct percent of the logged cost.
 WITH t AS (
     SELECT COUNT(*) AS requests,
            COUNT(cost_usd) AS priced,
@@ -18,7 +20,12 @@ WITH t AS (
            SUM(CASE WHEN NOT cache_hit THEN cache_read_tokens END) AS provider_cache_read_tokens,
            SUM(CASE WHEN NOT cache_hit THEN input_tokens END) AS provider_input_tokens,
            SUM(CASE WHEN tier = 'small' THEN 1 ELSE 0 END) AS small_model_requests,
-           SUM(CASE WHEN tier = 'mid' THEN 1 ELSE 0 END) AS mid_model_requests
+           SUM(CASE WHEN tier = 'mid' THEN 1 ELSE 0 END) AS mid_model_requests,
+           -- the logged-cost drift, over the priced requests that carry a logged cost
+           SUM(CASE WHEN cost_usd IS NOT NULL AND logged_cost_usd IS NOT NULL THEN 1 ELSE 0 END)
+               AS logged_requests,
+           SUM(CASE WHEN cost_usd IS NOT NULL THEN logged_cost_usd END) AS logged_usd,
+           SUM(CASE WHEN logged_cost_usd IS NOT NULL THEN cost_usd END) AS computed_usd
     FROM priced_requests
 ),
 r AS (
@@ -43,5 +50,10 @@ SELECT requests,
        CAST(semantic_cache_hits AS DOUBLE) / NULLIF(requests, 0) * 100 AS semantic_cache_hit_rate_pct,
        CAST(provider_cache_read_tokens AS DOUBLE) / NULLIF(provider_input_tokens, 0) * 100 AS prompt_cache_hit_rate_pct,
        CAST(small_model_requests AS DOUBLE) / NULLIF(requests, 0) * 100 AS small_model_share_pct,
-       CAST(mid_model_requests AS DOUBLE) / NULLIF(requests, 0) * 100 AS mid_model_share_pct
+       CAST(mid_model_requests AS DOUBLE) / NULLIF(requests, 0) * 100 AS mid_model_share_pct,
+       logged_requests,
+       logged_usd,
+       computed_usd,
+       CAST(COALESCE(computed_usd, 0) AS DOUBLE) - logged_usd AS drift_usd,
+       (CAST(COALESCE(computed_usd, 0) AS DOUBLE) - logged_usd) / NULLIF(logged_usd, 0) * 100 AS drift_pct
 FROM c

@@ -10,7 +10,8 @@
 -- Units: cost_usd USD, an exact DECIMAL(38,24): the list cost of the tokens, x (1 - batch
 -- discount) for a batch request, 0 for a semantic-cache hit, NULL when the model has no price at
 -- the request's time (unpriced). Tokens are counts; latency_ms milliseconds (NULL when not
--- logged); month the first day of the request's UTC calendar month.
+-- logged); month the first day of the request's UTC calendar month; logged_cost_usd USD (DOUBLE),
+-- the cost the logger wrote, NULL when it wrote none (compared, never used as the cost).
 SELECT request_id,
        ts,
        CAST(date_trunc('month', ts) AS DATE) AS month,
@@ -28,5 +29,6 @@ SELECT request_id,
        cache_read_tokens,
        cache_hit,
        latency_ms,
+       logged_cost_usd,
        cost_usd{group_columns}
 FROM priced_in_window

@@ -613,3 +613,23 @@ def test_an_empty_store_gives_empty_definitions(con: Any) -> None:
     assert definition(con, "months") == [] and definition(con, "customers") == []
     assert [r["tasks"] for r in definition(con, "task_metrics")] == [0]  # the (all) row
     assert definitions.frame(con, "user_costs").height == 0
+
+
+@pytest.mark.parametrize("allocate", ["cost", "equal"])
+@pytest.mark.parametrize("window", ["all", "part"])
+@pytest.mark.parametrize("by", [["feature"], ["user"], ["feature", "month"]], ids=",".join)
+def test_the_other_allocations_equal_the_definitions(
+    store: Any, by: list[str], window: str, allocate: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    con, prices = store
+    docs = fast_reports(con, prices, monkeypatch, by=by, window=WINDOWS[window], allocate=allocate)
+    definitions.install(con, prices, WINDOWS[window], by, allocate)
+    keys = definitions.group_columns(by)
+    ref = {tuple(month_text(r[k]) for k in keys): r for r in definition(con, "report_rows")}
+    for how, doc in docs.items():
+        where = f"{how} --by {','.join(by)} --allocate {allocate} {window}"
+        assert doc["allocation"]["rule"] == allocate
+        fast = {tuple(r[b] for b in by): r for r in doc["rows"]}
+        assert set(fast) == set(ref), where
+        for key, row in fast.items():
+            same_fields(row, ref[key], ["requests", "cost_usd", *MARGIN_FIELDS], f"{where} {key}")

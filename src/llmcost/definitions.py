@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmcost import pricing
 from llmcost import revenue as revenue_rule
+from llmcost.metrics import ALLOCATIONS
 from llmcost.query import Window, dimension_sql, effective_window, install_names
 
 if TYPE_CHECKING:
@@ -55,15 +56,23 @@ def group_columns(by: list[str]) -> list[str]:
     return [f"group_{i + 1}" for i in range(len(by))]
 
 
-def text(name: str, by: list[str] | None = None) -> str:
-    """The SQL of definition NAME, its placeholders filled in for the --by keys BY."""
+def text(name: str, by: list[str] | None = None, allocate: str = "requests") -> str:
+    """The SQL of definition NAME, its placeholders filled in for the --by keys BY and the
+    allocation rule ALLOCATE (metrics.ALLOCATIONS)."""
     if name not in DEFINITIONS:
         raise KeyError(name)
+    if allocate not in ALLOCATIONS:
+        raise ValueError(f"unknown allocation {allocate!r}")
     raw = resources.files("llmcost").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
     keys = group_columns(by or [])
-    return raw.replace("{group_columns}", "".join(f", {k}" for k in keys)).replace(
-        "{group_keys}", ", ".join(keys)
-    )
+    filled = {
+        "{group_columns}": "".join(f", {k}" for k in keys),
+        "{group_keys}": ", ".join(keys),
+        "{allocation}": allocate,
+    }
+    for mark, value in filled.items():
+        raw = raw.replace(mark, value)
+    return raw
 
 
 def _ts(value: datetime) -> str:
@@ -72,12 +81,16 @@ def _ts(value: datetime) -> str:
 
 
 def install(
-    con: Any, prices: pricing.PriceTable, window: Window, by: list[str] | None = None
+    con: Any,
+    prices: pricing.PriceTable,
+    window: Window,
+    by: list[str] | None = None,
+    allocate: str = "requests",
 ) -> Window:
     """Build the inputs for WINDOW (its open ends closed at the data, as the report does) and every
-    definition over them; return the window used. `con` is a DuckDB connection or a
-    llmcost.spark.SparkConnection: the inputs go through its execute (Spark: transpiled from
-    DuckDB's dialect), the definitions run as written."""
+    definition over them, revenue allocated by ALLOCATE; return the window used. `con` is a DuckDB
+    connection or a llmcost.spark.SparkConnection: the inputs go through its execute (Spark:
+    transpiled from DuckDB's dialect), the definitions run as written."""
     by = by or []
     pricing.install(con, prices)
     install_names(con, prices)
@@ -97,7 +110,7 @@ def install(
     for name in DEFINITIONS:
         if name == "report_rows" and not by:
             continue
-        sql = text(name, by)
+        sql = text(name, by, allocate)
         if spark is None:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS\n{sql}")
         else:  # the same text, not transpiled: the portability of the definitions is the point

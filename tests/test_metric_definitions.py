@@ -501,20 +501,14 @@ def _two_step_task(con: Any, tmp_path: Path) -> pricing.PriceTable:
     return pricing.load([tmp_path / "prices.toml"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the report's task table (metrics.TASKS) gives a task the feature of its first request "
-    "that logs one (DuckDB's arg_min skips a NULL feature); docs/report.md and task_costs.sql "
-    "define it as the feature of its first request",
-)
-def test_a_task_s_feature_is_its_first_request_s(con: Any, tmp_path: Path) -> None:
+def test_a_task_s_feature_is_that_of_its_first_request_naming_one(con: Any, tmp_path: Path) -> None:
     prices = _two_step_task(con, tmp_path)
     october = Window(datetime(2026, 10, 1), datetime(2026, 11, 1))
     definitions.install(con, prices, october)
     ref = {r["feature"]: r["tasks"] for r in definition(con, "task_metrics")}
-    assert ref == {"(all)": 1, None: 1}  # the first request has no feature
+    assert ref == {"(all)": 1, "chat": 1}  # the first request has no feature, the second has
     doc = metrics.report(con, prices, by=[], window=october).to_json()
-    assert {r["feature"]: r["tasks"] for r in doc["tasks"]} == ref  # the report says {"chat": 1}
+    assert {r["feature"]: r["tasks"] for r in doc["tasks"]} == ref
 
 
 def test_every_definition_file_says_what_it_defines_and_its_units() -> None:

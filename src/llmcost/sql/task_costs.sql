@@ -1,6 +1,7 @@
 -- task_costs: one row per task of the window. A task is a task_id; a request without one is its
--- own one-step task. Steps are ordered by `step` (none: 0), then by time; a task's feature is its
--- first request's, and it is successful when its last request has status 'ok'.
+-- own one-step task. Steps are ordered by `step` (none: 0), then by time; a task's feature is that
+-- of its first request that names one (NULL when none does), and it is successful when its last
+-- request has status 'ok'.
 --
 -- Units: cost_usd USD, exact DECIMAL(38,24), the sum over the task's priced requests (NULL when
 -- none is priced); steps requests; *_input_tokens the input tokens of the first and last step.
@@ -11,12 +12,15 @@ WITH steps AS (
            input_tokens,
            cost_usd,
            ROW_NUMBER() OVER (PARTITION BY task_id ORDER BY COALESCE(step, 0) ASC, ts ASC) AS from_first,
+           ROW_NUMBER() OVER (PARTITION BY task_id
+                              ORDER BY CASE WHEN feature IS NULL THEN 1 ELSE 0 END, COALESCE(step, 0) ASC, ts ASC)
+               AS named_first,
            ROW_NUMBER() OVER (PARTITION BY task_id ORDER BY COALESCE(step, 0) DESC, ts DESC) AS from_last
     FROM priced_requests
     WHERE task_id IS NOT NULL
 )
 SELECT task_id,
-       MAX(CASE WHEN from_first = 1 THEN feature END) AS feature,
+       MAX(CASE WHEN named_first = 1 THEN feature END) AS feature,
        COUNT(*) AS steps,
        SUM(cost_usd) AS cost_usd,
        MAX(CASE WHEN from_last = 1 THEN status END) = 'ok' AS successful,

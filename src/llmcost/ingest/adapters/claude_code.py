@@ -134,7 +134,7 @@ class Collected:
 
 
 def collect(
-    path: Path | None, reader: Iterable[bytes], on_bytes: Callable[[int], None]
+    path: Path | None, reader: Iterable[bytes | bytearray], on_bytes: Callable[[int], None]
 ) -> Collected:
     """A file given whole (a list of one piece) is kept as one Arrow string over its bytes, no
     copy; a file read in chunks keeps the lines that mention `"usage"`, found with bytes.find
@@ -162,13 +162,13 @@ def collect(
 def _collect_lines(
     project: str | None,
     session: str | None,
-    reader: Iterable[bytes],
+    reader: Iterable[bytes | bytearray],
     on_bytes: Callable[[int], None],
 ) -> Collected:
     import pyarrow as pa
 
     nums: list[int] = []
-    lines: list[bytes] = []
+    lines: list[bytes | bytearray] = []
     base = 0  # lines before this chunk
     for chunk in reader:
         find, rfind, count = chunk.find, chunk.rfind, chunk.count

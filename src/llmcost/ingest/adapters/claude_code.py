@@ -299,12 +299,22 @@ def _parse_sql() -> str:
             "speed": "message.usage.speed", "tier": "message.usage.service_tier",
         }.items()
     }  # fmt: skip
-    attrs = ",\n        ".join(
-        f"CASE WHEN {_truthy('j_side')} THEN '\"is_sidechain\":true' END"
-        if col is None
-        else f"CASE WHEN {_kept(col)} THEN '\"{name}\":' || {col} END"
-        for name, col in ATTRS
-    )
+    # attrs in one concat (no copy of the text at each `||`): each key's separator is chosen by
+    # whether a key before it is kept, from flags computed once a row (k0, k1...)
+    flags = [_truthy("j_side") if col is None else _kept(col) for _, col in ATTRS]
+    key_flags = ", ".join(f"{flag} AS k{i}" for i, flag in enumerate(flags))
+    any_key = " OR ".join(f"k{i}" for i in range(len(ATTRS)))
+    pieces = []
+    for i, (name, col) in enumerate(ATTRS):
+        before = " OR ".join(f"k{j}" for j in range(i))
+        key = (
+            f"CASE WHEN {before} THEN ',\"{name}\":' ELSE '\"{name}\":' END"
+            if i
+            else f"'\"{name}\":'"
+        )
+        value = "'true'" if col is None else col
+        pieces.append(f"CASE WHEN k{i} THEN {key} END, CASE WHEN k{i} THEN {value} END")
+    attrs = ",\n        ".join(pieces)
     not_int = "'message.usage has a token count that is not an integer: ' || left(lc_str({}), 40)"
     return f"""
 WITH split AS (
@@ -391,6 +401,9 @@ WITH split AS (
         CASE WHEN {_truthy("j_mid")} AND {_truthy("j_rid")} THEN lc_str(j_mid) || '{SEP}' || lc_str(j_rid)
              WHEN {_truthy("j_mid")} THEN lc_str(j_mid) END AS py_rid
     FROM t
+), flagged AS (
+    -- which extras a row keeps in attrs (empty values are left out, as `canonical_record` does)
+    SELECT *, {key_flags} FROM judged
 )
 SELECT
     seq, line_no, reason, pre_reason IS NOT NULL AS pre,
@@ -415,9 +428,10 @@ SELECT
     lc_num(j_cost) AS logged_cost_usd, false AS estimated,
     NULL::VARCHAR AS prompt_text, NULL::VARCHAR AS response_text,
     -- the extras, kept as attrs: the values are JSON text already, so the object is written as text
-    CASE WHEN reason IS NULL THEN '{{' || nullif(concat_ws(',',
-        {attrs}), '') || '}}' END::JSON AS attrs
-FROM judged
+    CASE WHEN reason IS NULL AND ({any_key}) THEN concat('{{',
+        {attrs},
+        '}}') END::JSON AS attrs
+FROM flagged
 """
 
 

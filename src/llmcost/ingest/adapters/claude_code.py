@@ -275,8 +275,8 @@ ATTRS = [
 
 
 def _parse_sql() -> str:
-    """SELECT over cc_whole(seq, content), cc_given(seq, line_no, line) and cc_files(seq,
-    project, session): one row per
+    """SELECT over cc_whole(seq, content), cc_given(seq, line_no, line) and cc_files(projects,
+    sessions: one row, each a list with an item a file, by seq): one row per
     API call (lines without usage and `<synthetic>` messages are passed over), typed as the
     requests table, with the rejection `reason` of a line the canonical log would reject."""
 
@@ -328,8 +328,9 @@ WITH split AS (
 ), src AS (
     -- rtrim(line, chr(13)) is slow (it reads characters): only the rare line that needs it
     SELECT l.seq, l.line_no, CASE WHEN suffix(l.line, chr(13)) THEN rtrim(l.line, chr(13)) ELSE l.line END AS line,
-        f.project, f.session
-    FROM cc_lines l JOIN cc_files f USING (seq)
+        -- a file's project and session by its place in the lists (no hash join a line)
+        f.projects[l.seq + 1] AS project, f.sessions[l.seq + 1] AS session
+    FROM cc_lines l CROSS JOIN cc_files f
 ), v1 AS (
     -- try(): NULL for a line that is not JSON, which is rejected
     SELECT seq, line_no, line, project, session,
@@ -630,9 +631,8 @@ def parse(con: Any, files: list[Collected]) -> Any:
     )
     cc_files = pa.table(  # noqa: F841
         {
-            "seq": pa.array(range(len(files)), pa.int32()),
-            "project": pa.array([c.project for c in files], pa.string()),
-            "session": pa.array([c.session for c in files], pa.string()),
+            "projects": pa.array([[c.project for c in files]], pa.list_(pa.string())),
+            "sessions": pa.array([[c.session for c in files]], pa.list_(pa.string())),
         }
     )
     return con.sql(PARSE_SQL).to_arrow_table()

@@ -1,0 +1,239 @@
+"""Typed documents of `diff`, `check` and `reconcile`: their tables are polars frames computed in
+SQL, written as JSON, CSV and Parquet column by column. These tests hold each frame to the
+row-by-row Python it replaced (the `reference_*` functions below, kept as they were), serialised
+with json.dumps — bit for bit, on random fixtures — and state the schema of every frame."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from llmcost import documents, render, safe_text, values
+from llmcost.diff import ROW_KEYS, DiffResult, _delta
+
+
+def text(value: Any) -> str:
+    """JSON text as the writer of the plain rows made it (render.json_document before frames)."""
+    return safe_text.json_text(json.dumps(values.jsonable(value), indent=2, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------- diff
+
+
+def reference_diff_rows(
+    by: list[str], base: dict[str, Any], current: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """DiffResult._rows as it was: one dict per group, in Python."""
+
+    def index(doc: dict[str, Any]) -> dict[tuple[Any, ...], dict[str, Any]]:
+        return {tuple(r.get(b) for b in by): r for r in doc.get("rows") or []}
+
+    bi, ci = index(base), index(current)
+    out = []
+    for key in list(ci) + [k for k in bi if k not in ci]:
+        b, c = bi.get(key), ci.get(key)
+        row: dict[str, Any] = dict(zip(by, key, strict=True))
+        row["status"] = "added" if b is None else "removed" if c is None else "changed"
+        for k, kind in ROW_KEYS:
+            d = _delta((b or {}).get(k), (c or {}).get(k), kind)
+            if kind != "pct" and (b is None or c is None):
+                d["delta"] = (
+                    d["current"] if b is None else (-d["base"] if d["base"] is not None else None)
+                )
+            row[f"base_{k}"], row[f"current_{k}"] = d["base"], d["current"]
+            row[f"delta_{k}"] = d["delta"]
+            if k == "cost_usd":
+                row["delta_cost_pct"] = d["delta_pct"]
+        if row["status"] == "changed" and all(not row[f"delta_{k}"] for k, _ in ROW_KEYS):
+            row["status"] = "unchanged"
+        out.append(row)
+    out.sort(key=lambda r: -abs(r["delta_cost_usd"] or 0.0))
+    return out
+
+
+DIFF_SCHEMA = {
+    "status": pl.String,
+    **{
+        name: pl.Float64
+        for k, _ in ROW_KEYS
+        for name in (f"base_{k}", f"current_{k}", f"delta_{k}")
+        + (("delta_cost_pct",) if k == "cost_usd" else ())
+    },
+}
+DIFF_COLUMNS = [
+    "status", "base_requests", "current_requests", "delta_requests", "base_cost_usd",
+    "current_cost_usd", "delta_cost_usd", "delta_cost_pct", "base_revenue_usd",
+    "current_revenue_usd", "delta_revenue_usd", "base_margin_pct", "current_margin_pct",
+    "delta_margin_pct",
+]  # fmt: skip
+
+
+def _report(by: list[str], rows: list[dict[str, Any]], since: str) -> dict[str, Any]:
+    return {
+        "schema": "llmcost.report/1", "generated_at": "2026-11-22T10:00:00Z",
+        "pricing": {"files": ["pricing/openai.toml"], "sha256": "a" * 64},
+        "window": {"since": since, "until": "2026-11-01T00:00:00Z"},
+        "totals": {"requests": 10, "cost_usd": 1.5}, "by": by, "rows": rows,
+    }  # fmt: skip
+
+
+def _value(rng: random.Random, odd: bool) -> Any:
+    roll = rng.random()
+    if roll < 0.08:
+        return None
+    if roll < 0.14:
+        return 0 if rng.random() < 0.5 else 0.0
+    if roll < 0.18 and odd:
+        return rng.choice(
+            ["1.5", True, [1], {"x": 1}, 2**70]
+        )  # 2**70 past 64 bits; the rest not numbers
+    if roll < 0.4:
+        return rng.randint(-5, 10**6)
+    return rng.uniform(-1, 1) * 10 ** rng.randint(-12, 8)
+
+
+def random_rows(
+    rng: random.Random, by: list[str], pool: list[tuple[Any, ...]], n: int, odd: bool
+) -> list[dict[str, Any]]:
+    rows = []
+    for _ in range(n):
+        key = rng.choice(pool)
+        row: dict[str, Any] = dict(zip(by, key, strict=True))
+        for k, _ in ROW_KEYS:
+            if rng.random() < 0.85:  # a field left out of the row now and then
+                row[k] = _value(rng, odd)
+        rows.append(row)
+    return rows
+
+
+def _pool(rng: random.Random, by: list[str], n: int) -> list[tuple[Any, ...]]:
+    words = ["chat", "search", "ünïcode", 'say "hi"', "a,b", "tab\tx", "", "<script>", "x\u2028y"]
+    pool = set()
+    while len(pool) < n:
+        pool.add(
+            tuple(
+                None if rng.random() < 0.05 else f"{rng.choice(words)}-{rng.randint(0, n)}"
+                for _ in by
+            )
+        )
+    return sorted(pool, key=lambda k: [(v is None, v or "") for v in k])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_diff_frame_is_the_row_formulas_bit_for_bit(seed: int) -> None:
+    rng = random.Random(seed)
+    by = [["feature"], ["customer", "month"], []][seed % 3]
+    pool = _pool(rng, by, 40) if by else [()]
+    odd = seed % 2 == 1
+    base = _report(by, random_rows(rng, by, pool, rng.randint(0, 60), odd), "2026-10-01T00:00:00Z")
+    cur_rows = random_rows(rng, by, pool, rng.randint(0, 60), odd)
+    # some groups the same on both sides: unchanged
+    cur_rows += [dict(r) for r in base["rows"][:5]]
+    current = _report(by, cur_rows, "2026-10-02T00:00:00Z")
+    result = DiffResult(base, current)
+    expected = reference_diff_rows(by, base, current)
+    assert text(result.to_json()["rows"]) == text(expected)
+    # the document as written: the frame's JSON text is json.dumps' text of the plain rows
+    plain = dict(result.to_json(), rows=expected)
+    assert render.json_document(result) == text(plain) + "\n"
+    frame = result.document()["rows"]
+    assert documents.is_frame(frame)
+    assert frame.columns == by + DIFF_COLUMNS
+    assert {k: frame.schema[k] for k in DIFF_COLUMNS} == DIFF_SCHEMA
+    assert all(frame.schema[b] in (pl.String, pl.Int64) for b in by)
+
+
+def test_diff_of_a_live_report_frame_is_the_same_as_of_its_rows() -> None:
+    """The current side as a report's frame (diff against the database now) or as its JSON rows."""
+    rng = random.Random(7)
+    by = ["user"]
+    pool = _pool(rng, by, 30)
+    base = _report(by, random_rows(rng, by, pool, 40, False), "2026-10-01T00:00:00Z")
+    rows = [
+        {"user": k[0], "requests": rng.randint(0, 50), "cost_usd": rng.uniform(0, 3),
+         "revenue_usd": None if rng.random() < 0.3 else rng.uniform(0, 9), "margin_pct": rng.uniform(-50, 99)}
+        for k in pool[:25]
+    ]  # fmt: skip
+    frame = pl.DataFrame(rows, schema={"user": pl.String, "requests": pl.Int64, "cost_usd": pl.Float64,
+                                       "revenue_usd": pl.Float64, "margin_pct": pl.Float64})  # fmt: skip
+    # a field left out of a row (a frame's hidden __omit__ column) counts as missing
+    frame = frame.with_columns(
+        pl.Series(documents.OMIT + "margin_pct", [i % 4 == 0 for i in range(25)])
+    )
+    as_rows = documents.frame_dicts(frame)
+    cur_frame = _report(by, frame, "2026-10-02T00:00:00Z")  # type: ignore[arg-type]
+    cur_rows = _report(by, as_rows, "2026-10-02T00:00:00Z")
+    a, b = DiffResult(base, cur_frame), DiffResult(base, cur_rows)
+    assert render.json_document(a) == render.json_document(b)
+    assert text(a.to_json()["rows"]) == text(reference_diff_rows(by, base, cur_rows))
+
+
+def test_diff_rejects_keys_that_are_not_text() -> None:
+    from llmcost.errors import InputError
+
+    base = _report(["feature"], [{"feature": 1.5, "cost_usd": 1.0}], "2026-10-01T00:00:00Z")
+    with pytest.raises(InputError, match="'feature' values are not all text"):
+        DiffResult(base, base)
+
+
+def _no_row_dicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*_: Any, **__: Any) -> Any:
+        raise AssertionError("a Python dict per row")
+
+    monkeypatch.setattr(documents, "frame_dicts", fail)
+    monkeypatch.setattr(documents.Table, "rows", property(fail))
+
+
+def test_a_large_diff_without_a_dict_per_row(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    n = 10_000
+    users = pl.Series([f"user-{i:05d}" for i in range(n)])
+    cost = pl.Series([(i % 977) * 0.013 for i in range(n)])
+    base = _report(["user"], [], "2026-10-01T00:00:00Z")
+    base["rows"] = pl.DataFrame({"user": users, "requests": pl.Series(range(n)), "cost_usd": cost})
+    current = _report(["user"], [], "2026-10-02T00:00:00Z")
+    current["rows"] = pl.DataFrame(
+        {
+            "user": users.slice(100),
+            "requests": pl.Series(range(n - 100)),
+            "cost_usd": cost.slice(100) * 1.5,
+        }
+    )
+    _no_row_dicts(monkeypatch)
+    result = DiffResult(base, current)
+    table = result.tables()[0]
+    assert table.frame is not None and len(table) == n
+    doc = json.loads(render.json_document(result))
+    assert len(doc["rows"]) == n
+    assert render.to_csv(table).count("\n") == n + 1
+    render.to_parquet(table, tmp_path / "d.parquet")
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "d.parquet").num_rows == n
+    # user-00099 (cost 99 * 0.013) is removed; the largest change first
+    by_user = {r["user"]: r for r in doc["rows"]}
+    assert by_user["user-00099"]["status"] == "removed"
+    assert by_user["user-00099"]["delta_cost_usd"] == -(99 * 0.013)
+    top = doc["rows"][0]
+    assert abs(top["delta_cost_usd"]) == max(abs(r["delta_cost_usd"]) for r in doc["rows"])
+
+
+def test_diff_cli_files_and_json_bytes(tmp_path: Path, run_cli: Any) -> None:
+    rng = random.Random(3)
+    by = ["feature"]
+    pool = _pool(rng, by, 20)
+    base = _report(by, random_rows(rng, by, pool, 30, True), "2026-10-01T00:00:00Z")
+    current = _report(by, random_rows(rng, by, pool, 30, True), "2026-10-02T00:00:00Z")
+    (tmp_path / "b.json").write_text(json.dumps(base))
+    (tmp_path / "c.json").write_text(json.dumps(current))
+    code, out, err = run_cli("diff", "--compare-to", "b.json", "c.json", "-f", "json")
+    assert code == 0, err
+    plain = DiffResult(json.loads(json.dumps(base)), json.loads(json.dumps(current))).to_json()
+    plain["rows"] = reference_diff_rows(by, base, current)
+    assert out == text(plain) + "\n"

@@ -13,8 +13,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from llmcost import documents, render, safe_text, values
+from llmcost import checks, documents, render, safe_text, values
+from llmcost.checks import RULES, CheckResult, RuleResult
 from llmcost.diff import ROW_KEYS, DiffResult, _delta
+from llmcost.documents import Column, Table
 
 
 def text(value: Any) -> str:
@@ -237,3 +239,121 @@ def test_diff_cli_files_and_json_bytes(tmp_path: Path, run_cli: Any) -> None:
     plain = DiffResult(json.loads(json.dumps(base)), json.loads(json.dumps(current))).to_json()
     plain["rows"] = reference_diff_rows(by, base, current)
     assert out == text(plain) + "\n"
+
+
+# ---------------------------------------------------------------- check
+
+CHECK_SCHEMA = {
+    "name": pl.String, "value": pl.Float64, "threshold": pl.Float64, "ok": pl.Boolean,
+    "note": pl.String,
+}  # fmt: skip
+
+
+def reference_check_json(result: CheckResult) -> dict[str, Any]:
+    """CheckResult.to_json as it was."""
+    return {
+        "schema": "llmcost.check/1",
+        "ok": result.ok,
+        "window": result.window,
+        "rules": [
+            {"name": r.name, "value": r.value, "threshold": r.threshold, "ok": r.ok, "note": r.note}
+            for r in result.rules
+        ],
+    }
+
+
+def reference_check_table(result: CheckResult) -> Table:
+    """CheckResult.tables as it was: one dict per rule."""
+    rows = []
+    for r in result.rules:
+        direction, unit, _ = RULES[r.name]
+        rows.append({
+            "rule": r.name,
+            "value": values.fmt_value(r.value, unit) if r.value is not None else "—",
+            "threshold": ("≥ " if direction == "min" else "≤ ") + values.fmt_value(r.threshold, unit),
+            "verdict": r.verdict,
+            "note": r.note,
+        })  # fmt: skip
+    cols = [Column(k) for k in ("rule", "value", "threshold", "verdict", "note")]
+    return Table("check", cols, rows)
+
+
+def random_check(rng: random.Random) -> CheckResult:
+    notes = ["", "feature chat", 'a "quoted", note', "=cmd", "x\u2028y", "ünï\tcode", "no revenue"]
+    rules = []
+    for name in rng.sample(list(RULES), rng.randint(0, len(RULES))):
+        value = None if rng.random() < 0.2 else rng.uniform(-1, 1) * 10 ** rng.randint(-9, 6)
+        threshold = float(rng.choice([0, 1, 25, 0.01, rng.uniform(0, 100)]))
+        ok = value is not None and value <= threshold
+        rules.append(RuleResult(name, value, threshold, ok, rng.choice(notes)))
+    return CheckResult(rules, {"since": "2026-10-01T00:00:00Z", "until": None})
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_check_frame_is_the_rule_formulas_bit_for_bit(seed: int, tmp_path: Path) -> None:
+    result = random_check(random.Random(seed))
+    assert render.json_document(result) == text(reference_check_json(result)) + "\n"
+    assert result.to_json() == reference_check_json(result)
+    frame = result.document()["rules"]
+    assert documents.is_frame(frame) and dict(frame.schema) == CHECK_SCHEMA
+    table, old = result.tables()[0], reference_check_table(result)
+    assert table.frame is not None and dict(table.frame.schema) == dict.fromkeys(
+        ["rule", "value", "threshold", "verdict", "note"], pl.String
+    )
+    assert render.to_csv(table) == render.to_csv(old)
+    assert render.to_terminal(result, width=120, color=False) == render.to_terminal(
+        _Shown(result, old), width=120, color=False
+    )
+    render.to_parquet(table, tmp_path / "new.parquet")
+    render.to_parquet(old, tmp_path / "old.parquet")
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "new.parquet").equals(pq.read_table(tmp_path / "old.parquet"))
+
+
+class _Shown:
+    """A result showing the given table (the old row-backed one)."""
+
+    def __init__(self, result: CheckResult, table: Table) -> None:
+        self.result, self.table = result, table
+
+    def headline(self) -> list[str]:
+        return self.result.headline()
+
+    def tables(self) -> list[Table]:
+        return [self.table]
+
+
+def reference_worst(rows: list[dict[str, Any]]) -> tuple[Any, float] | None:
+    """The lowest feature margin as checks._value picked it from the report's rows."""
+    rows = [r for r in rows if r.get("margin_pct") is not None and r.get("revenue_usd")]
+    if not rows:
+        return None
+    worst = min(rows, key=lambda r: r["margin_pct"])
+    return worst.get("feature"), float(worst["margin_pct"])
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_worst_feature_margin_in_sql_is_the_python_pick(seed: int) -> None:
+    rng = random.Random(seed)
+    n = rng.randint(0, 30)
+    frame = pl.DataFrame(
+        {
+            "feature": [None if rng.random() < 0.1 else f"f{i}" for i in range(n)],
+            "revenue_usd": [rng.choice([None, 0.0, rng.uniform(0, 50)]) for _ in range(n)],
+            # ties: the first of them
+            "margin_pct": [
+                rng.choice([None, 12.5, -3.0, rng.uniform(-100, 100)]) for _ in range(n)
+            ],
+        },
+        schema={"feature": pl.String, "revenue_usd": pl.Float64, "margin_pct": pl.Float64},
+    )
+    if seed % 2:  # a field left out of some rows
+        frame = frame.with_columns(
+            pl.Series(
+                documents.OMIT + "margin_pct", [i % 3 == 0 for i in range(n)], dtype=pl.Boolean
+            )
+        )
+    expected = reference_worst(documents.frame_dicts(frame))
+    assert checks._worst_margin(frame, "feature") == expected
+    assert checks._worst_margin(documents.frame_dicts(frame), "feature") == expected

@@ -6,14 +6,17 @@ with json.dumps — bit for bit, on random fixtures — and state the schema of 
 from __future__ import annotations
 
 import json
+import math
 import random
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 
-from llmcost import checks, documents, render, safe_text, values
+from llmcost import checks, documents, exports, pricing, query, render, safe_text, values
 from llmcost.checks import RULES, CheckResult, RuleResult
 from llmcost.diff import ROW_KEYS, DiffResult, _delta
 from llmcost.documents import Column, Table
@@ -357,3 +360,230 @@ def test_worst_feature_margin_in_sql_is_the_python_pick(seed: int) -> None:
     expected = reference_worst(documents.frame_dicts(frame))
     assert checks._worst_margin(frame, "feature") == expected
     assert checks._worst_margin(documents.frame_dicts(frame), "feature") == expected
+
+
+# ---------------------------------------------------------------- reconcile
+
+RECONCILE_SCHEMA = {
+    "period": pl.String, "provider": pl.String, "model": pl.String, "requests": pl.Int64,
+    "unpriced_requests": pl.Int64, "logged_cost_usd": pl.Float64, "usage_cost_usd": pl.Float64,
+    "billed_cost_usd": pl.Float64, "gap_usd": pl.Float64, "gap_pct": pl.Float64,
+    "usage_gap_usd": pl.Float64,
+}  # fmt: skip
+
+
+def reference_reconcile(
+    con: Any, prices: Any, by: str, window: Any, generated_at: datetime
+) -> dict[str, Any]:
+    """exports.reconcile as it was: the rows of RECONCILE_SQL and their totals, in Python."""
+    unit, fmt = exports.PERIODS[by]
+    pricing.install(con, prices)
+    exports.install_usage(con, prices)
+    exports._model_keys(con, prices)
+    w_req, p_req = exports._window_sql(window, "r.ts")
+    w_use, p_use = exports._window_sql(window, "u.bucket_start")
+    w_bill, p_bill = exports._window_sql(window, "b.period_start")
+    sql = exports.RECONCILE_SQL.format(
+        unit=unit,
+        fmt=fmt,
+        w_req=w_req,
+        w_use=w_use,
+        w_bill=w_bill,
+        priced_usage=exports.PRICED_USAGE,
+    )
+    rows: list[dict[str, Any]] = []
+    unpriced_requests = 0
+    for period, provider, model, requests, unpriced, logged, usage, billed in con.execute(
+        sql, [*p_req, *p_use, *p_bill]
+    ).fetchall():
+        unpriced_requests += unpriced or 0
+        if not requests and not logged and not usage and not billed:
+            continue
+        gap = None if billed is None else billed - (logged or 0)
+        usage_gap = None if billed is None or usage is None else billed - usage
+        rows.append({
+            "period": period, "provider": provider, "model": model, "requests": requests or 0,
+            "unpriced_requests": unpriced or 0, "logged_cost_usd": logged, "usage_cost_usd": usage,
+            "billed_cost_usd": billed, "gap_usd": gap,
+            "gap_pct": (gap / billed * 100) if gap is not None and billed else None,
+            "usage_gap_usd": usage_gap,
+        })  # fmt: skip
+
+    def total(key: str) -> Any:
+        vals = [r[key] for r in rows if r[key] is not None]
+        return sum(vals[1:], vals[0]) if vals else None
+
+    totals = {
+        k: total(k)
+        for k in (
+            "logged_cost_usd",
+            "usage_cost_usd",
+            "billed_cost_usd",
+            "gap_usd",
+            "usage_gap_usd",
+        )
+    }
+    totals["requests"] = sum(r["requests"] for r in rows)
+    billed_rows = [r for r in rows if r["billed_cost_usd"] is not None]
+    totals["logged_cost_billed_usd"] = sum(r["logged_cost_usd"] or 0 for r in billed_rows)
+    totals["logged_cost_unbilled_usd"] = sum(
+        r["logged_cost_usd"] or 0 for r in rows if r["billed_cost_usd"] is None
+    )
+    billed_total = totals["billed_cost_usd"]
+    share = (
+        (totals["gap_usd"] / billed_total)
+        if billed_total and totals["gap_usd"] is not None
+        else None
+    )
+    return {
+        "schema": exports.RECONCILE_SCHEMA,
+        **exports._meta(prices, window, generated_at),
+        "by": by,
+        "rows": rows,
+        "totals": totals,
+        "unexplained_share": share,
+        "unpriced_requests": unpriced_requests,
+    }
+
+
+MODELS = ["gpt-4o-mini", "gpt-4.1", "claude-haiku-4-5", "mystery-model"]
+
+
+@pytest.fixture(params=[1, 2, 5])
+def con_exports(request: Any, con: Any, tmp_path: Path) -> Any:
+    """Random request logs, usage exports and bills (some with negative credits, some huge)."""
+    from llmcost.ingest import ingest_paths
+
+    rng = random.Random(request.param)
+    log = []
+    for i in range(300):
+        ts = datetime(2025, 8, 1) + timedelta(
+            days=rng.randrange(0, 70), minutes=rng.randrange(1440)
+        )
+        model = rng.choice(MODELS)
+        log.append({
+            "request_id": f"r{i}", "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%SZ"), "model": model,
+            "provider": "anthropic" if "claude" in model else "openai",
+            "input_tokens": rng.randrange(1, 300_000), "output_tokens": rng.randrange(0, 40_000),
+            "cache_read_tokens": 0,
+        })  # fmt: skip
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    ingest_paths(con, [str(tmp_path / "log.jsonl")])
+    for i in range(120):
+        day = datetime(2025, 8, 1) + timedelta(days=rng.randrange(0, 75))
+        model = rng.choice([*MODELS, None])
+        provider = (
+            "anthropic" if model and "claude" in model else rng.choice(["openai", "anthropic"])
+        )
+        con.execute(
+            "INSERT INTO usage (source_kind, record_id, content, file_id, line_no, bucket_start, provider,"
+            " model, long_context, batch, requests, input_tokens, cache_read_tokens, cache_write_tokens,"
+            " cache_write_1h_tokens, output_tokens) VALUES ('t', ?, 'x', 0, ?, ?, ?, ?, false, false, ?, ?, 0, 0, 0, ?)",
+            [
+                f"u{i}",
+                i,
+                day,
+                provider,
+                model,
+                rng.randrange(0, 50),
+                rng.randrange(0, 10**7),
+                rng.randrange(0, 10**6),
+            ],
+        )
+        amount = rng.choice([
+            Decimal(rng.randrange(0, 10**12)) / Decimal(10**12),
+            Decimal(rng.randrange(-10**8, 10**8)) / Decimal(10**6),  # credits, and amounts past $10,000
+            Decimal(rng.randrange(1, 10**20)) / Decimal(10**18), Decimal(0),
+            Decimal(rng.randrange(10**10, 10**11)),  # bills of $1e10 and more
+        ])  # fmt: skip
+        con.execute(
+            "INSERT INTO billed (source_kind, record_id, content, file_id, line_no, period_start, provider,"
+            " model, amount_usd, currency) VALUES ('t', ?, 'x', 0, ?, ?, ?, ?, ?, 'usd')",
+            [f"b{i}", i, day + timedelta(hours=rng.randrange(0, 3)), provider, model, amount],
+        )
+    return con
+
+
+@pytest.mark.parametrize("by", ["month", "day"])
+def test_reconcile_frame_is_the_row_formulas_bit_for_bit(con_exports: Any, by: str) -> None:
+    prices = pricing.load()
+    at = datetime(2026, 11, 22, 10)
+    window = query.Window(datetime(2025, 8, 3), datetime(2025, 10, 1)) if by == "day" else None
+    expected = reference_reconcile(con_exports, prices, by, window, at)
+    result = exports.reconcile(con_exports, prices, by=by, window=window, generated_at=at)
+    frame = result.document()["rows"]
+    assert documents.is_frame(frame) and dict(frame.schema) == RECONCILE_SCHEMA
+    assert len(expected["rows"]) > 20
+    assert any(r["gap_pct"] is not None for r in expected["rows"])
+    # gap %: the correctly rounded quotient, as the Decimal one was, for credits and large bills too
+    assert text(result.to_json()["rows"]) == text(expected["rows"])
+    assert render.json_document(result) == text(expected) + "\n"
+    table = result.tables()[0]
+    old = Table(table.title, table.columns, expected["rows"], note=table.note)
+    assert render.to_csv(table) == render.to_csv(old)
+    assert render.to_terminal(result, width=160, color=False) == render.to_terminal(
+        _Plain(result, old), width=160, color=False
+    )
+
+
+class _Plain:
+    """A reconcile result showing the old row-backed table."""
+
+    def __init__(self, result: Any, table: Table) -> None:
+        self.result, self.table = result, table
+
+    def headline(self) -> list[str]:
+        return list(self.result.headline())
+
+    def tables(self) -> list[Table]:
+        return [self.table]
+
+
+def test_gap_pct_is_the_decimal_quotient_bit_for_bit() -> None:
+    """2,000 random bills and logged costs (credits, zeros, a millionth of a dollar to $1e13): gap %
+    of bill from the long division in SQL is float() of the Decimal quotient, sign of a zero
+    included. A bill of $1e13 or more takes the DOUBLE quotient: within 2 units in the last place."""
+    import duckdb
+
+    rng = random.Random(21)
+    pairs = []
+    for _ in range(2000):
+        billed = Decimal(rng.randrange(-(10**19), 10**19)) / Decimal(10 ** rng.randrange(6, 19))
+        kind = rng.random()
+        if kind < 0.1:
+            logged: Decimal | None = billed  # no gap
+        elif kind < 0.2:
+            logged = None
+        else:
+            logged = Decimal(rng.randrange(0, 10**30)) / Decimal(10 ** rng.randrange(18, 25))
+        pairs.append((billed, logged))
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TEMP TABLE lc_reconcile (period VARCHAR, provider VARCHAR, model VARCHAR, requests BIGINT,"
+        " unpriced BIGINT, cost DECIMAL(38,24), usage_cost DECIMAL(38,24), billed_cost DECIMAL(38,18),"
+        " ord BIGINT, keep BOOLEAN)"
+    )
+    con.executemany(
+        "INSERT INTO lc_reconcile VALUES ('p', 'x', 'm', 1, 0, ?, NULL, ?, ?, true)",
+        [(logged, billed, i) for i, (billed, logged) in enumerate(pairs)],
+    )
+    got = documents.fetch_frame(con, exports.RECONCILE_ROWS.format(gap_pct=exports._gap_pct_sql()))
+    expected = []
+    for billed, logged in con.execute(
+        "SELECT billed_cost, cost FROM lc_reconcile ORDER BY ord"
+    ).fetchall():
+        gap = billed - (logged or 0)
+        expected.append(float(gap / billed * 100) if billed else None)
+    assert [repr(v) for v in got.get_column("gap_pct").to_list()] == [repr(v) for v in expected]
+    assert any(v == 0 and repr(v) == "-0.0" for v in expected)
+    bills = [Decimal(rng.randrange(10**31, 9 * 10**31)) / Decimal(10**18) for _ in range(50)]
+    con.executemany(
+        "UPDATE lc_reconcile SET billed_cost = ? WHERE ord = ?",
+        [(b, i) for i, b in enumerate(bills)],
+    )
+    big = documents.fetch_frame(con, exports.RECONCILE_ROWS.format(gap_pct=exports._gap_pct_sql()))
+    for (_, logged), billed, value in zip(
+        pairs, bills, big.get_column("gap_pct").to_list(), strict=False
+    ):
+        exact = float((billed - (logged or 0)) / billed * 100)
+        assert abs(value - exact) <= 2 * math.ulp(exact)

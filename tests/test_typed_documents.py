@@ -151,6 +151,19 @@ def test_diff_frame_is_the_row_formulas_bit_for_bit(seed: int) -> None:
     assert frame.columns == by + DIFF_COLUMNS
     assert {k: frame.schema[k] for k in DIFF_COLUMNS} == DIFF_SCHEMA
     assert all(frame.schema[b] in (pl.String, pl.Int64) for b in by)
+    # CSV, Parquet and the terminal from the frame: what the old rows gave
+    tables = result.tables()
+    if by:
+        new_t = tables[0]
+        old_t = Table(new_t.title, new_t.columns, expected, new_t.note)
+        assert new_t.frame is not None
+        assert render.to_csv(new_t) == render.to_csv(old_t)
+        shown = _Shown(result, old_t)  # type: ignore[arg-type]
+        shown.tables = lambda: [old_t, *tables[1:]]  # type: ignore[method-assign]
+        for limit, sort in ((None, None), (5, "delta_cost_pct"), (0, "status")):
+            assert render.to_terminal(result, width=150, color=False, limit=limit, sort=sort) == (
+                render.to_terminal(shown, width=150, color=False, limit=limit, sort=sort)
+            )
 
 
 def test_diff_of_a_live_report_frame_is_the_same_as_of_its_rows() -> None:
@@ -587,3 +600,24 @@ def test_gap_pct_is_the_decimal_quotient_bit_for_bit() -> None:
     ):
         exact = float((billed - (logged or 0)) / billed * 100)
         assert abs(value - exact) <= 2 * math.ulp(exact)
+
+
+def test_a_large_diff_of_saved_files_without_a_dict_per_row(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, run_cli: Any
+) -> None:
+    """10,000 groups from two saved reports, through the CLI: JSON and CSV from the frame."""
+    n = 10_000
+    base = _report(["user"], [{"user": f"u{i:05d}", "requests": i, "cost_usd": i * 0.001} for i in range(n)],
+                   "2026-10-01T00:00:00Z")  # fmt: skip
+    cur = _report(["user"], [{"user": f"u{i:05d}", "requests": i + 1, "cost_usd": i * 0.0015} for i in range(50, n + 50)],
+                  "2026-10-02T00:00:00Z")  # fmt: skip
+    (tmp_path / "b.json").write_text(json.dumps(base))
+    (tmp_path / "c.json").write_text(json.dumps(cur))
+    expected = reference_diff_rows(["user"], base, cur)
+    _no_row_dicts(monkeypatch)
+    code, out, err = run_cli("diff", "--compare-to", "b.json", "c.json", "-f", "json")
+    assert code == 0, err
+    assert text(json.loads(out)["rows"]) == text(expected)
+    assert len(expected) == n + 50
+    code, out, err = run_cli("diff", "--compare-to", "b.json", "c.json", "-f", "csv")
+    assert code == 0 and len(out.splitlines()) == n + 51

@@ -3,7 +3,7 @@
 A rule whose value cannot be computed (no revenue loaded, no requests, no earlier week) fails: a
 gate that passes when it cannot see is no gate. Remove the rule if it does not apply.
 
-The rule results are a typed table: a polars frame of a fixed schema (RULE_SCHEMA), which the
+The rule results are a typed table: a polars frame of a fixed schema (`rule_schema()`), which the
 document holds and every writer writes; a rule over groups (the lowest feature margin) is picked
 in SQL from the report's group frame.
 """
@@ -60,7 +60,7 @@ class CheckResult:
         return all(r.ok for r in self.rules)
 
     def frame(self) -> pl.DataFrame:
-        """The rules' results, one row per rule, in RULE_SCHEMA (the same columns with no rule)."""
+        """The rules' results, one row per rule, in rule_schema() (the same columns with no rule)."""
         import polars as pl
 
         data = {
@@ -186,8 +186,10 @@ def _value(
     # otherwise the HTML report's per-feature margins (llmcost.series: revenue split by requests).
     if name == "min_margin_pct" and (doc.get("totals") or {}).get("margin_pct") is not None:
         return float(doc["totals"]["margin_pct"]), ""
-    worst_row = _worst_margin(doc.get("rows"), "feature")
-    if name == "min_feature_margin_pct" and worst_row is not None:
+    worst_row = (
+        _worst_margin(doc.get("rows"), "feature") if name == "min_feature_margin_pct" else None
+    )
+    if worst_row is not None:
         return worst_row[1], f"feature {worst_row[0]}"
     if name in ("min_margin_pct", "min_feature_margin_pct"):
         from llmcost import series

@@ -922,6 +922,7 @@ def diff(
     """
     from llmcost import diff as diff_mod
     from llmcost import metrics
+    from llmcost.documents import materialise
     from llmcost.render import render
     from llmcost.values import jsonable
 
@@ -931,9 +932,10 @@ def diff(
         base = diff_mod.load_report(compare_to)
         window = _window(since, until)
         by = [str(b) for b in base.get("by") or []]
-        target = jsonable(
-            metrics.report(state.connect(), state.prices(), by=by, window=window).to_json()
-        )
+        doc = metrics.report(state.connect(), state.prices(), by=by, window=window).document()
+        # the rows stay a frame (no dict per group); the rest the diff reads, as JSON values
+        target = {k: jsonable(materialise(doc.get(k))) for k in diff_mod.READS}
+        target["rows"] = doc.get("rows")
     emit(render(diff_mod.diff(compare_to, target), fmt, output, title="llmcost diff", table=table))
 
 

@@ -13,15 +13,18 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmcost import pricing, query
 from llmcost import revenue as revenue_rule
-from llmcost.documents import Column, Table
+from llmcost.documents import Column, Table, is_frame, materialise
 from llmcost.errors import ConfigError, LlmcostError
 from llmcost.query import Window, dimension_sql, install_names, now, parse_where, where_sql
 from llmcost.store.sql import literal
 from llmcost.values import fmt_value
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SCHEMA = "llmcost.whatif/1"
 PRICES = "lc_wi_prices"
@@ -143,13 +146,22 @@ def parse_plan_prices(items: list[str] | None) -> dict[str, float] | None:
 
 @dataclass
 class WhatifResult:
+    """The whatif/1 document in `doc`; its group rows (`rows`, also doc["rows"]) a polars DataFrame
+    computed in SQL, or a list of dicts (exact_rows, Spark). tables() and headline() are views of it."""
+
     doc: dict[str, Any]
     by: list[str]
-    rows: list[dict[str, Any]]
+    rows: Any
     assumptions: list[str]
     has_revenue: bool
 
     def to_json(self) -> dict[str, Any]:
+        """The document as plain values (the frame of rows a list of row dicts)."""
+        out: dict[str, Any] = materialise(self.doc)
+        return out
+
+    def document(self) -> dict[str, Any]:
+        """The document with its frame of rows, for the writers (llmcost.render.json_document)."""
         return self.doc
 
     def headline(self) -> list[str]:
@@ -213,7 +225,7 @@ class WhatifResult:
                 Column("margin_before_pct", "margin before", "pct"),
                 Column("margin_after_pct", "margin after", "pct"),
             ]
-        if self.rows and "revenue_after_usd" in self.rows[0]:
+        if "revenue_after_usd" in _first_keys(self.rows):
             cols.insert(len(cols) - 2, Column("revenue_after_usd", "revenue after", "usd"))
         title = "what-if by " + ", ".join(self.by) if self.by else "what-if"
         plans = self._plans_table()
@@ -239,6 +251,13 @@ class WhatifResult:
         rows = [{**p, "repriced": "yes" if p["repriced"] else ""} for p in plans]
         note = "revenue by each customer-month's plan (revenue.csv, else its requests'); cost by the requests' plan"
         return [Table("by plan, at --plan-price", cols, rows, note=note)]
+
+
+def _first_keys(rows: Any) -> list[str]:
+    """The fields of the first row (a frame's columns: every row has them), none without rows."""
+    if is_frame(rows):
+        return list(rows.columns) if rows.height else []
+    return list(rows[0]) if rows else []
 
 
 # ---------------------------------------------------------------- the scenario rows
@@ -541,13 +560,17 @@ def run(
     generated_at: datetime | None = None,
     scope_only: bool = False,
     memo: dict[str, Any] | None = None,
+    exact_rows: bool = False,
 ) -> WhatifResult:
     """Baseline vs scenario cost, savings and margin, per --by group. `scope_only`: read only the requests in
-    scope (the totals are then the scope's; --suggest needs no more)."""
+    scope (the totals are then the scope's; --suggest needs no more). The group rows are a polars frame
+    computed in SQL (_group_frame); with `exact_rows`, dicts whose costs are the exact DECIMALs (what
+    --plan-price goes on computing with)."""
     by = by or []
     window = window or Window()
     validate(scenario)
     lv = scenario.levers
+    exact_rows = exact_rows or (bool(lv.plan_price) and by in (["customer"], ["customer_id"]))
     # the --by dimensions (model and provider as report groups them); tier is the baseline price row's
     install_names(con, prices)
     dims = [dimension_sql(b) for b in by]
@@ -595,9 +618,9 @@ def run(
         "output_tokens",
     ]
     sums = ", ".join(
-        pricing.sum_cost_sql(u, x, where, unit=USD_24)
-        for where in ("", "in_scope")
-        for u, x in (("b24", NO_USD), ("s24", "sx"))
+        f"{pricing.sum_cost_sql(u, x, where, unit=USD_24)} AS {name}{part}"
+        for where, part in (("", ""), ("in_scope", "_scope"))
+        for u, x, name in (("b24", NO_USD, "b"), ("s24", "sx", "s"))
     )
     sql = f"""
         WITH {plan.ctes}, {last},
@@ -610,17 +633,24 @@ def run(
               FROM a LEFT JOIN {PRICES_I} p ON p.model = a.orig_model AND p.host = a.orig_host AND a.day >= p.valid_from AND a.day < p.valid_to
                      LEFT JOIN {PRICES_I} q ON q.model = {smodel} AND q.host = {shost} AND a.day >= q.valid_from AND a.day < q.valid_to)
         SELECT {f"GROUPING_ID({group})" if by else "0"} AS gid, {group + "," if by else ""}
-               coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE in_scope), 0), coalesce(sum(n) FILTER (WHERE dropped), 0),
-               coalesce(sum(n) FILTER (WHERE priced), 0),
-               list(DISTINCT orig_model ORDER BY orig_model) FILTER (WHERE NOT priced), {sums}
+               coalesce(sum(n), 0) AS n, coalesce(sum(n) FILTER (WHERE in_scope), 0) AS n_scope,
+               coalesce(sum(n) FILTER (WHERE dropped), 0) AS n_dropped, coalesce(sum(n) FILTER (WHERE priced), 0) AS n_priced,
+               list(DISTINCT orig_model ORDER BY orig_model) FILTER (WHERE NOT priced) AS unpriced_models, {sums}
         FROM x {f"GROUP BY GROUPING SETS ((), ({group}))" if by else ""}"""
-    if by:
-        sql = f"SELECT * FROM ({sql}) ORDER BY gid DESC, {7 + len(by)} DESC NULLS LAST, {group}"
-    recs = con.execute(sql, plan.params).fetchall()
+    order = f"gid DESC, {7 + len(by)} DESC NULLS LAST, {group}"
+    if by and (
+        exact_rows or not _is_duckdb(con)
+    ):  # the rows built in Python, their sums as DECIMALs
+        recs = con.execute(f"SELECT * FROM ({sql}) ORDER BY {order}", plan.params).fetchall()
+        head, rows = recs[0], recs[1:]
+    else:  # the rows as a frame (_group_frame), from the groups kept in GROUPS
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {GROUPS} AS {sql}", plan.params)
+        head = con.execute(f"SELECT * FROM {GROUPS} ORDER BY gid DESC LIMIT 1").fetchone()
+        rows = None
     facts: dict[str, Any] = {"target": plan.target}
     if lv.cap_user_cost is not None:
         facts["cap"] = _cap_facts(con, lv.cap_user_cost, window)
-    result = _summarise(con, prices, scenario, by, window, facts, recs, generated_at, memo)
+    result = _summarise(con, prices, scenario, by, window, facts, head, rows, generated_at, memo)
     if lv.plan_price:
         _apply_plan_prices(con, prices, scenario, result, window)
     return result
@@ -706,8 +736,9 @@ def _apply_plan_prices(
             row["revenue_after_usd"] = per_customer.get(row[result.by[0]])
             _margins(row)
     costs = run(
-        con, prices, replace(s, levers=replace(s.levers, plan_price={})), by=["plan"], window=window
-    )
+        con, prices, replace(s, levers=replace(s.levers, plan_price={})), by=["plan"], window=window,
+        exact_rows=True,
+    )  # fmt: skip
     for row in costs.rows:
         p = per_plan.setdefault(row["plan"], {"plan": row["plan"], "customers": set(), "revenue_usd": Decimal(0),
                                               "revenue_after_usd": Decimal(0)})  # fmt: skip
@@ -789,11 +820,13 @@ def _install_revenue(con: Any, window: Window) -> bool:
 
 def _summarise(
     con: Any, prices: pricing.PriceTable, s: Scenario, by: list[str], window: Window,
-    facts: dict[str, Any], recs: list[tuple[Any, ...]], generated_at: datetime | None,
-    memo: dict[str, Any] | None = None,
+    facts: dict[str, Any], head: tuple[Any, ...], recs: list[tuple[Any, ...]] | None,
+    generated_at: datetime | None, memo: dict[str, Any] | None = None,
 ) -> WhatifResult:  # fmt: skip
+    """The document from the totals row HEAD and the group rows: RECS built into dicts by the row
+    formulas, or (None) the groups kept in GROUPS computed into a frame (_group_frame)."""
     k = len(by)
-    t = recs[0][k + 1 :]  # requests, in scope, dropped, priced, unpriced models, 4 sums
+    t = head[k + 1 :]  # requests, in scope, dropped, priced, unpriced models, 4 sums
     totals: dict[str, Any] = {
         "requests": t[0], "scope_requests": t[1], "dropped_requests": t[2],
         "baseline_cost_usd": t[5], "scenario_cost_usd": t[6],
@@ -802,25 +835,30 @@ def _summarise(
     scope_part = {"baseline_cost_usd": t[7], "scenario_cost_usd": t[8]}
     _savings(scope_part)
     totals.update({f"scope_{key}": v for key, v in scope_part.items()})
-    key = "revenue:" + ",".join(by)
-    revenue = memo[key] if memo is not None and key in memo else _revenue(con, by, window)
+    # the window's revenue (the same whatever the groups), and per customer or feature
+    grouped = by in (["customer"], ["customer_id"], ["feature"])
+    per = by if recs is not None and grouped else []
+    key = "revenue:" + ",".join(per)
+    revenue = memo[key] if memo is not None and key in memo else _revenue(con, per, window)
     if memo is not None:
         memo[key] = revenue
     if revenue is not None:
         totals["revenue_usd"] = revenue[0]
         _margins(totals)
-    rows: list[dict[str, Any]] = []
-    for rec in recs[1:]:
-        row = {name: rec[1 + i] for i, name in enumerate(by)}
-        g = rec[k + 1 :]
-        row.update(
-            requests=g[0], scope_requests=g[1], baseline_cost_usd=g[5], scenario_cost_usd=g[6]
-        )
-        _savings(row)
-        if revenue is not None and revenue[1]:
-            row["revenue_usd"] = revenue[1].get(rec[1])
-            _margins(row)
-        rows.append(row)
+    rows: Any = []
+    has_rev = revenue is not None and not by
+    if recs is not None:
+        rows = _group_rows(by, recs, revenue)
+        has_rev = has_rev or (revenue is not None and bool(revenue[1]))
+    elif by:
+        with_rev = revenue is not None and grouped and _install_group_revenue(con, by, window)
+        has_rev = has_rev or with_rev
+        if _frame_fits(con, with_rev):
+            rows = _group_frame(con, by, with_rev)
+        else:  # a cost or a revenue too large for the SQL decimals: the row formulas
+            order = ", ".join(["b DESC NULLS LAST", *(f"d{i}" for i in range(k))])
+            recs = con.execute(f"SELECT * FROM {GROUPS} WHERE gid = 0 ORDER BY {order}").fetchall()
+            rows = _group_rows(by, recs, _revenue(con, by, window) if revenue is not None else None)
     assumptions = describe(s, facts)
     doc = {
         "schema": SCHEMA,
@@ -841,8 +879,214 @@ def _summarise(
     }
     if "cap" in facts:
         doc["cap"] = facts["cap"]
-    has_rev = revenue is not None and (not by or bool(revenue[1]))
     return WhatifResult(doc=doc, by=by, rows=rows, assumptions=assumptions, has_revenue=has_rev)
+
+
+# ---------------------------------------------------------------- the group rows in SQL
+#
+# The row formulas (_savings, _margins, _pct) are Python Decimal arithmetic on the exact DECIMAL(38,24)
+# sums: a difference and a quotient each rounded to 28 significant digits, half to even (the default
+# context), x 100, then the DOUBLE nearest to that decimal (jsonable). _group_frame writes the same
+# operations in SQL on integers: a decimal is a HUGEINT coefficient in units of 1e-24 USD, a rounding to
+# 28 digits cuts the coefficient's last digits (half to even), a quotient is long division in chunks of 4
+# digits to 32 digits after the first (then rounded to 28, the remainder deciding a tie), and the DOUBLE
+# is read from the decimal's text (correctly rounded, as float(Decimal) is). The chunks fit a HUGEINT
+# while every cost and revenue of a group is under 1e10 USD (_frame_fits; else the row formulas).
+# tests/test_whatif_documents.py holds the frame to the row formulas bit for bit.
+
+GROUPS = "lc_wi_groups"  # the grouped sums of a run: the totals row and one per group
+REV_G = "lc_wi_rev_g"  # the window's revenue per customer or feature, as the rows carry it
+PREC = 28  # significant digits of Python's default decimal context
+CHUNK, CHUNKS = 4, 8  # long division: 8 chunks of 4 digits after the first digit
+MAX_USD = 10**10  # every amount below: its coefficient at 1e-24 has at most 34 digits
+POW10 = "CAST([" + ", ".join(str(10**i) for i in range(39)) + "] AS HUGEINT[])"
+ROUND9 = "CAST(printf('%.9f', {x}) AS DOUBLE)"  # round(x, 9), as revenue._num (metrics.ROUND9)
+
+
+def _is_duckdb(con: Any) -> bool:
+    """A DuckDB connection (Spark's runs the row formulas: its SQL has no HUGEINT)."""
+    return type(con).__module__.split(".")[0] in ("duckdb", "_duckdb")
+
+
+def _p10(exponent: str) -> str:
+    return f"{POW10}[({exponent}) + 1]"
+
+
+def _units_sql(decimal: str) -> str:
+    """The coefficient of a DECIMAL(38,24) in units of 1e-24, as a HUGEINT."""
+    return f"CAST(replace(CAST({decimal} AS VARCHAR), '.', '') AS HUGEINT)"
+
+
+def _nested(source: str, stages: list[list[str]]) -> str:
+    """SOURCE with the columns of each stage added in turn (a stage reads the ones before it)."""
+    sql = source
+    for stage in stages:
+        sql = f"SELECT *, {', '.join(stage)} FROM ({sql})"
+    return sql
+
+
+def _round_stages(name: str, coef: str, exp: str) -> list[list[str]]:
+    """NAME_c, NAME_e: the decimal COEF x 10^EXP rounded to PREC significant digits, half to even."""
+    return [
+        [f"abs({coef}) AS {name}_a", f"greatest(length(CAST(abs({coef}) AS VARCHAR)) - {PREC}, 0) AS {name}_k",
+         f"{coef} < 0 AS {name}_neg", f"{exp} AS {name}_ex"],
+        [f"{name}_a // {_p10(f'{name}_k')} AS {name}_q", f"{name}_a % {_p10(f'{name}_k')} AS {name}_r",
+         f"{_p10(f'{name}_k')} AS {name}_p"],
+        [f"(CASE WHEN {name}_neg THEN -1 ELSE 1 END) * ({name}_q + CASE WHEN 2 * {name}_r > {name}_p "
+         f"OR (2 * {name}_r = {name}_p AND {name}_q % 2 = 1) THEN 1 ELSE 0 END) AS {name}_c",
+         f"{name}_ex + {name}_k AS {name}_e"],
+    ]  # fmt: skip
+
+
+def _double(coef: str, exp: str) -> str:
+    """The DOUBLE nearest to COEF x 10^EXP (DuckDB reads the text correctly rounded)."""
+    return f"CAST(CAST({coef} AS VARCHAR) || 'e' || CAST({exp} AS VARCHAR) AS DOUBLE)"
+
+
+def _pct_stages(
+    name: str, num: tuple[str, str], den: tuple[str, str]
+) -> tuple[list[list[str]], str]:
+    """The stages of NAME = NUM / DEN rounded to PREC digits x 100 (decimals as coefficient and
+    exponent), and the DOUBLE of it: long division of the coefficients scaled to the same length."""
+    (nc, ne), (dc, de) = num, den
+    n, d = f"{name}_n", f"{name}_d"
+    stages = [
+        [f"abs({nc}) AS {n}", f"nullif(abs({dc}), 0) AS {d}", f"({nc} < 0) <> ({dc} < 0) AS {name}_neg",
+         f"length(CAST(abs({nc}) AS VARCHAR)) AS {name}_ln", f"length(CAST(abs({dc}) AS VARCHAR)) AS {name}_ld",
+         f"({ne}) - ({de}) AS {name}_x"],
+        [f"{n} * {_p10(f'greatest({name}_ld - {name}_ln, 0)')} AS {name}_nn",
+         f"{d} * {_p10(f'greatest({name}_ln - {name}_ld, 0)')} AS {name}_dd",
+         f"greatest({name}_ln - {name}_ld, 0) - greatest({name}_ld - {name}_ln, 0) AS {name}_sh"],
+        [f"{name}_nn // {name}_dd AS {name}_c0", f"{name}_nn % {name}_dd AS {name}_r0"],
+    ]  # fmt: skip
+    step = 10**CHUNK
+    for j in range(1, CHUNKS + 1):
+        r = f"{name}_r{j - 1} * {step}"
+        stages.append([f"({r}) // {name}_dd AS {name}_c{j}", f"({r}) % {name}_dd AS {name}_r{j}"])
+    digits = CHUNK * CHUNKS
+    whole = " + ".join(
+        f"{name}_c{j} * CAST({10 ** (digits - CHUNK * j)} AS HUGEINT)" for j in range(CHUNKS + 1)
+    )
+    stages.append([f"{whole} AS {name}_m", f"{name}_r{CHUNKS} <> 0 AS {name}_st"])
+    stages.append([f"greatest(length(CAST({name}_m AS VARCHAR)) - {PREC}, 0) AS {name}_k"])
+    p = _p10(f"{name}_k")
+    stages.append(
+        [f"{name}_m // {p} AS {name}_q", f"{name}_m % {p} AS {name}_r", f"{p} AS {name}_p"]
+    )
+    up = (f"CASE WHEN 2 * {name}_r > {name}_p OR (2 * {name}_r = {name}_p AND ({name}_st OR {name}_q % 2 = 1))"
+          " THEN 1 ELSE 0 END")  # fmt: skip
+    coef = f"(CASE WHEN {name}_neg THEN -1 ELSE 1 END) * ({name}_q + {up})"
+    # x 100: the exponent + 2 (exact, as Decimal's x 100 of 28 digits is)
+    exp = f"{name}_k - {digits} + {name}_sh + {name}_x + 2"
+    zero = f"CASE WHEN {name}_neg THEN CAST('-0.0' AS DOUBLE) ELSE 0.0 END"
+    value = f"CASE WHEN {n} = 0 THEN {zero} ELSE {_double(coef, exp)} END"
+    return stages, value
+
+
+def _install_group_revenue(con: Any, by: list[str], window: Window) -> bool:
+    """REV_G (g, revenue): the revenue of each customer (or feature) of the window as the rows carry
+    it (revenue._num of the same sums _revenue reads); whether there is any."""
+    if by == ["feature"]:
+        wsql, wparams = window.sql()
+        sql = revenue_rule.BY_REQUESTS.format(
+            requests=f"""SELECT feature AS g, customer_id, CAST(date_trunc('month', ts) AS DATE) AS month,
+                       count(*) AS n FROM requests WHERE {wsql} GROUP BY ALL""",
+            table=REV,
+        )
+    else:
+        sql, wparams = (
+            f"SELECT customer_id AS g, sum(revenue) AS revenue FROM {REV} WHERE NOT prev GROUP BY ALL",
+            [],
+        )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {REV_G} AS SELECT g, {ROUND9.format(x='revenue')} AS revenue FROM ({sql})",
+        wparams,
+    )
+    return bool(con.execute(f"SELECT count(*) FROM {REV_G}").fetchone()[0])
+
+
+def _frame_fits(con: Any, with_revenue: bool) -> bool:
+    """Every cost (and revenue) of a group under MAX_USD: _group_frame's integers fit a HUGEINT."""
+    (costs,) = con.execute(
+        f"SELECT coalesce(bool_and(coalesce(abs(b) < {MAX_USD}, true) AND coalesce(abs(s) < {MAX_USD}, true)), true)"
+        f" FROM {GROUPS} WHERE gid = 0"
+    ).fetchone()
+    if not costs or not with_revenue:
+        return bool(costs)
+    (rev,) = con.execute(
+        f"SELECT coalesce(bool_and(coalesce(abs(revenue) < {MAX_USD}, true)), true) FROM {REV_G}"
+    ).fetchone()
+    return bool(rev)
+
+
+def _group_frame(con: Any, by: list[str], with_revenue: bool) -> pl.DataFrame:
+    """The group rows of GROUPS (one per --by group, costliest first) as a frame, every field in SQL:
+    the same numbers, bit for bit, as _group_rows (see above)."""
+    from llmcost.documents import fetch_frame
+
+    picks = ", ".join(f"d{i} AS {_ident(name)}" for i, name in enumerate(by))
+    join = f" LEFT JOIN {REV_G} rg ON g.d0 IS NOT DISTINCT FROM rg.g" if with_revenue else ""
+    rev = ", rg.revenue AS rev" if with_revenue else ""
+    source = f"SELECT g.*{rev}, {_units_sql('g.b')} AS bc, {_units_sql('g.s')} AS sc FROM {GROUPS} g{join} WHERE g.gid = 0"
+    stages: list[list[str]] = [["bc - sc AS sv_raw"]]
+    if with_revenue:
+        stages[0] += [
+            f"{_units_sql('CAST(CAST(rev AS VARCHAR) AS DECIMAL(38,24))')} AS rc",
+        ]
+        stages.append(["rc - coalesce(bc, 0) AS mb_raw", "rc - coalesce(sc, 0) AS ma_raw"])
+    rounds = [_round_stages("sv", "sv_raw", "-24")]
+    if with_revenue:
+        rounds += [_round_stages("mb", "mb_raw", "-24"), _round_stages("ma", "ma_raw", "-24")]
+    stages += [[c for r in rounds for c in r[i]] for i in range(3)]
+    divs = [_pct_stages("svp", ("sv_c", "sv_e"), ("bc", "-24"))]
+    if with_revenue:
+        divs += [
+            _pct_stages("mbp", ("mb_c", "mb_e"), ("rc", "-24")),
+            _pct_stages("map", ("ma_c", "ma_e"), ("rc", "-24")),
+        ]
+    stages += [[c for d in divs for c in d[0][i]] for i in range(len(divs[0][0]))]
+    both = "b IS NOT NULL AND s IS NOT NULL"
+    fields = [
+        "CAST(n AS BIGINT) AS requests", "CAST(n_scope AS BIGINT) AS scope_requests",
+        "CAST(CAST(b AS VARCHAR) AS DOUBLE) AS baseline_cost_usd",
+        "CAST(CAST(s AS VARCHAR) AS DOUBLE) AS scenario_cost_usd",
+        f"CASE WHEN {both} THEN {_double('sv_c', 'sv_e')} END AS savings_usd",
+        f"CASE WHEN {both} AND bc <> 0 THEN {divs[0][1]} END AS savings_pct",
+    ]  # fmt: skip
+    if with_revenue:
+        known = "rev IS NOT NULL AND rev <> 0"
+        fields += [
+            "rev AS revenue_usd",
+            f"CASE WHEN {known} THEN {divs[1][1]} END AS margin_before_pct",
+            f"CASE WHEN {known} THEN {divs[2][1]} END AS margin_after_pct",
+        ]
+    order = ", ".join(["b DESC NULLS LAST", *(f"d{i}" for i in range(len(by)))])
+    sql = f"SELECT {picks}, {', '.join(fields)} FROM ({_nested(source, stages)}) ORDER BY {order}"
+    return fetch_frame(con, sql)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _group_rows(
+    by: list[str], recs: list[tuple[Any, ...]], revenue: tuple[Any, dict[Any, Any]] | None
+) -> list[dict[str, Any]]:
+    """The group rows RECS (gid, the groups' keys, then as the totals) as dicts, by the row formulas."""
+    k = len(by)
+    rows: list[dict[str, Any]] = []
+    for rec in recs:
+        row = {name: rec[1 + i] for i, name in enumerate(by)}
+        g = rec[k + 1 :]
+        row.update(
+            requests=g[0], scope_requests=g[1], baseline_cost_usd=g[5], scenario_cost_usd=g[6]
+        )
+        _savings(row)
+        if revenue is not None and revenue[1]:
+            row["revenue_usd"] = revenue[1].get(rec[1])
+            _margins(row)
+        rows.append(row)
+    return rows
 
 
 def summary(s: Scenario) -> str:

@@ -155,16 +155,18 @@ def test_amounts_over_the_sql_range_take_the_row_formulas(
 ) -> None:
     from llmcost.ingest import ingest_paths
 
-    # 9e14 output tokens of sonnet ($15 per 1M): $1.35e10 a request, over the SQL decimals. range
+    # 9e14 output tokens of sonnet ($15 per 1M): $1.35e10 a request, $1.35e12 a user: 37 digits at
+    # 1e-24, over the SQL decimals' range (a remainder x 10 of 38 digits and more)
     recs = [
         {"request_id": f"r{i}", "timestamp": "2026-10-01T10:00:00Z", "model": SONNET,
          "input_tokens": 10, "output_tokens": 9 * 10**14 + i, "user_id": f"u{i % 3}"}
-        for i in range(6)
+        for i in range(300)
     ]  # fmt: skip
     ingest_paths(con, [str(jsonl(recs))])
     s = wi.Scenario(levers=wi.Levers(route_to="haiku"))
     res = wi.run(con, prices, s, by=["user"])
     assert isinstance(res.rows, list) and len(res.rows) == 3
+    assert wi._group_chunk(con, False) is None
     plain = wi.run(con, prices, s, by=["user"], exact_rows=True)
     assert text(res.to_json()) == text(plain.to_json())
 
@@ -172,32 +174,39 @@ def test_amounts_over_the_sql_range_take_the_row_formulas(
 # ---------------------------------------------------------------- the SQL decimals
 
 
-def _sql_pct(pairs: list[tuple[Decimal, Decimal]]) -> list[tuple[Any, Any]]:
+def _sql_pct(pairs: list[tuple[Decimal, Decimal]], chunk: int) -> list[tuple[Any, Any]]:
     """(n - d rounded, n / d x 100) by the SQL of _group_frame, for exact DECIMAL(38,24) pairs."""
     c = duckdb.connect()
     c.execute("CREATE TABLE t (i INTEGER, n DECIMAL(38,24), d DECIMAL(38,24))")
     c.executemany("INSERT INTO t VALUES (?, ?, ?)", [(i, str(n), str(d)) for i, (n, d) in enumerate(pairs)])  # fmt: skip
     src = f"SELECT i, {wi._units_sql('n')} AS nu, {wi._units_sql('d')} AS du FROM t"
     stages = [["nu - du AS x_raw"], *wi._round_stages("x", "x_raw", "-24")]
-    div, value = wi._pct_stages("p", ("nu", "-24"), ("du", "-24"))
+    div, value = wi._pct_stages("p", ("nu", "-24"), ("du", "-24"), chunk)
     sql = f"SELECT {wi._double('x_c', 'x_e')}, {value} FROM ({wi._nested(src, stages + div)}) ORDER BY i"
     return [tuple(r) for r in c.execute(sql).fetchall()]
 
 
-def test_sql_decimals_are_pythons_decimal() -> None:
-    rnd = random.Random(7)
+@pytest.mark.parametrize(("longest", "count"), [(28, 20_000), (33, 20_000), (37, 3_000)])
+def test_sql_decimals_are_pythons_decimal(longest: int, count: int) -> None:
+    chunk = wi._chunk(longest)  # every coefficient below has fewer digits
+    assert chunk is not None
+    rnd = random.Random(longest)
     pairs = []
-    for _ in range(20_000):
-        n = Decimal(rnd.randrange(-(10 ** rnd.randrange(1, 34)), 10 ** rnd.randrange(1, 34)))
-        d = Decimal(rnd.randrange(1, 10 ** rnd.randrange(1, 34)))
+    for _ in range(count):
+        n = Decimal(
+            rnd.randrange(-(10 ** rnd.randrange(1, longest)), 10 ** rnd.randrange(1, longest))
+        )
+        d = Decimal(rnd.randrange(1, 10 ** rnd.randrange(1, longest)))
         pairs.append((n.scaleb(-24), d.scaleb(-24)))
     # ties: a difference of 29 digits ending in 5, a quotient k.5 of 28 digits + a half
     for _ in range(500):
         k = rnd.randrange(10**26, 10**27)
         pairs.append((Decimal(2 * k + 1).scaleb(-24), Decimal(2).scaleb(-24)))
-        pairs.append((Decimal(10 * k + 5).scaleb(-24) + Decimal(10**33).scaleb(-24), Decimal(10**33).scaleb(-24)))  # fmt: skip
+        if longest >= 34:
+            pairs.append((Decimal(10 * k + 5).scaleb(-24) + Decimal(10**33).scaleb(-24), Decimal(10**33).scaleb(-24)))  # fmt: skip
     pairs += [(Decimal(0), Decimal(5)), (Decimal("0.009"), Decimal("0.0135"))]
-    got = _sql_pct(pairs)
+    pairs += [(Decimal(10**e + k).scaleb(-24), Decimal(10**e).scaleb(-24)) for e in range(longest) for k in (-1, 0, 1)]  # fmt: skip
+    got = _sql_pct(pairs, chunk)
     want = [(float(n - d), float(n / d * 100)) for n, d in pairs]
     assert [repr(g) for g in got] == [repr(w) for w in want]
 

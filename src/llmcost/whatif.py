@@ -853,8 +853,9 @@ def _summarise(
     elif by:
         with_rev = revenue is not None and grouped and _install_group_revenue(con, by, window)
         has_rev = has_rev or with_rev
-        if _frame_fits(con, with_rev):
-            rows = _group_frame(con, by, with_rev)
+        chunk = _group_chunk(con, with_rev)
+        if chunk is not None:
+            rows = _group_frame(con, by, with_rev, chunk)
         else:  # a cost or a revenue too large for the SQL decimals: the row formulas
             order = ", ".join(["b DESC NULLS LAST", *(f"d{i}" for i in range(k))])
             recs = con.execute(f"SELECT * FROM {GROUPS} WHERE gid = 0 ORDER BY {order}").fetchall()
@@ -888,17 +889,16 @@ def _summarise(
 # sums: a difference and a quotient each rounded to 28 significant digits, half to even (the default
 # context), x 100, then the DOUBLE nearest to that decimal (jsonable). _group_frame writes the same
 # operations in SQL on integers: a decimal is a HUGEINT coefficient in units of 1e-24 USD, a rounding to
-# 28 digits cuts the coefficient's last digits (half to even), a quotient is long division in chunks of 4
-# digits to 32 digits after the first (then rounded to 28, the remainder deciding a tie), and the DOUBLE
-# is read from the decimal's text (correctly rounded, as float(Decimal) is). The chunks fit a HUGEINT
-# while every cost and revenue of a group is under 1e10 USD (_frame_fits; else the row formulas).
-# tests/test_whatif_documents.py holds the frame to the row formulas bit for bit.
+# 28 digits cuts the coefficient's last digits (half to even), a quotient is long division in chunks of
+# up to 10 digits to 30 or more digits after the first (then rounded to 28, the remainder deciding a
+# tie), and the DOUBLE is read from the decimal's text (correctly rounded, as float(Decimal) is). The
+# chunks are as long as a HUGEINT allows for the largest amount of the groups (_chunk); over 1e13 USD,
+# the row formulas. tests/test_whatif_documents.py holds the frame to the row formulas bit for bit.
 
 GROUPS = "lc_wi_groups"  # the grouped sums of a run: the totals row and one per group
 REV_G = "lc_wi_rev_g"  # the window's revenue per customer or feature, as the rows carry it
 PREC = 28  # significant digits of Python's default decimal context
-CHUNK, CHUNKS = 4, 8  # long division: 8 chunks of 4 digits after the first digit
-MAX_USD = 10**10  # every amount below: its coefficient at 1e-24 has at most 34 digits
+QUOTIENT = 30  # digits of a quotient after its first (then rounded to PREC)
 POW10 = "CAST([" + ", ".join(str(10**i) for i in range(39)) + "] AS HUGEINT[])"
 ROUND9 = "CAST(printf('%.9f', {x}) AS DOUBLE)"  # round(x, 9), as revenue._num (metrics.ROUND9)
 
@@ -910,6 +910,14 @@ def _is_duckdb(con: Any) -> bool:
 
 def _p10(exponent: str) -> str:
     return f"{POW10}[({exponent}) + 1]"
+
+
+def _digits(x: str) -> str:
+    """The number of decimal digits of the HUGEINT X >= 0 (1 for 0): log10 of its DOUBLE, put right
+    by comparing with the powers of ten either side (the DOUBLE may round up to one)."""
+    approx = f"(CAST(floor(log10(greatest(CAST({x} AS DOUBLE), 1))) AS INTEGER) + 1)"
+    fix = f"CASE WHEN {x} >= {_p10(approx)} THEN 1 WHEN {x} < {_p10(f'{approx} - 1')} THEN -1 ELSE 0 END"
+    return f"greatest({approx} + {fix}, 1)"
 
 
 def _units_sql(decimal: str) -> str:
@@ -927,14 +935,15 @@ def _nested(source: str, stages: list[list[str]]) -> str:
 
 def _round_stages(name: str, coef: str, exp: str) -> list[list[str]]:
     """NAME_c, NAME_e: the decimal COEF x 10^EXP rounded to PREC significant digits, half to even."""
+    a, k, q, r, p = (f"{name}_{x}" for x in "akqrp")
     return [
-        [f"abs({coef}) AS {name}_a", f"greatest(length(CAST(abs({coef}) AS VARCHAR)) - {PREC}, 0) AS {name}_k",
-         f"{coef} < 0 AS {name}_neg", f"{exp} AS {name}_ex"],
-        [f"{name}_a // {_p10(f'{name}_k')} AS {name}_q", f"{name}_a % {_p10(f'{name}_k')} AS {name}_r",
-         f"{_p10(f'{name}_k')} AS {name}_p"],
-        [f"(CASE WHEN {name}_neg THEN -1 ELSE 1 END) * ({name}_q + CASE WHEN 2 * {name}_r > {name}_p "
-         f"OR (2 * {name}_r = {name}_p AND {name}_q % 2 = 1) THEN 1 ELSE 0 END) AS {name}_c",
-         f"{name}_ex + {name}_k AS {name}_e"],
+        [f"abs({coef}) AS {a}", f"{coef} < 0 AS {name}_neg", f"{exp} AS {name}_ex"],
+        [f"greatest({_digits(a)} - {PREC}, 0) AS {k}"],
+        [f"CASE WHEN {k} = 0 THEN {a} ELSE {a} // {_p10(k)} END AS {q}", f"{_p10(k)} AS {p}"],
+        [f"{a} - {q} * {p} AS {r}"],
+        [f"(CASE WHEN {name}_neg THEN -1 ELSE 1 END) * ({q} + CASE WHEN 2 * {r} > {p} "
+         f"OR (2 * {r} = {p} AND {q} % 2 = 1) THEN 1 ELSE 0 END) AS {name}_c",
+         f"{name}_ex + {k} AS {name}_e"],
     ]  # fmt: skip
 
 
@@ -943,41 +952,64 @@ def _double(coef: str, exp: str) -> str:
     return f"CAST(CAST({coef} AS VARCHAR) || 'e' || CAST({exp} AS VARCHAR) AS DOUBLE)"
 
 
+def _chunk(longest: int) -> int | None:
+    """The digits of a long division's chunk when no coefficient has more than LONGEST digits: a
+    remainder (under the divisor) x 10^chunk fits a HUGEINT (< 10^38), at most 10; None if none."""
+    chunk = min(10, 38 - longest)
+    return chunk if chunk >= 1 else None
+
+
+def _quotient_stages(name: str, j: int, t: str, d: str) -> list[list[str]]:
+    """NAME_cJ = T // D and NAME_rJ = T % D (HUGEINTs, the quotient under 10^10): the quotient of
+    their DOUBLEs (within 1e-5 of the exact one), then put right by the exact remainder (a HUGEINT
+    division is many times slower)."""
+    c, r = f"{name}_c{j}", f"{name}_r{j}"
+    return [
+        [f"{t} AS {name}_t{j}"],
+        [f"CAST(floor(CAST({name}_t{j} AS DOUBLE) / CAST({d} AS DOUBLE)) AS HUGEINT) AS {name}_g{j}"],
+        [f"{name}_t{j} - {name}_g{j} * {d} AS {name}_h{j}"],
+        [f"{name}_g{j} + CASE WHEN {name}_h{j} < 0 THEN -1 WHEN {name}_h{j} >= {d} THEN 1 ELSE 0 END AS {c}",
+         f"CASE WHEN {name}_h{j} < 0 THEN {name}_h{j} + {d} WHEN {name}_h{j} >= {d} THEN {name}_h{j} - {d}"
+         f" ELSE {name}_h{j} END AS {r}"],
+    ]  # fmt: skip
+
+
 def _pct_stages(
-    name: str, num: tuple[str, str], den: tuple[str, str]
+    name: str, num: tuple[str, str], den: tuple[str, str], chunk: int
 ) -> tuple[list[list[str]], str]:
     """The stages of NAME = NUM / DEN rounded to PREC digits x 100 (decimals as coefficient and
-    exponent), and the DOUBLE of it: long division of the coefficients scaled to the same length."""
+    exponent), and the DOUBLE of it: long division, in chunks of CHUNK digits, of the coefficients
+    scaled to the same length L (a quotient from 0.1 to 10: QUOTIENT or more digits after the first;
+    a chunk's remainder x 10^CHUNK is under 10^(L + CHUNK))."""
     (nc, ne), (dc, de) = num, den
-    n, d = f"{name}_n", f"{name}_d"
+    n, d, nn, dd = f"{name}_n", f"{name}_d", f"{name}_nn", f"{name}_dd"
+    ln, ld = f"{name}_ln", f"{name}_ld"
     stages = [
         [f"abs({nc}) AS {n}", f"nullif(abs({dc}), 0) AS {d}", f"({nc} < 0) <> ({dc} < 0) AS {name}_neg",
-         f"length(CAST(abs({nc}) AS VARCHAR)) AS {name}_ln", f"length(CAST(abs({dc}) AS VARCHAR)) AS {name}_ld",
          f"({ne}) - ({de}) AS {name}_x"],
-        [f"{n} * {_p10(f'greatest({name}_ld - {name}_ln, 0)')} AS {name}_nn",
-         f"{d} * {_p10(f'greatest({name}_ln - {name}_ld, 0)')} AS {name}_dd",
-         f"greatest({name}_ln - {name}_ld, 0) - greatest({name}_ld - {name}_ln, 0) AS {name}_sh"],
-        [f"{name}_nn // {name}_dd AS {name}_c0", f"{name}_nn % {name}_dd AS {name}_r0"],
+        [f"{_digits(n)} AS {ln}", f"{_digits(d)} AS {ld}"],
+        [f"{n} * {_p10(f'greatest({ld} - {ln}, 0)')} AS {nn}",
+         f"{d} * {_p10(f'greatest({ln} - {ld}, 0)')} AS {dd}",
+         f"greatest({ln} - {ld}, 0) - greatest({ld} - {ln}, 0) AS {name}_sh"],
     ]  # fmt: skip
-    step = 10**CHUNK
-    for j in range(1, CHUNKS + 1):
-        r = f"{name}_r{j - 1} * {step}"
-        stages.append([f"({r}) // {name}_dd AS {name}_c{j}", f"({r}) % {name}_dd AS {name}_r{j}"])
-    digits = CHUNK * CHUNKS
+    stages += _quotient_stages(name, 0, nn, dd)
+    chunks = -(-QUOTIENT // chunk)
+    for j in range(1, chunks + 1):
+        stages += _quotient_stages(name, j, f"{name}_r{j - 1} * {10**chunk}", dd)
+    digits = chunk * chunks
     whole = " + ".join(
-        f"{name}_c{j} * CAST({10 ** (digits - CHUNK * j)} AS HUGEINT)" for j in range(CHUNKS + 1)
+        f"{name}_c{j} * CAST({10 ** (digits - chunk * j)} AS HUGEINT)" for j in range(chunks + 1)
     )
-    stages.append([f"{whole} AS {name}_m", f"{name}_r{CHUNKS} <> 0 AS {name}_st"])
-    stages.append([f"greatest(length(CAST({name}_m AS VARCHAR)) - {PREC}, 0) AS {name}_k"])
-    p = _p10(f"{name}_k")
-    stages.append(
-        [f"{name}_m // {p} AS {name}_q", f"{name}_m % {p} AS {name}_r", f"{p} AS {name}_p"]
-    )
-    up = (f"CASE WHEN 2 * {name}_r > {name}_p OR (2 * {name}_r = {name}_p AND ({name}_st OR {name}_q % 2 = 1))"
+    m, k, q, r, p = (f"{name}_{x}" for x in ("m", "k", "q", "r", "p"))
+    stages.append([f"{whole} AS {m}", f"{name}_r{chunks} <> 0 AS {name}_st"])
+    stages.append([f"greatest({_digits(m)} - {PREC}, 0) AS {k}"])
+    stages.append([f"{m} // {_p10(k)} AS {q}", f"{_p10(k)} AS {p}"])
+    stages.append([f"{m} - {q} * {p} AS {r}"])
+    up = (f"CASE WHEN 2 * {r} > {p} OR (2 * {r} = {p} AND ({name}_st OR {q} % 2 = 1))"
           " THEN 1 ELSE 0 END")  # fmt: skip
-    coef = f"(CASE WHEN {name}_neg THEN -1 ELSE 1 END) * ({name}_q + {up})"
+    coef = f"(CASE WHEN {name}_neg THEN -1 ELSE 1 END) * ({q} + {up})"
     # x 100: the exponent + 2 (exact, as Decimal's x 100 of 28 digits is)
-    exp = f"{name}_k - {digits} + {name}_sh + {name}_x + 2"
+    exp = f"{k} - {digits} + {name}_sh + {name}_x + 2"
     zero = f"CASE WHEN {name}_neg THEN CAST('-0.0' AS DOUBLE) ELSE 0.0 END"
     value = f"CASE WHEN {n} = 0 THEN {zero} ELSE {_double(coef, exp)} END"
     return stages, value
@@ -1005,21 +1037,21 @@ def _install_group_revenue(con: Any, by: list[str], window: Window) -> bool:
     return bool(con.execute(f"SELECT count(*) FROM {REV_G}").fetchone()[0])
 
 
-def _frame_fits(con: Any, with_revenue: bool) -> bool:
-    """Every cost (and revenue) of a group under MAX_USD: _group_frame's integers fit a HUGEINT."""
-    (costs,) = con.execute(
-        f"SELECT coalesce(bool_and(coalesce(abs(b) < {MAX_USD}, true) AND coalesce(abs(s) < {MAX_USD}, true)), true)"
-        f" FROM {GROUPS} WHERE gid = 0"
+def _group_chunk(con: Any, with_revenue: bool) -> int | None:
+    """_chunk for the groups' amounts: the digits, at 1e-24, of the largest cost (and revenue), + 1
+    for a margin's revenue - cost."""
+    (big,) = con.execute(
+        f"SELECT greatest(max(abs(b)), max(abs(s))) FROM {GROUPS} WHERE gid = 0"
     ).fetchone()
-    if not costs or not with_revenue:
-        return bool(costs)
-    (rev,) = con.execute(
-        f"SELECT coalesce(bool_and(coalesce(abs(revenue) < {MAX_USD}, true)), true) FROM {REV_G}"
-    ).fetchone()
-    return bool(rev)
+    amounts = [Decimal(big or 0)]
+    if with_revenue:
+        (rev,) = con.execute(f"SELECT max(abs(revenue)) FROM {REV_G}").fetchone()
+        amounts.append(_dec(rev or 0))
+    units = max(int(a.scaleb(24).to_integral_value(rounding="ROUND_CEILING")) for a in amounts)
+    return _chunk(len(str(units)) + 1)
 
 
-def _group_frame(con: Any, by: list[str], with_revenue: bool) -> pl.DataFrame:
+def _group_frame(con: Any, by: list[str], with_revenue: bool, chunk: int) -> pl.DataFrame:
     """The group rows of GROUPS (one per --by group, costliest first) as a frame, every field in SQL:
     the same numbers, bit for bit, as _group_rows (see above)."""
     from llmcost.documents import fetch_frame
@@ -1037,12 +1069,12 @@ def _group_frame(con: Any, by: list[str], with_revenue: bool) -> pl.DataFrame:
     rounds = [_round_stages("sv", "sv_raw", "-24")]
     if with_revenue:
         rounds += [_round_stages("mb", "mb_raw", "-24"), _round_stages("ma", "ma_raw", "-24")]
-    stages += [[c for r in rounds for c in r[i]] for i in range(3)]
-    divs = [_pct_stages("svp", ("sv_c", "sv_e"), ("bc", "-24"))]
+    stages += [[c for r in rounds for c in r[i]] for i in range(len(rounds[0]))]
+    divs = [_pct_stages("svp", ("sv_c", "sv_e"), ("bc", "-24"), chunk)]
     if with_revenue:
         divs += [
-            _pct_stages("mbp", ("mb_c", "mb_e"), ("rc", "-24")),
-            _pct_stages("map", ("ma_c", "ma_e"), ("rc", "-24")),
+            _pct_stages("mbp", ("mb_c", "mb_e"), ("rc", "-24"), chunk),
+            _pct_stages("map", ("ma_c", "ma_e"), ("rc", "-24"), chunk),
         ]
     stages += [[c for d in divs for c in d[0][i]] for i in range(len(divs[0][0]))]
     both = "b IS NOT NULL AND s IS NOT NULL"

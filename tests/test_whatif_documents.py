@@ -82,6 +82,12 @@ def prices() -> pricing.PriceTable:
     return pricing.load()
 
 
+@pytest.fixture
+def frames(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A frame for any number of groups (the fixtures have tens, the frame starts at 10,000)."""
+    monkeypatch.setattr(wi, "FRAME_MIN_GROUPS", 1)
+
+
 @pytest.fixture(params=[5, 17])
 def con_random(request: Any, con: Any, tmp_path: Path) -> Any:
     from llmcost.ingest import ingest_paths
@@ -109,7 +115,12 @@ CASES = [
 
 @pytest.mark.parametrize(("by", "levers", "kw"), CASES)
 def test_group_frame_equals_the_row_formulas(
-    con_random: Any, prices: Any, by: list[str], levers: dict[str, Any], kw: dict[str, Any]
+    con_random: Any,
+    prices: Any,
+    by: list[str],
+    levers: dict[str, Any],
+    kw: dict[str, Any],
+    frames: None,
 ) -> None:
     window = query.Window(kw.get("since"), kw.get("until"))
     scenario = wi.Scenario(
@@ -151,7 +162,7 @@ def test_parquet_from_the_frame_holds_the_rows(
 
 
 def test_amounts_over_the_sql_range_take_the_row_formulas(
-    con: Any, prices: Any, jsonl: Any
+    con: Any, prices: Any, jsonl: Any, frames: None
 ) -> None:
     from llmcost.ingest import ingest_paths
 
@@ -263,3 +274,23 @@ def test_whatif_limit_and_sort_on_the_command_line(run_cli: Any, jsonl: Any) -> 
     assert first.split()[0] == best["user"]
     code, out, err = run_cli(*args, "--sort", "nope")
     assert code == 2 and "--sort 'nope': no such column" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("by", [[], ["feature"]])
+def test_another_engine_takes_the_row_formulas(
+    con_random: Any, prices: Any, by: list[str], monkeypatch: pytest.MonkeyPatch, frames: None
+) -> None:
+    s = wi.Scenario(levers=wi.Levers(route_to="haiku", batch=True))
+    fast = wi.run(con_random, prices, s, by=by, generated_at=GENERATED)
+    monkeypatch.setattr(wi, "_is_duckdb", lambda con: False)  # Spark's SQL has no HUGEINT
+    plain = wi.run(con_random, prices, s, by=by, generated_at=GENERATED)
+    assert isinstance(plain.rows, list) and documents.is_frame(fast.rows) == bool(by)
+    assert render.json_document(fast) == render.json_document(plain)
+
+
+def test_a_few_groups_are_dicts_with_the_same_document(con_random: Any, prices: Any) -> None:
+    s = wi.Scenario(levers=wi.Levers(route_to="haiku"))
+    few = wi.run(con_random, prices, s, by=["customer"], generated_at=GENERATED)
+    assert isinstance(few.rows, list) and len(few.rows) < wi.FRAME_MIN_GROUPS
+    plain = wi.run(con_random, prices, s, by=["customer"], generated_at=GENERATED, exact_rows=True)
+    assert render.json_document(few) == render.json_document(plain)

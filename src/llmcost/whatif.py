@@ -637,16 +637,15 @@ def run(
                coalesce(sum(n) FILTER (WHERE dropped), 0) AS n_dropped, coalesce(sum(n) FILTER (WHERE priced), 0) AS n_priced,
                list(DISTINCT orig_model ORDER BY orig_model) FILTER (WHERE NOT priced) AS unpriced_models, {sums}
         FROM x {f"GROUP BY GROUPING SETS ((), ({group}))" if by else ""}"""
-    order = f"gid DESC, {7 + len(by)} DESC NULLS LAST, {group}"
-    if by and (
-        exact_rows or not _is_duckdb(con)
-    ):  # the rows built in Python, their sums as DECIMALs
-        recs = con.execute(f"SELECT * FROM ({sql}) ORDER BY {order}", plan.params).fetchall()
+    rows: list[tuple[Any, ...]] | None = None
+    if exact_rows or not _is_duckdb(con):  # the rows built in Python, their sums as DECIMALs
+        if by:
+            sql = f"SELECT * FROM ({sql}) ORDER BY gid DESC, {7 + len(by)} DESC NULLS LAST, {group}"
+        recs = con.execute(sql, plan.params).fetchall()
         head, rows = recs[0], recs[1:]
     else:  # the rows as a frame (_group_frame), from the groups kept in GROUPS
         con.execute(f"CREATE OR REPLACE TEMP TABLE {GROUPS} AS {sql}", plan.params)
         head = con.execute(f"SELECT * FROM {GROUPS} ORDER BY gid DESC LIMIT 1").fetchone()
-        rows = None
     facts: dict[str, Any] = {"target": plan.target}
     if lv.cap_user_cost is not None:
         facts["cap"] = _cap_facts(con, lv.cap_user_cost, window)
@@ -851,15 +850,21 @@ def _summarise(
         rows = _group_rows(by, recs, revenue)
         has_rev = has_rev or (revenue is not None and bool(revenue[1]))
     elif by:
-        with_rev = revenue is not None and grouped and _install_group_revenue(con, by, window)
-        has_rev = has_rev or with_rev
-        chunk = _group_chunk(con, with_rev)
+        (groups,) = con.execute(f"SELECT count(*) FROM {GROUPS} WHERE gid = 0").fetchone()
+        many = groups >= FRAME_MIN_GROUPS
+        with_rev = (
+            many and revenue is not None and grouped and _install_group_revenue(con, by, window)
+        )
+        chunk = _group_chunk(con, with_rev) if many else None
         if chunk is not None:
             rows = _group_frame(con, by, with_rev, chunk)
-        else:  # a cost or a revenue too large for the SQL decimals: the row formulas
+            has_rev = has_rev or with_rev
+        else:  # a few groups, or an amount too large for the SQL decimals: the row formulas
             order = ", ".join(["b DESC NULLS LAST", *(f"d{i}" for i in range(k))])
             recs = con.execute(f"SELECT * FROM {GROUPS} WHERE gid = 0 ORDER BY {order}").fetchall()
-            rows = _group_rows(by, recs, _revenue(con, by, window) if revenue is not None else None)
+            by_group = _revenue(con, by, window) if revenue is not None else None
+            rows = _group_rows(by, recs, by_group)
+            has_rev = has_rev or (by_group is not None and bool(by_group[1]))
     assumptions = describe(s, facts)
     doc = {
         "schema": SCHEMA,
@@ -899,7 +904,10 @@ GROUPS = "lc_wi_groups"  # the grouped sums of a run: the totals row and one per
 REV_G = "lc_wi_rev_g"  # the window's revenue per customer or feature, as the rows carry it
 PREC = 28  # significant digits of Python's default decimal context
 QUOTIENT = 30  # digits of a quotient after its first (then rounded to PREC)
-POW10 = "CAST([" + ", ".join(str(10**i) for i in range(39)) + "] AS HUGEINT[])"
+# From this many groups on the rows are a frame; below, dicts by the row formulas: importing polars and
+# pyarrow and planning the frame's query cost ~0.35 s, about what 10,000 dicts cost (docs/decisions/
+# 2026-12-04-report-documents.md, whatif/1).
+FRAME_MIN_GROUPS = 10_000
 ROUND9 = "CAST(printf('%.9f', {x}) AS DOUBLE)"  # round(x, 9), as revenue._num (metrics.ROUND9)
 
 
@@ -909,7 +917,9 @@ def _is_duckdb(con: Any) -> bool:
 
 
 def _p10(exponent: str) -> str:
-    return f"{POW10}[({exponent}) + 1]"
+    """10^EXPONENT (0 to 38) as a HUGEINT: two powers of ten up to 10^19, each exact as a DOUBLE."""
+    e = f"({exponent})"
+    return f"(CAST(10.0 ** least({e}, 19) AS HUGEINT) * CAST(10.0 ** greatest({e} - 19, 0) AS HUGEINT))"
 
 
 def _digits(x: str) -> str:
@@ -963,14 +973,11 @@ def _quotient_stages(name: str, j: int, t: str, d: str) -> list[list[str]]:
     """NAME_cJ = T // D and NAME_rJ = T % D (HUGEINTs, the quotient under 10^10): the quotient of
     their DOUBLEs (within 1e-5 of the exact one), then put right by the exact remainder (a HUGEINT
     division is many times slower)."""
-    c, r = f"{name}_c{j}", f"{name}_r{j}"
+    tj, g, h = f"{name}_t{j}", f"{name}_g{j}", f"({name}_t{j} - {name}_g{j} * {d})"
     return [
-        [f"{t} AS {name}_t{j}"],
-        [f"CAST(floor(CAST({name}_t{j} AS DOUBLE) / CAST({d} AS DOUBLE)) AS HUGEINT) AS {name}_g{j}"],
-        [f"{name}_t{j} - {name}_g{j} * {d} AS {name}_h{j}"],
-        [f"{name}_g{j} + CASE WHEN {name}_h{j} < 0 THEN -1 WHEN {name}_h{j} >= {d} THEN 1 ELSE 0 END AS {c}",
-         f"CASE WHEN {name}_h{j} < 0 THEN {name}_h{j} + {d} WHEN {name}_h{j} >= {d} THEN {name}_h{j} - {d}"
-         f" ELSE {name}_h{j} END AS {r}"],
+        [f"{t} AS {tj}", f"CAST(floor(CAST({t} AS DOUBLE) / CAST({d} AS DOUBLE)) AS HUGEINT) AS {g}"],
+        [f"{g} + CASE WHEN {h} < 0 THEN -1 WHEN {h} >= {d} THEN 1 ELSE 0 END AS {name}_c{j}",
+         f"{h} + CASE WHEN {h} < 0 THEN {d} WHEN {h} >= {d} THEN -{d} ELSE 0 END AS {name}_r{j}"],
     ]  # fmt: skip
 
 
@@ -1059,7 +1066,11 @@ def _group_frame(con: Any, by: list[str], with_revenue: bool, chunk: int) -> pl.
     picks = ", ".join(f"d{i} AS {_ident(name)}" for i, name in enumerate(by))
     join = f" LEFT JOIN {REV_G} rg ON g.d0 IS NOT DISTINCT FROM rg.g" if with_revenue else ""
     rev = ", rg.revenue AS rev" if with_revenue else ""
-    source = f"SELECT g.*{rev}, {_units_sql('g.b')} AS bc, {_units_sql('g.s')} AS sc FROM {GROUPS} g{join} WHERE g.gid = 0"
+    keys = "".join(f"g.d{i}, " for i in range(len(by)))
+    source = (
+        f"SELECT {keys}g.n, g.n_scope, g.b, g.s{rev}, {_units_sql('g.b')} AS bc, {_units_sql('g.s')} AS sc"
+        f" FROM {GROUPS} g{join} WHERE g.gid = 0"
+    )
     stages: list[list[str]] = [["bc - sc AS sv_raw"]]
     if with_revenue:
         stages[0] += [

@@ -897,7 +897,7 @@ def _summarise(
 # 28 digits cuts the coefficient's last digits (half to even), a quotient is long division in chunks of
 # up to 10 digits to 30 or more digits after the first (then rounded to 28, the remainder deciding a
 # tie), and the DOUBLE is read from the decimal's text (correctly rounded, as float(Decimal) is). The
-# chunks are as long as a HUGEINT allows for the largest amount of the groups (_chunk); over 1e13 USD,
+# chunks are as long as a HUGEINT allows for the largest amount of the groups (_chunk); from 1e12 USD,
 # the row formulas. tests/test_whatif_documents.py holds the frame to the row formulas bit for bit.
 
 GROUPS = "lc_wi_groups"  # the grouped sums of a run: the totals row and one per group
@@ -905,8 +905,7 @@ REV_G = "lc_wi_rev_g"  # the window's revenue per customer or feature, as the ro
 PREC = 28  # significant digits of Python's default decimal context
 QUOTIENT = 30  # digits of a quotient after its first (then rounded to PREC)
 # From this many groups on the rows are a frame; below, dicts by the row formulas: importing polars and
-# pyarrow and planning the frame's query cost ~0.35 s, about what 10,000 dicts cost (docs/decisions/
-# 2026-12-04-report-documents.md, whatif/1).
+# pyarrow and planning the frame's query cost about what this many dicts do (docs/whatif-performance.md).
 FRAME_MIN_GROUPS = 10_000
 ROUND9 = "CAST(printf('%.9f', {x}) AS DOUBLE)"  # round(x, 9), as revenue._num (metrics.ROUND9)
 

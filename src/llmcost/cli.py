@@ -766,6 +766,8 @@ def whatif(
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
     table: TableOpt = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="rows of each table the terminal shows (default 50; 0 for all); other formats hold every row", min=0)] = None,
+    sort: Annotated[str | None, typer.Option("--sort", help="order the terminal's tables by this column (numbers largest first), e.g. savings_usd")] = None,
 ) -> None:  # fmt: skip
     """Re-price history under a scenario: routing, caching, batching, caps. Quality is not measured.
 
@@ -805,7 +807,7 @@ def whatif(
         group, con = query.parse_by(by), state.connect()
         query.check_attrs(con, group)
         result = wi.run(con, prices, scenario, by=group, window=window)
-    emit(render(result, fmt, output, title="llmcost what-if", table=table))
+    emit(render(result, fmt, output, title="llmcost what-if", table=table, limit=limit, sort=sort))
 
 
 @app.command()

@@ -182,6 +182,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--build-only", action="store_true", help="build the database, time nothing")
     args = ap.parse_args()
     tag = f"highcard_{args.rows}_{args.users}"
     folder = args.data / tag
@@ -194,13 +195,14 @@ def main() -> None:
             generate(folder, args.rows, args.users, args.customers, args.seed)
             print(f"generated {args.rows:,} requests in {time.perf_counter() - t:.1f} s")
         # as in CI: a store that earlier runs reported on, and a new day of logs
-        import polars as pl
+        if not ((folder / "earlier.jsonl").exists() and (folder / "new.jsonl").exists()):
+            import polars as pl
 
-        log = pl.read_ndjson(folder / "requests.jsonl")
-        cut = int(log.height * 0.9)
-        log.head(cut).write_ndjson(folder / "earlier.jsonl")
-        log.tail(log.height - cut).write_ndjson(folder / "new.jsonl")
-        del log
+            log = pl.read_ndjson(folder / "requests.jsonl")
+            cut = int(log.height * 0.9)
+            log.head(cut).write_ndjson(folder / "earlier.jsonl")
+            log.tail(log.height - cut).write_ndjson(folder / "new.jsonl")
+            del log
         tmp = folder / "ingest.duckdb"
         tmp.unlink(missing_ok=True)
         first = [str(folder / "earlier.jsonl"), str(folder / "revenue.csv")]
@@ -214,6 +216,8 @@ def main() -> None:
             f"ingest of the last 10% (with the rollup refresh): {ingest_s:.2f} s,"
             f" peak RSS {ingest_rss / 2**20:.0f} MiB"
         )
+    if args.build_only:
+        return
     refresh = (
         "import sys, time\nfrom llmcost import metrics, pricing\nfrom llmcost.store import connect\n"
         "con = connect(sys.argv[1])\n"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmcost import pricing
 from llmcost import revenue as revenue_rule
-from llmcost.documents import Column, Table, fetch_frame, frame_dicts, is_frame
+from llmcost.documents import Column, Table, fetch_frame, frame_dicts, is_frame, preload_polars
 from llmcost.errors import LlmcostError
 from llmcost.query import (
     LAST_FULL_MONTH,
@@ -514,10 +514,13 @@ def _group_sql(
     if allocate is None:
         return f"SELECT *, CAST(NULL AS DOUBLE) AS revenue FROM ({stats})"
     join = " AND ".join(f"r.{c} IS NOT DISTINCT FROM s.{c}" for c in keys)
+    # only the cost rule weighs by cost: its DOUBLE from the exact partial sums is not computed
+    # for the other two (a group row per customer-month-feature: nearly one per fine row)
+    cost = f", {F_SUM_D} AS c" if allocate == "cost" else ""
     return f"""
         WITH s AS ({stats}),
-        g AS (SELECT {k}, prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, sum(n_requests) AS n,
-                     {F_SUM_D} AS c
+        g AS (SELECT {k}, prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, sum(n_requests) AS n
+                     {cost}
               FROM lc_fine WHERE {where} GROUP BY ALL),
         r AS (SELECT {", ".join("g." + c for c in keys)}, sum({ALLOC_WEIGHT[allocate]}) AS revenue
               FROM g JOIN lc_alloc a ON a.prev = g.prev AND a.customer_id = g.customer_id AND a.month = g.month
@@ -715,6 +718,30 @@ def concentration(costs: list[float]) -> dict[str, Any]:
         if total > 0
         else None
     )
+    return out
+
+
+def concentration_of(costs: pl.Series) -> dict[str, Any]:
+    """concentration() of a column of costs, in polars: the same sums in the same order (a
+    cumulative sum adds left to right as Python's sum does), so the same floats, without a Python
+    float per user."""
+    import polars as pl
+
+    xs = costs.drop_nulls().sort(descending=True)
+    n = xs.len()
+    out: dict[str, Any] = {"users": n}
+    if n == 0:
+        return out | {f"top_{p}pct": None for p in TOP_SHARES} | {"gini": None}
+    run = xs.cum_sum()
+    total = float(run[-1])
+    for p in TOP_SHARES:
+        k = max(1, math.ceil(p / 100 * n))
+        out[f"top_{p}pct"] = (float(run[k - 1]) / total) if total > 0 else None
+    if total > 0:
+        weights = (pl.int_range(1, n + 1, eager=True) * 2 - (n + 1)).cast(pl.Float64)
+        out["gini"] = float((weights * xs.reverse()).cum_sum()[-1]) / (n * total)
+    else:
+        out["gini"] = None
     return out
 
 
@@ -1164,6 +1191,7 @@ def report(
         raise LlmcostError(
             f"unknown --allocate {allocate!r}", hint="choose requests, cost or equal"
         )
+    preload_polars()  # the frames' library, imported while the first queries run
     filters = where or []
     check_attrs(con, by)
     target_rules = parse_targets(targets or {})
@@ -1441,11 +1469,11 @@ def _distribution(con: Any, task_rows: list[dict[str, Any]]) -> dict[str, Any]:
         f"SELECT quantile_cont(CAST(cost AS DOUBLE), {QUANTILES}) FROM lc_um"
     ).fetchone()[0]
     # each user's DECIMAL total as a DOUBLE through its text: correctly rounded, as float(Decimal) is,
-    # without a Python Decimal per user
-    users = [r[0] for r in con.execute(
-        "SELECT CAST(CAST(sum(cost) AS VARCHAR) AS DOUBLE) FROM lc_um GROUP BY user_id HAVING sum(cost) IS NOT NULL"
-    ).fetchall()]  # fmt: skip
-    conc = concentration(users)
+    # without a Python value per user
+    users = fetch_frame(
+        con, "SELECT CAST(CAST(sum(cost) AS VARCHAR) AS DOUBLE) AS c FROM lc_um GROUP BY user_id"
+    )
+    conc = concentration_of(users.get_column("c"))
     total = task_rows[0] if task_rows else {}
     return {
         "cost_per_user_month_usd": _quant(um),
@@ -1500,10 +1528,8 @@ def _fill_summary(
     )
     doc["months"] = _months(con, has_revenue, filters, alloc)
     doc["models"] = _models(con, doc["totals"]["cost_usd"], doc["totals"]["requests"])
-    users = con.execute(
-        "SELECT sum(cost)::DOUBLE FROM lc_um GROUP BY user_id HAVING sum(cost) IS NOT NULL"
-    ).fetchall()
-    doc["concentration"] = concentration([r[0] for r in users])
+    users = fetch_frame(con, "SELECT sum(cost)::DOUBLE AS c FROM lc_um GROUP BY user_id")
+    doc["concentration"] = concentration_of(users.get_column("c"))
     doc["p90_users"] = _p90_users(con, alloc, rollups)
     doc["customers"] = _customers(con, has_revenue, filters, alloc, rollups)
 

@@ -490,16 +490,20 @@ def _group_sql(
     *,
     where: str = "sel AND NOT prev",
     stats: str | None = None,
+    user_key: str | None = None,
 ) -> str:
     """Per group: counts, cost, tokens, users and cache hits from lc_fine; request-cost and latency
     percentiles and distinct tasks from the requests (lc_rep), or from `stats`, a table of them per
-    group (GROUP_STATS, or read from a rollup); with allocated revenue."""
+    group (GROUP_STATS, or read from a rollup); with allocated revenue. `user_key`: the key that
+    is user_id itself (a --by with user), whose group has 1 distinct user, or 0 when it is NULL."""
     k = ", ".join(keys)
+    # a hash set per group for count(DISTINCT) costs a third of this aggregate at 50,000 users
+    users = "count(DISTINCT user_id)" if user_key is None else f"({user_key} IS NOT NULL)::BIGINT"
     on = " AND ".join(f"f.{c} IS NOT DISTINCT FROM q.{c}" for c in keys)
     on_t = " AND ".join(f"f.{c} IS NOT DISTINCT FROM t.{c}" for c in keys)
     fine = f"""
             SELECT {k}, sum(n_requests) AS requests, coalesce(sum(n_requests) FILTER (WHERE priced), 0) AS priced_n, {F_SUM_COST} AS cost,
-                   sum(out_t) AS out_t, sum(in_t) AS in_t, count(DISTINCT user_id) AS users,
+                   sum(out_t) AS out_t, sum(in_t) AS in_t, {users} AS users,
                    sum(hits) AS hits, sum(untasked) AS untasked
             FROM lc_fine WHERE {where} GROUP BY {k}"""
     if stats is None:
@@ -601,7 +605,10 @@ def _group_frame(
     from llmcost.documents import OMIT
 
     stats = rollups.group_stats(names, keys) if rollups is not None else None
-    inner = _group_sql(keys, allocate, stats=stats)
+    user_key = next(
+        (k for n, k in zip(names, keys, strict=True) if SYNONYMS.get(n, n) == "user"), None
+    )
+    inner = _group_sql(keys, allocate, stats=stats, user_key=user_key)
     total = None if total_cost is None else float(total_cost)
     share = "CASE WHEN cost_d IS NOT NULL AND ?::DOUBLE <> 0 THEN cost_d / ?::DOUBLE * 100 END"
     params: list[Any] = [total, total]

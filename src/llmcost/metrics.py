@@ -699,9 +699,10 @@ SELECT {head}, count(*) AS tasks, count(*) FILTER (WHERE ok) AS successful,
 FROM t {group} ORDER BY is_total DESC, cost DESC NULLS LAST, feature NULLS LAST
 """
 
+# The summary also reads each user's customer (its P90+ users); a --by report only the costs.
 USER_MONTHS = f"""
 CREATE OR REPLACE TEMP TABLE lc_um AS
-SELECT user_id, month, min(customer_id) AS customer_id, sum(n_requests) AS requests, {F_SUM_COST} AS cost
+SELECT user_id, month{{customer}}, {F_SUM_COST} AS cost
 FROM lc_fine WHERE sel AND NOT prev AND user_id IS NOT NULL GROUP BY user_id, month
 """
 
@@ -1251,10 +1252,10 @@ def report(
     per = {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
     cur_t = per.get(False) or {}
     task_rows = _tasks(con, "sel AND NOT prev", by_feature=summary_mode, rollups=rollups)
-    distribution = _distribution(con, task_rows)
+    distribution, users = _distribution(con, task_rows, summary=summary_mode)
     if cur_t:  # the (all) task row and lc_um hold this period's distinct tasks and users
         cur_t["tasks"] = task_rows[0]["tasks"]
-        cur_t["users"] = con.execute("SELECT count(DISTINCT user_id) FROM lc_um").fetchone()[0]
+        cur_t["users"] = users
     coverage = Coverage(
         cur_t.get("requests", 0), cur_t.get("priced", 0), cur_t.get("requests", 0) - cur_t.get("priced", 0),
         list(cur_t.get("unpriced_models") or []), _no_cache_counts(con, win, filters),
@@ -1470,8 +1471,12 @@ def _task_rows(cols: list[str], records: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _distribution(con: Any, task_rows: list[dict[str, Any]]) -> dict[str, Any]:
-    con.execute(USER_MONTHS)
+def _distribution(
+    con: Any, task_rows: list[dict[str, Any]], *, summary: bool
+) -> tuple[dict[str, Any], int]:
+    """The cost per user-month and per task, and how concentrated the users' cost is; and how
+    many distinct users lc_um holds (one per row of their totals)."""
+    con.execute(USER_MONTHS.format(customer=", min(customer_id) AS customer_id" if summary else ""))
     um = con.execute(
         f"SELECT quantile_cont(CAST(cost AS DOUBLE), {QUANTILES}) FROM lc_um"
     ).fetchone()[0]
@@ -1491,7 +1496,7 @@ def _distribution(con: Any, task_rows: list[dict[str, Any]]) -> dict[str, Any]:
         },
         "top_share": {f"top_{p}pct": conc[f"top_{p}pct"] for p in TOP_SHARES},
         "gini": conc["gini"],
-    }
+    }, users.height
 
 
 def _fill_summary(

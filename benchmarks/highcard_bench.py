@@ -18,7 +18,7 @@ Per case (the summary `report`, `--by feature`, `--by user`, `--by customer,mont
 The hand-written DuckDB query over the `priced` view, in one process of the same run: per-user
 requests, cost, request-cost P50/P90/P99 ("hand"), and without the percentiles ("hand, no pct");
 per-feature likewise. Peak RSS of every process (its VmHWM). Results: printed, and written to
-benchmarks/results/highcard_<rows>.json.
+benchmarks/results/highcard_<rows>_<users>.json (with --case: ..._some.json).
 """
 
 from __future__ import annotations
@@ -183,7 +183,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--build-only", action="store_true", help="build the database, time nothing")
+    ap.add_argument(
+        "--case", action="append", help="only this case (repeatable): summary, feature, user…"
+    )
+    ap.add_argument("--no-refresh", action="store_true", help="do not time the rollup refresh")
     args = ap.parse_args()
+    cases = [c for c in CASES if not args.case or any(k in c[0] for k in args.case)]
     tag = f"highcard_{args.rows}_{args.users}"
     folder = args.data / tag
     db = folder / "after_ingest.duckdb"
@@ -225,16 +230,18 @@ def main() -> None:
         "t = time.perf_counter(); metrics.refresh_rollups(con, pricing.load())\n"
         "print(time.perf_counter() - t)"
     )
-    shutil.copyfile(db, folder / "work.duckdb")
-    _, _, out = run_rss([sys.executable, "-c", refresh, str(folder / "work.duckdb")])
-    refresh_s = float(out)
-    print(f"rollup refresh alone (the part of the ingest that builds them): {refresh_s:.2f} s")
+    refresh_s = None
+    if not args.no_refresh:
+        shutil.copyfile(db, folder / "work.duckdb")
+        _, _, out = run_rss([sys.executable, "-c", refresh, str(folder / "work.duckdb")])
+        refresh_s = float(out)
+        print(f"rollup refresh alone (the part of the ingest that builds them): {refresh_s:.2f} s")
     results: dict[str, Any] = {
         "rows": args.rows, "users": args.users, "customers": args.customers,
         "load": os.getloadavg(), "ingest_s": ingest_s, "refresh_s": refresh_s, "cases": {},
     }  # fmt: skip
     work = folder / "work.duckdb"
-    for name, flags in CASES:
+    for name, flags in cases:
         for fmt in ("json", "table"):
             shutil.copyfile(db, work)  # the database as the ingest left it
             report = [*cmd, "--db", str(work), "report", *flags, "-f", fmt]
@@ -259,7 +266,8 @@ def main() -> None:
     results["load_after"] = os.getloadavg()
     print(f"load average before / after: {results['load']} / {results['load_after']}")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{tag}.json").write_text(json.dumps(results, indent=2) + "\n")
+    some = "" if len(cases) == len(CASES) else "_some"  # a --case run keeps the full results
+    (RESULTS / f"{tag}{some}.json").write_text(json.dumps(results, indent=2) + "\n")
     work.unlink(missing_ok=True)
 
 

@@ -661,14 +661,12 @@ def _ident(name: str) -> str:
 # Tasks without task_id are one request each: counted, not hashed.
 TASK_COUNT = "(count(DISTINCT task_id) + count(*) FILTER (WHERE task_id IS NULL))"
 
-# Distinct tasks and users of the current period come from the task and user-month queries, which
-# group by them anyway: here they are counted for the previous period only (FILTER keeps the hash
-# sets of a --by report empty). Logged costs are DOUBLEs: fsum (compensated) keeps their sum's last
-# digits from depending on the order the threads add them in.
+# Per period: sums and counts (distinct customers, and users of the previous period, below in
+# PERIOD_CUSTOMERS and PREV_USERS; distinct tasks and users of the current period come from the
+# task and user-month queries, which group by them anyway). Logged costs are DOUBLEs: fsum
+# (compensated) keeps their sum's last digits from depending on the order the threads add them in.
 PERIOD_TOTALS = f"""
-SELECT prev, sum(n_requests) AS requests,
-       count(DISTINCT user_id) FILTER (WHERE prev) AS users,
-       count(DISTINCT customer_id) AS customers, {F_SUM_COST} AS cost, coalesce(sum(n_requests) FILTER (WHERE priced), 0) AS priced,
+SELECT prev, sum(n_requests) AS requests, {F_SUM_COST} AS cost, coalesce(sum(n_requests) FILTER (WHERE priced), 0) AS priced,
        list(DISTINCT model ORDER BY model) FILTER (WHERE NOT priced) AS unpriced_models,
        sum(hits) AS semantic_hits, sum(cache_read_t) AS cache_read_t, sum(provider_in_t) AS provider_in_t,
        coalesce(sum(n_requests) FILTER (WHERE tier = 'small'), 0) AS small_n,
@@ -678,6 +676,14 @@ SELECT prev, sum(n_requests) AS requests,
        {_fsum_cost("_logged")} AS computed_usd
 FROM lc_fine WHERE sel GROUP BY prev
 """
+
+# Distinct customers per period and distinct users of the previous one, each counted in two steps
+# (distinct pairs, then a count): a count(DISTINCT) beside the sums above is one hash set per
+# period, filled by one thread (half of that query's time at 50,000 users).
+PERIOD_CUSTOMERS = """
+SELECT prev, count(customer_id) AS customers FROM (SELECT DISTINCT prev, customer_id FROM lc_fine WHERE sel) GROUP BY prev
+"""
+PREV_USERS = "SELECT count(user_id) FROM (SELECT DISTINCT user_id FROM lc_fine WHERE sel AND prev)"
 
 TASKS = """
 WITH t AS (
@@ -1250,6 +1256,12 @@ def report(
     cur = con.execute(PERIOD_TOTALS)
     names = [c[0] for c in cur.description]
     per = {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+    for prev, customers in con.execute(PERIOD_CUSTOMERS).fetchall():
+        per[prev]["customers"] = customers
+    if False in per:
+        per[False]["users"] = 0  # this period's: from the user-months, below
+    if True in per:
+        per[True]["users"] = con.execute(PREV_USERS).fetchone()[0]
     cur_t = per.get(False) or {}
     task_rows = _tasks(con, "sel AND NOT prev", by_feature=summary_mode, rollups=rollups)
     distribution, users = _distribution(con, task_rows, summary=summary_mode)

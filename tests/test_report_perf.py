@@ -77,11 +77,12 @@ def mixed_frame(n: int, seed: int) -> pl.DataFrame:
     )
 
 
-@pytest.mark.parametrize("batch", [1, 7, 64, 1000])
+@pytest.mark.parametrize(("batch", "workers"), [(1, 2), (7, 1), (7, 3), (64, 2), (1000, 2)])
 def test_a_frame_in_batches_is_the_json_of_its_rows(
-    batch: int, monkeypatch: pytest.MonkeyPatch
+    batch: int, workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(render, "JSON_BATCH", batch)
+    monkeypatch.setattr(render, "JSON_WORKERS", workers)  # batches formatted at once, in order
     frame = mixed_frame(150, batch)
     for depth in (0, 2):
         parts = list(render.frame_json_parts(frame, depth))

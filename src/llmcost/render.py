@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+import os
 import re
+from collections import deque
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -95,6 +98,7 @@ def _has_controls(frame: Any, name: str) -> bool:
 # Rows of a frame formatted per query: the text of a large frame is written in parts of this
 # many rows, never held whole (500,000 rows of a --by user report are ~330 MB of JSON).
 JSON_BATCH = 32_768
+JSON_WORKERS = max(1, min(4, os.cpu_count() or 1))  # batches formatted at once
 
 
 def _joined(con: Any, text: str, sep: str) -> str:
@@ -143,15 +147,37 @@ def frame_json_parts(frame: Any, depth: int) -> Iterator[str]:
             part = f"CASE WHEN {_quote(omit[name])} THEN NULL ELSE {part} END"
         fields.append(part)
     row = f"'{inner}{{' || chr(10) || concat_ws(',' || chr(10), {', '.join(fields)}) || chr(10) || '{inner}}}'"
-    con = _frame_con().cursor()  # its own registered names: a generator may be left half read
-    try:
-        yield "[\n"
-        for start in range(0, data.height, JSON_BATCH):
+    base = _frame_con()
+
+    def batch(start: int) -> str:
+        con = base.cursor()  # a cursor per batch: its own registered frame, its own thread
+        try:
             con.register("lc_frame", data.slice(start, JSON_BATCH))
-            yield ("" if start == 0 else ",\n") + _joined(con, row, ",\n")
-        yield "\n" + "  " * depth + "]"
-    finally:
-        con.close()
+            return _joined(con, row, ",\n")
+        finally:
+            con.close()
+
+    starts = iter(range(0, data.height, JSON_BATCH))
+    yield "[\n"
+    if data.height <= JSON_BATCH:
+        yield batch(0)
+    else:  # a batch is one Arrow chunk, which DuckDB formats on one thread: batches in parallel,
+        # written in order, JSON_WORKERS at most in flight (the text is never held whole)
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=JSON_WORKERS) as pool:
+            pending: deque[Future[str]] = deque(
+                pool.submit(batch, s) for s in itertools.islice(starts, JSON_WORKERS)
+            )
+            sep = ""
+            while pending:
+                written = pending.popleft().result()
+                following = next(starts, None)
+                if following is not None:
+                    pending.append(pool.submit(batch, following))
+                yield sep + written
+                sep = ",\n"
+    yield "\n" + "  " * depth + "]"
 
 
 def frame_json(frame: Any, depth: int) -> str:

@@ -608,7 +608,17 @@ def _group_frame(
     user_key = next(
         (k for n, k in zip(names, keys, strict=True) if SYNONYMS.get(n, n) == "user"), None
     )
-    inner = _group_sql(keys, allocate, stats=stats, user_key=user_key)
+    where = "sel AND NOT prev"
+    if min_cost is not None and keys == ["user_id"]:
+        # only the users that may reach min_cost, before any sum: their totals in lc_um are the
+        # same exact sums, cast to DOUBLE another way (within an ulp), hence the margin; the
+        # exact test on each row's cost_d is below
+        lo = min_cost - abs(min_cost) * 1e-9 - 1e-12
+        where += (
+            " AND user_id IN (SELECT user_id FROM lc_um GROUP BY user_id"
+            f" HAVING sum(cost)::DOUBLE >= CAST('{lo!r}' AS DOUBLE))"
+        )
+    inner = _group_sql(keys, allocate, where=where, stats=stats, user_key=user_key)
     total = None if total_cost is None else float(total_cost)
     share = "CASE WHEN cost_d IS NOT NULL AND ?::DOUBLE <> 0 THEN cost_d / ?::DOUBLE * 100 END"
     params: list[Any] = [total, total]

@@ -18,7 +18,7 @@ Per case (the summary `report`, `--by feature`, `--by user`, `--by customer,mont
 The hand-written DuckDB query over the `priced` view, in one process of the same run: per-user
 requests, cost, request-cost P50/P90/P99 ("hand"), and without the percentiles ("hand, no pct");
 per-feature likewise. Peak RSS of every process (its VmHWM). Results: printed, and written to
-benchmarks/results/highcard_<rows>.json.
+benchmarks/results/highcard_<rows>_<users>.json (with --case: ..._some.json).
 """
 
 from __future__ import annotations
@@ -182,7 +182,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--build-only", action="store_true", help="build the database, time nothing")
+    ap.add_argument(
+        "--case", action="append", help="only this case (repeatable): summary, feature, user…"
+    )
+    ap.add_argument("--no-refresh", action="store_true", help="do not time the rollup refresh")
     args = ap.parse_args()
+    cases = [c for c in CASES if not args.case or any(k in c[0] for k in args.case)]
     tag = f"highcard_{args.rows}_{args.users}"
     folder = args.data / tag
     db = folder / "after_ingest.duckdb"
@@ -194,13 +200,14 @@ def main() -> None:
             generate(folder, args.rows, args.users, args.customers, args.seed)
             print(f"generated {args.rows:,} requests in {time.perf_counter() - t:.1f} s")
         # as in CI: a store that earlier runs reported on, and a new day of logs
-        import polars as pl
+        if not ((folder / "earlier.jsonl").exists() and (folder / "new.jsonl").exists()):
+            import polars as pl
 
-        log = pl.read_ndjson(folder / "requests.jsonl")
-        cut = int(log.height * 0.9)
-        log.head(cut).write_ndjson(folder / "earlier.jsonl")
-        log.tail(log.height - cut).write_ndjson(folder / "new.jsonl")
-        del log
+            log = pl.read_ndjson(folder / "requests.jsonl")
+            cut = int(log.height * 0.9)
+            log.head(cut).write_ndjson(folder / "earlier.jsonl")
+            log.tail(log.height - cut).write_ndjson(folder / "new.jsonl")
+            del log
         tmp = folder / "ingest.duckdb"
         tmp.unlink(missing_ok=True)
         first = [str(folder / "earlier.jsonl"), str(folder / "revenue.csv")]
@@ -214,6 +221,8 @@ def main() -> None:
             f"ingest of the last 10% (with the rollup refresh): {ingest_s:.2f} s,"
             f" peak RSS {ingest_rss / 2**20:.0f} MiB"
         )
+    if args.build_only:
+        return
     refresh = (
         "import sys, time\nfrom llmcost import metrics, pricing\nfrom llmcost.store import connect\n"
         "con = connect(sys.argv[1])\n"
@@ -221,16 +230,18 @@ def main() -> None:
         "t = time.perf_counter(); metrics.refresh_rollups(con, pricing.load())\n"
         "print(time.perf_counter() - t)"
     )
-    shutil.copyfile(db, folder / "work.duckdb")
-    _, _, out = run_rss([sys.executable, "-c", refresh, str(folder / "work.duckdb")])
-    refresh_s = float(out)
-    print(f"rollup refresh alone (the part of the ingest that builds them): {refresh_s:.2f} s")
+    refresh_s = None
+    if not args.no_refresh:
+        shutil.copyfile(db, folder / "work.duckdb")
+        _, _, out = run_rss([sys.executable, "-c", refresh, str(folder / "work.duckdb")])
+        refresh_s = float(out)
+        print(f"rollup refresh alone (the part of the ingest that builds them): {refresh_s:.2f} s")
     results: dict[str, Any] = {
         "rows": args.rows, "users": args.users, "customers": args.customers,
         "load": os.getloadavg(), "ingest_s": ingest_s, "refresh_s": refresh_s, "cases": {},
     }  # fmt: skip
     work = folder / "work.duckdb"
-    for name, flags in CASES:
+    for name, flags in cases:
         for fmt in ("json", "table"):
             shutil.copyfile(db, work)  # the database as the ingest left it
             report = [*cmd, "--db", str(work), "report", *flags, "-f", fmt]
@@ -255,7 +266,8 @@ def main() -> None:
     results["load_after"] = os.getloadavg()
     print(f"load average before / after: {results['load']} / {results['load_after']}")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{tag}.json").write_text(json.dumps(results, indent=2) + "\n")
+    some = "" if len(cases) == len(CASES) else "_some"  # a --case run keeps the full results
+    (RESULTS / f"{tag}{some}.json").write_text(json.dumps(results, indent=2) + "\n")
     work.unlink(missing_ok=True)
 
 

@@ -141,6 +141,7 @@ CASES = [
     (["customer", "month"], "cost", {}),
     (["model"], "requests", {}),
     (["user"], "requests", {"where": ["feature=chat"]}),
+    (["month", "user"], "equal", {}),
 ]
 
 

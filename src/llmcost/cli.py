@@ -451,7 +451,7 @@ def report(
         extras = series.html_extras(result, con, window, state.settings, state.prices())
         emit(render(HtmlReport(result, extras), fmt, output))
     else:
-        emit(render(result, fmt, output, table=table, limit=limit, sort=sort))
+        emit(render(result, fmt, output, table=table, limit=limit, sort=sort, stream=sys.stdout))
     step_summary(lambda: summary_markdown(result))
 
 

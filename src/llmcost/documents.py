@@ -42,6 +42,25 @@ def is_frame(value: Any) -> bool:
     return pl is not None and isinstance(value, pl.DataFrame)
 
 
+def preload_polars() -> None:
+    """Import polars (and pyarrow, which DuckDB hands its Arrow through) in a background thread,
+    while DuckDB runs a report's first queries — it releases the GIL while it runs them — so the
+    import (~0.1 s) overlaps them instead of delaying the first frame. An import already running
+    or done is not repeated (Python's import lock makes the first frame wait for it to finish)."""
+    import importlib
+    import sys
+    import threading
+
+    if "polars" in sys.modules:
+        return
+
+    def run() -> None:
+        for name in ("pyarrow", "polars"):
+            importlib.import_module(name)
+
+    threading.Thread(target=run, name="llmcost-preload", daemon=True).start()
+
+
 def fetch_frame(con: Any, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
     """A query's result as a polars DataFrame, through Arrow (no Python value per cell)."""
     import warnings

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmcost import pricing
 from llmcost import revenue as revenue_rule
-from llmcost.documents import Column, Table, fetch_frame, frame_dicts, is_frame
+from llmcost.documents import Column, Table, fetch_frame, frame_dicts, is_frame, preload_polars
 from llmcost.errors import LlmcostError
 from llmcost.query import (
     LAST_FULL_MONTH,
@@ -490,16 +490,20 @@ def _group_sql(
     *,
     where: str = "sel AND NOT prev",
     stats: str | None = None,
+    user_key: str | None = None,
 ) -> str:
     """Per group: counts, cost, tokens, users and cache hits from lc_fine; request-cost and latency
     percentiles and distinct tasks from the requests (lc_rep), or from `stats`, a table of them per
-    group (GROUP_STATS, or read from a rollup); with allocated revenue."""
+    group (GROUP_STATS, or read from a rollup); with allocated revenue. `user_key`: the key that
+    is user_id itself (a --by with user), whose group has 1 distinct user, or 0 when it is NULL."""
     k = ", ".join(keys)
+    # a hash set per group for count(DISTINCT) costs a third of this aggregate at 50,000 users
+    users = "count(DISTINCT user_id)" if user_key is None else f"({user_key} IS NOT NULL)::BIGINT"
     on = " AND ".join(f"f.{c} IS NOT DISTINCT FROM q.{c}" for c in keys)
     on_t = " AND ".join(f"f.{c} IS NOT DISTINCT FROM t.{c}" for c in keys)
     fine = f"""
             SELECT {k}, sum(n_requests) AS requests, coalesce(sum(n_requests) FILTER (WHERE priced), 0) AS priced_n, {F_SUM_COST} AS cost,
-                   sum(out_t) AS out_t, sum(in_t) AS in_t, count(DISTINCT user_id) AS users,
+                   sum(out_t) AS out_t, sum(in_t) AS in_t, {users} AS users,
                    sum(hits) AS hits, sum(untasked) AS untasked
             FROM lc_fine WHERE {where} GROUP BY {k}"""
     if stats is None:
@@ -514,10 +518,13 @@ def _group_sql(
     if allocate is None:
         return f"SELECT *, CAST(NULL AS DOUBLE) AS revenue FROM ({stats})"
     join = " AND ".join(f"r.{c} IS NOT DISTINCT FROM s.{c}" for c in keys)
+    # only the cost rule weighs by cost: its DOUBLE from the exact partial sums is not computed
+    # for the other two (a group row per customer-month-feature: nearly one per fine row)
+    cost = f", {F_SUM_D} AS c" if allocate == "cost" else ""
     return f"""
         WITH s AS ({stats}),
-        g AS (SELECT {k}, prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, sum(n_requests) AS n,
-                     {F_SUM_D} AS c
+        g AS (SELECT {k}, prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, sum(n_requests) AS n
+                     {cost}
               FROM lc_fine WHERE {where} GROUP BY ALL),
         r AS (SELECT {", ".join("g." + c for c in keys)}, sum({ALLOC_WEIGHT[allocate]}) AS revenue
               FROM g JOIN lc_alloc a ON a.prev = g.prev AND a.customer_id = g.customer_id AND a.month = g.month
@@ -598,7 +605,20 @@ def _group_frame(
     from llmcost.documents import OMIT
 
     stats = rollups.group_stats(names, keys) if rollups is not None else None
-    inner = _group_sql(keys, allocate, stats=stats)
+    user_key = next(
+        (k for n, k in zip(names, keys, strict=True) if SYNONYMS.get(n, n) == "user"), None
+    )
+    where = "sel AND NOT prev"
+    if min_cost is not None and keys == ["user_id"]:
+        # only the users that may reach min_cost, before any sum: their totals in lc_um are the
+        # same exact sums, cast to DOUBLE another way (within an ulp), hence the margin; the
+        # exact test on each row's cost_d is below
+        lo = min_cost - abs(min_cost) * 1e-9 - 1e-12
+        where += (
+            " AND user_id IN (SELECT user_id FROM lc_um GROUP BY user_id"
+            f" HAVING sum(cost)::DOUBLE >= CAST('{lo!r}' AS DOUBLE))"
+        )
+    inner = _group_sql(keys, allocate, where=where, stats=stats, user_key=user_key)
     total = None if total_cost is None else float(total_cost)
     share = "CASE WHEN cost_d IS NOT NULL AND ?::DOUBLE <> 0 THEN cost_d / ?::DOUBLE * 100 END"
     params: list[Any] = [total, total]
@@ -651,14 +671,12 @@ def _ident(name: str) -> str:
 # Tasks without task_id are one request each: counted, not hashed.
 TASK_COUNT = "(count(DISTINCT task_id) + count(*) FILTER (WHERE task_id IS NULL))"
 
-# Distinct tasks and users of the current period come from the task and user-month queries, which
-# group by them anyway: here they are counted for the previous period only (FILTER keeps the hash
-# sets of a --by report empty). Logged costs are DOUBLEs: fsum (compensated) keeps their sum's last
-# digits from depending on the order the threads add them in.
+# Per period: sums and counts (distinct customers, and users of the previous period, below in
+# PERIOD_CUSTOMERS and PREV_USERS; distinct tasks and users of the current period come from the
+# task and user-month queries, which group by them anyway). Logged costs are DOUBLEs: fsum
+# (compensated) keeps their sum's last digits from depending on the order the threads add them in.
 PERIOD_TOTALS = f"""
-SELECT prev, sum(n_requests) AS requests,
-       count(DISTINCT user_id) FILTER (WHERE prev) AS users,
-       count(DISTINCT customer_id) AS customers, {F_SUM_COST} AS cost, coalesce(sum(n_requests) FILTER (WHERE priced), 0) AS priced,
+SELECT prev, sum(n_requests) AS requests, {F_SUM_COST} AS cost, coalesce(sum(n_requests) FILTER (WHERE priced), 0) AS priced,
        list(DISTINCT model ORDER BY model) FILTER (WHERE NOT priced) AS unpriced_models,
        sum(hits) AS semantic_hits, sum(cache_read_t) AS cache_read_t, sum(provider_in_t) AS provider_in_t,
        coalesce(sum(n_requests) FILTER (WHERE tier = 'small'), 0) AS small_n,
@@ -668,6 +686,14 @@ SELECT prev, sum(n_requests) AS requests,
        {_fsum_cost("_logged")} AS computed_usd
 FROM lc_fine WHERE sel GROUP BY prev
 """
+
+# Distinct customers per period and distinct users of the previous one, each counted in two steps
+# (distinct pairs, then a count): a count(DISTINCT) beside the sums above is one hash set per
+# period, filled by one thread (half of that query's time at 50,000 users).
+PERIOD_CUSTOMERS = """
+SELECT prev, count(customer_id) AS customers FROM (SELECT DISTINCT prev, customer_id FROM lc_fine WHERE sel) GROUP BY prev
+"""
+PREV_USERS = "SELECT count(user_id) FROM (SELECT DISTINCT user_id FROM lc_fine WHERE sel AND prev)"
 
 TASKS = """
 WITH t AS (
@@ -689,9 +715,10 @@ SELECT {head}, count(*) AS tasks, count(*) FILTER (WHERE ok) AS successful,
 FROM t {group} ORDER BY is_total DESC, cost DESC NULLS LAST, feature NULLS LAST
 """
 
+# The summary also reads each user's customer (its P90+ users); a --by report only the costs.
 USER_MONTHS = f"""
 CREATE OR REPLACE TEMP TABLE lc_um AS
-SELECT user_id, month, min(customer_id) AS customer_id, sum(n_requests) AS requests, {F_SUM_COST} AS cost
+SELECT user_id, month{{customer}}, {F_SUM_COST} AS cost
 FROM lc_fine WHERE sel AND NOT prev AND user_id IS NOT NULL GROUP BY user_id, month
 """
 
@@ -715,6 +742,30 @@ def concentration(costs: list[float]) -> dict[str, Any]:
         if total > 0
         else None
     )
+    return out
+
+
+def concentration_of(costs: pl.Series) -> dict[str, Any]:
+    """concentration() of a column of costs, in polars: the same sums in the same order (a
+    cumulative sum adds left to right as Python's sum does), so the same floats, without a Python
+    float per user."""
+    import polars as pl
+
+    xs = costs.drop_nulls().sort(descending=True)
+    n = xs.len()
+    out: dict[str, Any] = {"users": n}
+    if n == 0:
+        return out | {f"top_{p}pct": None for p in TOP_SHARES} | {"gini": None}
+    run = xs.cum_sum()
+    total = float(run[-1])
+    for p in TOP_SHARES:
+        k = max(1, math.ceil(p / 100 * n))
+        out[f"top_{p}pct"] = (float(run[k - 1]) / total) if total > 0 else None
+    if total > 0:
+        weights = (pl.int_range(1, n + 1, eager=True) * 2 - (n + 1)).cast(pl.Float64)
+        out["gini"] = float((weights * xs.reverse()).cum_sum()[-1]) / (n * total)
+    else:
+        out["gini"] = None
     return out
 
 
@@ -1164,6 +1215,7 @@ def report(
         raise LlmcostError(
             f"unknown --allocate {allocate!r}", hint="choose requests, cost or equal"
         )
+    preload_polars()  # the frames' library, imported while the first queries run
     filters = where or []
     check_attrs(con, by)
     target_rules = parse_targets(targets or {})
@@ -1214,12 +1266,18 @@ def report(
     cur = con.execute(PERIOD_TOTALS)
     names = [c[0] for c in cur.description]
     per = {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+    for prev, customers in con.execute(PERIOD_CUSTOMERS).fetchall():
+        per[prev]["customers"] = customers
+    if False in per:
+        per[False]["users"] = 0  # this period's: from the user-months, below
+    if True in per:
+        per[True]["users"] = con.execute(PREV_USERS).fetchone()[0]
     cur_t = per.get(False) or {}
     task_rows = _tasks(con, "sel AND NOT prev", by_feature=summary_mode, rollups=rollups)
-    distribution = _distribution(con, task_rows)
+    distribution, users = _distribution(con, task_rows, summary=summary_mode)
     if cur_t:  # the (all) task row and lc_um hold this period's distinct tasks and users
         cur_t["tasks"] = task_rows[0]["tasks"]
-        cur_t["users"] = con.execute("SELECT count(DISTINCT user_id) FROM lc_um").fetchone()[0]
+        cur_t["users"] = users
     coverage = Coverage(
         cur_t.get("requests", 0), cur_t.get("priced", 0), cur_t.get("requests", 0) - cur_t.get("priced", 0),
         list(cur_t.get("unpriced_models") or []), _no_cache_counts(con, win, filters),
@@ -1435,17 +1493,21 @@ def _task_rows(cols: list[str], records: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _distribution(con: Any, task_rows: list[dict[str, Any]]) -> dict[str, Any]:
-    con.execute(USER_MONTHS)
+def _distribution(
+    con: Any, task_rows: list[dict[str, Any]], *, summary: bool
+) -> tuple[dict[str, Any], int]:
+    """The cost per user-month and per task, and how concentrated the users' cost is; and how
+    many distinct users lc_um holds (one per row of their totals)."""
+    con.execute(USER_MONTHS.format(customer=", min(customer_id) AS customer_id" if summary else ""))
     um = con.execute(
         f"SELECT quantile_cont(CAST(cost AS DOUBLE), {QUANTILES}) FROM lc_um"
     ).fetchone()[0]
     # each user's DECIMAL total as a DOUBLE through its text: correctly rounded, as float(Decimal) is,
-    # without a Python Decimal per user
-    users = [r[0] for r in con.execute(
-        "SELECT CAST(CAST(sum(cost) AS VARCHAR) AS DOUBLE) FROM lc_um GROUP BY user_id HAVING sum(cost) IS NOT NULL"
-    ).fetchall()]  # fmt: skip
-    conc = concentration(users)
+    # without a Python value per user
+    users = fetch_frame(
+        con, "SELECT CAST(CAST(sum(cost) AS VARCHAR) AS DOUBLE) AS c FROM lc_um GROUP BY user_id"
+    )
+    conc = concentration_of(users.get_column("c"))
     total = task_rows[0] if task_rows else {}
     return {
         "cost_per_user_month_usd": _quant(um),
@@ -1456,7 +1518,7 @@ def _distribution(con: Any, task_rows: list[dict[str, Any]]) -> dict[str, Any]:
         },
         "top_share": {f"top_{p}pct": conc[f"top_{p}pct"] for p in TOP_SHARES},
         "gini": conc["gini"],
-    }
+    }, users.height
 
 
 def _fill_summary(
@@ -1500,10 +1562,8 @@ def _fill_summary(
     )
     doc["months"] = _months(con, has_revenue, filters, alloc)
     doc["models"] = _models(con, doc["totals"]["cost_usd"], doc["totals"]["requests"])
-    users = con.execute(
-        "SELECT sum(cost)::DOUBLE FROM lc_um GROUP BY user_id HAVING sum(cost) IS NOT NULL"
-    ).fetchall()
-    doc["concentration"] = concentration([r[0] for r in users])
+    users = fetch_frame(con, "SELECT sum(cost)::DOUBLE AS c FROM lc_um GROUP BY user_id")
+    doc["concentration"] = concentration_of(users.get_column("c"))
     doc["p90_users"] = _p90_users(con, alloc, rollups)
     doc["customers"] = _customers(con, has_revenue, filters, alloc, rollups)
 

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+import os
 import re
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from llmcost import safe_text
-from llmcost.documents import Column, Result, Table, fetch_frame, is_frame
+from llmcost.documents import Column, Result, Table, is_frame
 from llmcost.errors import LlmcostError
 from llmcost.report.markdown import to_markdown
 from llmcost.values import fmt_cell, jsonable
@@ -33,10 +36,16 @@ FORMATS = ("table", "json", "csv", "markdown", "html", "parquet")
 # json.dumps(ensure_ascii=False) does (tests/test_documents.py holds both to Python's output).
 
 
+_FRAME_CON: list[Any] = []
+
+
 def _frame_con() -> Any:
+    """The in-memory DuckDB that formats frames, opened once per process (~15 ms each time)."""
     import duckdb
 
-    return duckdb.connect()
+    if not _FRAME_CON:
+        _FRAME_CON.append(duckdb.connect())
+    return _FRAME_CON[0]
 
 
 def _quote(name: str) -> str:
@@ -86,14 +95,34 @@ def _has_controls(frame: Any, name: str) -> bool:
     return bool(frame.get_column(name).str.contains(_SLOW_TEXT).any())
 
 
-def frame_json(frame: Any, depth: int) -> str:
-    """A frame as the JSON array of objects that json.dumps(rows, indent=2) writes at `depth`."""
+# Rows of a frame formatted per query: the text of a large frame is written in parts of this
+# many rows, never held whole (500,000 rows of a --by user report are ~330 MB of JSON).
+JSON_BATCH = 32_768
+JSON_WORKERS = max(1, min(4, os.cpu_count() or 1))  # batches formatted at once
+
+
+def _joined(con: Any, text: str, sep: str) -> str:
+    """The SQL `text` of every row of lc_frame, in its order, joined by `sep`: one text per row
+    (in parallel), joined by polars (string_agg is one thread). A relation read straight into
+    Arrow: execute() would first materialise the rows, then copy them."""
+    import polars as pl
+
+    arrow = con.sql(f"SELECT {text} AS t FROM lc_frame ORDER BY __llmcost_i").to_arrow_table()
+    rows = pl.from_arrow(arrow)
+    assert isinstance(rows, pl.DataFrame)
+    return str(rows.get_column("t").str.join(sep).item())
+
+
+def frame_json_parts(frame: Any, depth: int) -> Iterator[str]:
+    """The JSON array of objects that json.dumps(rows, indent=2) writes at `depth`, in parts (one
+    per JSON_BATCH rows): their concatenation is that text."""
     import polars as pl
 
     from llmcost.documents import OMIT
 
     if frame.height == 0:
-        return "[]"
+        yield "[]"
+        return
     inner, field_pad = "  " * (depth + 1), "  " * (depth + 2)
     omit = {c[len(OMIT) :]: c for c in frame.columns if c.startswith(OMIT)}
     data = frame.with_row_index("__llmcost_i")
@@ -118,17 +147,47 @@ def frame_json(frame: Any, depth: int) -> str:
             part = f"CASE WHEN {_quote(omit[name])} THEN NULL ELSE {part} END"
         fields.append(part)
     row = f"'{inner}{{' || chr(10) || concat_ws(',' || chr(10), {', '.join(fields)}) || chr(10) || '{inner}}}'"
-    con = _frame_con()
-    con.register("lc_frame", data)
-    # one text per row (in parallel), joined by polars: string_agg is one thread
-    rows = fetch_frame(con, f"SELECT {row} AS t FROM lc_frame ORDER BY __llmcost_i")
-    con.close()
-    body = str(rows.get_column("t").str.join(",\n").item())
-    return "[\n" + body + "\n" + "  " * depth + "]"
+    base = _frame_con()
+
+    def batch(start: int) -> str:
+        con = base.cursor()  # a cursor per batch: its own registered frame, its own thread
+        try:
+            con.register("lc_frame", data.slice(start, JSON_BATCH))
+            return _joined(con, row, ",\n")
+        finally:
+            con.close()
+
+    starts = iter(range(0, data.height, JSON_BATCH))
+    yield "[\n"
+    if data.height <= JSON_BATCH:
+        yield batch(0)
+    else:  # a batch is one Arrow chunk, which DuckDB formats on one thread: batches in parallel,
+        # written in order, JSON_WORKERS at most in flight (the text is never held whole)
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=JSON_WORKERS) as pool:
+            pending: deque[Future[str]] = deque(
+                pool.submit(batch, s) for s in itertools.islice(starts, JSON_WORKERS)
+            )
+            sep = ""
+            while pending:
+                written = pending.popleft().result()
+                following = next(starts, None)
+                if following is not None:
+                    pending.append(pool.submit(batch, following))
+                yield sep + written
+                sep = ",\n"
+    yield "\n" + "  " * depth + "]"
 
 
-def json_document(result: Result) -> str:
-    """The result's JSON document, indented by 2, with its frames written column by column."""
+def frame_json(frame: Any, depth: int) -> str:
+    """A frame as the JSON array of objects that json.dumps(rows, indent=2) writes at `depth`."""
+    return "".join(frame_json_parts(frame, depth))
+
+
+def json_parts(result: Result) -> Iterator[str]:
+    """The result's JSON document, indented by 2, in parts: the small skeleton written by json.dumps,
+    each frame in it column by column (frame_json_parts). Their concatenation is json_document."""
     import uuid
 
     doc = result.document() if hasattr(result, "document") else result.to_json()
@@ -145,16 +204,23 @@ def json_document(result: Result) -> str:
             return [swap(v) for v in value]
         return value
 
-    # the frames' text is escaped as json_text would, column by column (frame_json)
+    # the frames' text is escaped as json_text would, column by column (frame_json_parts)
     text = safe_text.json_text(json.dumps(jsonable(swap(doc)), indent=2, ensure_ascii=False))
+    done = 0
     for i, frame in enumerate(frames):
         mark = f'"{token}{i}"'
-        pos = text.index(mark)
+        pos = text.index(mark, done)
         start = text.rfind("\n", 0, pos) + 1
         line = text[start:pos]
-        depth = (len(line) - len(line.lstrip(" "))) // 2
-        text = text[:pos] + frame_json(frame, depth) + text[pos + len(mark) :]
-    return text + "\n"
+        yield text[done:pos]
+        yield from frame_json_parts(frame, (len(line) - len(line.lstrip(" "))) // 2)
+        done = pos + len(mark)
+    yield text[done:] + "\n"
+
+
+def json_document(result: Result) -> str:
+    """The result's JSON document, indented by 2, with its frames written column by column."""
+    return "".join(json_parts(result))
 
 
 def _csv_literal(name: str, dtype: Any) -> str | None:
@@ -189,13 +255,11 @@ def frame_csv(table: Table) -> str | None:
     head = _csv_row([safe_text.csv_cell(c.key) for c in table.columns])
     if frame.height == 0:
         return head
-    con = _frame_con()
+    con = _frame_con().cursor()
     con.register("lc_frame", frame.with_row_index("__llmcost_i"))
-    lines = fetch_frame(
-        con, f"SELECT concat_ws(',', {', '.join(cells)}) AS t FROM lc_frame ORDER BY __llmcost_i"
-    )
+    lines = _joined(con, f"concat_ws(',', {', '.join(cells)})", "\n")
     con.close()
-    return head + str(lines.get_column("t").str.join("\n").item()) + "\n"
+    return head + lines + "\n"
 
 
 def _csv_row(cells: list[str]) -> str:
@@ -541,12 +605,31 @@ def pick_table(result: Result, fmt: str, name: str | None) -> Table:
     return tables[0]
 
 
+def write_parts(parts: Iterator[str], output: Path | None, stream: Any) -> None:
+    """Text made in parts written as it is made, to `output` (a file) or else `stream`."""
+    if output is None:
+        for part in parts:
+            stream.write(part)
+        stream.flush()
+        return
+    check_output(output)
+    try:
+        with output.open("w", encoding="utf-8") as fh:
+            for part in parts:
+                fh.write(part)
+    except OSError as exc:
+        raise LlmcostError(f"cannot write -o {output}: {exc.strerror}") from None
+
+
 def render(
     result: Result, fmt: str, output: Path | None = None, *, title: str = "llmcost report",
     table: str | None = None, limit: int | None = None, sort: str | None = None,
+    stream: Any = None,
 ) -> str | None:  # fmt: skip
-    """Text for stdout (None when written to `output`). `limit` and `sort` shape the terminal's
-    tables (top_rows); every other format holds every row in the document's order."""
+    """Text for stdout (None when written to `output`). JSON is written in parts as it is made,
+    never held whole, to `output` or to `stream` when one is given (then None is returned).
+    `limit` and `sort` shape the terminal's tables (top_rows); every other format holds every
+    row in the document's order."""
     fmt = infer_format(fmt, output)
     if fmt not in FORMATS:
         raise LlmcostError(f"unknown --format {fmt!r}", hint=f"choose one of: {', '.join(FORMATS)}")
@@ -560,6 +643,9 @@ def render(
         if output is None:
             raise LlmcostError("--format parquet needs -o FILE", hint="e.g. -o report.parquet")
         to_parquet(pick_table(result, fmt, table), output)
+        return None
+    if fmt == "json" and (output is not None or stream is not None):
+        write_parts(json_parts(result), output, stream)
         return None
     if fmt == "json":
         text = json_document(result)

@@ -163,3 +163,17 @@ def test_report_json_on_stdout_is_the_file(run_cli: Any, jsonl: Any, tmp_path: P
     assert out.replace(stamp, "") == again.replace(
         f'"generated_at": "{json.loads(again)["generated_at"]}"', ""
     )
+
+
+def test_an_error_half_way_leaves_the_output_as_it_was(tmp_path: Path) -> None:
+    target = tmp_path / "r.json"
+    target.write_text("the report of yesterday\n", encoding="utf-8")
+
+    def parts() -> Any:
+        yield '{\n  "schema": "llmcost.report/1",\n'
+        raise RuntimeError("a batch failed")
+
+    with pytest.raises(RuntimeError, match="a batch failed"):
+        render.write_parts(parts(), target, None)
+    assert target.read_text(encoding="utf-8") == "the report of yesterday\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]

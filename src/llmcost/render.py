@@ -613,12 +613,19 @@ def write_parts(parts: Iterator[str], output: Path | None, stream: Any) -> None:
         stream.flush()
         return
     check_output(output)
+    # beside it first, then renamed: an error half-way leaves no half document at `output`
+    part_file = output.with_name(f".{output.name}.part")
     try:
-        with output.open("w", encoding="utf-8") as fh:
+        with part_file.open("w", encoding="utf-8") as fh:
             for part in parts:
                 fh.write(part)
+        part_file.replace(output)
     except OSError as exc:
+        part_file.unlink(missing_ok=True)
         raise LlmcostError(f"cannot write -o {output}: {exc.strerror}") from None
+    except BaseException:
+        part_file.unlink(missing_ok=True)
+        raise
 
 
 def render(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -367,3 +368,35 @@ def test_cli_errors_are_one_line(run_cli: Any) -> None:
             args,
             err,
         )
+
+
+def test_allocated_revenue_does_not_depend_on_the_order_of_the_rows(
+    run_cli: Any, tmp_path: Path
+) -> None:
+    """One customer-month of $999,999,999,999.999999 beside 399 of $0.10-0.19: added as DOUBLEs in
+    one order or the other, a plain sum moves in the 4th decimal (…057.9014 against …057.9); the
+    compensated sum gives the same, correctly rounded, revenue whatever order the rows come in."""
+    reqs = [
+        {"request_id": f"r{i}", "timestamp": "2026-09-02T10:00:00Z", "model": "claude-haiku-4-5",
+         "input_tokens": 10, "output_tokens": 1, "customer_id": "big" if i == 0 else f"c{i}",
+         "feature": "chat", "user_id": f"u{i}"}
+        for i in range(400)
+    ]  # fmt: skip
+    rev = ["big,2026-09,999999999999.999999"] + [f"c{i},2026-09,0.1{i % 10}" for i in range(1, 400)]
+    # the exact sum of the revenue lines (every request is in the window, one feature)
+    exact = Decimal("999999999999.999999") + sum(Decimal(f"0.1{i % 10}") for i in range(1, 400))
+    got = []
+    for name, order in (("a", 1), ("b", -1)):
+        log = tmp_path / f"{name}.jsonl"
+        log.write_text("".join(json.dumps(r) + "\n" for r in reqs[::order]))
+        csv = tmp_path / f"{name}.csv"
+        csv.write_text("customer_id,month,revenue_usd\n" + "\n".join(rev[::order]) + "\n")
+        db = ["--db", str(tmp_path / f"{name}.duckdb")]
+        assert run_cli(*db, "ingest", "-q", str(log), str(csv))[0] == 0
+        code, out, err = run_cli(
+            *db, "report", "--by", "feature", "--since", "2026-09-01", "--until", "2026-10-01",
+            "-f", "json",
+        )  # fmt: skip
+        assert code == 0, err
+        got.append(json.loads(out)["rows"][0]["revenue_usd"])
+    assert got[0] == got[1] == float(exact)

@@ -526,7 +526,7 @@ def _group_sql(
         g AS (SELECT {k}, prev, customer_id, month, coalesce(feature, chr(0)) AS fkey, sum(n_requests) AS n
                      {cost}
               FROM lc_fine WHERE {where} GROUP BY ALL),
-        r AS (SELECT {", ".join("g." + c for c in keys)}, sum({ALLOC_WEIGHT[allocate]}) AS revenue
+        r AS (SELECT {", ".join("g." + c for c in keys)}, fsum({ALLOC_WEIGHT[allocate]}) AS revenue
               FROM g JOIN lc_alloc a ON a.prev = g.prev AND a.customer_id = g.customer_id AND a.month = g.month
                                      AND a.fkey = g.fkey
               GROUP BY ALL)

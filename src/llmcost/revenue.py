@@ -54,7 +54,7 @@ FROM m JOIN w ON m.month < w.wu AND m.month + INTERVAL 1 MONTH > w.ws
 BY_REQUESTS = """
 WITH req AS ({requests}),
 cm AS (SELECT customer_id, month, sum(n) AS n FROM req GROUP BY ALL)
-SELECT req.g, sum(r.revenue * req.n / cm.n) AS revenue
+SELECT req.g, fsum(r.revenue * req.n / cm.n) AS revenue
 FROM req JOIN cm USING (customer_id, month)
 JOIN {table} r ON NOT r.prev AND r.customer_id = req.customer_id AND r.month = req.month
 GROUP BY req.g

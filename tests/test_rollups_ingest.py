@@ -12,6 +12,7 @@ output 15; mystery-1 has no price. The ingests, with each request's cost by hand
      b2 2026-10-04 sonnet 2000 in              0.006  chat       u2 c2  task t5 step 1 (t5's first step, later)
      b3 2026-11-03 haiku  4000 in              0.004  summarize  u4 c3
      b4 2026-11-04 sonnet 1000 in + 1000 out   0.018  search     u1 c1
+     b5 2026-10-08 haiku  1000 in              0.001  search     u3 c2  (a4's rollup row: added to it)
   C  c1 2026-11-20 haiku  1000 in              0.001  chat       u2 c2  task t6 step 1
      c2 2026-12-02 haiku  1000 in              0.001  chat       u2 c2  task t6 step 2 (December)
   D  d1 2027-01-03 sonnet 1000 in              0.003  chat       u5 c3  (January: December is over)
@@ -52,7 +53,7 @@ A = [
     _r("a1", "2026-09-10T09:00:00Z", HAIKU, 1000, 0, "u1", "c1", "chat", task_id="t1", step=1, latency_ms=100),
     _r("a2", "2026-09-11T09:00:00Z", HAIKU, 2000, 0, "u1", "c1", "chat", task_id="t1", step=2, latency_ms=300),
     _r("a3", "2026-10-05T09:00:00Z", SONNET, 1000, 0, "u2", "c2", "search", task_id="t5", step=2, latency_ms=200),
-    _r("a4", "2026-10-06T09:00:00Z", HAIKU, 1000, 200, "u3", "c2", "search", latency_ms=50),
+    _r("a4", "2026-10-06T09:00:00Z", HAIKU, 1000, 200, "u3", "c2", "search", latency_ms=50, cost_usd=0.0025),
     _r("a5", "2026-10-07T09:00:00Z", "mystery-1", 500, 0, "u3", "c2", "chat"),
 ]  # fmt: skip
 B = [
@@ -60,6 +61,7 @@ B = [
     _r("b2", "2026-10-04T09:00:00Z", SONNET, 2000, 0, "u2", "c2", "chat", task_id="t5", step=1, latency_ms=250),
     _r("b3", "2026-11-03T09:00:00Z", HAIKU, 4000, 0, "u4", "c3", "summarize", latency_ms=120),
     _r("b4", "2026-11-04T09:00:00Z", SONNET, 1000, 1000, "u1", "c1", "search", latency_ms=900),
+    _r("b5", "2026-10-08T09:00:00Z", HAIKU, 1000, 0, "u3", "c2", "search", latency_ms=60, cost_usd=0.0011),
 ]  # fmt: skip
 C = [
     _r("c1", "2026-11-20T09:00:00Z", HAIKU, 1000, 0, "u2", "c2", "chat", task_id="t6", step=1),
@@ -165,14 +167,23 @@ def con_a(con: Any, tmp_path: Path, prices: Any, monkeypatch: pytest.MonkeyPatch
     return con
 
 
+# 1: the touched groups alone are recomputed whenever they are not more than the stored ones; a
+# billion: never (every group of a rollup a new row touches is recomputed)
+@pytest.mark.parametrize("share", [1, 10**9])
 def test_several_ingests_each_added_to_the_rollups(
-    con_a: Any, tmp_path: Path, prices: Any, monkeypatch: pytest.MonkeyPatch
+    con_a: Any, tmp_path: Path, prices: Any, monkeypatch: pytest.MonkeyPatch, share: int
 ) -> None:
     con = con_a
+    monkeypatch.setattr(metrics, "TOUCHED_SHARE", share)
     assert metrics.refresh_rollups(con, prices) == []  # every rollup valid
     ingest(con, tmp_path, B, "b")
     written = metrics.refresh_rollups(con, prices)
-    assert new_rows_summed(con) == 4  # B's rows only, added to A's sums
+    assert new_rows_summed(con) == 5  # B's rows only, added to A's sums
+    # one row per key: 10 requests in 8 (a1 and a2 share one; b5 was added to a4's)
+    keys = ", ".join(metrics.FINE_KEYS)
+    assert con.execute(
+        f"SELECT count(*), count(DISTINCT ({keys})) FROM rollup_fine"
+    ).fetchone() == (8, 8)
     assert {
         "fine",
         "group:feature",
@@ -186,16 +197,20 @@ def test_several_ingests_each_added_to_the_rollups(
     # chat: a1 .001 + a2 .002 + b1 .003 + b2 .006 (a5 unpriced) over 5 requests; tasks t1, t5, a5 alone
     assert float(feature["chat"]["cost_usd"]) == approx(0.012) and feature["chat"]["requests"] == 5
     assert feature["chat"]["tasks"] == 3 and feature["chat"]["unpriced"] == 1
-    # search: a3 .003 + a4 .002 + b4 .018; tasks t5 (a3), a4 and b4 alone
-    assert float(feature["search"]["cost_usd"]) == approx(0.023) and feature["search"]["tasks"] == 3
+    # search: a3 .003 + a4 .002 + b4 .018 + b5 .001; tasks t5 (a3), a4, b4 and b5 alone
+    assert float(feature["search"]["cost_usd"]) == approx(0.024) and feature["search"]["tasks"] == 4
+    # a4 and b5 share a rollup row: its logged cost .0025 + .0011, computed .002 + .001
+    drift = json.loads(docs[1])["coverage"]["logged_cost"]
+    assert drift["requests"] == 2 and drift["logged_usd"] == approx(0.0036)
+    assert float(drift["computed_usd"]) == approx(0.003)
     # chat latencies 100 250 300 400 (a5 has none): p50 = 250 + (300 - 250) x 0.5
     assert feature["chat"]["latency_p50_ms"] == approx(275)
     summary = json.loads(docs[0])  # November (October before it)
     assert summary["window"]["since"].startswith("2026-11-01")
-    # November: b3 .004 + b4 .018; October: a3 .003 + a4 .002 + b1 .003 + b2 .006 (a5 unpriced)
+    # November: b3 .004 + b4 .018; October: a3 .003 + a4 .002 + b1 .003 + b2 .006 + b5 .001 (a5 unpriced)
     assert float(summary["totals"]["cost_usd"]) == approx(0.022)
     october = {m["name"]: m for m in summary["summary"]["metrics"]}["total_cost_usd"]["previous"]
-    assert float(october) == approx(0.014)
+    assert float(october) == approx(0.015)
 
     # the task table over every month: t5's first step (b2, chat) came with B, so t5 is chat's now
     whole = text(con, prices, {"by": []}, window=ALL_MONTHS)
@@ -206,9 +221,9 @@ def test_several_ingests_each_added_to_the_rollups(
     # chat: t1 (a1 a2 b1: .006, 3 steps), t5 (b2 a3: .009, 2 steps), a5 (1 step, unpriced)
     assert tasks["chat"]["tasks"] == 3 and float(tasks["chat"]["cost_usd"]) == approx(0.015)
     assert tasks["chat"]["mean_steps"] == approx(2.0)
-    # search: a4 and b4 alone: .002 + .018
-    assert tasks["search"]["tasks"] == 2 and float(tasks["search"]["cost_usd"]) == approx(0.020)
-    assert tasks["(all)"]["tasks"] == 6
+    # search: a4, b4 and b5 alone: .002 + .018 + .001
+    assert tasks["search"]["tasks"] == 3 and float(tasks["search"]["cost_usd"]) == approx(0.021)
+    assert tasks["(all)"]["tasks"] == 7
 
     ingest(con, tmp_path, C, "c")  # a task across November and December, in December's first days
     metrics.refresh_rollups(con, prices)
@@ -217,10 +232,12 @@ def test_several_ingests_each_added_to_the_rollups(
     assert float(json.loads(docs[0])["totals"]["cost_usd"]) == approx(0.023)  # November + c1 .001
 
 
+@pytest.mark.parametrize("share", [1, 10**9])
 def test_a_new_month_moves_the_summary_window(
-    con_a: Any, tmp_path: Path, prices: Any, monkeypatch: pytest.MonkeyPatch
+    con_a: Any, tmp_path: Path, prices: Any, monkeypatch: pytest.MonkeyPatch, share: int
 ) -> None:
     con = con_a
+    monkeypatch.setattr(metrics, "TOUCHED_SHARE", share)
     for name, records in (("b", B), ("c", C)):
         ingest(con, tmp_path, records, name)
         metrics.refresh_rollups(con, prices)
@@ -268,14 +285,14 @@ def test_a_price_change_between_ingests_rebuilds_everything(
     overlay = pricing.load([tmp_path / "mine.toml"])
     ingest(con, tmp_path, C, "c")
     written = metrics.refresh_rollups(con, overlay)
-    assert new_rows_summed(con) == 11  # every request, repriced
+    assert new_rows_summed(con) == 12  # every request, repriced
     assert "fine" in written
     docs = check(con, overlay, monkeypatch)
     # November at the overlay: b3 .008 + b4 .018 + c1 .002
     assert float(json.loads(docs[0])["totals"]["cost_usd"]) == approx(0.028)
     # and back to the bundled prices: rebuilt again
     metrics.refresh_rollups(con, prices)
-    assert new_rows_summed(con) == 11
+    assert new_rows_summed(con) == 12
     check(con, prices, monkeypatch)
 
 
@@ -291,9 +308,9 @@ def test_a_where_report_reads_the_requests(
         text(con, prices, shape, where=where, window=ALL_MONTHS) for shape in SHAPES
     ] == expected
     feature = {r["feature"]: r for r in json.loads(expected[1])["rows"]}
-    # c2: chat b2 .006 (a5 unpriced); search a3 .003 + a4 .002
+    # c2: chat b2 .006 (a5 unpriced); search a3 .003 + a4 .002 + b5 .001
     assert float(feature["chat"]["cost_usd"]) == approx(0.006)
-    assert float(feature["search"]["cost_usd"]) == approx(0.005)
+    assert float(feature["search"]["cost_usd"]) == approx(0.006)
 
 
 def test_a_kill_between_the_data_and_the_rollups(
@@ -325,7 +342,7 @@ def test_a_kill_between_the_data_and_the_rollups(
         # C committed, its refresh never run (the process killed right after the data's commit)
         ingest(con, tmp_path, C, "c")
         metrics.refresh_rollups(con, prices)  # the next ingest's refresh adds B and C
-        assert new_rows_summed(con) == 6
+        assert new_rows_summed(con) == 7
         check(con, prices, monkeypatch)
     finally:
         con.close()
@@ -356,7 +373,7 @@ def test_older_rows_changed_rebuild_everything(
     forget_paths(con, [str(tmp_path / "a" / "log.jsonl")])  # A's requests gone
     ingest(con, tmp_path, C, "c")
     metrics.refresh_rollups(con, prices)
-    assert new_rows_summed(con) == 6  # B and C: rebuilt from every request
+    assert new_rows_summed(con) == 7  # B and C: rebuilt from every request
     docs = check(con, prices, monkeypatch)
     feature = {r["feature"]: r for r in json.loads(docs[1])["rows"]}
     assert float(feature["chat"]["cost_usd"]) == approx(0.011)  # b1 .003 + b2 .006 + c1 + c2
@@ -366,5 +383,50 @@ def test_older_rows_changed_rebuild_everything(
         "UPDATE files SET kind = 'claude_code' WHERE file_id = (SELECT max(file_id) FROM files)"
     )
     metrics.refresh_rollups(con, prices)
-    assert new_rows_summed(con) == 7
+    assert new_rows_summed(con) == 8
     check(con, prices, monkeypatch)
+
+
+def test_a_store_of_the_m003_schema_migrates(
+    tmp_path: Path, prices: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmcost.store import connect
+
+    path = tmp_path / "old.duckdb"
+    con = connect(path)
+    ingest(con, tmp_path, A, "a", REVENUE)
+    expected = text(con, prices, {"by": ["feature"]})  # builds the rollups
+    short = {"n_requests": "n", "cost_units": "u", "n_cost_units": "nu", "cost_exact": "cx",
+             "n_cost_exact": "nx", "cost_units_logged": "lu", "n_cost_units_logged": "lnu",
+             "cost_exact_logged": "lcx", "n_cost_exact_logged": "lnx"}  # fmt: skip
+    # as m003 left it: rollup_fine under the short names, no rollup_versions, three migrations
+    for long, old in short.items():
+        con.execute(f"ALTER TABLE rollup_fine RENAME COLUMN {long} TO {old}")
+    con.execute("DROP TABLE rollup_versions")
+    con.execute("DELETE FROM schema_migrations WHERE id = 4")
+    con.close()
+    con = connect(path)  # migrates
+    try:
+        columns = [
+            r[0]
+            for r in con.execute("SELECT name FROM pragma_table_info('rollup_fine')").fetchall()
+        ]
+        assert columns == metrics.FINE_COLUMNS.split(", ")
+        assert con.execute("SELECT max(id) FROM schema_migrations").fetchone()[0] == 4
+        # the rollups built before stay valid, and are read under their new names
+        assert {"fine", "tasks:all", "group:feature"} <= names(con)
+        with monkeypatch.context() as m:
+            for name in ("MATERIALISE", "FINE", "TASKS", "GROUP_Q", "GROUP_T"):
+                m.setattr(metrics, name, "SELECT error('the requests were read')")
+            assert text(con, prices, {"by": ["feature"]}) == expected
+        # chat: a1 .001 + a2 .002 (a5 unpriced); search: a3 .003 + a4 .002 (as computed by hand above)
+        rows = {r["feature"]: r for r in json.loads(expected)["rows"]}
+        assert float(rows["chat"]["cost_usd"]) == approx(0.003)
+        assert float(rows["search"]["cost_usd"]) == approx(0.005)
+        # no record of the files they hold: the next ingest's refresh builds them from every request
+        ingest(con, tmp_path, B, "b")
+        metrics.refresh_rollups(con, prices)
+        assert new_rows_summed(con) == 10
+        check(con, prices, monkeypatch, shapes=5)
+    finally:
+        con.close()

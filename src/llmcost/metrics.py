@@ -1051,6 +1051,9 @@ INGEST_GROUPS = ("feature", "user", "customer", "customer,month")
 # the summary's group statistics (_group_frame of its features, P90+ users and customers): --by name, column
 SUMMARY_GROUPS = (("feature", "feature"), ("user", "user_id"), ("customer", "customer_id"))
 EARLIEST, LATEST = datetime(1, 1, 1), datetime(9999, 12, 31)
+# The touched groups alone are recomputed when they are at most 1/TOUCHED_SHARE of a rollup's groups;
+# above that, filtering the requests by them costs more than it saves (docs/report-performance.md).
+TOUCHED_SHARE = 4
 
 
 def refresh_rollups(con: Any, prices: pricing.PriceTable, *, build: bool = False) -> list[str]:
@@ -1259,14 +1262,20 @@ class _Refresh:
         label = name.removeprefix("group:")
         k = ", ".join(f"d{i}" for i in range(len(dims)))
         where = "sel AND NOT prev"
+        touched = groups = 0
         if name in self.old:
             self.rows(dims, bounds, new=True)
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE lc_touched AS SELECT DISTINCT {k} FROM lc_rep WHERE {where}"
             )
-            if not con.execute("SELECT count(*) FROM lc_touched").fetchone()[0]:
+            touched, groups = con.execute(
+                "SELECT (SELECT count(*) FROM lc_touched), (SELECT count(*) FROM rollup_groups WHERE dims = ?)",
+                [label],
+            ).fetchone()
+            if not touched:
                 self.kept.add(name)
                 return
+        if touched and touched * TOUCHED_SHARE <= groups:
             where += (
                 " AND EXISTS (SELECT 1 FROM lc_touched t WHERE "
                 + " AND ".join(f"t.d{i} IS NOT DISTINCT FROM lc_rep.d{i}" for i in range(len(dims)))
@@ -1276,7 +1285,7 @@ class _Refresh:
                 f"DELETE FROM rollup_groups WHERE dims = ? AND g IN (SELECT [{k}]::VARCHAR[] FROM lc_touched)",
                 [label],
             )
-        else:
+        else:  # most groups touched: filtering the requests by them costs more than it leaves out
             con.execute("DELETE FROM rollup_groups WHERE dims = ?", [label])
         self.rows(dims, bounds)
         on = " AND ".join(f"q.d{i} IS NOT DISTINCT FROM t.d{i}" for i in range(len(dims)))

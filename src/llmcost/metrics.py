@@ -1212,7 +1212,8 @@ class _Refresh:
             self.kept.add("fine")
         for dims in wanted:
             names = parse_by(dims)
-            self.groups(f"group:{dims}", [dimension_sql(b) for b in names], None)
+            month = names.index("month") if "month" in names else None
+            self.groups(f"group:{dims}", [dimension_sql(b) for b in names], None, month=month)
         self.tasks("", None)
         if summary is not None:
             key, bounds = summary
@@ -1255,14 +1256,38 @@ class _Refresh:
             con.execute("DROP TABLE lc_fine_old")
         self.written.append("fine")
 
-    def groups(self, name: str, dims: list[str], bounds: tuple[Any, Any, Any] | None) -> None:
+    def groups(
+        self,
+        name: str,
+        dims: list[str],
+        bounds: tuple[Any, Any, Any] | None,
+        *,
+        month: int | None = None,
+    ) -> None:
         """A group rollup (Rollups.group_stats): the groups new rows are in, recomputed over all their
-        rows in BOUNDS (all groups without a base or a stored rollup)."""
+        rows in BOUNDS (all groups without a base or a stored rollup). With MONTH (the position of
+        the month among the dimensions), every group from the first month a new row is in, over the
+        requests from that month on: the months before hold no new row."""
         con = self.con
         label = name.removeprefix("group:")
         k = ", ".join(f"d{i}" for i in range(len(dims)))
         where = "sel AND NOT prev"
         touched = groups = 0
+        if name in self.old and month is not None and bounds is None:
+            assert self.since_file is not None
+            first = con.execute(
+                "SELECT min(ts) FROM requests WHERE file_id > ?", [self.since_file]
+            ).fetchone()[0]
+            if first is None:
+                self.kept.add(name)
+                return
+            start = month_start(first)
+            con.execute(
+                f"DELETE FROM rollup_groups WHERE dims = ? AND g[{month + 1}] >= ?",
+                [label, f"{start:%Y-%m}"],
+            )
+            self.store_groups(name, dims, (start, start, LATEST), where)
+            return
         if name in self.old:
             self.rows(dims, bounds, new=True)
             con.execute(
@@ -1287,6 +1312,14 @@ class _Refresh:
             )
         else:  # most groups touched: filtering the requests by them costs more than it leaves out
             con.execute("DELETE FROM rollup_groups WHERE dims = ?", [label])
+        self.store_groups(name, dims, bounds, where)
+
+    def store_groups(
+        self, name: str, dims: list[str], bounds: tuple[Any, Any, Any] | None, where: str
+    ) -> None:
+        """GROUP_STATS over the requests in BOUNDS that meet WHERE, into rollup_groups."""
+        con, label = self.con, name.removeprefix("group:")
+        k = ", ".join(f"d{i}" for i in range(len(dims)))
         self.rows(dims, bounds)
         on = " AND ".join(f"q.d{i} IS NOT DISTINCT FROM t.d{i}" for i in range(len(dims)))
         con.execute(GROUP_STATS.format(

@@ -274,6 +274,31 @@ def test_spark_whatif_levers_by_hand(spark_session: Any, run_cli: Any, tmp_path:
     _same(doc, _doc(duck[1]))
 
 
+def test_spark_gives_a_task_the_feature_of_its_first_step_naming_one(
+    spark_session: Any, run_cli: Any, tmp_path: Path
+) -> None:
+    """Task t's first step logs no feature: DuckDB's arg_min skips it, Spark's min_by would not."""
+    from tests.conftest import write_jsonl
+
+    (tmp_path / "prices.toml").write_text(TWO_MODELS)
+    write_jsonl(tmp_path / "r.jsonl", [
+        {"request_id": f"s{i}", "timestamp": f"2026-03-02T10:0{i}:00Z", "model": "lc-test",
+         "task_id": "t", "step": i, "input_tokens": 1000, "output_tokens": 0,
+         **({"feature": "chat"} if i == 2 else {})}
+        for i in (1, 2)
+    ])  # fmt: skip
+    prices = ["--pricing", str(tmp_path / "prices.toml")]
+    assert run_cli(*prices, "ingest", "-q", str(tmp_path / "r.jsonl"))[0] == 0
+    assert run_cli(*prices, "export", "--lake", str(tmp_path / "lake"))[0] == 0
+    window = ["--since", "2026-03-01", "--until", "2026-04-01"]
+    spark = ["--lake", str(tmp_path / "lake"), "--engine", "spark", "--spark-master", "local[2]"]
+    for engine in ([], spark):
+        code, out, err = run_cli(*prices, *engine, "report", *window, "-f", "json")
+        assert code == 0, err
+        tasks = {r["feature"]: r["tasks"] for r in _doc(out)["tasks"]}
+        assert tasks == {"(all)": 1, "chat": 1}, engine
+
+
 @pytest.mark.parametrize(
     "lever",
     [["--max-steps", "3"], ["--cap-user-cost", "5"], ["--prompt-cache", "800"],

@@ -2,18 +2,25 @@
 
 A rule whose value cannot be computed (no revenue loaded, no requests, no earlier week) fails: a
 gate that passes when it cannot see is no gate. Remove the rule if it does not apply.
+
+The rule results are a typed table: a polars frame of a fixed schema (`rule_schema()`), which the
+document holds and every writer writes; a rule over groups (the lowest feature margin) is picked
+in SQL from the report's group frame.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmcost import query
-from llmcost.documents import Column, Table
+from llmcost.documents import Column, Table, fetch_frame, is_frame, materialise
 from llmcost.errors import ConfigError
 from llmcost.values import fmt_value
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SCHEMA = "llmcost.check/1"
 
@@ -52,22 +59,27 @@ class CheckResult:
     def ok(self) -> bool:
         return all(r.ok for r in self.rules)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "ok": self.ok,
-            "window": self.window,
-            "rules": [
-                {
-                    "name": r.name,
-                    "value": r.value,
-                    "threshold": r.threshold,
-                    "ok": r.ok,
-                    "note": r.note,
-                }
-                for r in self.rules
-            ],
+    def frame(self) -> pl.DataFrame:
+        """The rules' results, one row per rule, in rule_schema() (the same columns with no rule)."""
+        import polars as pl
+
+        data = {
+            "name": [r.name for r in self.rules],
+            "value": [None if r.value is None else float(r.value) for r in self.rules],
+            "threshold": [float(r.threshold) for r in self.rules],
+            "ok": [r.ok for r in self.rules],
+            "note": [r.note for r in self.rules],
         }
+        return pl.DataFrame(data, schema=rule_schema())
+
+    def document(self) -> dict[str, Any]:
+        """The document with its rules as a frame, for the writers."""
+        return {"schema": SCHEMA, "ok": self.ok, "window": self.window, "rules": self.frame()}
+
+    def to_json(self) -> dict[str, Any]:
+        """The document as plain values (the rules as a list of dicts)."""
+        out: dict[str, Any] = materialise(self.document())
+        return out
 
     def headline(self) -> list[str]:
         failed = [r.name for r in self.rules if not r.ok]
@@ -78,24 +90,34 @@ class CheckResult:
         ]
 
     def tables(self) -> list[Table]:
-        rows = []
-        for r in self.rules:
+        """The rules as people read them: each value and threshold in its rule's unit."""
+        import polars as pl
+
+        def shown(r: RuleResult) -> dict[str, str]:
             direction, unit, _ = RULES[r.name]
-            rows.append({
+            return {
                 "rule": r.name,
                 "value": fmt_value(r.value, unit) if r.value is not None else "—",
                 "threshold": ("≥ " if direction == "min" else "≤ ") + fmt_value(r.threshold, unit),
                 "verdict": r.verdict,
                 "note": r.note,
-            })  # fmt: skip
-        cols = [
-            Column("rule"),
-            Column("value"),
-            Column("threshold"),
-            Column("verdict"),
-            Column("note"),
-        ]
-        return [Table("check", cols, rows)]
+            }
+
+        keys = ["rule", "value", "threshold", "verdict", "note"]
+        cells = [shown(r) for r in self.rules]
+        frame = pl.DataFrame(
+            {k: [c[k] for c in cells] for k in keys}, schema=dict.fromkeys(keys, pl.String)
+        )
+        return [Table("check", [Column(k) for k in keys], frame)]
+
+
+def rule_schema() -> dict[str, Any]:
+    """The columns of the rules' frame: name, value (missing when it cannot be computed),
+    threshold, ok, note."""
+    import polars as pl
+
+    return {"name": pl.String, "value": pl.Float64, "threshold": pl.Float64, "ok": pl.Boolean,
+            "note": pl.String}  # fmt: skip
 
 
 def parse_rules(section: dict[str, Any]) -> dict[str, float]:
@@ -124,7 +146,7 @@ def run(con: Any, prices: Any, section: dict[str, Any], window: Any) -> CheckRes
     report = metrics.report(
         con, prices, by=["feature"], window=window
     )  # installs the `priced` view
-    doc = report.to_json()
+    doc = report.document()  # the group rows stay a frame
     where, params = window.sql("ts")
     results = []
     for name in RULES:
@@ -164,12 +186,11 @@ def _value(
     # otherwise the HTML report's per-feature margins (llmcost.series: revenue split by requests).
     if name == "min_margin_pct" and (doc.get("totals") or {}).get("margin_pct") is not None:
         return float(doc["totals"]["margin_pct"]), ""
-    rows = [
-        r for r in doc.get("rows") or [] if r.get("margin_pct") is not None and r.get("revenue_usd")
-    ]
-    if name == "min_feature_margin_pct" and rows:
-        worst_row = min(rows, key=lambda r: r["margin_pct"])
-        return float(worst_row["margin_pct"]), f"feature {worst_row.get('feature')}"
+    worst_row = (
+        _worst_margin(doc.get("rows"), "feature") if name == "min_feature_margin_pct" else None
+    )
+    if worst_row is not None:
+        return worst_row[1], f"feature {worst_row[0]}"
     if name in ("min_margin_pct", "min_feature_margin_pct"):
         from llmcost import series
 
@@ -203,6 +224,42 @@ def _value(
     if name == "max_projected_month_cost_usd":
         return _projected(con, doc)
     raise AssertionError(name)
+
+
+WORST_MARGIN = """
+SELECT {key}, margin_pct FROM lc_groups
+WHERE margin_pct IS NOT NULL AND revenue_usd IS NOT NULL AND revenue_usd <> 0
+ORDER BY margin_pct, __lc_i LIMIT 1
+"""
+
+
+def _worst_margin(rows: Any, key: str) -> tuple[Any, float] | None:
+    """The group of a report's rows with the lowest margin among those with revenue (the first of
+    a tie), and that margin; None when no group has both. In SQL over the report's frame."""
+    import duckdb
+    import polars as pl
+
+    from llmcost.documents import OMIT
+
+    if not is_frame(rows):
+        rows = pl.DataFrame(rows or [], infer_schema_length=None)
+    frame: pl.DataFrame = rows
+    picks = []
+    for name in (key, "margin_pct", "revenue_usd"):
+        col = pl.col(name) if name in frame.columns else pl.lit(None)
+        if OMIT + name in frame.columns:  # a field left out of its row
+            col = pl.when(pl.col(OMIT + name)).then(None).otherwise(col)
+        picks.append(col.alias(name))
+    data = frame.select(picks).with_row_index("__lc_i")
+    if not data.schema["margin_pct"].is_numeric() or not data.schema["revenue_usd"].is_numeric():
+        return None
+    con = duckdb.connect()
+    con.register("lc_groups", data)
+    worst = fetch_frame(con, WORST_MARGIN.format(key=f'"{key}"'))
+    con.close()
+    if worst.height == 0:
+        return None
+    return worst.item(0, 0), float(worst.item(0, 1))
 
 
 def _growth(con: Any, window: Any) -> tuple[float | None, str]:

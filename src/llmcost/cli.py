@@ -766,6 +766,8 @@ def whatif(
     fmt: FormatOpt = "table",
     output: OutputOpt = None,
     table: TableOpt = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="rows of each table the terminal shows (default 50; 0 for all); other formats hold every row", min=0)] = None,
+    sort: Annotated[str | None, typer.Option("--sort", help="order the terminal's tables by this column (numbers largest first), e.g. savings_usd")] = None,
 ) -> None:  # fmt: skip
     """Re-price history under a scenario: routing, caching, batching, caps. Quality is not measured.
 
@@ -805,7 +807,7 @@ def whatif(
         group, con = query.parse_by(by), state.connect()
         query.check_attrs(con, group)
         result = wi.run(con, prices, scenario, by=group, window=window)
-    emit(render(result, fmt, output, title="llmcost what-if", table=table))
+    emit(render(result, fmt, output, title="llmcost what-if", table=table, limit=limit, sort=sort))
 
 
 @app.command()
@@ -922,6 +924,7 @@ def diff(
     """
     from llmcost import diff as diff_mod
     from llmcost import metrics
+    from llmcost.documents import materialise
     from llmcost.render import render
     from llmcost.values import jsonable
 
@@ -931,9 +934,10 @@ def diff(
         base = diff_mod.load_report(compare_to)
         window = _window(since, until)
         by = [str(b) for b in base.get("by") or []]
-        target = jsonable(
-            metrics.report(state.connect(), state.prices(), by=by, window=window).to_json()
-        )
+        doc = metrics.report(state.connect(), state.prices(), by=by, window=window).document()
+        # the rows stay a frame (no dict per group); the rest the diff reads, as JSON values
+        target = {k: jsonable(materialise(doc.get(k))) for k in diff_mod.READS}
+        target["rows"] = doc.get("rows")
     emit(render(diff_mod.diff(compare_to, target), fmt, output, title="llmcost diff", table=table))
 
 

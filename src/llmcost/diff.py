@@ -1,6 +1,8 @@
 """`llmcost diff`: compare two saved JSON reports (this week vs last, old vs new price table).
 
-Totals and per-group deltas; a group present on one side only is "added" or "removed".
+Totals and per-group deltas; a group present on one side only is "added" or "removed". The
+per-group rows are computed in SQL over the two reports' rows into a polars frame (`group_frame`),
+which the document holds and the writers write column by column.
 """
 
 from __future__ import annotations
@@ -8,11 +10,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmcost.documents import Column, Table
+from llmcost.documents import Column, Table, is_frame, materialise
 from llmcost.errors import InputError
 from llmcost.values import fmt_change, fmt_value, fmt_window
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SCHEMA = "llmcost.diff/1"
 REPORT_SCHEMA_PREFIX = "llmcost.report/"
@@ -20,6 +25,8 @@ TOTAL_KEYS = [
     ("requests", "int"), ("tasks", "int"), ("users", "int"), ("customers", "int"),
     ("cost_usd", "usd"), ("revenue_usd", "usd"), ("margin_usd", "usd"), ("margin_pct", "pct"),
 ]  # fmt: skip
+# the fields of a report a diff reads (besides its rows)
+READS = ("schema", "generated_at", "pricing", "window", "totals", "by")
 ROW_KEYS = [("requests", "int"), ("cost_usd", "usd"), ("revenue_usd", "usd"), ("margin_pct", "pct")]
 
 
@@ -75,6 +82,182 @@ def _delta(base: Any, current: Any, kind: str) -> dict[str, Any]:
     return {"base": b, "current": c, "delta": d, "delta_pct": rel}
 
 
+# ---------------------------------------------------------------- the per-group rows, in SQL
+#
+# A group is a key of `by` values; a report holding one key twice counts its last row, at the place
+# of its first. The rows come in the current report's order, then the base's groups it lacks, and
+# are sorted by the absolute cost change, largest first (a stable sort: ties keep that order).
+# Each number is the JSON's number as a float (anything else counts as missing) and each change
+# the same IEEE operation as `_delta`: current - base, relative to |base| in %.
+
+KEY = "__lc_k"  # the internal names of the key columns (__lc_k0, ...) and of the row's place
+PLACE = "__lc_i"
+GROUP_SQL = """
+WITH
+b AS (SELECT * EXCLUDE (last) FROM (
+        SELECT *, min({place}) OVER w AS pos, row_number() OVER (w ORDER BY {place} DESC) AS last
+        FROM lc_base WINDOW w AS (PARTITION BY {keys})) WHERE last = 1),
+c AS (SELECT * EXCLUDE (last) FROM (
+        SELECT *, min({place}) OVER w AS pos, row_number() OVER (w ORDER BY {place} DESC) AS last
+        FROM lc_cur WINDOW w AS (PARTITION BY {keys})) WHERE last = 1),
+j AS (
+    SELECT {coalesced}, b.pos IS NOT NULL AS in_b, c.pos IS NOT NULL AS in_c,
+           coalesce(c.pos, ?::BIGINT + b.pos) AS ord, {sides}
+    FROM c FULL OUTER JOIN b ON {join}),
+d AS (SELECT *, {deltas} FROM j)
+SELECT {picks}, CASE WHEN NOT in_b THEN 'added' WHEN NOT in_c THEN 'removed'
+                     WHEN {unchanged} THEN 'unchanged' ELSE 'changed' END AS status,
+       {fields}
+FROM d ORDER BY abs(coalesce(delta_cost_usd, 0)) DESC, ord
+"""
+
+
+def _column(rows: list[Any], key: str) -> tuple[list[Any], set[type]]:
+    """The rows' values of `key` (None where missing, or where a row is not an object), and their
+    types. map() over C functions: no Python bytecode per row."""
+    from itertools import repeat
+
+    if set(map(type, rows)) <= {dict}:
+        values = list(map(dict.get, rows, repeat(key)))
+    else:
+        values = [r.get(key) if isinstance(r, dict) else None for r in rows]
+    return values, set(map(type, values))
+
+
+def _numbers(rows: list[Any], key: str) -> pl.Series:
+    """The `key` field of the rows as floats, as _num reads a value: a number, else missing."""
+    import polars as pl
+
+    values, types = _column(rows, key)
+    if types <= {float, type(None)}:
+        return pl.Series(key, values, dtype=pl.Float64)
+    if types <= {int, type(None)}:
+        try:  # float(int) rounds to the nearest, as the cast does
+            return pl.Series(key, values, dtype=pl.Int64).cast(pl.Float64)
+        except TypeError:
+            pass  # an integer past 64 bits
+    return pl.Series(key, list(map(_num, values)), dtype=pl.Float64)
+
+
+def _keys(rows: list[Any], name: str, column: str) -> pl.Series:
+    """The `name` field of the rows: text (or whole numbers), missing as null."""
+    import polars as pl
+
+    values, types = _column(rows, name)
+    if types <= {str, type(None)}:
+        return pl.Series(column, values, dtype=pl.String)
+    if types <= {int, type(None)}:
+        try:
+            return pl.Series(column, values, dtype=pl.Int64)
+        except TypeError:
+            pass
+    raise InputError(
+        f"the rows' {name!r} values are not all text",
+        hint="give files written by `llmcost report --format json`",
+    )
+
+
+def side_frame(rows: Any, by: list[str]) -> pl.DataFrame:
+    """A report's rows (a list of row dicts, or a report's frame) as the columns a diff reads:
+    the place, the keys (__lc_k0, ...) and the numbers of ROW_KEYS as floats."""
+    import polars as pl
+
+    from llmcost.documents import OMIT
+
+    names = [k for k, _ in ROW_KEYS]
+    if is_frame(rows):
+        frame: pl.DataFrame = rows
+
+        def field(name: str) -> pl.Expr:
+            if name not in frame.columns:
+                return pl.lit(None)
+            col = pl.col(name)
+            if OMIT + name in frame.columns:  # a field left out of the row counts as missing
+                col = pl.when(pl.col(OMIT + name)).then(None).otherwise(col)
+            return col
+
+        exprs = [pl.int_range(pl.len(), dtype=pl.Int64).alias(PLACE)]
+        for i, b in enumerate(by):
+            exprs.append(field(b).alias(f"{KEY}{i}"))
+        for k in names:
+            dtype = frame.schema.get(k)
+            ok = dtype is not None and dtype.is_numeric()
+            x = field(k).cast(pl.Float64) if ok else pl.lit(None, dtype=pl.Float64)
+            # jsonable writes a non-finite float as null
+            exprs.append(pl.when(x.is_finite()).then(x).otherwise(None).alias(k))
+        out = frame.select(exprs)
+        return out.with_columns(
+            pl.col(c).cast(pl.String) for c, t in out.schema.items() if t == pl.Null
+        )
+    rows = list(rows)
+    columns = [pl.Series(PLACE, range(len(rows)), dtype=pl.Int64)]
+    columns += [_keys(rows, b, f"{KEY}{i}") for i, b in enumerate(by)]
+    columns += [_numbers(rows, k) for k in names]
+    return pl.DataFrame(columns)
+
+
+def group_frame(by: list[str], base_rows: Any, current_rows: Any) -> pl.DataFrame:
+    """The per-group rows of a diff, every field computed in SQL over the two sides' frames."""
+    import duckdb
+
+    from llmcost.documents import fetch_frame
+
+    base, cur = side_frame(base_rows, by), side_frame(current_rows, by)
+    keys = [f"{KEY}{i}" for i in range(len(by))]
+    if not keys:  # no --by: every row is the one group
+        import polars as pl
+
+        keys = [f"{KEY}0"]
+        base, cur = (f.with_columns(pl.lit(0).alias(keys[0])) for f in (base, cur))
+    for k in keys:
+        tb, tc = base.schema[k], cur.schema[k]
+        if tb != tc:
+            raise InputError(
+                f"the two reports' {by[keys.index(k)]!r} values are of different types",
+                hint="give files written by `llmcost report --format json`",
+            )
+    q = _quote
+    sides, deltas, fields, unchanged = [], [], [], []
+    for k, kind in ROW_KEYS:
+        sides.append(f"b.{k} AS base_{k}, c.{k} AS current_{k}")
+        if kind == "pct":  # points; a group on one side only has no change
+            deltas.append(f"current_{k} - base_{k} AS delta_{k}")
+        else:  # a group on one side only: its whole amount is the change (the other side is 0)
+            deltas.append(
+                f"CASE WHEN in_b AND in_c THEN current_{k} - base_{k} WHEN in_c THEN current_{k}"
+                f" ELSE -base_{k} END AS delta_{k}"
+            )
+        fields.append(f"base_{k}, current_{k}, delta_{k}")
+        if k == "cost_usd":
+            fields.append(
+                "CASE WHEN in_b AND in_c AND base_cost_usd <> 0"
+                " THEN (current_cost_usd - base_cost_usd) / abs(base_cost_usd) * 100.0 END AS delta_cost_pct"
+            )
+        unchanged.append(f"coalesce(delta_{k}, 0) = 0")
+    sql = GROUP_SQL.format(
+        place=PLACE,
+        keys=", ".join(keys),
+        coalesced=", ".join(f"coalesce(c.{k}, b.{k}) AS {k}" for k in keys),
+        sides=", ".join(sides),
+        join=" AND ".join(f"c.{k} IS NOT DISTINCT FROM b.{k}" for k in keys),
+        deltas=", ".join(deltas),
+        picks=", ".join(f"{k} AS {q(b)}" for k, b in zip(keys, by, strict=False))
+        or "NULL AS __lc_none",
+        unchanged=" AND ".join(unchanged),
+        fields=", ".join(fields),
+    )
+    con = duckdb.connect()
+    con.register("lc_base", base)
+    con.register("lc_cur", cur)
+    out = fetch_frame(con, sql, [cur.height])
+    con.close()
+    return out.drop("__lc_none") if not by else out
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 @dataclass
 class DiffResult:
     base: dict[str, Any]
@@ -92,34 +275,12 @@ class DiffResult:
                        for k, kind in TOTAL_KEYS}  # fmt: skip
         self.rows = self._rows()
 
-    def _rows(self) -> list[dict[str, Any]]:
-        def index(doc: dict[str, Any]) -> dict[tuple[Any, ...], dict[str, Any]]:
-            return {tuple(r.get(b) for b in self.by): r for r in doc.get("rows") or []}
+    def _rows(self) -> pl.DataFrame:
+        def rows(doc: dict[str, Any]) -> Any:
+            value = doc.get("rows")
+            return value if is_frame(value) or isinstance(value, list) else []
 
-        base, cur = index(self.base), index(self.current)
-        out = []
-        for key in list(cur) + [k for k in base if k not in cur]:
-            b, c = base.get(key), cur.get(key)
-            row: dict[str, Any] = dict(zip(self.by, key, strict=True))
-            row["status"] = "added" if b is None else "removed" if c is None else "changed"
-            for k, kind in ROW_KEYS:
-                d = _delta((b or {}).get(k), (c or {}).get(k), kind)
-                if kind != "pct" and (b is None or c is None):
-                    # a group on one side only: its whole amount is the change (the other side counts as 0)
-                    d["delta"] = (
-                        d["current"]
-                        if b is None
-                        else (-d["base"] if d["base"] is not None else None)
-                    )
-                row[f"base_{k}"], row[f"current_{k}"] = d["base"], d["current"]
-                row[f"delta_{k}"] = d["delta"]
-                if k == "cost_usd":
-                    row["delta_cost_pct"] = d["delta_pct"]
-            if row["status"] == "changed" and all(not row[f"delta_{k}"] for k, _ in ROW_KEYS):
-                row["status"] = "unchanged"
-            out.append(row)
-        out.sort(key=lambda r: -abs(r["delta_cost_usd"] or 0.0))
-        return out
+        return group_frame(self.by, rows(self.base), rows(self.current))
 
     @staticmethod
     def _side(doc: dict[str, Any]) -> dict[str, Any]:
@@ -130,6 +291,12 @@ class DiffResult:
         }
 
     def to_json(self) -> dict[str, Any]:
+        """The document as plain values (the rows as a list of dicts)."""
+        out: dict[str, Any] = materialise(self.document())
+        return out
+
+    def document(self) -> dict[str, Any]:
+        """The document with its per-group rows as a frame, for the writers."""
         return {
             "schema": SCHEMA,
             "base": self._side(self.base),

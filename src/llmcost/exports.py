@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from llmcost import pricing
-from llmcost.documents import Column, Table
+from llmcost.documents import Column, Table, fetch_frame, materialise
 from llmcost.errors import LlmcostError
 from llmcost.metrics import group_order
 from llmcost.query import now
@@ -232,9 +232,15 @@ def report(
 
 @dataclass
 class ReconcileResult:
-    doc: dict[str, Any]
+    doc: dict[str, Any]  # the document, its rows a polars frame (RECONCILE_ROWS)
 
     def to_json(self) -> dict[str, Any]:
+        """The document as plain values (the rows as a list of dicts)."""
+        out: dict[str, Any] = materialise(self.doc)
+        return out
+
+    def document(self) -> dict[str, Any]:
+        """The document with its rows as a frame, for the writers."""
         return self.doc
 
     def headline(self) -> list[str]:
@@ -348,6 +354,70 @@ def check_period(by: str) -> None:
         raise LlmcostError(f"unknown --by {by!r} for reconcile", hint="choose day or month")
 
 
+# The reconcile rows from RECONCILE_SQL's, in SQL. The costs are exact DECIMAL sums; each becomes a
+# DOUBLE through its decimal text (correctly rounded, as float(Decimal) is) and gap = billed - logs
+# is an exact DECIMAL difference. gap % of bill is the correctly rounded DOUBLE of 100 * gap / billed
+# (the Decimal quotient the rows were once computed with, rounded at 28 digits, gives the same
+# double): a long division of the two as integers of 1e-24 dollars, digit by digit, to GAP_DIGITS
+# decimals and a sticky digit, read as a DOUBLE from its text (correctly rounded). A bill of $1e13
+# or more (its tenfold would pass 128 bits) takes the DOUBLE quotient.
+DOUBLE = "CAST(CAST({x} AS VARCHAR) AS DOUBLE)"
+SCALED = "CAST(replace(CAST(CAST({x} AS DECIMAL(38,24)) AS VARCHAR), '.', '') AS HUGEINT)"
+GAP_DIGITS = 60  # a quotient down to 1e-35 % keeps 20 digits
+
+
+def _gap_pct_sql() -> str:
+    """Columns of the long division of 100 * gap by billed_cost (NULL where lc_exact is false)."""
+    parts = [
+        f"CASE WHEN lc_exact THEN {SCALED.format(x='gap')} END AS lc_n",
+        f"CASE WHEN lc_exact THEN {SCALED.format(x='billed_cost')} END AS lc_b",
+        "(lc_n < 0) <> (lc_b < 0) AS lc_neg",
+        "abs(lc_b) AS lc_ab",
+        "abs(lc_n) // lc_ab AS lc_q",
+        "abs(lc_n) % lc_ab AS lc_r0",
+    ]
+    steps = GAP_DIGITS + 2  # the first two digits are the hundredfold's units
+    for i in range(1, steps + 1):
+        parts.append(f"lc_r{i - 1} * 10 // lc_ab AS lc_d{i}")
+        parts.append(f"lc_r{i - 1} * 10 % lc_ab AS lc_r{i}")
+    digit = "CAST(lc_d{} AS VARCHAR)".format
+    text = " || ".join(
+        [
+            "CASE WHEN lc_neg THEN '-' ELSE '' END",
+            "CAST(lc_q AS VARCHAR)",
+            digit(1),
+            digit(2),
+            "'.'",
+            *(digit(i) for i in range(3, steps + 1)),
+            f"CASE WHEN lc_r{steps} <> 0 THEN '1' ELSE '' END",
+        ]
+    )
+    return ", ".join(parts) + f", CAST({text} AS DOUBLE) AS lc_exact_pct"
+
+
+RECONCILE_ROWS = f"""
+SELECT period, provider, model, coalesce(requests, 0) AS requests,
+       coalesce(unpriced, 0) AS unpriced_requests,
+       {DOUBLE.format(x="cost")} AS logged_cost_usd, {DOUBLE.format(x="usage_cost")} AS usage_cost_usd,
+       {DOUBLE.format(x="billed_cost")} AS billed_cost_usd, {DOUBLE.format(x="gap")} AS gap_usd,
+       CASE WHEN gap IS NULL OR billed_cost = 0 THEN NULL WHEN lc_exact THEN lc_exact_pct
+            ELSE {DOUBLE.format(x="gap")} / {DOUBLE.format(x="billed_cost")} * 100 END AS gap_pct,
+       {DOUBLE.format(x="usage_gap")} AS usage_gap_usd
+FROM (SELECT *, {{gap_pct}} FROM (
+          SELECT *, coalesce(billed_cost <> 0 AND abs(billed_cost) < 1e13, false) AS lc_exact
+          FROM (SELECT *, billed_cost - coalesce(cost, 0) AS gap, billed_cost - usage_cost AS usage_gap
+                FROM lc_reconcile WHERE keep)))
+ORDER BY ord
+"""
+RECONCILE_TOTALS = """
+SELECT sum(cost), sum(usage_cost), sum(billed_cost), sum(billed_cost - coalesce(cost, 0)),
+       sum(billed_cost - usage_cost), coalesce(sum(requests), 0),
+       sum(cost) FILTER (WHERE billed_cost IS NOT NULL), bool_or(cost <> 0) FILTER (WHERE billed_cost IS NOT NULL),
+       sum(cost) FILTER (WHERE billed_cost IS NULL), bool_or(cost <> 0) FILTER (WHERE billed_cost IS NULL)
+FROM lc_reconcile WHERE keep
+"""
+
+
 def reconcile(
     con: Any, prices: pricing.PriceTable, *, by: str = "month", window: Any = None,
     generated_at: datetime | None = None,
@@ -356,6 +426,8 @@ def reconcile(
 
     A cost is NULL where no export of that kind covers the period and provider; where one does,
     a model it does not mention counts 0. gap = billed - request logs (logs missing count 0).
+    The rows are a polars frame computed in SQL (RECONCILE_ROWS); a period, provider and model
+    with nothing logged, exported or billed (e.g. an empty day in a cost export) is left out.
     """
     check_period(by)
     unit, fmt = PERIODS[by]
@@ -368,50 +440,28 @@ def reconcile(
     sql = RECONCILE_SQL.format(
         unit=unit, fmt=fmt, w_req=w_req, w_use=w_use, w_bill=w_bill, priced_usage=PRICED_USAGE
     )
-    rows: list[dict[str, Any]] = []
-    unpriced_requests = 0
-    for period, provider, model, requests, unpriced, logged, usage, billed in con.execute(
-        sql, [*p_req, *p_use, *p_bill]
-    ).fetchall():
-        unpriced_requests += unpriced or 0
-        if not requests and not logged and not usage and not billed:
-            continue  # e.g. an empty day in a cost export: nothing to line up
-        gap = None if billed is None else billed - (logged or 0)
-        usage_gap = None if billed is None or usage is None else billed - usage
-        rows.append({
-            "period": period, "provider": provider, "model": model, "requests": requests or 0,
-            "unpriced_requests": unpriced or 0, "logged_cost_usd": logged, "usage_cost_usd": usage,
-            "billed_cost_usd": billed, "gap_usd": gap,
-            "gap_pct": (gap / billed * 100) if gap is not None and billed else None,
-            "usage_gap_usd": usage_gap,
-        })  # fmt: skip
-
-    def total(key: str) -> Any:
-        values = [r[key] for r in rows if r[key] is not None]
-        return sum(values[1:], values[0]) if values else None
-
-    totals = {
-        k: total(k)
-        for k in (
-            "logged_cost_usd",
-            "usage_cost_usd",
-            "billed_cost_usd",
-            "gap_usd",
-            "usage_gap_usd",
-        )
-    }
-    totals["requests"] = sum(r["requests"] for r in rows)
-    billed_rows = [r for r in rows if r["billed_cost_usd"] is not None]
-    totals["logged_cost_billed_usd"] = sum(r["logged_cost_usd"] or 0 for r in billed_rows)
-    totals["logged_cost_unbilled_usd"] = sum(
-        r["logged_cost_usd"] or 0 for r in rows if r["billed_cost_usd"] is None
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE lc_reconcile AS
+            SELECT *, row_number() OVER (ORDER BY period, provider NULLS LAST, model NULLS LAST) AS ord,
+                   coalesce(requests, 0) <> 0 OR coalesce(cost, 0) <> 0 OR coalesce(usage_cost, 0) <> 0
+                   OR coalesce(billed_cost, 0) <> 0 AS keep
+            FROM ({sql})""",
+        [*p_req, *p_use, *p_bill],
     )
-    billed_total = totals["billed_cost_usd"]
-    share = (
-        (totals["gap_usd"] / billed_total)
-        if billed_total and totals["gap_usd"] is not None
-        else None
+    rows = fetch_frame(con, RECONCILE_ROWS.format(gap_pct=_gap_pct_sql()))
+    unpriced_requests = int(
+        con.execute("SELECT coalesce(sum(unpriced), 0) FROM lc_reconcile").fetchone()[0]
     )
+    (logged, usage, billed, gap, usage_gap, requests, billed_logged, billed_any, other_logged,
+     other_any) = con.execute(RECONCILE_TOTALS).fetchone()  # fmt: skip
+    totals: dict[str, Any] = {
+        "logged_cost_usd": logged, "usage_cost_usd": usage, "billed_cost_usd": billed,
+        "gap_usd": gap, "usage_gap_usd": usage_gap, "requests": int(requests),
+        # a sum of no amount (or of zeros) is the whole number 0
+        "logged_cost_billed_usd": billed_logged if billed_any else 0,
+        "logged_cost_unbilled_usd": other_logged if other_any else 0,
+    }  # fmt: skip
+    share = (gap / billed) if billed and gap is not None else None
     doc = {
         "schema": RECONCILE_SCHEMA,
         **_meta(prices, window, generated_at),

@@ -671,7 +671,7 @@ FROM lc_fine WHERE sel GROUP BY prev
 
 TASKS = """
 WITH t AS (
-    SELECT task_id, arg_min(feature, ord) AS feature, count(*) AS steps, sum(cost_units) AS cost_units,
+    SELECT task_id, arg_min(feature, ord) FILTER (WHERE feature IS NOT NULL) AS feature, count(*) AS steps, sum(cost_units) AS cost_units,
            sum(cost_exact) AS cost_exact,
            bool_or(priced) AS priced, {sum_d} AS cost_d,
            arg_max(status, ord) = 'ok' AS ok, arg_min(input_tokens, ord) AS first_in,

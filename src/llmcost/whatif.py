@@ -13,15 +13,18 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmcost import pricing, query
 from llmcost import revenue as revenue_rule
-from llmcost.documents import Column, Table
+from llmcost.documents import Column, Table, is_frame, materialise
 from llmcost.errors import ConfigError, LlmcostError
 from llmcost.query import Window, dimension_sql, install_names, now, parse_where, where_sql
 from llmcost.store.sql import literal
 from llmcost.values import fmt_value
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SCHEMA = "llmcost.whatif/1"
 PRICES = "lc_wi_prices"
@@ -143,13 +146,22 @@ def parse_plan_prices(items: list[str] | None) -> dict[str, float] | None:
 
 @dataclass
 class WhatifResult:
+    """The whatif/1 document in `doc`; its group rows (`rows`, also doc["rows"]) a polars DataFrame
+    computed in SQL, or a list of dicts (exact_rows, Spark). tables() and headline() are views of it."""
+
     doc: dict[str, Any]
     by: list[str]
-    rows: list[dict[str, Any]]
+    rows: Any
     assumptions: list[str]
     has_revenue: bool
 
     def to_json(self) -> dict[str, Any]:
+        """The document as plain values (the frame of rows a list of row dicts)."""
+        out: dict[str, Any] = materialise(self.doc)
+        return out
+
+    def document(self) -> dict[str, Any]:
+        """The document with its frame of rows, for the writers (llmcost.render.json_document)."""
         return self.doc
 
     def headline(self) -> list[str]:
@@ -213,7 +225,7 @@ class WhatifResult:
                 Column("margin_before_pct", "margin before", "pct"),
                 Column("margin_after_pct", "margin after", "pct"),
             ]
-        if self.rows and "revenue_after_usd" in self.rows[0]:
+        if "revenue_after_usd" in _first_keys(self.rows):
             cols.insert(len(cols) - 2, Column("revenue_after_usd", "revenue after", "usd"))
         title = "what-if by " + ", ".join(self.by) if self.by else "what-if"
         plans = self._plans_table()
@@ -239,6 +251,13 @@ class WhatifResult:
         rows = [{**p, "repriced": "yes" if p["repriced"] else ""} for p in plans]
         note = "revenue by each customer-month's plan (revenue.csv, else its requests'); cost by the requests' plan"
         return [Table("by plan, at --plan-price", cols, rows, note=note)]
+
+
+def _first_keys(rows: Any) -> list[str]:
+    """The fields of the first row (a frame's columns: every row has them), none without rows."""
+    if is_frame(rows):
+        return list(rows.columns) if rows.height else []
+    return list(rows[0]) if rows else []
 
 
 # ---------------------------------------------------------------- the scenario rows
@@ -541,13 +560,17 @@ def run(
     generated_at: datetime | None = None,
     scope_only: bool = False,
     memo: dict[str, Any] | None = None,
+    exact_rows: bool = False,
 ) -> WhatifResult:
     """Baseline vs scenario cost, savings and margin, per --by group. `scope_only`: read only the requests in
-    scope (the totals are then the scope's; --suggest needs no more)."""
+    scope (the totals are then the scope's; --suggest needs no more). The group rows are a polars frame
+    computed in SQL (_group_frame); with `exact_rows`, dicts whose costs are the exact DECIMALs (what
+    --plan-price goes on computing with)."""
     by = by or []
     window = window or Window()
     validate(scenario)
     lv = scenario.levers
+    exact_rows = exact_rows or (bool(lv.plan_price) and by in (["customer"], ["customer_id"]))
     # the --by dimensions (model and provider as report groups them); tier is the baseline price row's
     install_names(con, prices)
     dims = [dimension_sql(b) for b in by]
@@ -595,9 +618,9 @@ def run(
         "output_tokens",
     ]
     sums = ", ".join(
-        pricing.sum_cost_sql(u, x, where, unit=USD_24)
-        for where in ("", "in_scope")
-        for u, x in (("b24", NO_USD), ("s24", "sx"))
+        f"{pricing.sum_cost_sql(u, x, where, unit=USD_24)} AS {name}{part}"
+        for where, part in (("", ""), ("in_scope", "_scope"))
+        for u, x, name in (("b24", NO_USD, "b"), ("s24", "sx", "s"))
     )
     sql = f"""
         WITH {plan.ctes}, {last},
@@ -610,17 +633,23 @@ def run(
               FROM a LEFT JOIN {PRICES_I} p ON p.model = a.orig_model AND p.host = a.orig_host AND a.day >= p.valid_from AND a.day < p.valid_to
                      LEFT JOIN {PRICES_I} q ON q.model = {smodel} AND q.host = {shost} AND a.day >= q.valid_from AND a.day < q.valid_to)
         SELECT {f"GROUPING_ID({group})" if by else "0"} AS gid, {group + "," if by else ""}
-               coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE in_scope), 0), coalesce(sum(n) FILTER (WHERE dropped), 0),
-               coalesce(sum(n) FILTER (WHERE priced), 0),
-               list(DISTINCT orig_model ORDER BY orig_model) FILTER (WHERE NOT priced), {sums}
+               coalesce(sum(n), 0) AS n, coalesce(sum(n) FILTER (WHERE in_scope), 0) AS n_scope,
+               coalesce(sum(n) FILTER (WHERE dropped), 0) AS n_dropped, coalesce(sum(n) FILTER (WHERE priced), 0) AS n_priced,
+               list(DISTINCT orig_model ORDER BY orig_model) FILTER (WHERE NOT priced) AS unpriced_models, {sums}
         FROM x {f"GROUP BY GROUPING SETS ((), ({group}))" if by else ""}"""
-    if by:
-        sql = f"SELECT * FROM ({sql}) ORDER BY gid DESC, {7 + len(by)} DESC NULLS LAST, {group}"
-    recs = con.execute(sql, plan.params).fetchall()
+    rows: list[tuple[Any, ...]] | None = None
+    if exact_rows or not _is_duckdb(con):  # the rows built in Python, their sums as DECIMALs
+        if by:
+            sql = f"SELECT * FROM ({sql}) ORDER BY gid DESC, {7 + len(by)} DESC NULLS LAST, {group}"
+        recs = con.execute(sql, plan.params).fetchall()
+        head, rows = recs[0], recs[1:]
+    else:  # the rows as a frame (_group_frame), from the groups kept in GROUPS
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {GROUPS} AS {sql}", plan.params)
+        head = con.execute(f"SELECT * FROM {GROUPS} ORDER BY gid DESC LIMIT 1").fetchone()
     facts: dict[str, Any] = {"target": plan.target}
     if lv.cap_user_cost is not None:
         facts["cap"] = _cap_facts(con, lv.cap_user_cost, window)
-    result = _summarise(con, prices, scenario, by, window, facts, recs, generated_at, memo)
+    result = _summarise(con, prices, scenario, by, window, facts, head, rows, generated_at, memo)
     if lv.plan_price:
         _apply_plan_prices(con, prices, scenario, result, window)
     return result
@@ -706,8 +735,9 @@ def _apply_plan_prices(
             row["revenue_after_usd"] = per_customer.get(row[result.by[0]])
             _margins(row)
     costs = run(
-        con, prices, replace(s, levers=replace(s.levers, plan_price={})), by=["plan"], window=window
-    )
+        con, prices, replace(s, levers=replace(s.levers, plan_price={})), by=["plan"], window=window,
+        exact_rows=True,
+    )  # fmt: skip
     for row in costs.rows:
         p = per_plan.setdefault(row["plan"], {"plan": row["plan"], "customers": set(), "revenue_usd": Decimal(0),
                                               "revenue_after_usd": Decimal(0)})  # fmt: skip
@@ -789,11 +819,13 @@ def _install_revenue(con: Any, window: Window) -> bool:
 
 def _summarise(
     con: Any, prices: pricing.PriceTable, s: Scenario, by: list[str], window: Window,
-    facts: dict[str, Any], recs: list[tuple[Any, ...]], generated_at: datetime | None,
-    memo: dict[str, Any] | None = None,
+    facts: dict[str, Any], head: tuple[Any, ...], recs: list[tuple[Any, ...]] | None,
+    generated_at: datetime | None, memo: dict[str, Any] | None = None,
 ) -> WhatifResult:  # fmt: skip
+    """The document from the totals row HEAD and the group rows: RECS built into dicts by the row
+    formulas, or (None) the groups kept in GROUPS computed into a frame (_group_frame)."""
     k = len(by)
-    t = recs[0][k + 1 :]  # requests, in scope, dropped, priced, unpriced models, 4 sums
+    t = head[k + 1 :]  # requests, in scope, dropped, priced, unpriced models, 4 sums
     totals: dict[str, Any] = {
         "requests": t[0], "scope_requests": t[1], "dropped_requests": t[2],
         "baseline_cost_usd": t[5], "scenario_cost_usd": t[6],
@@ -802,25 +834,37 @@ def _summarise(
     scope_part = {"baseline_cost_usd": t[7], "scenario_cost_usd": t[8]}
     _savings(scope_part)
     totals.update({f"scope_{key}": v for key, v in scope_part.items()})
-    key = "revenue:" + ",".join(by)
-    revenue = memo[key] if memo is not None and key in memo else _revenue(con, by, window)
+    # the window's revenue (the same whatever the groups), and per customer or feature
+    grouped = by in (["customer"], ["customer_id"], ["feature"])
+    per = by if recs is not None and grouped else []
+    key = "revenue:" + ",".join(per)
+    revenue = memo[key] if memo is not None and key in memo else _revenue(con, per, window)
     if memo is not None:
         memo[key] = revenue
     if revenue is not None:
         totals["revenue_usd"] = revenue[0]
         _margins(totals)
-    rows: list[dict[str, Any]] = []
-    for rec in recs[1:]:
-        row = {name: rec[1 + i] for i, name in enumerate(by)}
-        g = rec[k + 1 :]
-        row.update(
-            requests=g[0], scope_requests=g[1], baseline_cost_usd=g[5], scenario_cost_usd=g[6]
+    rows: Any = []
+    has_rev = revenue is not None and not by
+    if recs is not None:
+        rows = _group_rows(by, recs, revenue)
+        has_rev = has_rev or (revenue is not None and bool(revenue[1]))
+    elif by:
+        (groups,) = con.execute(f"SELECT count(*) FROM {GROUPS} WHERE gid = 0").fetchone()
+        many = groups >= FRAME_MIN_GROUPS
+        with_rev = (
+            many and revenue is not None and grouped and _install_group_revenue(con, by, window)
         )
-        _savings(row)
-        if revenue is not None and revenue[1]:
-            row["revenue_usd"] = revenue[1].get(rec[1])
-            _margins(row)
-        rows.append(row)
+        chunk = _group_chunk(con, with_rev) if many else None
+        if chunk is not None:
+            rows = _group_frame(con, by, with_rev, chunk)
+            has_rev = has_rev or with_rev
+        else:  # a few groups, or an amount too large for the SQL decimals: the row formulas
+            order = ", ".join(["b DESC NULLS LAST", *(f"d{i}" for i in range(k))])
+            recs = con.execute(f"SELECT * FROM {GROUPS} WHERE gid = 0 ORDER BY {order}").fetchall()
+            by_group = _revenue(con, by, window) if revenue is not None else None
+            rows = _group_rows(by, recs, by_group)
+            has_rev = has_rev or (by_group is not None and bool(by_group[1]))
     assumptions = describe(s, facts)
     doc = {
         "schema": SCHEMA,
@@ -841,8 +885,250 @@ def _summarise(
     }
     if "cap" in facts:
         doc["cap"] = facts["cap"]
-    has_rev = revenue is not None and (not by or bool(revenue[1]))
     return WhatifResult(doc=doc, by=by, rows=rows, assumptions=assumptions, has_revenue=has_rev)
+
+
+# ---------------------------------------------------------------- the group rows in SQL
+#
+# The row formulas (_savings, _margins, _pct) are Python Decimal arithmetic on the exact DECIMAL(38,24)
+# sums: a difference and a quotient each rounded to 28 significant digits, half to even (the default
+# context), x 100, then the DOUBLE nearest to that decimal (jsonable). _group_frame writes the same
+# operations in SQL on integers: a decimal is a HUGEINT coefficient in units of 1e-24 USD, a rounding to
+# 28 digits cuts the coefficient's last digits (half to even), a quotient is long division in chunks of
+# up to 10 digits to 30 or more digits after the first (then rounded to 28, the remainder deciding a
+# tie), and the DOUBLE is read from the decimal's text (correctly rounded, as float(Decimal) is). The
+# chunks are as long as a HUGEINT allows for the largest amount of the groups (_chunk); from 1e12 USD,
+# the row formulas. tests/test_whatif_documents.py holds the frame to the row formulas bit for bit.
+
+GROUPS = "lc_wi_groups"  # the grouped sums of a run: the totals row and one per group
+REV_G = "lc_wi_rev_g"  # the window's revenue per customer or feature, as the rows carry it
+PREC = 28  # significant digits of Python's default decimal context
+QUOTIENT = 30  # digits of a quotient after its first (then rounded to PREC)
+# From this many groups on the rows are a frame; below, dicts by the row formulas: importing polars and
+# pyarrow and planning the frame's query cost about what this many dicts do (docs/whatif-performance.md).
+FRAME_MIN_GROUPS = 10_000
+ROUND9 = "CAST(printf('%.9f', {x}) AS DOUBLE)"  # round(x, 9), as revenue._num (metrics.ROUND9)
+
+
+def _is_duckdb(con: Any) -> bool:
+    """A DuckDB connection (Spark's runs the row formulas: its SQL has no HUGEINT)."""
+    return type(con).__module__.split(".")[0] in ("duckdb", "_duckdb")
+
+
+def _p10(exponent: str) -> str:
+    """10^EXPONENT (0 to 38) as a HUGEINT: two powers of ten up to 10^19, each exact as a DOUBLE."""
+    e = f"({exponent})"
+    return f"(CAST(10.0 ** least({e}, 19) AS HUGEINT) * CAST(10.0 ** greatest({e} - 19, 0) AS HUGEINT))"
+
+
+def _digits(x: str) -> str:
+    """The number of decimal digits of the HUGEINT X >= 0 (1 for 0): log10 of its DOUBLE, put right
+    by comparing with the powers of ten either side (the DOUBLE may round up to one)."""
+    approx = f"(CAST(floor(log10(greatest(CAST({x} AS DOUBLE), 1))) AS INTEGER) + 1)"
+    fix = f"CASE WHEN {x} >= {_p10(approx)} THEN 1 WHEN {x} < {_p10(f'{approx} - 1')} THEN -1 ELSE 0 END"
+    return f"greatest({approx} + {fix}, 1)"
+
+
+def _units_sql(decimal: str) -> str:
+    """The coefficient of a DECIMAL(38,24) in units of 1e-24, as a HUGEINT."""
+    return f"CAST(replace(CAST({decimal} AS VARCHAR), '.', '') AS HUGEINT)"
+
+
+def _nested(source: str, stages: list[list[str]]) -> str:
+    """SOURCE with the columns of each stage added in turn (a stage reads the ones before it)."""
+    sql = source
+    for stage in stages:
+        sql = f"SELECT *, {', '.join(stage)} FROM ({sql})"
+    return sql
+
+
+def _round_stages(name: str, coef: str, exp: str) -> list[list[str]]:
+    """NAME_c, NAME_e: the decimal COEF x 10^EXP rounded to PREC significant digits, half to even."""
+    a, k, q, r, p = (f"{name}_{x}" for x in "akqrp")
+    return [
+        [f"abs({coef}) AS {a}", f"{coef} < 0 AS {name}_neg", f"{exp} AS {name}_ex"],
+        [f"greatest({_digits(a)} - {PREC}, 0) AS {k}"],
+        [f"CASE WHEN {k} = 0 THEN {a} ELSE {a} // {_p10(k)} END AS {q}", f"{_p10(k)} AS {p}"],
+        [f"{a} - {q} * {p} AS {r}"],
+        [f"(CASE WHEN {name}_neg THEN -1 ELSE 1 END) * ({q} + CASE WHEN 2 * {r} > {p} "
+         f"OR (2 * {r} = {p} AND {q} % 2 = 1) THEN 1 ELSE 0 END) AS {name}_c",
+         f"{name}_ex + {k} AS {name}_e"],
+    ]  # fmt: skip
+
+
+def _double(coef: str, exp: str) -> str:
+    """The DOUBLE nearest to COEF x 10^EXP (DuckDB reads the text correctly rounded)."""
+    return f"CAST(CAST({coef} AS VARCHAR) || 'e' || CAST({exp} AS VARCHAR) AS DOUBLE)"
+
+
+def _chunk(longest: int) -> int | None:
+    """The digits of a long division's chunk when no coefficient has more than LONGEST digits: a
+    remainder (under the divisor) x 10^chunk fits a HUGEINT (< 10^38), at most 10; None if none."""
+    chunk = min(10, 38 - longest)
+    return chunk if chunk >= 1 else None
+
+
+def _quotient_stages(name: str, j: int, t: str, d: str) -> list[list[str]]:
+    """NAME_cJ = T // D and NAME_rJ = T % D (HUGEINTs, the quotient under 10^10): the quotient of
+    their DOUBLEs (within 1e-5 of the exact one), then put right by the exact remainder (a HUGEINT
+    division is many times slower)."""
+    tj, g, h = f"{name}_t{j}", f"{name}_g{j}", f"({name}_t{j} - {name}_g{j} * {d})"
+    return [
+        [f"{t} AS {tj}", f"CAST(floor(CAST({t} AS DOUBLE) / CAST({d} AS DOUBLE)) AS HUGEINT) AS {g}"],
+        [f"{g} + CASE WHEN {h} < 0 THEN -1 WHEN {h} >= {d} THEN 1 ELSE 0 END AS {name}_c{j}",
+         f"{h} + CASE WHEN {h} < 0 THEN {d} WHEN {h} >= {d} THEN -{d} ELSE 0 END AS {name}_r{j}"],
+    ]  # fmt: skip
+
+
+def _pct_stages(
+    name: str, num: tuple[str, str], den: tuple[str, str], chunk: int
+) -> tuple[list[list[str]], str]:
+    """The stages of NAME = NUM / DEN rounded to PREC digits x 100 (decimals as coefficient and
+    exponent), and the DOUBLE of it: long division, in chunks of CHUNK digits, of the coefficients
+    scaled to the same length L (a quotient from 0.1 to 10: QUOTIENT or more digits after the first;
+    a chunk's remainder x 10^CHUNK is under 10^(L + CHUNK))."""
+    (nc, ne), (dc, de) = num, den
+    n, d, nn, dd = f"{name}_n", f"{name}_d", f"{name}_nn", f"{name}_dd"
+    ln, ld = f"{name}_ln", f"{name}_ld"
+    stages = [
+        [f"abs({nc}) AS {n}", f"nullif(abs({dc}), 0) AS {d}", f"({nc} < 0) <> ({dc} < 0) AS {name}_neg",
+         f"({ne}) - ({de}) AS {name}_x"],
+        [f"{_digits(n)} AS {ln}", f"{_digits(d)} AS {ld}"],
+        [f"{n} * {_p10(f'greatest({ld} - {ln}, 0)')} AS {nn}",
+         f"{d} * {_p10(f'greatest({ln} - {ld}, 0)')} AS {dd}",
+         f"greatest({ln} - {ld}, 0) - greatest({ld} - {ln}, 0) AS {name}_sh"],
+    ]  # fmt: skip
+    stages += _quotient_stages(name, 0, nn, dd)
+    chunks = -(-QUOTIENT // chunk)
+    for j in range(1, chunks + 1):
+        stages += _quotient_stages(name, j, f"{name}_r{j - 1} * {10**chunk}", dd)
+    digits = chunk * chunks
+    whole = " + ".join(
+        f"{name}_c{j} * CAST({10 ** (digits - chunk * j)} AS HUGEINT)" for j in range(chunks + 1)
+    )
+    m, k, q, r, p = (f"{name}_{x}" for x in ("m", "k", "q", "r", "p"))
+    stages.append([f"{whole} AS {m}", f"{name}_r{chunks} <> 0 AS {name}_st"])
+    stages.append([f"greatest({_digits(m)} - {PREC}, 0) AS {k}"])
+    stages.append([f"{m} // {_p10(k)} AS {q}", f"{_p10(k)} AS {p}"])
+    stages.append([f"{m} - {q} * {p} AS {r}"])
+    up = (f"CASE WHEN 2 * {r} > {p} OR (2 * {r} = {p} AND ({name}_st OR {q} % 2 = 1))"
+          " THEN 1 ELSE 0 END")  # fmt: skip
+    coef = f"(CASE WHEN {name}_neg THEN -1 ELSE 1 END) * ({q} + {up})"
+    # x 100: the exponent + 2 (exact, as Decimal's x 100 of 28 digits is)
+    exp = f"{k} - {digits} + {name}_sh + {name}_x + 2"
+    zero = f"CASE WHEN {name}_neg THEN CAST('-0.0' AS DOUBLE) ELSE 0.0 END"
+    value = f"CASE WHEN {n} = 0 THEN {zero} ELSE {_double(coef, exp)} END"
+    return stages, value
+
+
+def _install_group_revenue(con: Any, by: list[str], window: Window) -> bool:
+    """REV_G (g, revenue): the revenue of each customer (or feature) of the window as the rows carry
+    it (revenue._num of the same sums _revenue reads); whether there is any."""
+    if by == ["feature"]:
+        wsql, wparams = window.sql()
+        sql = revenue_rule.BY_REQUESTS.format(
+            requests=f"""SELECT feature AS g, customer_id, CAST(date_trunc('month', ts) AS DATE) AS month,
+                       count(*) AS n FROM requests WHERE {wsql} GROUP BY ALL""",
+            table=REV,
+        )
+    else:
+        sql, wparams = (
+            f"SELECT customer_id AS g, sum(revenue) AS revenue FROM {REV} WHERE NOT prev GROUP BY ALL",
+            [],
+        )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {REV_G} AS SELECT g, {ROUND9.format(x='revenue')} AS revenue FROM ({sql})",
+        wparams,
+    )
+    return bool(con.execute(f"SELECT count(*) FROM {REV_G}").fetchone()[0])
+
+
+def _group_chunk(con: Any, with_revenue: bool) -> int | None:
+    """_chunk for the groups' amounts: the digits, at 1e-24, of the largest cost (and revenue), + 1
+    for a margin's revenue - cost."""
+    (big,) = con.execute(
+        f"SELECT greatest(max(abs(b)), max(abs(s))) FROM {GROUPS} WHERE gid = 0"
+    ).fetchone()
+    amounts = [Decimal(big or 0)]
+    if with_revenue:
+        (rev,) = con.execute(f"SELECT max(abs(revenue)) FROM {REV_G}").fetchone()
+        amounts.append(_dec(rev or 0))
+    units = max(int(a.scaleb(24).to_integral_value(rounding="ROUND_CEILING")) for a in amounts)
+    return _chunk(len(str(units)) + 1)
+
+
+def _group_frame(con: Any, by: list[str], with_revenue: bool, chunk: int) -> pl.DataFrame:
+    """The group rows of GROUPS (one per --by group, costliest first) as a frame, every field in SQL:
+    the same numbers, bit for bit, as _group_rows (see above)."""
+    from llmcost.documents import fetch_frame
+
+    picks = ", ".join(f"d{i} AS {_ident(name)}" for i, name in enumerate(by))
+    join = f" LEFT JOIN {REV_G} rg ON g.d0 IS NOT DISTINCT FROM rg.g" if with_revenue else ""
+    rev = ", rg.revenue AS rev" if with_revenue else ""
+    keys = "".join(f"g.d{i}, " for i in range(len(by)))
+    source = (
+        f"SELECT {keys}g.n, g.n_scope, g.b, g.s{rev}, {_units_sql('g.b')} AS bc, {_units_sql('g.s')} AS sc"
+        f" FROM {GROUPS} g{join} WHERE g.gid = 0"
+    )
+    stages: list[list[str]] = [["bc - sc AS sv_raw"]]
+    if with_revenue:
+        stages[0] += [
+            f"{_units_sql('CAST(CAST(rev AS VARCHAR) AS DECIMAL(38,24))')} AS rc",
+        ]
+        stages.append(["rc - coalesce(bc, 0) AS mb_raw", "rc - coalesce(sc, 0) AS ma_raw"])
+    rounds = [_round_stages("sv", "sv_raw", "-24")]
+    if with_revenue:
+        rounds += [_round_stages("mb", "mb_raw", "-24"), _round_stages("ma", "ma_raw", "-24")]
+    stages += [[c for r in rounds for c in r[i]] for i in range(len(rounds[0]))]
+    divs = [_pct_stages("svp", ("sv_c", "sv_e"), ("bc", "-24"), chunk)]
+    if with_revenue:
+        divs += [
+            _pct_stages("mbp", ("mb_c", "mb_e"), ("rc", "-24"), chunk),
+            _pct_stages("map", ("ma_c", "ma_e"), ("rc", "-24"), chunk),
+        ]
+    stages += [[c for d in divs for c in d[0][i]] for i in range(len(divs[0][0]))]
+    both = "b IS NOT NULL AND s IS NOT NULL"
+    fields = [
+        "CAST(n AS BIGINT) AS requests", "CAST(n_scope AS BIGINT) AS scope_requests",
+        "CAST(CAST(b AS VARCHAR) AS DOUBLE) AS baseline_cost_usd",
+        "CAST(CAST(s AS VARCHAR) AS DOUBLE) AS scenario_cost_usd",
+        f"CASE WHEN {both} THEN {_double('sv_c', 'sv_e')} END AS savings_usd",
+        f"CASE WHEN {both} AND bc <> 0 THEN {divs[0][1]} END AS savings_pct",
+    ]  # fmt: skip
+    if with_revenue:
+        known = "rev IS NOT NULL AND rev <> 0"
+        fields += [
+            "rev AS revenue_usd",
+            f"CASE WHEN {known} THEN {divs[1][1]} END AS margin_before_pct",
+            f"CASE WHEN {known} THEN {divs[2][1]} END AS margin_after_pct",
+        ]
+    order = ", ".join(["b DESC NULLS LAST", *(f"d{i}" for i in range(len(by)))])
+    sql = f"SELECT {picks}, {', '.join(fields)} FROM ({_nested(source, stages)}) ORDER BY {order}"
+    return fetch_frame(con, sql)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _group_rows(
+    by: list[str], recs: list[tuple[Any, ...]], revenue: tuple[Any, dict[Any, Any]] | None
+) -> list[dict[str, Any]]:
+    """The group rows RECS (gid, the groups' keys, then as the totals) as dicts, by the row formulas."""
+    k = len(by)
+    rows: list[dict[str, Any]] = []
+    for rec in recs:
+        row = {name: rec[1 + i] for i, name in enumerate(by)}
+        g = rec[k + 1 :]
+        row.update(
+            requests=g[0], scope_requests=g[1], baseline_cost_usd=g[5], scenario_cost_usd=g[6]
+        )
+        _savings(row)
+        if revenue is not None and revenue[1]:
+            row["revenue_usd"] = revenue[1].get(rec[1])
+            _margins(row)
+        rows.append(row)
+    return rows
 
 
 def summary(s: Scenario) -> str:

@@ -59,6 +59,8 @@ HEAD_BYTES = 64 << 10  # the sample: the file's head and tail, and SLICES slices
 SLICES = 128
 SLICE_BYTES = 8 << 10
 BLOCK = 8 << 20
+READ_BYTES = 1 << 20  # the hash thread's and the line count's buffer, read into again and again
+NEWLINE = b"\n"
 # DuckDB's reader: columns from the two header lines only, each value of a string field's key as
 # text (both lines say "") and of any other as JSON text (its two values disagree: [] and {}),
 # and an error for a key the header does not name (only while every column is read: `_touch`)
@@ -83,19 +85,20 @@ class _Hasher(threading.Thread):
     def run(self) -> None:
         try:
             _yield_to_duckdb()
-            last = b"\n"
+            last = NEWLINE[0]  # the last byte read
             at = 0
-            for chunk in self.job.reader.blocks():
-                end = at + len(chunk)
+            buf = bytearray(READ_BYTES)
+            for n in self.job.reader.blocks_into(buf):
+                end = at + n
                 if end > self.from_byte:
                     skip = max(self.from_byte - at, 0)
-                    self.lines += chunk.count(b"\n", skip)
-                self.long_lines.feed(chunk, at)
+                    self.lines += buf.count(NEWLINE, skip, n)
+                self.long_lines.feed(buf, at, n)
                 at = end
-                last = chunk[-1:] or last
-                self.job.on_bytes(len(chunk))
+                last = buf[n - 1]
+                self.job.on_bytes(n)
             self.long_lines.end(at)
-            if last != b"\n":
+            if last != NEWLINE[0]:
                 self.lines += 1  # the last line has no newline
         except BaseException as exc:  # re-raised in the caller's thread
             self.error = exc
@@ -113,12 +116,14 @@ class _LongLines:
         self.last_newline = -1  # offset in the file
         self.found = False
 
-    def feed(self, block: bytes, at: int) -> None:
-        first = block.find(b"\n")
+    def feed(self, block: bytes | bytearray, at: int, size: int | None = None) -> None:
+        """The SIZE first bytes of BLOCK (all of it by default), at offset AT of the file."""
+        size = len(block) if size is None else size
+        first = block.find(b"\n", 0, size)
         if first < 0:
-            self.found = self.found or at + len(block) - self.last_newline - 1 > self.limit
+            self.found = self.found or at + size - self.last_newline - 1 > self.limit
             return
-        last = block.rfind(b"\n")
+        last = block.rfind(b"\n", 0, size)
         half = max(self.limit // 2, 1)
         self.found = (
             self.found
@@ -499,14 +504,16 @@ def _write_parts(
     for copier in copiers:
         copier.start()
     offsets = [0]
-    with path.open("rb") as fh:  # the lines before each part, counted while it is copied
+    buf = bytearray(READ_BYTES)
+    # the lines before each part, counted while it is copied
+    with path.open("rb", buffering=0) as fh:
         for start, end in ranges[:-1]:
             fh.seek(start)
             n = 0
             left = end - start
-            while left > 0 and (block := fh.read(min(BLOCK, left))):
-                n += block.count(b"\n")
-                left -= len(block)
+            while left > 0 and (got := fh.readinto(buf)):
+                n += buf.count(NEWLINE, 0, min(got, left))
+                left -= got
             offsets.append(offsets[-1] + n)
     for copier in copiers:
         copier.join()

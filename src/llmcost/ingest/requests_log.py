@@ -256,7 +256,7 @@ class Grouped:
     list) parses a group without its tables (both may run in a thread, on a cursor of its own);
     stage(con, parsed, keep_text) makes the group ready for `Staged.decide`."""
 
-    collect: Callable[[Path | None, Iterable[bytes], Callable[[int], None]], Any]
+    collect: Callable[[Path | None, Iterable[bytes | bytearray], Callable[[int], None]], Any]
     parse: Callable[[Any, list[Any]], Any]
     stage: Callable[[Any, Any, bool], Staged]
 
@@ -266,7 +266,7 @@ GROUPED: dict[str, Grouped] = {}  # format name -> how to batch it
 
 def register_grouped(
     name: str,
-    collect: Callable[[Path | None, Iterable[bytes], Callable[[int], None]], Any],
+    collect: Callable[[Path | None, Iterable[bytes | bytearray], Callable[[int], None]], Any],
     parse: Callable[[Any, list[Any]], Any],
     stage: Callable[[Any, Any, bool], Staged],
 ) -> Grouped:

@@ -79,15 +79,17 @@ def connect(path: Path | str, *, memory_limit: str | None = None, read: bool = F
             f"{len(MIGRATIONS)})",
             hint="upgrade llmcost to use it",
         )
-    if version < len(MIGRATIONS) and _is_read_only(con):
+    read_only = _is_read_only(con)
+    if version < len(MIGRATIONS) and read_only:
         con.close()
         raise InputError(
             f"database {target} is read-only and needs an upgrade (schema {version} to "
             f"{len(MIGRATIONS)})",
             hint="open it once where it can be written",
         )
-    if not _is_read_only(con):
-        migrate(con)
+    if not read_only:
+        if version < len(MIGRATIONS):  # a current schema: no statement of `migrate` is needed
+            migrate(con)
         if target != ":memory:":
             from llmcost.store.parts import clean_stale_parts
 

@@ -430,3 +430,14 @@ def test_a_store_of_the_m003_schema_migrates(
         check(con, prices, monkeypatch, shapes=5)
     finally:
         con.close()
+
+
+def test_a_first_ingest_builds_none(
+    con: Any, tmp_path: Path, prices: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest(con, tmp_path, A, "a", REVENUE)
+    assert metrics.refresh_rollups(con, prices) == []  # as `llmcost ingest` ends in a new store
+    assert names(con) == set()
+    written = metrics.refresh_rollups(con, prices, build=True)  # what the benchmark times
+    assert len(written) == 12 and new_rows_summed(con) == 5  # every rollup, from A's 5 requests
+    check(con, prices, monkeypatch, shapes=5)

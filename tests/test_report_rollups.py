@@ -284,7 +284,7 @@ def test_one_version_is_kept(con_log: Any, prices: Any, tmp_path: Path) -> None:
     assert con_log.execute("SELECT DISTINCT dims FROM rollup_groups").fetchall() == [("feature",)]
     assert built(con_log) == {"fine", "tasks:all", "group:feature"}
     # 7 requests: every one is in the fine rollup
-    assert con_log.execute("SELECT sum(n) FROM rollup_fine").fetchone()[0] == 7
+    assert con_log.execute("SELECT sum(n_requests) FROM rollup_fine").fetchone()[0] == 7
 
 
 # Three months: September before the summary's default window, October its previous period,
@@ -351,7 +351,11 @@ def test_ingest_refresh_keeps_the_summary_window(
     report(con, prices, by=["feature"])  # the store now holds rollups
     ingest(con, tmp_path, LOG_MONTHS[-1:], "last")
     built_now = metrics.refresh_rollups(con, prices)  # as `llmcost ingest` ends
-    assert built_now == [*metrics.INGEST_GROUPS, "summary"]
+    key = "@2026-10/2026-11/2026-12"
+    assert built_now == [
+        "fine", *(f"group:{d}" for d in metrics.INGEST_GROUPS), "tasks:feature", "tasks:all",
+        f"group:feature{key}", f"group:user{key}", f"group:customer{key}", f"tasks:feature{key}", f"tasks:prev{key}",
+    ]  # fmt: skip
     assert "tasks:feature@2026-10/2026-11/2026-12" in built(con)
     assert metrics.refresh_rollups(con, prices) == []  # all still valid
     with monkeypatch.context() as m:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -878,7 +878,7 @@ def _summary(
 # A report over every request, with no --where, derives the same intermediate tables each time from
 # the same rows: lc_fine (one scan), the task table (one scan) and per-group percentiles and distinct
 # tasks (two scans). At 10M requests those scans are ~4.5 s of a 4.6 s report. They are kept in the
-# store (migration m003) and read back while both their inputs are unchanged: the requests (a data
+# store (migrations m003, m004) and read back while both their inputs are unchanged: the requests (a data
 # version: every change to `requests` comes with a new `files` row; the request count and time span
 # are checked too) and the price set (its sha256, overlays included). Revenue is not in them: it is
 # joined at every report. A window of whole UTC months (the summary's default one among them) reads
@@ -902,15 +902,8 @@ FINE_COLUMNS = (
     "cost_exact, n_cost_exact, cost_units_logged, n_cost_units_logged, cost_exact_logged, n_cost_exact_logged, "
     "logged_n, logged, hits, untasked, cache_read_t, provider_in_t, out_t, in_t"
 )
-# rollup_fine (migration m003) keeps lc_fine's columns under their first, short names, in this order
-ROLLUP_FINE_NAMES = {
-    "n_requests": "n", "cost_units": "u", "n_cost_units": "nu", "cost_exact": "cx", "n_cost_exact": "nx",
-    "cost_units_logged": "lu", "n_cost_units_logged": "lnu", "cost_exact_logged": "lcx", "n_cost_exact_logged": "lnx",
-}  # fmt: skip
-ROLLUP_FINE_SELECT = ", ".join(
-    f"{ROLLUP_FINE_NAMES[c]} AS {c}" if c in ROLLUP_FINE_NAMES else c
-    for c in FINE_COLUMNS.split(", ")
-)
+# rollup_fine's key columns (the rest of FINE_COLUMNS are sums, added up when rows are merged)
+FINE_KEYS = FINE_COLUMNS.split(", ")[:8]
 TASK_COLUMNS = "feature, is_total, tasks, successful, cost, priced_tasks, q, mean_steps, growth_ratio, growth_tokens"
 DATA_VERSION = """
 SELECT (SELECT count(*) FROM files), (SELECT max(file_id) FROM files), (SELECT sum(loaded) FROM files),
@@ -930,6 +923,7 @@ class Rollups:
         self._rows_ready = False
         files, last_file, loaded, n, lo, hi = con.execute(DATA_VERSION).fetchone()
         self.requests, self.first, self.last = n, lo, hi
+        self.parts = (files, last_file, loaded, n)  # rollup_versions' columns
         self.version = f"{ROLLUP_FORMAT}/{__version__} files {files}:{last_file}:{loaded} requests {n} {lo}..{hi}"
         self.sha = prices.sha256
         self.months: tuple[Any, Any, Any] = (
@@ -964,12 +958,10 @@ class Rollups:
         per-group statistics of such a window are kept under its months (`key`)."""
         if self.covers(win):
             return True
-        start = prev.since if prev is not None else win.since
-        bounds = (start, win.since, win.until)
-        if self.requests == 0 or any(b is None or b != month_start(b) for b in bounds):
+        got = _months_key(win, prev) if self.requests else None
+        if got is None:
             return False
-        self.key = "@" + "/".join(f"{b:%Y-%m}" for b in bounds if b is not None)
-        self.months = (start, win.since, win.until)
+        self.key, self.months = got
         return True
 
     def rows(self) -> None:
@@ -1006,13 +998,13 @@ class Rollups:
         if "fine" in self.valid_names:
             if not self.key:
                 self.con.execute(
-                    f"CREATE OR REPLACE TEMP VIEW lc_fine AS SELECT false AS prev, true AS sel, {ROLLUP_FINE_SELECT}{cols} FROM rollup_fine"
+                    f"CREATE OR REPLACE TEMP VIEW lc_fine AS SELECT false AS prev, true AS sel, {FINE_COLUMNS}{cols} FROM rollup_fine"
                 )
                 return
             start, since, until = (_ts_literal(m) for m in self.months)
             self.con.execute(
                 f"CREATE OR REPLACE TEMP VIEW lc_fine AS SELECT month < {since} AS prev, true AS sel, "
-                f"{ROLLUP_FINE_SELECT}{cols} FROM rollup_fine WHERE month >= {start} AND month < {until}"
+                f"{FINE_COLUMNS}{cols} FROM rollup_fine WHERE month >= {start} AND month < {until}"
             )
             return
         self.rows()
@@ -1027,7 +1019,9 @@ class Rollups:
             (f"DELETE FROM rollup_tasks WHERE kind NOT IN {valid}", keep),
             ("DELETE FROM report_rollups WHERE data_version <> ? OR price_sha256 <> ?", keep),
             ("DELETE FROM rollup_fine", []),
-            (f"INSERT INTO rollup_fine SELECT {FINE_COLUMNS} FROM lc_fine", []),
+            (f"INSERT INTO rollup_fine ({FINE_COLUMNS}) SELECT {FINE_COLUMNS} FROM lc_fine", []),
+            ("DELETE FROM rollup_versions", []),
+            ("INSERT INTO rollup_versions VALUES (?, ?, ?, ?, ?)", [self.version, *self.parts]),
         ])  # fmt: skip
 
     def tasks(self, by_feature: bool, prev: bool = False) -> list[dict[str, Any]]:
@@ -1077,59 +1071,367 @@ class Rollups:
         return table
 
 
-# Rebuilt at the end of an ingest (refresh_rollups) in a store that holds rollups, so the first
-# report after that ingest reads them like the second: the groups every P&L asks for (the summary's
-# feature, user and customer views, the margins by customer-month), and any other --by a report
-# stored before. A store no report has read yet (a first ingest) is left as it is: its ingest stays
-# an ingest, and its first report builds what it reads.
+def _months_key(win: Window, prev: Window | None) -> tuple[str, tuple[Any, Any, Any]] | None:
+    """The key of a window (and its previous period) of whole UTC months, "@START/SINCE/UNTIL", and
+    those bounds; None when a bound is not a month start."""
+    start = prev.since if prev is not None else win.since
+    bounds = (start, win.since, win.until)
+    if any(b is None or b != month_start(b) for b in bounds):
+        return None
+    return "@" + "/".join(f"{b:%Y-%m}" for b in bounds), bounds
+
+
+# Kept current at the end of an ingest (refresh_rollups), so that the first report after it reads
+# them like the second: the groups every P&L asks for (the summary's feature, user and customer
+# views, the margins by customer-month), every other --by a report stored, the task tables, and the
+# summary's default window. Requests are append-only: the rows of the files after those the rollups
+# were built at are the new ones (an ingest drops its duplicates from its own rows). `forget`,
+# `--reload` and the Claude Code adapter's completed token counts change older rows, and another
+# price set reprices every row: then every rollup is built again from all the requests.
+#   * rollup_fine holds sums: the new rows are summed by its key and added to the rows of the same
+#     key (the sums of exact units and DECIMALs and the counts are exact).
+#   * A group's percentiles and distinct tasks change only when a new row is in it: the groups the
+#     new rows touch are recomputed over all their requests, the others kept.
+#   * The task tables are recomputed (a task may span ingests): one query gives both.
+#   * A window of whole months that no new request falls in is kept as it is; the summary's default
+#     window is brought up to date (or built, when a new month made it another); other windows that
+#     new requests fall in are dropped (the next report over them builds them).
+# Everything is written in one transaction with the new data version: an ingest killed before it
+# leaves the rollups of the data before, which the next ingest brings up to date in the same way.
 INGEST_GROUPS = ("feature", "user", "customer", "customer,month")
+# the summary's group statistics (_group_frame of its features, P90+ users and customers): --by name, column
+SUMMARY_GROUPS = (("feature", "feature"), ("user", "user_id"), ("customer", "customer_id"))
+EARLIEST, LATEST = datetime(1, 1, 1), datetime(9999, 12, 31)
+# The touched groups alone are recomputed when they are at most 1/TOUCHED_SHARE of a rollup's groups;
+# above that, filtering the requests by them costs more than it saves (docs/report-performance.md).
+TOUCHED_SHARE = 4
 
 
-def refresh_rollups(con: Any, prices: pricing.PriceTable) -> list[str]:
-    """Bring the store's rollups up to the data's new version: the `--by` reports over every request
-    for INGEST_GROUPS and every other group stored (their rows are listed until the first rebuild
-    drops them). Returns the --by values built: none when the store holds no rollup (or has no
-    rollup tables, or no request), or when every one is already valid (a re-ingest)."""
+def refresh_rollups(con: Any, prices: pricing.PriceTable, *, build: bool = False) -> list[str]:
+    """Bring the store's rollups up to the data's new version (see above). Returns the names of the
+    rollups written: none when the store holds no rollup (unless `build`: then they are built from
+    the requests), has no rollup tables or no request, or when every one is already valid."""
     import duckdb
 
     try:
-        names = [r[0] for r in con.execute("SELECT DISTINCT name FROM report_rollups").fetchall()]
+        stored = con.execute(
+            "SELECT name, data_version, price_sha256 FROM report_rollups"
+        ).fetchall()
     except duckdb.CatalogException:
         return []
-    if not names or not con.execute("SELECT count(*) > 0 FROM requests").fetchone()[0]:
+    if (not stored and not build) or not con.execute(
+        "SELECT count(*) > 0 FROM requests"
+    ).fetchone()[0]:
         return []
-    stored = sorted(
-        n.removeprefix("group:") for n in names if n.startswith("group:") and "@" not in n
-    )
-    wanted = list(dict.fromkeys([*INGEST_GROUPS, *stored]))
     current = Rollups(con, prices)
-    valid = current.valid_names
-    summary, _ = report_window(con, [], Window())
-    summary = effective_window(con, summary)
-    keyed = (
-        summary.since is not None and summary.until is not None and summary.since < summary.until
+    summary = _summary_months(con, current)
+    dims = sorted(
+        {n.removeprefix("group:") for n, _, _ in stored if n.startswith("group:") and "@" not in n}
     )
-    keyed = keyed and current.serve(summary, summary.previous()) and bool(current.key)
-    if (
-        "fine" in valid
-        and all(f"group:{d}" in valid for d in wanted)
-        and (not keyed or f"tasks:feature{current.key}" in valid)
-    ):
+    wanted = list(dict.fromkeys([*INGEST_GROUPS, *dims]))
+    needed = {"fine", "tasks:all", "tasks:feature", *(f"group:{d}" for d in wanted)}
+    if summary is not None:
+        key = summary[0]
+        needed |= {
+            f"tasks:feature{key}",
+            f"tasks:prev{key}",
+            *(f"group:{g}{key}" for g, _ in SUMMARY_GROUPS),
+        }
+    if needed <= current.valid_names:
         return []
+    base = _base_version(con, current, stored)
+    old = {n for n, v, sha in stored if base is not None and v == base[0] and sha == current.sha}
     con.execute("SET enable_progress_bar = false")  # it would draw on stdout
-    built = []
-    for dims in wanted:
-        by = parse_by(dims)
-        if _rollups_for(con, prices, by, []) is None:
-            continue
-        report(con, prices, by=by, window=Window())
-        built.append(dims)
-    if (
-        keyed
-    ):  # the summary's default window (last full month and the one before), kept by its months
-        report(con, prices, by=[], window=summary)
-        built.append("summary")
-    return built
+    pricing.install(con, prices)
+    install_names(con, prices)
+    pricing.register_units(con)
+    job = _Refresh(con, old, None if base is None else base[1])
+    try:
+        con.execute("BEGIN TRANSACTION")
+        job.run(wanted, summary)
+        job.stamp(current)
+        con.execute("COMMIT")
+    except (duckdb.IOException, duckdb.InvalidInputException, duckdb.TransactionException,
+            duckdb.OutOfMemoryException):  # fmt: skip
+        # the store cannot be written: the rollups stay those of the data before (the next report
+        # builds what it reads)
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        return []
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+    return job.written
+
+
+def _summary_months(con: Any, current: Rollups) -> tuple[str, tuple[Any, Any, Any]] | None:
+    """The key and bounds of the summary's default window when the rollups keep it by its months
+    (Rollups.serve); None when it covers every request (the plain rollups answer it) or has none."""
+    win = effective_window(con, report_window(con, [], Window())[0])
+    if win.since is None or win.until is None or win.since >= win.until or current.covers(win):
+        return None
+    return _months_key(win, win.previous())
+
+
+def _base_version(
+    con: Any, current: Rollups, stored: list[tuple[str, str, str]]
+) -> tuple[str, int] | None:
+    """The data version of the stored rollups and the last file they hold, when the requests since are
+    only additions (the same files and rows up to that file, no Claude Code completion after it) and
+    the price set and rollup format are the same; None otherwise: everything is built again."""
+    fine = [(v, sha) for n, v, sha in stored if n == "fine"]
+    if not fine or fine[0][1] != current.sha:
+        return None
+    version = fine[0][0]
+    if version.split(" ")[0] != current.version.split(" ")[0]:  # ROLLUP_FORMAT/package version
+        return None
+    row = con.execute(
+        "SELECT files, last_file_id, loaded, requests FROM rollup_versions WHERE data_version = ?",
+        [version],
+    ).fetchone()
+    if row is None or row[1] is None:
+        return None
+    files, last, loaded, n = row
+    now_rows = con.execute(
+        """SELECT (SELECT count(*) FROM files WHERE file_id <= $last),
+                  (SELECT sum(loaded) FROM files WHERE file_id <= $last),
+                  (SELECT count(*) FROM requests WHERE file_id <= $last),
+                  (SELECT count(*) FROM files WHERE file_id > $last AND kind = 'claude_code')""",
+        {"last": last},
+    ).fetchone()
+    if tuple(now_rows) != (files, loaded, n, 0):
+        return None
+    return version, int(last)
+
+
+@dataclass
+class _Refresh:
+    """One refresh: `old` the rollups of the base version (valid for its rows), `since_file` the last
+    file they hold (None: no base, every row is new)."""
+
+    con: Any
+    old: set[str]
+    since_file: int | None
+    written: list[str] = field(default_factory=list)
+    kept: set[str] = field(default_factory=set)
+
+    def new_rows(self) -> str:
+        return "" if self.since_file is None else f"AND file_id > {self.since_file}"
+
+    def rows(
+        self,
+        dims: Sequence[str] = (),
+        bounds: tuple[Any, Any, Any] | None = None,
+        *,
+        new: bool = False,
+    ) -> None:
+        """lc_rep, a view of the priced requests (`new`: of the new rows only) with DIMS as d0, d1, …;
+        BOUNDS (start, since, until): the rows from START to UNTIL, `prev` those before SINCE."""
+        start, since, until = bounds or (EARLIEST, EARLIEST, LATEST)
+        _drop_temp(self.con, "lc_rep")
+        self.con.execute(MATERIALISE.format(
+            kind="VIEW", where="true", dims="".join(f", {d} AS d{i}" for i, d in enumerate(dims)),
+            prefilter=self.new_rows() if new else "", cost=pricing.cost_usd_sql(), units=pricing.cost_units_sql(),
+            prev=_ts_literal(since), start=_ts_literal(start), until=_ts_literal(until),
+        ))  # fmt: skip
+
+    def touched(self, bounds: tuple[Any, Any, Any] | None = None) -> bool:
+        """Whether a new row is in these bounds (every row is new without a base)."""
+        if self.since_file is None:
+            return True
+        start, _, until = bounds or (EARLIEST, EARLIEST, LATEST)
+        found = self.con.execute(
+            "SELECT count(*) > 0 FROM requests WHERE file_id > ? AND ts >= ? AND ts < ?",
+            [self.since_file, start, until],
+        ).fetchone()[0]
+        return bool(found)
+
+    def run(self, wanted: list[str], summary: tuple[str, tuple[Any, Any, Any]] | None) -> None:
+        any_new = self.touched()
+        windows: dict[str, bool] = {}  # key -> a new row falls in it
+        for name in self.old:  # a window of whole months no new row falls in: as it is
+            if "@" in name:
+                key = name[name.index("@") :]
+                if key not in windows:
+                    windows[key] = any_new and self.touched(_key_bounds(key))
+                if not windows[key]:
+                    self.kept.add(name)
+        if any_new or "fine" not in self.old:
+            self.fine()
+        else:
+            self.kept.add("fine")
+        for dims in wanted:
+            names = parse_by(dims)
+            month = names.index("month") if "month" in names else None
+            self.groups(f"group:{dims}", [dimension_sql(b) for b in names], None, month=month)
+        self.tasks("", None)
+        if summary is not None:
+            key, bounds = summary
+            for by, col in SUMMARY_GROUPS:
+                self.groups(f"group:{by}{key}", [col], bounds)
+            self.tasks(key, bounds)
+
+    def fine(self) -> None:
+        """rollup_fine: the new rows' sums (FINE) added to those of the same key, or all of them."""
+        con = self.con
+        self.rows(new=True)
+        _drop_temp(con, "lc_fine")
+        con.execute(FINE.format(dims=""))
+        if "fine" not in self.old:
+            con.execute("DELETE FROM rollup_fine")
+            con.execute(
+                f"INSERT INTO rollup_fine ({FINE_COLUMNS}) SELECT {FINE_COLUMNS} FROM lc_fine"
+            )
+        else:
+            same = " AND ".join(f"f.{k} IS NOT DISTINCT FROM n.{k}" for k in FINE_KEYS)
+            sums = ", ".join(
+                f"{'fsum' if c == 'logged' else 'sum'}({c})"
+                for c in FINE_COLUMNS.split(", ")
+                if c not in FINE_KEYS
+            )
+            keys = ", ".join(FINE_KEYS)
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE lc_fine_old AS SELECT {FINE_COLUMNS} FROM rollup_fine f
+                    WHERE EXISTS (SELECT 1 FROM lc_fine n WHERE {same})"""
+            )
+            con.execute(
+                f"DELETE FROM rollup_fine AS f WHERE EXISTS (SELECT 1 FROM lc_fine n WHERE {same})"
+            )
+            con.execute(
+                f"""INSERT INTO rollup_fine ({FINE_COLUMNS})
+                    SELECT {keys}, {sums} FROM (SELECT {FINE_COLUMNS} FROM lc_fine_old
+                                               UNION ALL SELECT {FINE_COLUMNS} FROM lc_fine)
+                    GROUP BY {keys}"""
+            )
+            con.execute("DROP TABLE lc_fine_old")
+        self.written.append("fine")
+
+    def groups(
+        self,
+        name: str,
+        dims: list[str],
+        bounds: tuple[Any, Any, Any] | None,
+        *,
+        month: int | None = None,
+    ) -> None:
+        """A group rollup (Rollups.group_stats): the groups new rows are in, recomputed over all their
+        rows in BOUNDS (all groups without a base or a stored rollup). With MONTH (the position of
+        the month among the dimensions), every group from the first month a new row is in, over the
+        requests from that month on: the months before hold no new row."""
+        con = self.con
+        label = name.removeprefix("group:")
+        k = ", ".join(f"d{i}" for i in range(len(dims)))
+        where = "sel AND NOT prev"
+        touched = groups = 0
+        if name in self.old and month is not None and bounds is None:
+            assert self.since_file is not None
+            first = con.execute(
+                "SELECT min(ts) FROM requests WHERE file_id > ?", [self.since_file]
+            ).fetchone()[0]
+            if first is None:
+                self.kept.add(name)
+                return
+            start = month_start(first)
+            con.execute(
+                f"DELETE FROM rollup_groups WHERE dims = ? AND g[{month + 1}] >= ?",
+                [label, f"{start:%Y-%m}"],
+            )
+            self.store_groups(name, dims, (start, start, LATEST), where)
+            return
+        if name in self.old:
+            self.rows(dims, bounds, new=True)
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE lc_touched AS SELECT DISTINCT {k} FROM lc_rep WHERE {where}"
+            )
+            touched, groups = con.execute(
+                "SELECT (SELECT count(*) FROM lc_touched), (SELECT count(*) FROM rollup_groups WHERE dims = ?)",
+                [label],
+            ).fetchone()
+            if not touched:
+                self.kept.add(name)
+                return
+        if touched and touched * TOUCHED_SHARE <= groups:
+            where += (
+                " AND EXISTS (SELECT 1 FROM lc_touched t WHERE "
+                + " AND ".join(f"t.d{i} IS NOT DISTINCT FROM lc_rep.d{i}" for i in range(len(dims)))
+                + ")"
+            )
+            con.execute(
+                f"DELETE FROM rollup_groups WHERE dims = ? AND g IN (SELECT [{k}]::VARCHAR[] FROM lc_touched)",
+                [label],
+            )
+        else:  # most groups touched: filtering the requests by them costs more than it leaves out
+            con.execute("DELETE FROM rollup_groups WHERE dims = ?", [label])
+        self.store_groups(name, dims, bounds, where)
+
+    def store_groups(
+        self, name: str, dims: list[str], bounds: tuple[Any, Any, Any] | None, where: str
+    ) -> None:
+        """GROUP_STATS over the requests in BOUNDS that meet WHERE, into rollup_groups."""
+        con, label = self.con, name.removeprefix("group:")
+        k = ", ".join(f"d{i}" for i in range(len(dims)))
+        self.rows(dims, bounds)
+        on = " AND ".join(f"q.d{i} IS NOT DISTINCT FROM t.d{i}" for i in range(len(dims)))
+        con.execute(GROUP_STATS.format(
+            name="lc_gstats", q=GROUP_Q.format(k=k, where=where), t=GROUP_T.format(k=k, where=where), on=on,
+        ))  # fmt: skip
+        con.execute(
+            f"INSERT INTO rollup_groups SELECT ?, [{k}]::VARCHAR[], q, lat_q, tasks FROM lc_gstats",
+            [label],
+        )
+        self.written.append(name)
+
+    def tasks(self, key: str, bounds: tuple[Any, Any, Any] | None) -> None:
+        """The task tables (Rollups.tasks) over every request (KEY "") or a window of whole months: per
+        feature with its total row, which is the table without features (`tasks:all`)."""
+        kinds = [f"tasks:feature{key}", f"tasks:prev{key}" if key else "tasks:all"]
+        if all(k in self.old for k in kinds) and not self.touched(bounds):
+            self.kept.update(kinds)
+            return
+        con = self.con
+        self.rows((), bounds)
+        cur = con.execute(_tasks_sql("sel AND NOT prev", True))
+        records = cur.fetchall()
+        tables = {kinds[0]: records}
+        if key:
+            tables[kinds[1]] = con.execute(_tasks_sql("sel AND prev", False)).fetchall()
+        else:  # the total row, first
+            tables[kinds[1]] = records[:1]
+        for kind, rows in tables.items():
+            con.execute("DELETE FROM rollup_tasks WHERE kind = ?", [kind])
+            if rows:
+                marks = ", ".join("?" * (len(rows[0]) + 2))
+                con.executemany(
+                    f"INSERT INTO rollup_tasks VALUES ({marks})",
+                    [[kind, i, *rec] for i, rec in enumerate(rows)],
+                )
+            self.written.append(kind)
+
+    def stamp(self, current: Rollups) -> None:
+        """Every rollup written or kept under the new data version; the others deleted."""
+        con = self.con
+        names = sorted({*self.written, *self.kept})
+        con.execute(
+            "DELETE FROM rollup_groups WHERE NOT list_contains(?::VARCHAR[], 'group:' || dims)",
+            [names],
+        )
+        con.execute("DELETE FROM rollup_tasks WHERE NOT list_contains(?::VARCHAR[], kind)", [names])
+        con.execute("DELETE FROM report_rollups")
+        con.execute(
+            "INSERT INTO report_rollups SELECT unnest(?::VARCHAR[]), ?, ?, now()::TIMESTAMP",
+            [names, current.version, current.sha],
+        )
+        con.execute("DELETE FROM rollup_versions")
+        con.execute(
+            "INSERT INTO rollup_versions VALUES (?, ?, ?, ?, ?)", [current.version, *current.parts]
+        )
+
+
+def _key_bounds(key: str) -> tuple[Any, Any, Any]:
+    """The bounds of a window key "@YYYY-MM/YYYY-MM/YYYY-MM" (_months_key)."""
+    start, since, until = (datetime.strptime(p, "%Y-%m") for p in key.removeprefix("@").split("/"))
+    return start, since, until
 
 
 def _drop_temp(con: Any, name: str) -> None:

@@ -184,7 +184,38 @@ def m003_report_rollups(con: Any) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_usage_and_billed, m003_report_rollups]
+def m004_rollup_names(con: Any) -> None:
+    """rollup_fine's sums under the names the report's `lc_fine` gives them, and the parts of the
+    data version a rollup was built at, so that an ingest adds its new requests to the rollups
+    (metrics.refresh_rollups) instead of rebuilding them.
+    """
+    names = {
+        "n": "n_requests", "u": "cost_units", "nu": "n_cost_units", "cx": "cost_exact",
+        "nx": "n_cost_exact", "lu": "cost_units_logged", "lnu": "n_cost_units_logged",
+        "lcx": "cost_exact_logged", "lnx": "n_cost_exact_logged",
+    }  # fmt: skip
+    for old, new in names.items():
+        con.execute(f"ALTER TABLE rollup_fine RENAME COLUMN {old} TO {new}")
+    con.execute(
+        """
+        -- one row per data_version of report_rollups: the files and requests it covers
+        CREATE TABLE rollup_versions (
+            data_version  VARCHAR PRIMARY KEY,
+            files         BIGINT NOT NULL,   -- count of files rows
+            last_file_id  BIGINT,            -- the highest file_id: later files hold the new requests
+            loaded        BIGINT,            -- sum of files.loaded
+            requests      BIGINT NOT NULL    -- count of requests
+        );
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    m001_initial,
+    m002_usage_and_billed,
+    m003_report_rollups,
+    m004_rollup_names,
+]
 
 
 def schema_version(con: Any) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from llmcost.errors import DatabaseBusyError, InputError
-from llmcost.store.migrations import MIGRATIONS, migrate, schema_version
+from llmcost.store import migrations
 
 # How long a read command waits for an ingest that holds the database (LLMCOST_WAIT seconds).
 WAIT_SECONDS = 30.0
@@ -71,25 +71,27 @@ def connect(path: Path | str, *, memory_limit: str | None = None, read: bool = F
             ) from None
     con.execute("SET TimeZone = 'UTC'")  # timestamps are stored and grouped in UTC
     con.execute("SET enable_progress_bar = false")  # stdout carries only data
-    version = schema_version(con)
-    if version > len(MIGRATIONS):
+    version = migrations.schema_version(con)
+    if version > len(migrations.MIGRATIONS):
         con.close()
         raise InputError(
             f"database {target} was made by a newer llmcost (schema {version}; this one knows "
-            f"{len(MIGRATIONS)})",
+            f"{len(migrations.MIGRATIONS)})",
             hint="upgrade llmcost to use it",
         )
     read_only = _is_read_only(con)
-    if version < len(MIGRATIONS) and read_only:
+    if version < len(migrations.MIGRATIONS) and read_only:
         con.close()
         raise InputError(
             f"database {target} is read-only and needs an upgrade (schema {version} to "
-            f"{len(MIGRATIONS)})",
+            f"{len(migrations.MIGRATIONS)})",
             hint="open it once where it can be written",
         )
     if not read_only:
-        if version < len(MIGRATIONS):  # a current schema: no statement of `migrate` is needed
-            migrate(con)
+        if version < len(
+            migrations.MIGRATIONS
+        ):  # a current schema: no statement of `migrate` is needed
+            migrations.migrate(con)
         if target != ":memory:":
             from llmcost.store.parts import clean_stale_parts
 

@@ -177,7 +177,7 @@ def test_several_ingests_each_added_to_the_rollups(
     monkeypatch.setattr(metrics, "TOUCHED_SHARE", share)
     assert metrics.refresh_rollups(con, prices) == []  # every rollup valid
     ingest(con, tmp_path, B, "b")
-    written = metrics.refresh_rollups(con, prices)
+    written = metrics.refresh_rollups(con, lambda: prices)  # as `llmcost ingest` passes them
     assert new_rows_summed(con) == 5  # B's rows only, added to A's sums
     # one row per key: 10 requests in 8 (a1 and a2 share one; b5 was added to a4's)
     keys = ", ".join(metrics.FINE_KEYS)
@@ -436,7 +436,12 @@ def test_a_first_ingest_builds_none(
     con: Any, tmp_path: Path, prices: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ingest(con, tmp_path, A, "a", REVENUE)
-    assert metrics.refresh_rollups(con, prices) == []  # as `llmcost ingest` ends in a new store
+
+    def no_prices() -> Any:
+        raise AssertionError("a store without rollups needs no price table")
+
+    assert metrics.refresh_rollups(con, no_prices) == []  # as `llmcost ingest` ends in a new store
+    assert metrics.refresh_rollups(con, prices) == []
     assert names(con) == set()
     written = metrics.refresh_rollups(con, prices, build=True)  # what the benchmark times
     assert len(written) == 12 and new_rows_summed(con) == 5  # every rollup, from A's 5 requests

@@ -263,7 +263,7 @@ def ingest(
     from llmcost.metrics import refresh_rollups  # the first report after an ingest reads them too
 
     with contextlib.suppress(LlmcostError):  # a bad price file: the next report says so
-        refresh_rollups(con, state.prices())
+        refresh_rollups(con, state.prices)
     for failed in summary.failed:
         warn(f"llmcost: error: {failed.error}")
     if summary.failed:

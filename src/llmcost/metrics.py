@@ -1107,10 +1107,16 @@ EARLIEST, LATEST = datetime(1, 1, 1), datetime(9999, 12, 31)
 TOUCHED_SHARE = 4
 
 
-def refresh_rollups(con: Any, prices: pricing.PriceTable, *, build: bool = False) -> list[str]:
+def refresh_rollups(
+    con: Any,
+    prices: pricing.PriceTable | Callable[[], pricing.PriceTable],
+    *,
+    build: bool = False,
+) -> list[str]:
     """Bring the store's rollups up to the data's new version (see above). Returns the names of the
     rollups written: none when the store holds no rollup (unless `build`: then they are built from
-    the requests), has no rollup tables or no request, or when every one is already valid."""
+    the requests), has no rollup tables or no request, or when every one is already valid.
+    `prices` may be a function that loads them: it is called only when a rollup is to be read."""
     import duckdb
 
     try:
@@ -1123,6 +1129,8 @@ def refresh_rollups(con: Any, prices: pricing.PriceTable, *, build: bool = False
         "SELECT count(*) > 0 FROM requests"
     ).fetchone()[0]:
         return []
+    if callable(prices):  # loaded only now: an ingest into a store without rollups needs none
+        prices = prices()
     current = Rollups(con, prices)
     summary = _summary_months(con, current)
     dims = sorted(
